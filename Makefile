@@ -1,0 +1,46 @@
+# The two entry points: `make demo` (a local state data centre) and `make test` (everything CI runs).
+# Both install or build what they need: protoc, rustfmt/clippy, and the harness' Kubernetes and etcd
+# binaries (cached outside the work tree, see e2e/scripts/build-harness.sh).
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+CARGO ?= cargo
+HARNESS := e2e/scripts/build-harness.sh
+
+BENCH_TENANTS ?= 500
+
+.PHONY: test demo tools harness crds bench
+
+## test: format check, clippy with -D warnings, then every unit, integration and e2e test
+test: tools harness
+	@echo "==> cargo fmt --check"
+	$(CARGO) fmt --all --check
+	@echo "==> cargo clippy -D warnings"
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	@echo "==> cargo test (unit, integration and e2e against real control planes)"
+	mkdir -p target
+	SOBERANA_HARNESS_BIN="$$($(HARNESS))" $(CARGO) test --workspace --locked 2>&1 | tee target/test-output.log
+	@awk '/^test result:/ { for (i = 2; i <= NF; i++) { if ($$i ~ /^passed/) passed += $$(i-1); if ($$i ~ /^failed/) failed += $$(i-1) } } \
+	  END { printf "tests: %d passed, %d failed\n", passed, failed }' target/test-output.log
+
+## demo: a local state data centre (mgmt + one cluster per example site) with the operator, until Ctrl-C
+demo: tools harness
+	$(CARGO) build --locked -p soberana-operator --bin soberana-operator
+	SOBERANA_HARNESS_BIN="$$($(HARNESS))" $(CARGO) run --locked -p soberana-e2e --bin soberana-demo -- $(DEMO_ARGS)
+
+## tools: check and install protoc, rustfmt and clippy
+tools:
+	@e2e/scripts/ensure-tools.sh
+
+## harness: build etcd, kube-apiserver, kube-controller-manager and kubectl from their Go modules
+harness:
+	@$(HARNESS) >/dev/null
+
+## crds: regenerate crds/ from the Rust types in core/src/resources
+crds:
+	$(CARGO) run --locked -q -p soberana-operator --bin crdgen
+
+## bench: the placement engine against the same rules in Rego (regorus); figures go in BENCHMARKS.md
+bench: harness
+	$(CARGO) bench --locked -p soberana-core --bench placement_vs_rego
+	SOBERANA_HARNESS_BIN="$$($(HARNESS))" $(CARGO) bench --locked -p soberana-operator --bench provisioning -- $(BENCH_TENANTS)

@@ -1,0 +1,162 @@
+//! `soberana`: the command line for security teams and migration tooling. Offline mode evaluates
+//! placement from the same YAML users `kubectl apply`, for CI gates:
+//! exit 0 when every workload can be placed, 1 when some cannot, 2 on bad input.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use soberana_api::manifests::{InputError, load};
+use soberana_api::offline::{Evaluated, evaluate_all};
+use soberana_api::report::{decisions_table, explanation, unplaceable_summary};
+use soberana_core::placement::{Decision, Outcome};
+
+/// Soberana: where may government workloads run, and why.
+#[derive(Debug, Parser)]
+#[command(name = "soberana", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Decide where every Workload in the given files may run, offline.
+    Evaluate {
+        /// YAML files or directories with Sites, DataClassifications, PlacementRules, Tenants and Workloads.
+        #[arg(short = 'f', long = "filename", required = true, num_args = 1..)]
+        files: Vec<PathBuf>,
+        /// Output format.
+        #[arg(short = 'o', long, value_enum, default_value_t = Format::Table)]
+        output: Format,
+    },
+    /// Print the full reasoning for one Workload: scores per criterion and every rejection.
+    Explain {
+        /// The Workload, as `name` or `namespace/name`.
+        workload: String,
+        /// YAML files or directories, as for `evaluate`.
+        #[arg(short = 'f', long = "filename", required = true, num_args = 1..)]
+        files: Vec<PathBuf>,
+        /// Output format (`table` prints the reasoning as text).
+        #[arg(short = 'o', long, value_enum, default_value_t = Format::Table)]
+        output: Format,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+    Yaml,
+}
+
+/// Exit codes for CI gates.
+const ALL_PLACED: u8 = 0;
+const SOME_UNPLACEABLE: u8 = 1;
+const BAD_INPUT: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Evaluate { files, output } => run_evaluate(&files, output),
+        Command::Explain {
+            workload,
+            files,
+            output,
+        } => run_explain(&workload, &files, output),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(errors) => {
+            for error in &errors {
+                eprintln!("error: {error}");
+            }
+            ExitCode::from(BAD_INPUT)
+        }
+    }
+}
+
+fn run_evaluate(files: &[PathBuf], output: Format) -> Result<u8, Vec<InputError>> {
+    let evaluated = evaluate_all(&load(files)?)?;
+    let decisions: Vec<&Decision> = evaluated.iter().map(|item| &item.decision).collect();
+    match output {
+        Format::Table => {
+            print(&decisions_table(&evaluated));
+            let summary = unplaceable_summary(&evaluated);
+            if !summary.is_empty() {
+                print(&format!("\nUnplaceable:\n{summary}"));
+            }
+        }
+        Format::Json => print(&to_json(&decisions)?),
+        Format::Yaml => print(&to_yaml(&decisions)?),
+    }
+    Ok(exit_code(decisions.iter().copied()))
+}
+
+fn run_explain(wanted: &str, files: &[PathBuf], output: Format) -> Result<u8, Vec<InputError>> {
+    let evaluated = evaluate_all(&load(files)?)?;
+    let matches: Vec<&Evaluated> = evaluated
+        .iter()
+        .filter(|item| {
+            let name = &item.decision.workload;
+            name == wanted
+                || name
+                    .rsplit_once('/')
+                    .is_some_and(|(_, short)| short == wanted)
+        })
+        .collect();
+    let found = match matches.as_slice() {
+        [one] => *one,
+        [] => {
+            return Err(vec![InputError::new(
+                None,
+                format!("no Workload named {wanted:?} in the given files"),
+            )]);
+        }
+        many => {
+            let names: Vec<&str> = many
+                .iter()
+                .map(|item| item.decision.workload.as_str())
+                .collect();
+            let message = format!(
+                "{wanted:?} names several Workloads ({}); use namespace/name",
+                names.join(", ")
+            );
+            return Err(vec![InputError::new(None, message)]);
+        }
+    };
+    match output {
+        Format::Table => print(&explanation(found)),
+        Format::Json => print(&to_json(&found.decision)?),
+        Format::Yaml => print(&to_yaml(&found.decision)?),
+    }
+    Ok(exit_code(std::iter::once(&found.decision)))
+}
+
+fn exit_code<'a>(decisions: impl IntoIterator<Item = &'a Decision>) -> u8 {
+    if decisions
+        .into_iter()
+        .all(|decision| decision.outcome == Outcome::Placed)
+    {
+        ALL_PLACED
+    } else {
+        SOME_UNPLACEABLE
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Vec<InputError>> {
+    serde_json::to_string_pretty(value)
+        .map(|text| text + "\n")
+        .map_err(|error| vec![InputError::new(None, format!("rendering JSON: {error}"))])
+}
+
+fn to_yaml<T: serde::Serialize>(value: &T) -> Result<String, Vec<InputError>> {
+    serde_norway::to_string(value)
+        .map_err(|error| vec![InputError::new(None, format!("rendering YAML: {error}"))])
+}
+
+/// Writes to standard output, ignoring a closed pipe (`soberana evaluate … | head`).
+fn print(text: &str) {
+    let _ = std::io::stdout().write_all(text.as_bytes());
+}

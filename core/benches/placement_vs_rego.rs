@@ -1,0 +1,1009 @@
+//! Soberana's placement engine against the same eligibility rules written in Rego and run by
+//! regorus, on deterministic synthetic scenarios of a Latin-American state data centre.
+//!
+//! Run with `cargo bench -p soberana-core --bench placement_vs_rego` (full sizes: 1000×10,
+//! 10000×50, 10000×200 workloads×sites) or add `-- --quick` / set `SOBERANA_BENCH_QUICK=1` for
+//! 200×10, 1000×50, 1000×200.
+//!
+//! What is timed, one decision at a time with `std::time::Instant`:
+//! - ours: `evaluate(&snapshot, &workload)`, the full decision: tenant and classification
+//!   lookups, rule matching, every hard filter with its reason sentences, scores, spread. The
+//!   `Snapshot` is built once per size, outside the timing.
+//! - Rego: `engine.set_input(input)` + `engine.eval_rule("data.soberana.eligibility.eligible")`,
+//!   eligibility only. The policy is added once; the sites go into `data` once per size; each
+//!   workload's input (workload, classification, tenant ceiling, tenant and the rules that select
+//!   the workload, matched in Rust) is built outside the timing.
+//!
+//! Rego is therefore given less work than ours (no scores, spread, reasons, lookups or rule
+//! matching): the comparison is conservative. Both engines must return the same eligible set for
+//! every workload both evaluated, or the benchmark panics with the first difference.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a benchmark over its own generated data: a panic reports a broken benchmark"
+)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use soberana_core::placement::{Decision, ReasonCode, Snapshot, evaluate};
+use soberana_core::resources::availability::Availability;
+use soberana_core::resources::data_classification::DataClassification;
+use soberana_core::resources::placement_rule::PlacementRule;
+use soberana_core::resources::site::Site;
+use soberana_core::resources::tenant::Tenant;
+use soberana_core::resources::workload::Workload;
+
+const POLICY: &str = include_str!("eligibility.rego");
+const RULE: &str = "data.soberana.eligibility.eligible";
+/// Wall-clock budget for Rego at one size; beyond it Rego evaluates every k-th workload.
+/// `SOBERANA_BENCH_REGO_BUDGET_SECS` overrides it.
+const REGO_BUDGET_SECS: f64 = 60.0;
+/// The fewest workloads Rego evaluates at a size when it samples.
+const REGO_MINIMUM_SAMPLE: usize = 500;
+/// The goal is judged at this many sites.
+const GOAL_SITES: usize = 50;
+const GOAL_RATIO: f64 = 10.0;
+const GOAL_P99_MICROS: f64 = 100.0;
+
+const JURISDICTIONS: [&str; 3] = ["CR", "PA", "US"];
+const AVAILABILITIES: [&str; 6] = ["99.0", "99.5", "99.9", "99.95", "99.99", "99.995"];
+const CERTIFICATIONS: [(&str, u64); 5] = [
+    ("ISO27001", 70),
+    ("TierIII", 55),
+    ("TierIV", 15),
+    ("SOC2", 40),
+    ("ISO27017", 30),
+];
+const REGIONS: [&str; 3] = ["norte", "central", "sur"];
+const TENANTS: [&str; 20] = [
+    "hacienda",
+    "salud",
+    "ccss",
+    "educacion",
+    "seguridad",
+    "registro-civil",
+    "tse",
+    "migracion",
+    "aduanas",
+    "obras-publicas",
+    "ambiente",
+    "agricultura",
+    "cultura",
+    "turismo",
+    "vivienda",
+    "trabajo",
+    "justicia",
+    "presidencia",
+    "estadistica",
+    "correos",
+];
+/// Every hard-filter reason code, so that the benchmark can show each one decided some site.
+const CODES: [ReasonCode; 16] = [
+    ReasonCode::ClassificationAboveTenantCeiling,
+    ReasonCode::JurisdictionNotAllowed,
+    ReasonCode::SovereigntyTierNotAllowed,
+    ReasonCode::CertificationMissing,
+    ReasonCode::KeyCustodyNotOffered,
+    ReasonCode::EncryptionInTransitMissing,
+    ReasonCode::BackupCopiesInsufficient,
+    ReasonCode::BackupJurisdictionMismatch,
+    ReasonCode::AvailabilityBelowClassificationMinimum,
+    ReasonCode::AvailabilityBelowWorkloadTarget,
+    ReasonCode::SiteNotReady,
+    ReasonCode::SiteTainted,
+    ReasonCode::SiteNotAllowedForTenant,
+    ReasonCode::ExcludedByRule,
+    ReasonCode::SiteSelectorMismatch,
+    ReasonCode::InsufficientCapacity,
+];
+
+/// xorshift64*: small, fast and deterministic; no external crate.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Self(seed.max(1))
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Uniform in `0..bound` (bound > 0; the modulo bias is irrelevant here).
+    fn below(&mut self, bound: u64) -> u64 {
+        self.next() % bound
+    }
+
+    fn index(&mut self, length: usize) -> usize {
+        usize::try_from(self.below(length as u64)).expect("an index fits in usize")
+    }
+
+    /// True with `percent` % probability.
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.index(items.len())]
+    }
+}
+
+fn typed<T: serde::de::DeserializeOwned>(kind: &str, value: Value) -> T {
+    let text = value.to_string();
+    serde_json::from_value(value)
+        .unwrap_or_else(|error| panic!("generated {kind}: {error}\n{text}"))
+}
+
+fn site_name(index: usize) -> String {
+    format!("site-{index:03}")
+}
+
+/// The national classification scheme: each level tightens the one below.
+fn classifications() -> Vec<DataClassification> {
+    let specs = [
+        (
+            "public",
+            json!({"rank": 0, "legalBasis": "Ley 9097, derecho de petición y acceso a la información",
+                   "minimumAvailability": "99.0"}),
+        ),
+        (
+            "internal",
+            json!({"rank": 10, "legalBasis": "Directriz MICITT-2023 de uso interno",
+                   "allowedJurisdictions": ["CR", "PA"], "requiredCertifications": ["ISO27001"],
+                   "encryptionInTransit": true, "backup": {"copies": 1, "sameJurisdiction": false},
+                   "minimumAvailability": "99.5"}),
+        ),
+        (
+            "confidential",
+            json!({"rank": 20, "legalBasis": "Ley 8968 de protección de datos personales, art. 10",
+                   "allowedJurisdictions": ["CR"], "allowedSovereigntyTiers": ["StateOwned", "NationalProvider"],
+                   "requiredCertifications": ["ISO27001", "TierIII"],
+                   "encryptionAtRest": {"keyCustody": "StateHeldHsm"}, "encryptionInTransit": true,
+                   "backup": {"copies": 2, "sameJurisdiction": true}, "minimumAvailability": "99.9"}),
+        ),
+        (
+            "restricted",
+            json!({"rank": 30, "legalBasis": "Ley 7202 del Sistema Nacional de Archivos y Ley 8968, art. 9",
+                   "allowedJurisdictions": ["CR"], "allowedSovereigntyTiers": ["StateOwned"],
+                   "requiredCertifications": ["ISO27001", "TierIII", "ISO27017"],
+                   "encryptionAtRest": {"keyCustody": "StateHeldHsm"}, "encryptionInTransit": true,
+                   "backup": {"copies": 3, "sameJurisdiction": true}, "minimumAvailability": "99.95"}),
+        ),
+    ];
+    specs
+        .into_iter()
+        .map(|(name, spec)| {
+            typed(
+                "DataClassification",
+                json!({"apiVersion": "soberana.io/v1alpha1", "kind": "DataClassification",
+                       "metadata": {"name": name}, "spec": spec}),
+            )
+        })
+        .collect()
+}
+
+fn site(rng: &mut Rng, index: usize) -> Site {
+    let name = site_name(index);
+    let roll = rng.below(100);
+    let (tier, jurisdiction, provider) = if roll < 30 {
+        ("StateOwned", "CR", "agencia-digital".to_owned())
+    } else if roll < 65 {
+        let jurisdiction = if rng.chance(75) { "CR" } else { "PA" };
+        (
+            "NationalProvider",
+            jurisdiction,
+            format!("proveedor-nacional-{}", rng.below(4)),
+        )
+    } else {
+        // A foreign public cloud, sometimes with a region inside the country.
+        let jurisdiction = *rng.pick(&["CR", "CR", "US", "US", "PA"]);
+        (
+            "ForeignPublic",
+            jurisdiction,
+            format!("nube-publica-{}", rng.below(3)),
+        )
+    };
+    let certifications: Vec<&str> = CERTIFICATIONS
+        .iter()
+        .filter(|(_, percent)| rng.chance(*percent))
+        .map(|(certification, _)| *certification)
+        .collect();
+    let (hsm, managed) = match tier {
+        "StateOwned" => (85, 30),
+        "NationalProvider" => (50, 80),
+        _ => (35, 95), // some foreign clouds take keys from the state's HSM
+    };
+    let mut custody = Vec::new();
+    if rng.chance(hsm) {
+        custody.push("StateHeldHsm");
+    }
+    if rng.chance(managed) {
+        custody.push("ProviderManaged");
+    }
+    let cpu = 16_000 * (2 + rng.below(30));
+    let mut spec = json!({
+        "provider": provider, "sovereigntyTier": tier, "jurisdiction": jurisdiction,
+        "region": format!("{}-{}", jurisdiction.to_lowercase(), rng.pick(&REGIONS)),
+        "zones": (0..1 + rng.below(3)).map(|zone| format!("{name}-z{zone}")).collect::<Vec<_>>(),
+        "certifications": certifications, "keyCustody": custody,
+        "encryptionInTransit": rng.chance(88),
+        "offeredAvailability": rng.pick(&AVAILABILITIES),
+        "capacity": {"cpuMillicores": cpu, "memoryMebibytes": cpu * 4, "storageGibibytes": 1_000 * (1 + rng.below(40))},
+    });
+    if rng.chance(88) {
+        let elsewhere = rng.chance(15);
+        let backup_in = if elsewhere {
+            *rng.pick(&JURISDICTIONS)
+        } else {
+            jurisdiction
+        };
+        spec["backup"] = json!({"copies": rng.below(5), "jurisdiction": backup_in});
+    }
+    if rng.chance(90) {
+        spec["costIndex"] = json!(rng.below(101));
+    }
+    let mut taints = Vec::new();
+    if rng.chance(8) {
+        taints.push(json!({"key": "maintenance", "reason": "ventana de mantenimiento"}));
+    }
+    if rng.chance(4) {
+        taints.push(json!({"key": "cordon"}));
+    }
+    spec["taints"] = json!(taints);
+
+    let mut labels = BTreeMap::new();
+    let class = rng.below(100);
+    if class < 30 {
+        labels.insert("soberana.io/tier", "gold");
+    } else if class < 80 {
+        labels.insert("soberana.io/tier", "silver");
+    }
+    if (tier == "StateOwned" && rng.chance(80)) || (tier == "NationalProvider" && rng.chance(30)) {
+        labels.insert("network", "red-estatal");
+    }
+    labels.insert("region", *rng.pick(&REGIONS));
+
+    let mut object = json!({
+        "apiVersion": "soberana.io/v1alpha1", "kind": "Site",
+        "metadata": {"name": name, "labels": labels}, "spec": spec,
+    });
+    if rng.chance(90) {
+        let ready = match rng.below(100) {
+            0..85 => "True",
+            85..95 => "False",
+            _ => "Unknown",
+        };
+        let mut status = json!({});
+        if rng.chance(92) {
+            status["conditions"] = json!([{
+                "type": "Ready", "status": ready, "reason": "Probed", "message": "last probe",
+                "lastTransitionTime": "2026-01-15T10:00:00Z"
+            }]);
+        }
+        if rng.chance(90) {
+            let used = |rng: &mut Rng, total: u64| {
+                if rng.chance(4) {
+                    total + 1 + rng.below(total) // over-allocated: no free capacity at all
+                } else {
+                    total * rng.below(96) / 100
+                }
+            };
+            let storage = spec["capacity"]["storageGibibytes"].as_u64().unwrap();
+            status["allocated"] = json!({
+                "cpuMillicores": used(rng, cpu), "memoryMebibytes": used(rng, cpu * 4),
+                "storageGibibytes": used(rng, storage),
+            });
+        }
+        object["status"] = status;
+    }
+    typed("Site", object)
+}
+
+fn tenants(rng: &mut Rng, site_count: usize) -> Vec<Tenant> {
+    TENANTS
+        .iter()
+        .map(|name| {
+            let ceiling = match rng.below(100) {
+                0..25 => "restricted",
+                25..60 => "confidential",
+                60..85 => "internal",
+                _ => "public",
+            };
+            let mut allowed = Vec::new();
+            if rng.chance(25) {
+                allowed = (0..site_count)
+                    .filter(|_| rng.chance(50))
+                    .map(site_name)
+                    .collect();
+                if allowed.is_empty() {
+                    allowed.push(site_name(rng.index(site_count)));
+                }
+            }
+            typed(
+                "Tenant",
+                json!({
+                    "apiVersion": "soberana.io/v1alpha1", "kind": "Tenant", "metadata": {"name": name},
+                    "spec": {"displayName": format!("Institución {name}"), "shortCode": name,
+                             "highestClassification": ceiling,
+                             "environments": [{"name": "prod"}, {"name": "staging"}],
+                             "quota": {"cpuMillicores": 64_000, "memoryMebibytes": 262_144},
+                             "allowedSites": allowed}
+                }),
+            )
+        })
+        .collect()
+}
+
+fn rules(rng: &mut Rng, site_count: usize) -> Vec<PlacementRule> {
+    let mut some_sites = |count: usize| -> Vec<String> {
+        (0..count)
+            .map(|_| site_name(rng.index(site_count)))
+            .collect()
+    };
+    let audited = some_sites(2);
+    let retiring = some_sites(1);
+    let legacy = some_sites(3);
+    [
+        json!({"name": "estatal-para-restringidos", "spec": {"priority": 100,
+            "selector": {"classifications": ["restricted"]},
+            "constraints": {"siteSelector": {"network": "red-estatal"}},
+            "preferences": {"sovereignty": 80, "cost": 0, "availability": 20, "proximity": 0}}}),
+        json!({"name": "exclusion-por-auditoria", "spec": {"priority": 10,
+            "selector": {"tenants": ["hacienda", "aduanas"]},
+            "constraints": {"excludedSites": audited}}}),
+        json!({"name": "criticos-en-oro", "spec": {"priority": 50,
+            "selector": {"matchLabels": {"criticality": "high"}},
+            "constraints": {"siteSelector": {"soberana.io/tier": "gold"},
+                            "spread": {"minimumSites": 2, "across": "Zones"}}}}),
+        json!({"name": "retiro-programado", "spec": {"priority": 0,
+            "constraints": {"excludedSites": retiring}}}),
+        json!({"name": "salud-en-el-norte", "spec": {"priority": 20,
+            "selector": {"tenants": ["salud", "ccss"], "classifications": ["confidential"]},
+            "constraints": {"siteSelector": {"region": "norte"}},
+            "preferences": {"sovereignty": 30, "cost": 10, "availability": 40, "proximity": 20}}}),
+        json!({"name": "sistemas-heredados", "spec": {"priority": -5,
+            "selector": {"matchLabels": {"legacy": "true"}},
+            "constraints": {"excludedSites": legacy}}}),
+    ]
+    .into_iter()
+    .map(|rule| {
+        typed(
+            "PlacementRule",
+            json!({"apiVersion": "soberana.io/v1alpha1", "kind": "PlacementRule",
+                   "metadata": {"name": rule["name"]}, "spec": rule["spec"]}),
+        )
+    })
+    .collect()
+}
+
+fn workload(
+    rng: &mut Rng,
+    index: usize,
+    tenants: &[Tenant],
+    classifications: &[DataClassification],
+    site_count: usize,
+) -> Workload {
+    let tenant = rng.pick(tenants);
+    let tenant_name = tenant.metadata.name.clone().unwrap();
+    let ceiling_rank = classifications
+        .iter()
+        .find(|classification| {
+            classification.metadata.name.as_deref()
+                == Some(tenant.spec.highest_classification.as_str())
+        })
+        .unwrap()
+        .spec
+        .rank;
+    // Mostly within the tenant's ceiling; sometimes above it, which no site can fix.
+    let candidates: Vec<&DataClassification> = classifications
+        .iter()
+        .filter(|classification| rng.chance(8) || classification.spec.rank <= ceiling_rank)
+        .collect();
+    let classification = if candidates.is_empty() {
+        &classifications[0]
+    } else {
+        *rng.pick(&candidates)
+    };
+    let big = rng.chance(5);
+    let cpu = if big {
+        32_000 + 16_000 * rng.below(8)
+    } else {
+        100 * (1 + rng.below(40))
+    };
+    let mut spec = json!({
+        "tenant": tenant_name, "classification": classification.metadata.name,
+        "replicas": 1 + rng.below(6),
+        "resources": {"cpuMillicores": cpu, "memoryMebibytes": cpu * (1 + rng.below(8)),
+                      "storageGibibytes": if rng.chance(30) { 0 } else { 10 * rng.below(50) }},
+    });
+    if rng.chance(30) {
+        spec["availabilityTarget"] = json!(rng.pick(&AVAILABILITIES));
+    }
+    let tolerations = match rng.below(100) {
+        0..10 => json!(["maintenance"]),
+        10..13 => json!(["maintenance", "cordon"]),
+        _ => json!([]),
+    };
+    spec["tolerations"] = tolerations;
+    if rng.chance(15) {
+        let across = rng.pick(&["Sites", "Zones", "Providers"]);
+        spec["spread"] = json!({"minimumSites": 2, "maximumSites": 3, "across": across});
+    }
+    if rng.chance(20) {
+        spec["dataLocation"] = json!({"site": site_name(rng.index(site_count))});
+    }
+    if rng.chance(3) {
+        spec["labels"] = json!({"legacy": "true"});
+    }
+    let mut labels = json!({"app": format!("svc-{}", index % 97)});
+    if rng.chance(15) {
+        labels["criticality"] = json!("high");
+    }
+    typed(
+        "Workload",
+        json!({"apiVersion": "soberana.io/v1alpha1", "kind": "Workload",
+               "metadata": {"name": format!("svc-{index:05}"), "namespace": format!("{tenant_name}-prod"),
+                            "labels": labels},
+               "spec": spec}),
+    )
+}
+
+/// Everything at one size.
+struct World {
+    sites: Vec<Site>,
+    classifications: Vec<DataClassification>,
+    tenants: Vec<Tenant>,
+    rules: Vec<PlacementRule>,
+    workloads: Vec<Workload>,
+}
+
+impl World {
+    fn generate(workload_count: usize, site_count: usize) -> Self {
+        let mut rng =
+            Rng::new(0x50BE_7A4A_2026 ^ ((site_count as u64) << 32) ^ workload_count as u64);
+        let classifications = classifications();
+        let sites = (0..site_count).map(|index| site(&mut rng, index)).collect();
+        let tenants = tenants(&mut rng, site_count);
+        let rules = rules(&mut rng, site_count);
+        let workloads = (0..workload_count)
+            .map(|index| workload(&mut rng, index, &tenants, &classifications, site_count))
+            .collect();
+        Self {
+            sites,
+            classifications,
+            tenants,
+            rules,
+            workloads,
+        }
+    }
+
+    fn classification(&self, name: &str) -> &DataClassification {
+        self.classifications
+            .iter()
+            .find(|classification| classification.metadata.name.as_deref() == Some(name))
+            .expect("a generated workload names a generated classification")
+    }
+
+    fn tenant(&self, name: &str) -> &Tenant {
+        self.tenants
+            .iter()
+            .find(|tenant| tenant.metadata.name.as_deref() == Some(name))
+            .expect("a generated workload names a generated tenant")
+    }
+
+    /// The rules selecting `workload`, matched here (independently of the engine) for Rego.
+    fn matching_rules(&self, workload: &Workload) -> Vec<&PlacementRule> {
+        let mut labels = workload.metadata.labels.clone().unwrap_or_default();
+        labels.extend(workload.spec.labels.clone());
+        self.rules
+            .iter()
+            .filter(|rule| {
+                let selector = &rule.spec.selector;
+                (selector.tenants.is_empty() || selector.tenants.contains(&workload.spec.tenant))
+                    && (selector.classifications.is_empty()
+                        || selector
+                            .classifications
+                            .contains(&workload.spec.classification))
+                    && selector
+                        .match_labels
+                        .iter()
+                        .all(|(key, value)| labels.get(key) == Some(value))
+            })
+            .collect()
+    }
+}
+
+fn ppm(text: &str) -> u32 {
+    Availability::parse_percent(text)
+        .expect("generated availabilities are valid percentages")
+        .parts_per_million()
+}
+
+/// `data` for Rego: the sites with their offered availability in parts per million.
+fn rego_data(world: &World) -> regorus::Value {
+    let sites: Vec<Value> = world
+        .sites
+        .iter()
+        .map(|site| {
+            let mut value = serde_json::to_value(site).expect("a Site serializes");
+            value["offeredAvailabilityPpm"] = json!(ppm(&site.spec.offered_availability));
+            value
+        })
+        .collect();
+    to_rego(json!({ "sites": sites }))
+}
+
+/// The input for one workload (built outside the timed section).
+fn rego_input(
+    world: &World,
+    workload: &Workload,
+    with_sites: Option<&regorus::Value>,
+) -> regorus::Value {
+    let classification = world.classification(&workload.spec.classification);
+    let tenant = world.tenant(&workload.spec.tenant);
+    let ceiling = world.classification(&tenant.spec.highest_classification);
+    let mut workload_value = serde_json::to_value(workload).expect("a Workload serializes");
+    if let Some(target) = &workload.spec.availability_target {
+        workload_value["availabilityTargetPpm"] = json!(ppm(target));
+    }
+    let mut classification_value =
+        serde_json::to_value(classification).expect("a DataClassification serializes");
+    if let Some(minimum) = &classification.spec.minimum_availability {
+        classification_value["minimumAvailabilityPpm"] = json!(ppm(minimum));
+    }
+    let mut input = to_rego(json!({
+        "workload": workload_value,
+        "classification": classification_value,
+        "ceiling": ceiling,
+        "tenant": tenant,
+        "rules": world.matching_rules(workload),
+    }));
+    if let Some(sites) = with_sites {
+        input
+            .as_object_mut()
+            .expect("the input is an object")
+            .insert(regorus::Value::from("sites"), sites.clone());
+    }
+    input
+}
+
+fn to_rego(value: Value) -> regorus::Value {
+    let converted = regorus::Value::from(value);
+    assert_ne!(
+        converted,
+        regorus::Value::Undefined,
+        "JSON converts to a regorus value"
+    );
+    converted
+}
+
+fn rego_eligible(engine: &mut regorus::Engine) -> Vec<String> {
+    let result = engine
+        .eval_rule(RULE.to_owned())
+        .unwrap_or_else(|error| panic!("evaluating {RULE}: {error}"));
+    set_names(&result)
+}
+
+fn set_names(value: &regorus::Value) -> Vec<String> {
+    let set = value
+        .as_set()
+        .unwrap_or_else(|_| panic!("{RULE} is a set of site names, got {value}"));
+    let mut names: Vec<String> = set
+        .iter()
+        .map(|name| {
+            name.as_string()
+                .expect("a site name is a string")
+                .to_string()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+fn ours_eligible(decision: &Decision) -> Vec<String> {
+    let mut names: Vec<String> = decision.eligible_sites().map(str::to_owned).collect();
+    names.sort();
+    names
+}
+
+/// Bit `i` set when some site was rejected for `CODES[i]` alone.
+fn sole_reasons(decision: &Decision) -> u32 {
+    decision
+        .rejected
+        .iter()
+        .filter(|rejection| rejection.reasons.len() == 1)
+        .filter_map(|rejection| {
+            CODES
+                .iter()
+                .position(|code| *code == rejection.reasons[0].code)
+        })
+        .fold(0, |mask, position| mask | (1 << position))
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Stats {
+    decisions: usize,
+    per_second: f64,
+    p50_micros: f64,
+    p99_micros: f64,
+}
+
+impl Stats {
+    fn of(mut durations: Vec<Duration>) -> Self {
+        durations.sort_unstable();
+        let total: Duration = durations.iter().sum();
+        let percentile = |percent: usize| {
+            // Nearest rank.
+            let rank = (percent * durations.len()).div_ceil(100).max(1);
+            durations[rank - 1].as_secs_f64() * 1e6
+        };
+        Self {
+            decisions: durations.len(),
+            per_second: durations.len() as f64 / total.as_secs_f64(),
+            p50_micros: percentile(50),
+            p99_micros: percentile(99),
+        }
+    }
+}
+
+/// The figures of one size.
+struct Outcome {
+    workloads: usize,
+    sites: usize,
+    ours: Stats,
+    rego: Stats,
+    stride: usize,
+}
+
+impl Outcome {
+    fn ratio(&self) -> f64 {
+        self.ours.per_second / self.rego.per_second
+    }
+}
+
+fn run_size(
+    workload_count: usize,
+    site_count: usize,
+    engine: &mut regorus::Engine,
+    rego_budget_secs: f64,
+    covered: &mut u32,
+) -> Outcome {
+    println!("\n== {workload_count} workloads × {site_count} sites ==");
+    let started = Instant::now();
+    let world = World::generate(workload_count, site_count);
+    println!(
+        "generated in {:.2} s (4 classifications, {} tenants, {} placement rules)",
+        started.elapsed().as_secs_f64(),
+        world.tenants.len(),
+        world.rules.len()
+    );
+
+    // Ours: the snapshot once, then every decision timed on its own.
+    let started = Instant::now();
+    let snapshot = Snapshot::new(
+        &world.sites,
+        &world.classifications,
+        &world.rules,
+        &world.tenants,
+        &[],
+    )
+    .expect("the generated snapshot is valid");
+    println!(
+        "ours: snapshot built once in {:.1} µs (not timed per decision)",
+        started.elapsed().as_secs_f64() * 1e6
+    );
+    for workload in world.workloads.iter().take(200) {
+        black_box(evaluate(&snapshot, workload).expect("warm-up"));
+    }
+    let mut durations = Vec::with_capacity(workload_count);
+    let mut eligible = Vec::with_capacity(workload_count);
+    let mut sole = Vec::with_capacity(workload_count);
+    let mut reasons = Vec::with_capacity(workload_count);
+    for workload in &world.workloads {
+        let started = Instant::now();
+        let decision = evaluate(&snapshot, black_box(workload));
+        durations.push(started.elapsed());
+        // Checking and dropping the decision happen after the clock stops.
+        let decision = decision.expect("every generated workload evaluates");
+        eligible.push(ours_eligible(&decision));
+        sole.push(sole_reasons(&decision));
+        reasons.push(
+            decision
+                .rejected
+                .iter()
+                .map(|rejection| rejection.reasons.len())
+                .sum::<usize>(),
+        );
+        black_box(decision);
+    }
+    let ours = Stats::of(durations);
+    reasons.sort_unstable();
+    println!(
+        "ours: rejection reasons written per decision: mean {:.1}, p99 {}, max {}",
+        reasons.iter().sum::<usize>() as f64 / workload_count as f64,
+        reasons[(99 * workload_count).div_ceil(100).max(1) - 1],
+        reasons.last().copied().unwrap_or_default()
+    );
+
+    // Rego: the sites into data once; each workload's input built outside the timing.
+    let started = Instant::now();
+    engine.clear_data();
+    engine
+        .add_data(rego_data(&world))
+        .expect("the sites load into data");
+    let first = rego_input(&world, &world.workloads[0], None);
+    engine.set_input(first);
+    rego_eligible(engine); // prepares the engine after add_data
+    println!(
+        "Rego: sites loaded into data and engine prepared in {:.1} ms (not timed per decision)",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+
+    // A pilot over the first workloads (untimed warm-up) sizes the sample within the budget.
+    let pilot = workload_count.min(50);
+    let inputs: Vec<regorus::Value> = world.workloads[..pilot]
+        .iter()
+        .map(|workload| rego_input(&world, workload, None))
+        .collect();
+    let started = Instant::now();
+    for input in inputs {
+        engine.set_input(input);
+        black_box(rego_eligible(engine));
+    }
+    let estimate = started.elapsed().as_secs_f64() / pilot as f64 * workload_count as f64;
+    let stride = if estimate <= rego_budget_secs {
+        1
+    } else {
+        let wanted = (estimate / rego_budget_secs).ceil() as usize;
+        wanted.min((workload_count / REGO_MINIMUM_SAMPLE).max(1))
+    };
+    if stride > 1 {
+        println!(
+            "Rego: all {workload_count} workloads would take ~{estimate:.0} s (budget {rego_budget_secs} s); \
+             evaluating 1 in {stride} workloads ({} of them: indices 0, {stride}, 2×{stride}, …; ours still evaluates all)",
+            workload_count.div_ceil(stride)
+        );
+    }
+
+    let mut durations = Vec::with_capacity(workload_count.div_ceil(stride));
+    let mut eligible_total = 0usize;
+    let mut none_eligible = 0usize;
+    for (index, workload) in world.workloads.iter().enumerate().step_by(stride) {
+        let input = rego_input(&world, workload, None);
+        let started = Instant::now();
+        engine.set_input(input);
+        let result = engine.eval_rule(RULE.to_owned());
+        durations.push(started.elapsed());
+        let result = result.unwrap_or_else(|error| panic!("evaluating {RULE}: {error}"));
+        let theirs = set_names(&result);
+        if theirs != eligible[index] {
+            disagreement(&world, &snapshot, workload, &eligible[index], &theirs);
+        }
+        eligible_total += theirs.len();
+        none_eligible += usize::from(theirs.is_empty());
+        *covered |= sole[index];
+    }
+    let rego = Stats::of(durations);
+
+    // The same policy with the sites in the input instead of data must agree too.
+    engine.clear_data();
+    let sites_value = &rego_data(&world)["sites"];
+    for (index, workload) in world.workloads.iter().enumerate().take(20) {
+        engine.set_input(rego_input(&world, workload, Some(sites_value)));
+        let theirs = rego_eligible(engine);
+        if theirs != eligible[index] {
+            disagreement(&world, &snapshot, workload, &eligible[index], &theirs);
+        }
+    }
+
+    println!(
+        "agreement: the eligible sets of all {} workloads evaluated by both engines are equal \
+         (mean {:.1} eligible sites per workload, {} with none)",
+        rego.decisions,
+        eligible_total as f64 / rego.decisions as f64,
+        none_eligible
+    );
+    let outcome = Outcome {
+        workloads: workload_count,
+        sites: site_count,
+        ours,
+        rego,
+        stride,
+    };
+    print_table(&outcome);
+    outcome
+}
+
+fn disagreement(
+    world: &World,
+    snapshot: &Snapshot,
+    workload: &Workload,
+    ours: &[String],
+    theirs: &[String],
+) -> ! {
+    let ours_set: BTreeSet<&String> = ours.iter().collect();
+    let theirs_set: BTreeSet<&String> = theirs.iter().collect();
+    let decision = evaluate(snapshot, workload).expect("evaluated before");
+    let mut report = format!(
+        "the engines disagree on workload {} (tenant {}, classification {}, rules {:?})\n",
+        decision.workload,
+        workload.spec.tenant,
+        workload.spec.classification,
+        world
+            .matching_rules(workload)
+            .iter()
+            .map(|rule| rule.metadata.name.clone().unwrap_or_default())
+            .collect::<Vec<_>>()
+    );
+    for site in ours_set.difference(&theirs_set) {
+        report += &format!("  {site}: eligible for ours, not for Rego\n");
+    }
+    for site in theirs_set.difference(&ours_set) {
+        let reasons: Vec<String> = decision
+            .rejected
+            .iter()
+            .filter(|rejection| &&rejection.site == site)
+            .flat_map(|rejection| rejection.reasons.iter())
+            .map(|reason| format!("{}: {}", reason.code, reason.message))
+            .collect();
+        report += &format!("  {site}: eligible for Rego, rejected by ours: {reasons:?}\n");
+    }
+    for site in ours_set.symmetric_difference(&theirs_set) {
+        if let Some(site) = world
+            .sites
+            .iter()
+            .find(|candidate| candidate.metadata.name.as_deref() == Some(site.as_str()))
+        {
+            report += &format!(
+                "  {}\n",
+                serde_json::to_string(site).expect("a Site serializes")
+            );
+        }
+    }
+    report += &format!(
+        "  workload: {}\n",
+        serde_json::to_string(workload).expect("a Workload serializes")
+    );
+    panic!("{report}");
+}
+
+fn print_table(outcome: &Outcome) {
+    let row = |engine: &str, stats: &Stats| {
+        println!(
+            "{engine:<34} {:>9} {:>13.0} {:>9.1} {:>9.1}",
+            stats.decisions, stats.per_second, stats.p50_micros, stats.p99_micros
+        );
+    };
+    println!(
+        "{:<34} {:>9} {:>13} {:>9} {:>9}",
+        "engine", "decisions", "decisions/s", "p50 µs", "p99 µs"
+    );
+    row("ours: evaluate (full decision)", &outcome.ours);
+    let label = if outcome.stride > 1 {
+        format!("regorus: eligible (1 in {})", outcome.stride)
+    } else {
+        "regorus: eligible only".to_owned()
+    };
+    row(&label, &outcome.rego);
+    println!("throughput ratio ours/Rego: {:.1}×", outcome.ratio());
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; unknown arguments are ignored.
+    let quick = std::env::args().any(|argument| argument == "--quick")
+        || std::env::var("SOBERANA_BENCH_QUICK")
+            .is_ok_and(|value| !value.is_empty() && value != "0");
+    let sizes: [(usize, usize); 3] = if quick {
+        [(200, 10), (1_000, 50), (1_000, 200)]
+    } else {
+        [(1_000, 10), (10_000, 50), (10_000, 200)]
+    };
+    let rego_budget_secs = std::env::var("SOBERANA_BENCH_REGO_BUDGET_SECS")
+        .ok()
+        .and_then(|value| value.parse::<f64>().ok())
+        .filter(|secs| *secs > 0.0)
+        .unwrap_or(REGO_BUDGET_SECS);
+    println!(
+        "placement_vs_rego{}: ours = soberana_core::placement::evaluate (full decision: hard filters \
+         with reason sentences, scores, spread); Rego = regorus {RULE} (hard filters only). \
+         Timed per decision: ours evaluate(); Rego set_input() + eval_rule().",
+        if quick { " (quick)" } else { "" }
+    );
+    println!(
+        "machine: {} CPUs available; load average before the run: {}",
+        std::thread::available_parallelism().map_or(0, usize::from),
+        std::fs::read_to_string("/proc/loadavg")
+            .map_or_else(|_| "unknown".to_owned(), |load| load.trim().to_owned())
+    );
+
+    let mut engine = regorus::Engine::new();
+    engine
+        .add_policy("eligibility.rego".to_owned(), POLICY.to_owned())
+        .unwrap_or_else(|error| panic!("eligibility.rego: {error}"));
+
+    let mut covered = 0u32;
+    let outcomes: Vec<Outcome> = sizes
+        .iter()
+        .map(|&(workloads, sites)| {
+            run_size(
+                workloads,
+                sites,
+                &mut engine,
+                rego_budget_secs,
+                &mut covered,
+            )
+        })
+        .collect();
+
+    // Every filter must have decided some site on its own, or the agreement proves little.
+    let missing: Vec<String> = CODES
+        .iter()
+        .enumerate()
+        .filter(|(position, _)| covered & (1 << position) == 0)
+        .map(|(_, code)| code.to_string())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "no site was rejected by these filters alone, so the agreement check does not cover them: {missing:?}"
+    );
+    println!(
+        "\ncoverage: each of the {} hard filters was, for some workload and site, the only reason for a rejection",
+        CODES.len()
+    );
+
+    println!("\n== summary ==");
+    println!(
+        "{:>9} {:>5} {:>13} {:>9} {:>9} {:>13} {:>9} {:>9} {:>8}",
+        "workloads",
+        "sites",
+        "ours dec/s",
+        "p50 µs",
+        "p99 µs",
+        "Rego dec/s",
+        "p50 µs",
+        "p99 µs",
+        "ratio"
+    );
+    for outcome in &outcomes {
+        println!(
+            "{:>9} {:>5} {:>13.0} {:>9.1} {:>9.1} {:>13.0} {:>9.1} {:>9.1} {:>7.1}×{}",
+            outcome.workloads,
+            outcome.sites,
+            outcome.ours.per_second,
+            outcome.ours.p50_micros,
+            outcome.ours.p99_micros,
+            outcome.rego.per_second,
+            outcome.rego.p50_micros,
+            outcome.rego.p99_micros,
+            outcome.ratio(),
+            if outcome.stride > 1 {
+                format!("  (Rego on 1 in {} workloads)", outcome.stride)
+            } else {
+                String::new()
+            }
+        );
+    }
+    if let Some(goal) = outcomes.iter().find(|outcome| outcome.sites == GOAL_SITES) {
+        let ratio_met = goal.ratio() >= GOAL_RATIO;
+        let p99_met = goal.ours.p99_micros <= GOAL_P99_MICROS;
+        let verdict = |met: bool| if met { "met" } else { "NOT met" };
+        println!(
+            "\ngoal at M = {GOAL_SITES}: throughput ≥ {GOAL_RATIO}× regorus: {} ({:.1}×); \
+             p99 ≤ {GOAL_P99_MICROS} µs per decision: {} ({:.1} µs)",
+            verdict(ratio_met),
+            goal.ratio(),
+            verdict(p99_met),
+            goal.ours.p99_micros
+        );
+    }
+    println!(
+        "note: ours computes a full decision (scores, spread, reasons) while Rego computes only the \
+         eligible set, from inputs whose rules were matched beforehand: the ratio is conservative."
+    );
+}

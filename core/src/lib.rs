@@ -1,0 +1,8 @@
+//! Soberana's domain: the custom resources, the placement engine and the residency-policy compiler.
+//!
+//! This crate performs no I/O and knows nothing of Kubernetes clients or gRPC transports, so the
+//! operator, the gRPC API and the offline CLI all share one definition of every rule.
+
+pub mod placement;
+pub mod resources;
+pub mod tenancy;

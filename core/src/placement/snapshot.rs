@@ -1,0 +1,246 @@
+//! The world as the engine sees it: sites, classifications, rules, tenants and reservations,
+//! indexed and pre-parsed once so that each evaluation only compares.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use kube::ResourceExt;
+
+use crate::resources::availability::Availability;
+use crate::resources::capacity::Capacity;
+use crate::resources::data_classification::{DataClassification, DataClassificationSpec};
+use crate::resources::placement_rule::{PlacementRule, PlacementRuleSpec};
+use crate::resources::site::{Site, SiteSpec};
+use crate::resources::tenant::{Tenant, TenantSpec};
+
+/// Capacity held for a workload that is planned but not yet placed (e.g. by the gRPC API).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reservation {
+    pub site: String,
+    pub capacity: Capacity,
+}
+
+/// A snapshot that cannot be evaluated, naming the object and field at fault.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SnapshotError {
+    #[error("a {kind} has no metadata.name")]
+    MissingName { kind: &'static str },
+    #[error("{kind} {name:?} is defined twice")]
+    DuplicateName { kind: &'static str, name: String },
+    #[error(
+        "{kind} {name:?}: {field} {value:?} is not a percentage between 0 and 100 with at most four decimals"
+    )]
+    InvalidAvailability {
+        kind: &'static str,
+        name: String,
+        field: &'static str,
+        value: String,
+    },
+}
+
+/// A site with its facts parsed and its free capacity computed.
+#[derive(Clone, Debug)]
+pub struct PreparedSite {
+    pub name: String,
+    pub spec: SiteSpec,
+    pub labels: BTreeMap<String, String>,
+    pub offered_availability: Availability,
+    /// Capacity minus what is allocated (status) and reserved.
+    pub free: Capacity,
+    /// `Some(false)` when the last probe found the site not ready; `None` when never probed
+    /// (offline files), which the engine treats as ready.
+    pub ready: Option<bool>,
+    /// Failure zones; a site without zones is its own zone.
+    pub zones: BTreeSet<String>,
+}
+
+/// A classification with its minimum availability parsed.
+#[derive(Clone, Debug)]
+pub struct PreparedClassification {
+    pub name: String,
+    pub spec: DataClassificationSpec,
+    pub minimum_availability: Option<Availability>,
+}
+
+/// A placement rule with its name.
+#[derive(Clone, Debug)]
+pub struct PreparedRule {
+    pub name: String,
+    pub spec: PlacementRuleSpec,
+}
+
+/// Everything evaluation needs, indexed by name; build once, evaluate many workloads.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    /// By name.
+    pub(crate) sites: Vec<PreparedSite>,
+    pub(crate) classifications: BTreeMap<String, PreparedClassification>,
+    pub(crate) tenants: BTreeMap<String, TenantSpec>,
+    /// Highest priority first, then by name.
+    pub(crate) rules: Vec<PreparedRule>,
+}
+
+impl Snapshot {
+    pub fn new(
+        sites: &[Site],
+        classifications: &[DataClassification],
+        rules: &[PlacementRule],
+        tenants: &[Tenant],
+        reservations: &[Reservation],
+    ) -> Result<Self, SnapshotError> {
+        let mut reserved: BTreeMap<&str, Capacity> = BTreeMap::new();
+        for reservation in reservations {
+            let total = reserved.entry(reservation.site.as_str()).or_default();
+            *total = total.plus(reservation.capacity);
+        }
+
+        let mut prepared_sites = Vec::with_capacity(sites.len());
+        for site in sites {
+            let name = named("Site", site.metadata.name.as_deref())?;
+            let offered_availability = Availability::parse_percent(&site.spec.offered_availability)
+                .ok_or_else(|| SnapshotError::InvalidAvailability {
+                    kind: "Site",
+                    name: name.clone(),
+                    field: "spec.offeredAvailability",
+                    value: site.spec.offered_availability.clone(),
+                })?;
+            let allocated = site
+                .status
+                .as_ref()
+                .and_then(|status| status.allocated)
+                .unwrap_or_default();
+            let ready = site.status.as_ref().and_then(|status| {
+                status
+                    .conditions
+                    .iter()
+                    .find(|condition| condition.type_ == "Ready")
+                    .map(|condition| condition.status == "True")
+            });
+            let mut zones: BTreeSet<String> = site.spec.zones.iter().cloned().collect();
+            if zones.is_empty() {
+                zones.insert(format!("site:{name}"));
+            }
+            prepared_sites.push(PreparedSite {
+                free: site
+                    .spec
+                    .capacity
+                    .minus(allocated)
+                    .minus(reserved.get(name.as_str()).copied().unwrap_or_default()),
+                labels: site.labels().clone(),
+                spec: site.spec.clone(),
+                offered_availability,
+                ready,
+                zones,
+                name,
+            });
+        }
+        prepared_sites.sort_by(|left, right| left.name.cmp(&right.name));
+        if let Some(pair) = prepared_sites
+            .windows(2)
+            .find(|pair| pair[0].name == pair[1].name)
+        {
+            return Err(SnapshotError::DuplicateName {
+                kind: "Site",
+                name: pair[0].name.clone(),
+            });
+        }
+
+        let mut prepared_classifications = BTreeMap::new();
+        for classification in classifications {
+            let name = named(
+                "DataClassification",
+                classification.metadata.name.as_deref(),
+            )?;
+            let minimum_availability = match &classification.spec.minimum_availability {
+                None => None,
+                Some(text) => Some(Availability::parse_percent(text).ok_or_else(|| {
+                    SnapshotError::InvalidAvailability {
+                        kind: "DataClassification",
+                        name: name.clone(),
+                        field: "spec.minimumAvailability",
+                        value: text.clone(),
+                    }
+                })?),
+            };
+            let prepared = PreparedClassification {
+                name: name.clone(),
+                spec: classification.spec.clone(),
+                minimum_availability,
+            };
+            if prepared_classifications
+                .insert(name.clone(), prepared)
+                .is_some()
+            {
+                return Err(SnapshotError::DuplicateName {
+                    kind: "DataClassification",
+                    name,
+                });
+            }
+        }
+
+        let mut prepared_tenants = BTreeMap::new();
+        for tenant in tenants {
+            let name = named("Tenant", tenant.metadata.name.as_deref())?;
+            if prepared_tenants
+                .insert(name.clone(), tenant.spec.clone())
+                .is_some()
+            {
+                return Err(SnapshotError::DuplicateName {
+                    kind: "Tenant",
+                    name,
+                });
+            }
+        }
+
+        let mut prepared_rules = Vec::with_capacity(rules.len());
+        let mut rule_names = BTreeSet::new();
+        for rule in rules {
+            let name = named("PlacementRule", rule.metadata.name.as_deref())?;
+            if !rule_names.insert(name.clone()) {
+                return Err(SnapshotError::DuplicateName {
+                    kind: "PlacementRule",
+                    name,
+                });
+            }
+            prepared_rules.push(PreparedRule {
+                name,
+                spec: rule.spec.clone(),
+            });
+        }
+        prepared_rules.sort_by(|left, right| {
+            right
+                .spec
+                .priority
+                .cmp(&left.spec.priority)
+                .then_with(|| left.name.cmp(&right.name))
+        });
+
+        Ok(Self {
+            sites: prepared_sites,
+            classifications: prepared_classifications,
+            tenants: prepared_tenants,
+            rules: prepared_rules,
+        })
+    }
+
+    /// The sites, by name.
+    pub fn sites(&self) -> &[PreparedSite] {
+        &self.sites
+    }
+
+    /// The least sensitive classification (lowest rank, then name), if any is defined.
+    pub fn lowest_classification(&self) -> Option<&PreparedClassification> {
+        self.classifications.values().min_by(|left, right| {
+            left.spec
+                .rank
+                .cmp(&right.spec.rank)
+                .then_with(|| left.name.cmp(&right.name))
+        })
+    }
+}
+
+fn named(kind: &'static str, name: Option<&str>) -> Result<String, SnapshotError> {
+    match name {
+        Some(name) if !name.is_empty() => Ok(name.to_owned()),
+        _ => Err(SnapshotError::MissingName { kind }),
+    }
+}

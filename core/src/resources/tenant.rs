@@ -1,0 +1,194 @@
+//! `Tenant`: one institution sharing the state data centre, with its owners, classification
+//! ceiling, environments, quotas and the sites it may use.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// An institution (ministry, agency, social-security fund…) and what it gets on every site.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "soberana.io",
+    version = "v1alpha1",
+    kind = "Tenant",
+    status = "TenantStatus",
+    shortname = "tn",
+    category = "soberana",
+    derive = "PartialEq",
+    doc = "An institution sharing the state data centre: owners, highest classification, environments, quotas and allowed sites.",
+    printcolumn(name = "Code", type_ = "string", json_path = ".spec.shortCode"),
+    printcolumn(name = "Sector", type_ = "string", json_path = ".spec.sector"),
+    printcolumn(
+        name = "Ceiling",
+        type_ = "string",
+        json_path = ".spec.highestClassification"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantSpec {
+    /// The institution's name as people write it.
+    #[schemars(length(min = 1, max = 256))]
+    pub display_name: String,
+    /// Short code used in namespace names on every site (`<code>-<environment>`): a DNS label
+    /// of at most 20 characters, fixed once set.
+    #[x_kube(
+        validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')").message("shortCode must be a DNS label: lowercase letters, digits and '-', starting and ending with a letter or digit"),
+        validation = Rule::new("self == oldSelf").message("shortCode is immutable: namespaces on every site are named after it")
+    )]
+    #[schemars(length(min = 1, max = 20))]
+    pub short_code: String,
+    /// The institution's sector (e.g. `Health`, `Tax`), for reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
+    pub sector: Option<String>,
+    /// People and groups who administer the tenant's namespaces.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub owners: Vec<Owner>,
+    /// Name of the most sensitive DataClassification the institution may handle.
+    #[schemars(length(min = 1, max = 253))]
+    pub highest_classification: String,
+    /// Environments, one namespace each on every allowed site (e.g. `prod`, `staging`).
+    #[schemars(length(min = 1, max = 8))]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]
+    pub environments: Vec<TenantEnvironment>,
+    /// Quota for each environment's namespace on each site, unless the environment overrides it.
+    pub quota: TenantQuota,
+    /// Sites the tenant may use; empty means every site its classifications allow.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub allowed_sites: Vec<String>,
+    /// Destinations the tenant's workloads may reach outside the cluster.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]
+    pub egress: Vec<EgressAllowance>,
+    /// What happens to the namespaces on member sites when the tenant is deleted.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+}
+
+/// Someone who administers a tenant.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Owner {
+    pub kind: OwnerKind,
+    /// User or group name as the clusters' authenticator reports it.
+    #[schemars(length(min = 1, max = 256))]
+    pub name: String,
+}
+
+/// Whether an owner is a user or a group.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OwnerKind {
+    /// A single user.
+    User,
+    /// A group of users, as the clusters' authenticator reports it.
+    Group,
+}
+
+/// One environment of a tenant.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantEnvironment {
+    /// Environment name, a DNS label (e.g. `prod`).
+    #[schemars(length(min = 1, max = 20))]
+    #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')").message("environment name must be a DNS label"))]
+    pub name: String,
+    /// Quota for this environment instead of the tenant's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<TenantQuota>,
+}
+
+/// Resource quota for one namespace.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantQuota {
+    /// CPU requests in millicores.
+    pub cpu_millicores: u64,
+    /// Memory requests in mebibytes.
+    pub memory_mebibytes: u64,
+    /// Persistent storage requests in gibibytes.
+    #[serde(default)]
+    pub storage_gibibytes: u64,
+    /// Pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pods: Option<u32>,
+}
+
+/// A destination outside the cluster that a tenant's workloads may reach.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct EgressAllowance {
+    /// Name of the allowance (e.g. `tax-authority-api`).
+    #[schemars(length(min = 1, max = 63))]
+    pub name: String,
+    /// Destination network in CIDR notation.
+    #[schemars(length(min = 1, max = 64))]
+    pub cidr: String,
+    /// TCP ports; empty means all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<u16>,
+}
+
+/// What happens on member sites when a tenant is deleted.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DeletionPolicy {
+    /// Delete the tenant's namespaces and everything in them.
+    #[default]
+    Delete,
+    /// Keep the namespaces; only remove Soberana's labels from them.
+    Retain,
+}
+
+/// What Soberana provisioned for the tenant.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantStatus {
+    /// `Ready` when every site is provisioned, and others; keyed by type.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
+    pub conditions: Vec<Condition>,
+    /// The generation of the spec this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Provisioning state per site.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["site".into()]))]
+    pub sites: Vec<TenantSiteStatus>,
+}
+
+/// Provisioning state of a tenant on one site.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantSiteStatus {
+    /// The Site.
+    pub site: String,
+    /// Whether the tenant's objects are in place there.
+    pub state: ProvisioningState,
+    /// Why, when not provisioned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// Where provisioning of a tenant on a site stands.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProvisioningState {
+    /// Every namespace and its policies are in place.
+    Provisioned,
+    /// Not yet done, e.g. the site is unreachable and will be retried.
+    Pending,
+    /// The site refused the objects; the message says why.
+    Failed,
+}

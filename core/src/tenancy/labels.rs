@@ -1,0 +1,15 @@
+//! The labels Soberana puts on what it manages in member clusters. Admission policies and
+//! NetworkPolicies select on them, so their keys never change.
+
+/// The Tenant (institution) a namespace belongs to.
+pub const TENANT: &str = "soberana.io/tenant";
+/// The tenant's environment (`prod`, `staging`, …).
+pub const ENVIRONMENT: &str = "soberana.io/environment";
+/// The most sensitive DataClassification allowed in the namespace.
+pub const CLASSIFICATION_CEILING: &str = "soberana.io/classification-ceiling";
+/// The classification of a workload's data (set by agencies, checked by admission policies).
+pub const CLASSIFICATION: &str = "soberana.io/classification";
+/// Standard marker of objects Soberana created.
+pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+/// The value of [`MANAGED_BY`].
+pub const MANAGER: &str = "soberana";

@@ -1,0 +1,288 @@
+//! The Kubernetes objects that make up a tenant on one site.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    LimitRange, LimitRangeItem, LimitRangeSpec, Namespace, ResourceQuota, ResourceQuotaSpec,
+};
+use k8s_openapi::api::networking::v1::{
+    IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
+    NetworkPolicyPort, NetworkPolicySpec,
+};
+use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use crate::resources::tenant::{OwnerKind, TenantQuota, TenantSpec};
+
+use super::labels;
+
+/// Default CPU request and limit given to containers that state none.
+const DEFAULT_CPU_REQUEST: &str = "100m";
+const DEFAULT_CPU_LIMIT: &str = "500m";
+/// Default memory request and limit given to containers that state none.
+const DEFAULT_MEMORY_REQUEST: &str = "128Mi";
+const DEFAULT_MEMORY_LIMIT: &str = "512Mi";
+
+/// One object Soberana keeps in a member cluster for a tenant.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TenantObject {
+    Namespace(Namespace),
+    ResourceQuota(ResourceQuota),
+    LimitRange(LimitRange),
+    NetworkPolicy(NetworkPolicy),
+    RoleBinding(RoleBinding),
+}
+
+impl TenantObject {
+    /// `Kind namespace/name`, for events and errors.
+    pub fn describe(&self) -> String {
+        let (kind, metadata) = match self {
+            Self::Namespace(object) => ("Namespace", &object.metadata),
+            Self::ResourceQuota(object) => ("ResourceQuota", &object.metadata),
+            Self::LimitRange(object) => ("LimitRange", &object.metadata),
+            Self::NetworkPolicy(object) => ("NetworkPolicy", &object.metadata),
+            Self::RoleBinding(object) => ("RoleBinding", &object.metadata),
+        };
+        match &metadata.namespace {
+            Some(namespace) => format!(
+                "{kind} {namespace}/{}",
+                metadata.name.as_deref().unwrap_or_default()
+            ),
+            None => format!("{kind} {}", metadata.name.as_deref().unwrap_or_default()),
+        }
+    }
+}
+
+/// The namespace of a tenant's environment on every site: `<shortCode>-<environment>`.
+pub fn namespace_name(short_code: &str, environment: &str) -> String {
+    format!("{short_code}-{environment}")
+}
+
+/// Everything tenant `name` needs on a site, namespaces first (the rest live in them).
+/// `ingress_namespace` is where the site's ingress controller runs; it may reach the tenant.
+pub fn desired_objects(
+    name: &str,
+    tenant: &TenantSpec,
+    ingress_namespace: &str,
+) -> Vec<TenantObject> {
+    let mut objects = Vec::new();
+    for environment in &tenant.environments {
+        let namespace = namespace_name(&tenant.short_code, &environment.name);
+        let mut namespace_labels = common_labels(name, &environment.name);
+        namespace_labels.insert(
+            labels::CLASSIFICATION_CEILING.to_owned(),
+            tenant.highest_classification.clone(),
+        );
+        objects.push(TenantObject::Namespace(Namespace {
+            metadata: ObjectMeta {
+                name: Some(namespace.clone()),
+                labels: Some(namespace_labels),
+                ..ObjectMeta::default()
+            },
+            ..Namespace::default()
+        }));
+    }
+    for environment in &tenant.environments {
+        let namespace = namespace_name(&tenant.short_code, &environment.name);
+        let metadata = |object_name: &str| ObjectMeta {
+            name: Some(object_name.to_owned()),
+            namespace: Some(namespace.clone()),
+            labels: Some(common_labels(name, &environment.name)),
+            ..ObjectMeta::default()
+        };
+        let quota = environment.quota.unwrap_or(tenant.quota);
+        objects.push(TenantObject::ResourceQuota(ResourceQuota {
+            metadata: metadata("soberana-quota"),
+            spec: Some(ResourceQuotaSpec {
+                hard: Some(quota_limits(&quota)),
+                ..ResourceQuotaSpec::default()
+            }),
+            ..ResourceQuota::default()
+        }));
+        objects.push(TenantObject::LimitRange(LimitRange {
+            metadata: metadata("soberana-defaults"),
+            spec: Some(LimitRangeSpec {
+                limits: vec![LimitRangeItem {
+                    type_: "Container".to_owned(),
+                    default: Some(resources(DEFAULT_CPU_LIMIT, DEFAULT_MEMORY_LIMIT)),
+                    default_request: Some(resources(DEFAULT_CPU_REQUEST, DEFAULT_MEMORY_REQUEST)),
+                    ..LimitRangeItem::default()
+                }],
+            }),
+        }));
+        objects.push(network_policy(
+            metadata("soberana-default-deny-ingress"),
+            vec!["Ingress"],
+            None,
+            None,
+        ));
+        objects.push(network_policy(
+            metadata("soberana-allow-same-tenant"),
+            vec!["Ingress"],
+            Some(vec![from_namespaces(labels::TENANT, name)]),
+            None,
+        ));
+        objects.push(network_policy(
+            metadata("soberana-allow-ingress-controller"),
+            vec!["Ingress"],
+            Some(vec![from_namespaces(
+                "kubernetes.io/metadata.name",
+                ingress_namespace,
+            )]),
+            None,
+        ));
+        if !tenant.egress.is_empty() {
+            objects.push(network_policy(
+                metadata("soberana-egress-allowances"),
+                vec!["Egress"],
+                None,
+                Some(egress_rules(tenant)),
+            ));
+        }
+        if !tenant.owners.is_empty() {
+            objects.push(TenantObject::RoleBinding(RoleBinding {
+                metadata: metadata("soberana-tenant-admins"),
+                role_ref: RoleRef {
+                    api_group: Some("rbac.authorization.k8s.io".to_owned()),
+                    kind: "ClusterRole".to_owned(),
+                    name: "admin".to_owned(),
+                },
+                subjects: Some(
+                    tenant
+                        .owners
+                        .iter()
+                        .map(|owner| Subject {
+                            api_group: Some("rbac.authorization.k8s.io".to_owned()),
+                            kind: match owner.kind {
+                                OwnerKind::User => "User",
+                                OwnerKind::Group => "Group",
+                            }
+                            .to_owned(),
+                            name: owner.name.clone(),
+                            namespace: None,
+                        })
+                        .collect(),
+                ),
+            }));
+        }
+    }
+    objects
+}
+
+fn common_labels(tenant: &str, environment: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (labels::MANAGED_BY.to_owned(), labels::MANAGER.to_owned()),
+        (labels::TENANT.to_owned(), tenant.to_owned()),
+        (labels::ENVIRONMENT.to_owned(), environment.to_owned()),
+    ])
+}
+
+fn quota_limits(quota: &TenantQuota) -> BTreeMap<String, Quantity> {
+    let mut hard = BTreeMap::from([
+        (
+            "requests.cpu".to_owned(),
+            Quantity(format!("{}m", quota.cpu_millicores)),
+        ),
+        (
+            "requests.memory".to_owned(),
+            Quantity(format!("{}Mi", quota.memory_mebibytes)),
+        ),
+        (
+            "requests.storage".to_owned(),
+            Quantity(format!("{}Gi", quota.storage_gibibytes)),
+        ),
+    ]);
+    if let Some(pods) = quota.pods {
+        hard.insert("pods".to_owned(), Quantity(pods.to_string()));
+    }
+    hard
+}
+
+fn resources(cpu: &str, memory: &str) -> BTreeMap<String, Quantity> {
+    BTreeMap::from([
+        ("cpu".to_owned(), Quantity(cpu.to_owned())),
+        ("memory".to_owned(), Quantity(memory.to_owned())),
+    ])
+}
+
+fn from_namespaces(key: &str, value: &str) -> NetworkPolicyIngressRule {
+    NetworkPolicyIngressRule {
+        from: Some(vec![NetworkPolicyPeer {
+            namespace_selector: Some(LabelSelector {
+                match_labels: Some(BTreeMap::from([(key.to_owned(), value.to_owned())])),
+                ..LabelSelector::default()
+            }),
+            ..NetworkPolicyPeer::default()
+        }]),
+        ports: None,
+    }
+}
+
+/// Egress only to the allowances, plus DNS: once a tenant lists allowances, nothing else leaves.
+fn egress_rules(tenant: &TenantSpec) -> Vec<NetworkPolicyEgressRule> {
+    let dns = NetworkPolicyEgressRule {
+        to: Some(vec![NetworkPolicyPeer {
+            namespace_selector: Some(LabelSelector {
+                match_labels: Some(BTreeMap::from([(
+                    "kubernetes.io/metadata.name".to_owned(),
+                    "kube-system".to_owned(),
+                )])),
+                ..LabelSelector::default()
+            }),
+            ..NetworkPolicyPeer::default()
+        }]),
+        ports: Some(
+            ["UDP", "TCP"]
+                .into_iter()
+                .map(|protocol| NetworkPolicyPort {
+                    port: Some(IntOrString::Int(53)),
+                    protocol: Some(protocol.to_owned()),
+                    end_port: None,
+                })
+                .collect(),
+        ),
+    };
+    let allowances = tenant
+        .egress
+        .iter()
+        .map(|allowance| NetworkPolicyEgressRule {
+            to: Some(vec![NetworkPolicyPeer {
+                ip_block: Some(IPBlock {
+                    cidr: allowance.cidr.clone(),
+                    except: None,
+                }),
+                ..NetworkPolicyPeer::default()
+            }]),
+            ports: (!allowance.ports.is_empty()).then(|| {
+                allowance
+                    .ports
+                    .iter()
+                    .map(|port| NetworkPolicyPort {
+                        port: Some(IntOrString::Int(i32::from(*port))),
+                        protocol: Some("TCP".to_owned()),
+                        end_port: None,
+                    })
+                    .collect()
+            }),
+        });
+    std::iter::once(dns).chain(allowances).collect()
+}
+
+fn network_policy(
+    metadata: ObjectMeta,
+    policy_types: Vec<&str>,
+    ingress: Option<Vec<NetworkPolicyIngressRule>>,
+    egress: Option<Vec<NetworkPolicyEgressRule>>,
+) -> TenantObject {
+    TenantObject::NetworkPolicy(NetworkPolicy {
+        metadata,
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(LabelSelector::default()),
+            policy_types: Some(policy_types.into_iter().map(str::to_owned).collect()),
+            ingress,
+            egress,
+        }),
+    })
+}

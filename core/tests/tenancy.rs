@@ -1,0 +1,169 @@
+//! What a tenant gets on a site, built without a cluster.
+
+#![allow(clippy::unwrap_used, reason = "a test panics to report a failure")]
+
+use serde_json::json;
+use soberana_core::placement::Snapshot;
+use soberana_core::resources::data_classification::DataClassification;
+use soberana_core::resources::site::Site;
+use soberana_core::resources::tenant::{Tenant, TenantSpec};
+use soberana_core::tenancy::{TenantObject, desired_objects, sites_for_tenant};
+
+fn tenant(extra: serde_json::Value) -> TenantSpec {
+    let mut spec = json!({
+        "displayName": "Ministerio de Salud", "shortCode": "minsa", "highestClassification": "restricted",
+        "environments": [{"name": "prod"}, {"name": "staging", "quota": {"cpuMillicores": 2000, "memoryMebibytes": 4096}}],
+        "quota": {"cpuMillicores": 8000, "memoryMebibytes": 16384, "storageGibibytes": 100, "pods": 200}
+    });
+    spec.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    serde_json::from_value(spec).unwrap()
+}
+
+fn describe(objects: &[TenantObject]) -> Vec<String> {
+    objects.iter().map(TenantObject::describe).collect()
+}
+
+#[test]
+fn each_environment_gets_an_isolated_quota_bound_namespace() {
+    let spec = tenant(json!({
+        "owners": [{"kind": "Group", "name": "minsa-admins"}, {"kind": "User", "name": "ana@minsa.go.cr"}],
+        "egress": [{"name": "ccss-api", "cidr": "10.20.0.0/16", "ports": [443]}]
+    }));
+    let objects = desired_objects("ministry-of-health", &spec, "ingress-nginx");
+    assert_eq!(
+        describe(&objects),
+        [
+            "Namespace minsa-prod",
+            "Namespace minsa-staging",
+            "ResourceQuota minsa-prod/soberana-quota",
+            "LimitRange minsa-prod/soberana-defaults",
+            "NetworkPolicy minsa-prod/soberana-default-deny-ingress",
+            "NetworkPolicy minsa-prod/soberana-allow-same-tenant",
+            "NetworkPolicy minsa-prod/soberana-allow-ingress-controller",
+            "NetworkPolicy minsa-prod/soberana-egress-allowances",
+            "RoleBinding minsa-prod/soberana-tenant-admins",
+            "ResourceQuota minsa-staging/soberana-quota",
+            "LimitRange minsa-staging/soberana-defaults",
+            "NetworkPolicy minsa-staging/soberana-default-deny-ingress",
+            "NetworkPolicy minsa-staging/soberana-allow-same-tenant",
+            "NetworkPolicy minsa-staging/soberana-allow-ingress-controller",
+            "NetworkPolicy minsa-staging/soberana-egress-allowances",
+            "RoleBinding minsa-staging/soberana-tenant-admins",
+        ]
+    );
+
+    let TenantObject::Namespace(namespace) = &objects[0] else {
+        panic!("namespaces come first")
+    };
+    let labels = namespace.metadata.labels.as_ref().unwrap();
+    assert_eq!(labels["soberana.io/tenant"], "ministry-of-health");
+    assert_eq!(labels["soberana.io/environment"], "prod");
+    assert_eq!(labels["soberana.io/classification-ceiling"], "restricted");
+    assert_eq!(labels["app.kubernetes.io/managed-by"], "soberana");
+
+    let quota = |index: usize| match &objects[index] {
+        TenantObject::ResourceQuota(quota) => quota.spec.clone().unwrap().hard.unwrap(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(quota(2)["requests.cpu"].0, "8000m");
+    assert_eq!(quota(2)["requests.memory"].0, "16384Mi");
+    assert_eq!(quota(2)["pods"].0, "200");
+    assert_eq!(
+        quota(9)["requests.cpu"].0,
+        "2000m",
+        "staging overrides the quota"
+    );
+    assert!(!quota(9).contains_key("pods"));
+
+    let TenantObject::NetworkPolicy(same_tenant) = &objects[5] else {
+        panic!()
+    };
+    let peer = &same_tenant.spec.as_ref().unwrap().ingress.as_ref().unwrap()[0]
+        .from
+        .as_ref()
+        .unwrap()[0];
+    assert_eq!(
+        peer.namespace_selector
+            .as_ref()
+            .unwrap()
+            .match_labels
+            .as_ref()
+            .unwrap()["soberana.io/tenant"],
+        "ministry-of-health"
+    );
+
+    let TenantObject::RoleBinding(binding) = &objects[8] else {
+        panic!()
+    };
+    assert_eq!(binding.role_ref.name, "admin");
+    let subjects: Vec<(&str, &str)> = binding
+        .subjects
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|subject| (subject.kind.as_str(), subject.name.as_str()))
+        .collect();
+    assert_eq!(
+        subjects,
+        [("Group", "minsa-admins"), ("User", "ana@minsa.go.cr")]
+    );
+}
+
+#[test]
+fn without_owners_or_egress_allowances_those_objects_are_not_made() {
+    let objects = desired_objects("ministry-of-health", &tenant(json!({})), "ingress-nginx");
+    let names = describe(&objects);
+    assert!(
+        !names
+            .iter()
+            .any(|name| name.contains("RoleBinding") || name.contains("egress")),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn a_tenant_lands_on_allowed_sites_that_can_host_its_least_sensitive_data() {
+    let site = |name: &str, jurisdiction: &str| -> Site {
+        serde_json::from_value(json!({
+            "apiVersion": "soberana.io/v1alpha1", "kind": "Site", "metadata": {"name": name},
+            "spec": {"provider": "p", "sovereigntyTier": "StateOwned", "jurisdiction": jurisdiction,
+                     "offeredAvailability": "99.9", "capacity": {}}
+        }))
+        .unwrap()
+    };
+    let classification = |name: &str,
+                          rank: u32,
+                          jurisdictions: serde_json::Value|
+     -> DataClassification {
+        serde_json::from_value(json!({
+            "apiVersion": "soberana.io/v1alpha1", "kind": "DataClassification", "metadata": {"name": name},
+            "spec": {"rank": rank, "legalBasis": "law", "allowedJurisdictions": jurisdictions}
+        }))
+        .unwrap()
+    };
+    let sites = [
+        site("state-dc", "CR"),
+        site("national-cloud", "CR"),
+        site("public-cloud-us", "US"),
+    ];
+    let classifications = [
+        classification("internal", 10, json!(["CR"])),
+        classification("restricted", 30, json!(["CR"])),
+    ];
+    let tenant_object: Tenant = serde_json::from_value(json!({
+        "apiVersion": "soberana.io/v1alpha1", "kind": "Tenant", "metadata": {"name": "ministry-of-health"},
+        "spec": tenant(json!({}))
+    }))
+    .unwrap();
+    let snapshot = Snapshot::new(&sites, &classifications, &[], &[], &[]).unwrap();
+    assert_eq!(
+        sites_for_tenant(&tenant_object.spec, &snapshot),
+        ["national-cloud", "state-dc"]
+    );
+    let limited = tenant(json!({"allowedSites": ["state-dc", "public-cloud-us"]}));
+    assert_eq!(sites_for_tenant(&limited, &snapshot), ["state-dc"]);
+    let nothing_defined = Snapshot::new(&sites, &[], &[], &[], &[]).unwrap();
+    assert!(sites_for_tenant(&limited, &nothing_defined).is_empty());
+}

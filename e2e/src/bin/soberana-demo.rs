@@ -1,0 +1,306 @@
+//! `make demo`: brings up a local state data centre, one real Kubernetes cluster per site, prints
+//! how to reach each site, checks that every site answers, and stays up until Ctrl-C.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::Api;
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+use soberana_e2e::operator_process::{OperatorProcess, OperatorSettings};
+use soberana_e2e::{ControlPlane, convergence_report, soberana_install, soberana_manifests};
+use tokio::signal::unix::{SignalKind, signal};
+
+/// Prints a line to standard output, ignoring a closed pipe (`soberana-demo | head` must not
+/// abort the teardown).
+macro_rules! say {
+    ($($argument:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($argument)*);
+    }};
+}
+
+/// Run a local state data centre: one real Kubernetes cluster (etcd, kube-apiserver,
+/// kube-controller-manager) per site, on loopback.
+#[derive(Debug, Parser)]
+#[command(name = "soberana-demo")]
+struct Arguments {
+    /// Sites to start, comma-separated: the management cluster first, then the member sites.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = DEFAULT_SITES
+    )]
+    sites: Vec<String>,
+    /// Exit (and tear everything down) after the checks instead of waiting for Ctrl-C.
+    #[arg(long)]
+    once: bool,
+    /// Leave the management cluster empty instead of installing Soberana's CRDs and the
+    /// example scenario (examples/) into it.
+    #[arg(long)]
+    without_examples: bool,
+    /// The soberana-operator binary (default: next to this one, as `cargo build` puts it).
+    #[arg(long)]
+    operator: Option<PathBuf>,
+    /// How long to wait for sites and tenants to converge, in seconds.
+    #[arg(long, default_value_t = 300)]
+    converge_timeout: u64,
+}
+
+/// The site that holds Soberana's own objects.
+const MANAGEMENT_SITE: &str = "mgmt";
+/// The management cluster and one cluster per example site (examples/sites.yaml).
+const DEFAULT_SITES: &str = "mgmt,state-dc-primary,state-dc-alternate,national-cloud,public-cloud-cr,public-cloud-us,public-cloud-br";
+
+fn main() -> ExitCode {
+    let arguments = Arguments::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("soberana-demo: starting the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(arguments)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("soberana-demo: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(arguments: Arguments) -> Result<()> {
+    if let Some(bad) = arguments.sites.iter().find(|site| !is_dns_label(site)) {
+        anyhow::bail!(
+            "--sites: {bad:?} is not a DNS label (lowercase letters, digits and '-', at most 63)"
+        );
+    }
+    let started = Instant::now();
+    let names: Vec<&str> = arguments.sites.iter().map(String::as_str).collect();
+    say!("Starting {} sites: {}", names.len(), names.join(", "));
+    let plane = ControlPlane::start(&names).await?;
+    say!(
+        "All sites ready in {:.1}s.\n",
+        started.elapsed().as_secs_f64()
+    );
+
+    say!(
+        "{:<16} {:<26} {:<9} NAMESPACES",
+        "SITE",
+        "SERVER",
+        "VERSION"
+    );
+    for cluster in plane.clusters() {
+        let client = cluster.client().await?;
+        let version = client
+            .apiserver_version()
+            .await
+            .with_context(|| format!("{}: /version", cluster.name()))?;
+        let namespaces = Api::<Namespace>::all(client)
+            .list(&Default::default())
+            .await
+            .with_context(|| format!("{}: listing namespaces", cluster.name()))?;
+        say!(
+            "{:<16} {:<26} {:<9} {}",
+            cluster.name(),
+            cluster.server(),
+            version.git_version,
+            namespaces.items.len()
+        );
+    }
+
+    let mut operator = None;
+    if let (Ok(management), false) = (plane.cluster(MANAGEMENT_SITE), arguments.without_examples) {
+        let client = management.client().await?;
+        let definitions = soberana_manifests::install_crds(&client)
+            .await
+            .context("installing crds/")?;
+        let examples = soberana_manifests::examples_directory();
+        let applied = soberana_manifests::apply_directory(&client, &examples)
+            .await
+            .with_context(|| format!("applying {}", examples.display()))?;
+        say!(
+            "\nSoberana on {MANAGEMENT_SITE}: {} CRDs and the example scenario ({applied} objects from {}) are installed.",
+            definitions.len(),
+            examples.display()
+        );
+        let reachable = register_sites(&plane, &client).await?;
+        let binary = operator_binary(arguments.operator.as_deref())?;
+        let kubeconfig =
+            soberana_install::operator_kubeconfig(management, "management-cluster.yaml").await?;
+        let kubeconfig_path = management.directory().join("soberana-operator.kubeconfig");
+        std::fs::write(&kubeconfig_path, kubeconfig)
+            .with_context(|| format!("writing {}", kubeconfig_path.display()))?;
+        let mut process = OperatorProcess::start(
+            &binary,
+            &kubeconfig_path,
+            management.directory(),
+            "soberana-operator",
+            &OperatorSettings {
+                probe_interval: 5,
+                lease_duration: 15,
+            },
+        )?;
+        process
+            .wait_for_readiness("leading", Duration::from_secs(60))
+            .await?;
+        say!(
+            "soberana-operator is running (least-privilege RBAC from charts/rbac/; log: {}).\nWaiting for sites and tenants to converge:",
+            process.log_file().display()
+        );
+        let converged = watch_convergence(
+            &client,
+            &reachable,
+            Duration::from_secs(arguments.converge_timeout),
+        )
+        .await?;
+        if !converged {
+            say!("{}", process.log_tail(20));
+            anyhow::bail!(
+                "sites and tenants did not converge within {}s; see the operator log above",
+                arguments.converge_timeout
+            );
+        }
+        operator = Some(process);
+    }
+
+    let kubectl_directory = plane
+        .binaries()
+        .kubectl
+        .parent()
+        .map(|dir| dir.display().to_string());
+    say!(
+        "\nReach each site with kubectl (kubectl {} is in {}):",
+        plane.kubernetes_version(),
+        kubectl_directory.unwrap_or_default()
+    );
+    for cluster in plane.clusters() {
+        say!(
+            "  {:<16} kubectl --kubeconfig {} get ns",
+            cluster.name(),
+            cluster.kubeconfig().display()
+        );
+    }
+    let all: Vec<String> = plane
+        .clusters()
+        .iter()
+        .map(|cluster| cluster.kubeconfig().display().to_string())
+        .collect();
+    say!(
+        "Or all at once, one context per site:\n  export KUBECONFIG={}",
+        all.join(":")
+    );
+    say!("  kubectl --context {} get ns", names[names.len() - 1]);
+    if plane.cluster(MANAGEMENT_SITE).is_ok() && !arguments.without_examples {
+        say!("  kubectl --context {MANAGEMENT_SITE} get soberana -A");
+        say!("  kubectl --context {MANAGEMENT_SITE} get sites,tenants");
+    }
+    say!("Logs, PKI and data: {}", plane.directory().display());
+
+    if arguments.once {
+        say!("\nChecks passed (--once): stopping the sites.");
+        return Ok(());
+    }
+    say!("\nPress Ctrl-C to stop the sites and remove their files.");
+    let mut terminate = signal(SignalKind::terminate())?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result?,
+        _ = terminate.recv() => {}
+    }
+    say!("Stopping the operator and the sites…");
+    drop(operator);
+    drop(plane);
+    say!("Stopped.");
+    Ok(())
+}
+
+/// Gives the operator a kubeconfig Secret for every example Site that has a cluster here;
+/// returns those sites' names.
+async fn register_sites(
+    plane: &ControlPlane,
+    management: &kube::Client,
+) -> Result<BTreeSet<String>> {
+    let sites = Api::<DynamicObject>::all_with(
+        management.clone(),
+        &ApiResource::from_gvk(&GroupVersionKind::gvk("soberana.io", "v1alpha1", "Site")),
+    )
+    .list(&Default::default())
+    .await
+    .context("listing Sites")?;
+    let mut reachable = BTreeSet::new();
+    for site in sites.items {
+        let name = site.metadata.name.unwrap_or_default();
+        match plane.cluster(&name) {
+            Ok(cluster) if name != MANAGEMENT_SITE => {
+                soberana_install::register_site_credentials(management, &name, cluster).await?;
+                reachable.insert(name);
+            }
+            _ => {
+                say!("  Site {name} has no cluster in this demo: it will be reported unreachable.")
+            }
+        }
+    }
+    Ok(reachable)
+}
+
+/// Prints the Sites and Tenants whenever they change, until they converge or `timeout` passes.
+async fn watch_convergence(
+    management: &kube::Client,
+    reachable: &BTreeSet<String>,
+    timeout: Duration,
+) -> Result<bool> {
+    let deadline = Instant::now() + timeout;
+    let mut last = Vec::new();
+    loop {
+        let report = convergence_report::report(management, reachable).await?;
+        if report.lines != last {
+            say!(
+                "\n[{:>5.1}s]",
+                (timeout - deadline.saturating_duration_since(Instant::now())).as_secs_f64()
+            );
+            for line in &report.lines {
+                say!("  {line}");
+            }
+            last = report.lines;
+        }
+        if report.converged {
+            say!("Every site is Ready and every tenant is provisioned on it.");
+            return Ok(true);
+        }
+        if Instant::now() >= deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+/// The operator binary: `--operator`, or `soberana-operator` next to this program.
+fn operator_binary(explicit: Option<&Path>) -> Result<PathBuf> {
+    let path = match explicit {
+        Some(path) => path.to_owned(),
+        None => std::env::current_exe()
+            .context("locating this program")?
+            .with_file_name("soberana-operator"),
+    };
+    anyhow::ensure!(
+        path.is_file(),
+        "the operator binary {} does not exist; build it with `cargo build -p soberana-operator` or pass --operator",
+        path.display()
+    );
+    Ok(path)
+}
+
+fn is_dns_label(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}

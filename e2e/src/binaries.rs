@@ -1,0 +1,93 @@
+//! Where the control-plane binaries come from: the cache filled by `scripts/build-harness.sh`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result, bail};
+
+/// Names the directory holding prebuilt binaries, skipping the build script (set by `make`).
+pub const BINARY_DIR_ENV: &str = "SOBERANA_HARNESS_BIN";
+
+/// The three control-plane binaries and the Kubernetes version they were stamped with.
+#[derive(Debug, Clone)]
+pub struct HarnessBinaries {
+    pub etcd: PathBuf,
+    pub kube_apiserver: PathBuf,
+    pub kube_controller_manager: PathBuf,
+    /// kubectl at the same version, for the demo and tests that act as a user would.
+    pub kubectl: PathBuf,
+    /// The `gitVersion` that `/version` reports, e.g. `v1.36.3`.
+    pub kubernetes_version: String,
+}
+
+impl HarnessBinaries {
+    /// Finds the binaries, building them first when they are missing (the build is idempotent and
+    /// prints its progress to standard error).
+    pub fn locate() -> Result<Self> {
+        let directory = match std::env::var_os(BINARY_DIR_ENV) {
+            Some(directory) => PathBuf::from(directory),
+            None => run_build_script()?,
+        };
+        let binaries = Self {
+            etcd: directory.join("etcd"),
+            kube_apiserver: directory.join("kube-apiserver"),
+            kube_controller_manager: directory.join("kube-controller-manager"),
+            kubectl: directory.join("kubectl"),
+            kubernetes_version: pinned_kubernetes_version()?,
+        };
+        for binary in [
+            &binaries.etcd,
+            &binaries.kube_apiserver,
+            &binaries.kube_controller_manager,
+            &binaries.kubectl,
+        ] {
+            if !binary.is_file() {
+                bail!(
+                    "harness binary {} is missing; unset {BINARY_DIR_ENV} or run e2e/scripts/build-harness.sh",
+                    binary.display()
+                );
+            }
+        }
+        Ok(binaries)
+    }
+}
+
+fn harness_go_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("go")
+}
+
+fn run_build_script() -> Result<PathBuf> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-harness.sh");
+    let output = Command::new(&script)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .with_context(|| format!("running {}", script.display()))?;
+    if !output.status.success() {
+        bail!("{} failed with {}", script.display(), output.status);
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let directory = stdout
+        .lines()
+        .last()
+        .context("build-harness.sh printed no binary directory")?;
+    Ok(PathBuf::from(directory.trim()))
+}
+
+/// The `k8s.io/kubernetes` version required by the harness' Go module: what `/version` must report.
+pub fn pinned_kubernetes_version() -> Result<String> {
+    let go_mod = harness_go_dir().join("kubernetes/go.mod");
+    let text = std::fs::read_to_string(&go_mod)
+        .with_context(|| format!("reading {}", go_mod.display()))?;
+    text.lines()
+        .map(str::trim)
+        .filter_map(|line| line.strip_prefix("require ").or(Some(line)))
+        .find_map(|line| {
+            let mut words = line.split_whitespace();
+            (words.next() == Some("k8s.io/kubernetes"))
+                .then(|| words.next())
+                .flatten()
+                .map(str::to_owned)
+        })
+        .with_context(|| format!("{} does not require k8s.io/kubernetes", go_mod.display()))
+}

@@ -1,0 +1,371 @@
+//! One Kubernetes cluster standing for one site: its own etcd, PKI, kube-apiserver and
+//! kube-controller-manager, on free loopback ports, with a kubeconfig for its administrator.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use kube::config::{AuthInfo, KubeConfigOptions, Kubeconfig};
+use kube::{Api, Client, Config};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::binaries::HarnessBinaries;
+use crate::component::Component;
+use crate::kubeconfig::write_kubeconfig;
+use crate::pki::ClusterPki;
+use crate::ports::free_loopback_port;
+use crate::wait::{Fatal, wait_until};
+
+/// How long one component may take to become ready. Generous: on two busy cores several API
+/// servers starting at once each take tens of seconds.
+const READY_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// The controllers the harness runs: enough for namespace deletion, garbage collection and
+/// service-account tokens; there is no scheduler or kubelet, so pods stay `Pending`.
+const CONTROLLERS: &str = "namespace-controller,garbage-collector-controller,serviceaccount-controller,\
+root-ca-certificate-publisher-controller,validatingadmissionpolicy-status-controller";
+
+/// A running cluster. Its processes stop when it is dropped (controller manager, API server,
+/// then etcd: fields drop in declaration order).
+#[derive(Debug)]
+pub struct Cluster {
+    name: String,
+    directory: PathBuf,
+    controller_manager: Mutex<Component>,
+    api_server: Mutex<Component>,
+    etcd: Mutex<Component>,
+    etcd_port: u16,
+    server: String,
+    pki: ClusterPki,
+    kubeconfig: PathBuf,
+}
+
+impl Cluster {
+    /// Starts the cluster `name` in `<root>/<name>` and waits until it serves requests and its
+    /// controllers run.
+    pub async fn start(name: &str, binaries: &HarnessBinaries, root: &Path) -> Result<Self> {
+        let directory = root.join(name);
+        let pki = ClusterPki::generate(name, &directory.join("pki"))?;
+        let etcd_port = free_loopback_port()?;
+        let etcd_peer_port = free_loopback_port()?;
+        let api_port = free_loopback_port()?;
+        let server = format!("https://127.0.0.1:{api_port}");
+
+        let etcd = Component::new(
+            "etcd",
+            &binaries.etcd,
+            etcd_arguments(name, &directory, etcd_port, etcd_peer_port),
+            &directory,
+        );
+        let api_server = Component::new(
+            "kube-apiserver",
+            &binaries.kube_apiserver,
+            api_server_arguments(&directory, &pki, etcd_port, api_port),
+            &directory,
+        );
+        let kubeconfig = directory.join("kubeconfig");
+        let controller_manager_kubeconfig = directory.join("controller-manager.kubeconfig");
+        let controller_manager = Component::new(
+            "kube-controller-manager",
+            &binaries.kube_controller_manager,
+            controller_manager_arguments(&pki, &controller_manager_kubeconfig),
+            &directory,
+        );
+        write_kubeconfig(
+            &kubeconfig,
+            name,
+            &server,
+            &pki.ca_certificate_pem,
+            &format!("{name}-admin"),
+            &pki.admin,
+        )?;
+        write_kubeconfig(
+            &controller_manager_kubeconfig,
+            name,
+            &server,
+            &pki.ca_certificate_pem,
+            "kube-controller-manager",
+            &pki.controller_manager,
+        )?;
+
+        let cluster = Self {
+            name: name.to_owned(),
+            directory,
+            controller_manager: Mutex::new(controller_manager),
+            api_server: Mutex::new(api_server),
+            etcd: Mutex::new(etcd),
+            etcd_port,
+            server,
+            pki,
+            kubeconfig,
+        };
+        let started = std::time::Instant::now();
+        let progress = |step: &str| {
+            eprintln!(
+                "harness: {name}: {step} ({:.1}s)",
+                started.elapsed().as_secs_f64()
+            );
+        };
+        cluster.start_etcd().await?;
+        progress("etcd healthy");
+        cluster.start_api_server().await?;
+        progress(&format!("kube-apiserver ready at {}", cluster.server));
+        cluster.start_controller_manager().await?;
+        progress("kube-controller-manager running its controllers");
+        Ok(cluster)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The API server's URL, e.g. `https://127.0.0.1:41234`.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// An administrator's kubeconfig, usable with `kubectl --kubeconfig`.
+    pub fn kubeconfig(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    /// The directory holding this cluster's PKI, data and logs.
+    pub fn directory(&self) -> &Path {
+        &self.directory
+    }
+
+    /// The PEM of this cluster's own certificate authority.
+    pub fn ca_certificate_pem(&self) -> &str {
+        &self.pki.ca_certificate_pem
+    }
+
+    /// A client acting as the cluster administrator (`system:masters`).
+    pub async fn client(&self) -> Result<Client> {
+        Client::try_from(self.admin_config().await?).context("building the admin client")
+    }
+
+    /// A client that authenticates with a bearer token (e.g. a service account's).
+    pub async fn client_with_token(&self, token: &str) -> Result<Client> {
+        let mut config = self.admin_config().await?;
+        config.auth_info = AuthInfo {
+            token: Some(token.to_owned().into()),
+            ..AuthInfo::default()
+        };
+        Client::try_from(config).context("building a token client")
+    }
+
+    async fn admin_config(&self) -> Result<Config> {
+        let kubeconfig = Kubeconfig::read_from(&self.kubeconfig)
+            .with_context(|| format!("reading {}", self.kubeconfig.display()))?;
+        Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+            .await
+            .with_context(|| format!("loading {}", self.kubeconfig.display()))
+    }
+
+    /// Stops the API server (etcd and its data stay), as when a site becomes unreachable.
+    pub fn stop_api_server(&self) {
+        lock(&self.api_server).stop();
+    }
+
+    /// Starts the API server again on the same address and waits until it is ready.
+    pub async fn start_api_server(&self) -> Result<()> {
+        lock(&self.api_server).start()?;
+        let client = self.client().await?;
+        wait_until(
+            &format!("{}: kube-apiserver /readyz", self.name),
+            READY_TIMEOUT,
+            || {
+                let exited = lock(&self.api_server).exited();
+                let client = client.clone();
+                async move {
+                    if let Some(status) = exited {
+                        return Err(Fatal(format!("kube-apiserver exited with {status}")).into());
+                    }
+                    api_server_ready(&client).await
+                }
+            },
+        )
+        .await
+        .map_err(|error| self.with_log_tail(error, &self.api_server))
+    }
+
+    /// Whether the API server process is running (it may still be starting).
+    pub fn api_server_running(&self) -> bool {
+        lock(&self.api_server).is_running()
+    }
+
+    async fn start_etcd(&self) -> Result<()> {
+        lock(&self.etcd).start()?;
+        let port = self.etcd_port;
+        wait_until(
+            &format!("{}: etcd /health", self.name),
+            READY_TIMEOUT,
+            || {
+                let exited = lock(&self.etcd).exited();
+                async move {
+                    if let Some(status) = exited {
+                        return Err(Fatal(format!("etcd exited with {status}")).into());
+                    }
+                    etcd_healthy(port).await
+                }
+            },
+        )
+        .await
+        .map_err(|error| self.with_log_tail(error, &self.etcd))
+    }
+
+    /// Starts kube-controller-manager and waits for a sign that its controllers run: the
+    /// service-account controller creates `default/default`.
+    async fn start_controller_manager(&self) -> Result<()> {
+        lock(&self.controller_manager).start()?;
+        let accounts: Api<ServiceAccount> = Api::namespaced(self.client().await?, "default");
+        wait_until(
+            &format!(
+                "{}: kube-controller-manager to create default/default",
+                self.name
+            ),
+            READY_TIMEOUT,
+            || {
+                let exited = lock(&self.controller_manager).exited();
+                let accounts = accounts.clone();
+                async move {
+                    if let Some(status) = exited {
+                        return Err(
+                            Fatal(format!("kube-controller-manager exited with {status}")).into(),
+                        );
+                    }
+                    Ok(accounts.get_opt("default").await?.is_some())
+                }
+            },
+        )
+        .await
+        .map_err(|error| self.with_log_tail(error, &self.controller_manager))
+    }
+
+    fn with_log_tail(&self, error: anyhow::Error, component: &Mutex<Component>) -> anyhow::Error {
+        let component = lock(component);
+        anyhow!(
+            "{error:#}\n--- last lines of {} ({}) ---\n{}",
+            component.name(),
+            component.log_file().display(),
+            component.log_tail(30)
+        )
+    }
+
+    /// The last `lines` lines of each component's log, for a failure report.
+    pub fn log_tails(&self, lines: usize) -> String {
+        [&self.etcd, &self.api_server, &self.controller_manager]
+            .into_iter()
+            .map(|component| {
+                let component = lock(component);
+                format!(
+                    "--- {} / {} ({}) ---\n{}\n",
+                    self.name,
+                    component.name(),
+                    component.log_file().display(),
+                    component.log_tail(lines)
+                )
+            })
+            .collect()
+    }
+}
+
+/// Locks a component; a poisoned lock (a panicking test) still yields the component so it can be
+/// stopped and its logs read.
+fn lock(component: &Mutex<Component>) -> MutexGuard<'_, Component> {
+    component
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Ready means `/readyz` answers `ok` and the system namespaces exist.
+async fn api_server_ready(client: &Client) -> Result<bool> {
+    let request = http::Request::get("/readyz").body(Vec::new())?;
+    if client.request_text(request).await?.trim() != "ok" {
+        return Ok(false);
+    }
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    for name in ["default", "kube-system"] {
+        if namespaces.get_opt(name).await?.is_none() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// etcd's plain-HTTP `/health` endpoint answers `{"health":"true",...}` when it serves.
+async fn etcd_healthy(port: u16) -> Result<bool> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
+    stream
+        .write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    Ok(response.contains(r#""health":"true""#))
+}
+
+fn etcd_arguments(name: &str, directory: &Path, client_port: u16, peer_port: u16) -> Vec<String> {
+    let peer = format!("http://127.0.0.1:{peer_port}");
+    let client = format!("http://127.0.0.1:{client_port}");
+    vec![
+        format!("--name={name}"),
+        format!("--data-dir={}", directory.join("etcd-data").display()),
+        format!("--listen-client-urls={client}"),
+        format!("--advertise-client-urls={client}"),
+        format!("--listen-peer-urls={peer}"),
+        format!("--initial-advertise-peer-urls={peer}"),
+        format!("--initial-cluster={name}={peer}"),
+        // Tests and the demo trade durability on power loss for speed.
+        "--unsafe-no-fsync".to_owned(),
+    ]
+}
+
+fn api_server_arguments(
+    directory: &Path,
+    pki: &ClusterPki,
+    etcd_port: u16,
+    api_port: u16,
+) -> Vec<String> {
+    vec![
+        format!("--etcd-servers=http://127.0.0.1:{etcd_port}"),
+        "--bind-address=127.0.0.1".to_owned(),
+        format!("--secure-port={api_port}"),
+        // Without it the API server looks for a default route, which a sandbox may lack.
+        "--advertise-address=127.0.0.1".to_owned(),
+        "--endpoint-reconciler-type=none".to_owned(),
+        format!("--cert-dir={}", directory.join("pki").display()),
+        format!("--tls-cert-file={}", pki.serving_certificate_file.display()),
+        format!("--tls-private-key-file={}", pki.serving_key_file.display()),
+        format!("--client-ca-file={}", pki.ca_certificate_file.display()),
+        // Each cluster is its own token issuer, so one site's tokens are not accepted by another.
+        format!("--service-account-issuer=https://127.0.0.1:{api_port}"),
+        format!(
+            "--service-account-key-file={}",
+            pki.service_account_public_key_file.display()
+        ),
+        format!(
+            "--service-account-signing-key-file={}",
+            pki.service_account_key_file.display()
+        ),
+        "--service-cluster-ip-range=10.0.0.0/24".to_owned(),
+        "--authorization-mode=RBAC".to_owned(),
+        "--allow-privileged=true".to_owned(),
+    ]
+}
+
+fn controller_manager_arguments(pki: &ClusterPki, kubeconfig: &Path) -> Vec<String> {
+    vec![
+        format!("--kubeconfig={}", kubeconfig.display()),
+        "--leader-elect=false".to_owned(),
+        "--secure-port=0".to_owned(),
+        format!("--controllers={CONTROLLERS}"),
+        format!("--root-ca-file={}", pki.ca_certificate_file.display()),
+        format!(
+            "--service-account-private-key-file={}",
+            pki.service_account_key_file.display()
+        ),
+    ]
+}

@@ -1,0 +1,159 @@
+//! Installing Soberana into a harness control plane the way a data-centre operator would: the
+//! operator's least-privilege RBAC from `charts/rbac/` on the management cluster and on every
+//! member site, and one kubeconfig Secret per site authenticating as the member ServiceAccount.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use k8s_openapi::ByteString;
+use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
+use kube::api::{GroupVersionKind, Patch, PatchParams, PostParams};
+use kube::discovery::pinned_kind;
+use kube::{Api, Client};
+use serde_json::Value;
+
+use crate::cluster::Cluster;
+use crate::soberana_manifests::{FIELD_MANAGER, repository_root, yaml_documents};
+
+/// Where the operator runs and keeps site Secrets and its Lease, on every cluster.
+pub const OPERATOR_NAMESPACE: &str = "soberana-system";
+/// The operator's ServiceAccount, on the management cluster and on each member.
+pub const OPERATOR_SERVICE_ACCOUNT: &str = "soberana-operator";
+/// How long the tokens handed to the operator live: longer than any test or demo.
+const TOKEN_SECONDS: i64 = 48 * 3600;
+
+/// The repository's `charts/rbac/` directory.
+pub fn rbac_directory() -> PathBuf {
+    repository_root().join("charts").join("rbac")
+}
+
+/// Applies every object of a multi-document YAML file (any kind the server knows).
+pub async fn apply_file(client: &Client, path: &Path) -> Result<usize> {
+    let documents = yaml_documents(path)?;
+    let apply = PatchParams::apply(FIELD_MANAGER).force();
+    for (path, object) in &documents {
+        let (group, version) = split_api_version(object["apiVersion"].as_str().unwrap_or_default());
+        let kind = object["kind"].as_str().context("an object without kind")?;
+        let name = object["metadata"]["name"]
+            .as_str()
+            .context("an object without metadata.name")?;
+        let (resource, _) = pinned_kind(client, &GroupVersionKind::gvk(group, version, kind))
+            .await
+            .with_context(|| format!("{}: the server does not serve {kind}", path.display()))?;
+        let api: Api<kube::api::DynamicObject> = match object["metadata"]["namespace"].as_str() {
+            Some(namespace) => Api::namespaced_with(client.clone(), namespace, &resource),
+            None => Api::all_with(client.clone(), &resource),
+        };
+        api.patch(name, &apply, &Patch::Apply(object))
+            .await
+            .with_context(|| format!("{}: applying {kind} {name}", path.display()))?;
+    }
+    Ok(documents.len())
+}
+
+fn split_api_version(api_version: &str) -> (&str, &str) {
+    api_version.split_once('/').unwrap_or(("", api_version))
+}
+
+/// A kubeconfig for `cluster` that authenticates as the operator's ServiceAccount there, after
+/// installing that cluster's RBAC file (`management-cluster.yaml` or `member-cluster.yaml`).
+pub async fn operator_kubeconfig(cluster: &Cluster, rbac_file: &str) -> Result<String> {
+    let admin = cluster.client().await?;
+    apply_file(&admin, &rbac_directory().join(rbac_file)).await?;
+    let accounts: Api<ServiceAccount> = Api::namespaced(admin, OPERATOR_NAMESPACE);
+    let request = TokenRequest {
+        spec: Some(TokenRequestSpec {
+            expiration_seconds: Some(TOKEN_SECONDS),
+            ..TokenRequestSpec::default()
+        }),
+        ..TokenRequest::default()
+    };
+    let token = accounts
+        .create_token_request(OPERATOR_SERVICE_ACCOUNT, &PostParams::default(), &request)
+        .await
+        .with_context(|| format!("requesting a token for the operator on {}", cluster.name()))?
+        .status
+        .and_then(|status| status.token)
+        .context("a TokenRequest answered without a token")?;
+    Ok(token_kubeconfig(cluster, OPERATOR_SERVICE_ACCOUNT, &token))
+}
+
+/// Kubeconfig text for `cluster` with a bearer token.
+fn token_kubeconfig(cluster: &Cluster, user: &str, token: &str) -> String {
+    let name = cluster.name();
+    format!(
+        "apiVersion: v1
+kind: Config
+clusters:
+- name: {name}
+  cluster:
+    server: {server}
+    certificate-authority-data: {ca}
+users:
+- name: {user}
+  user:
+    token: {token}
+contexts:
+- name: {name}
+  context:
+    cluster: {name}
+    user: {user}
+current-context: {name}
+",
+        server = cluster.server(),
+        ca = STANDARD.encode(cluster.ca_certificate_pem()),
+    )
+}
+
+/// The name of the Secret holding the kubeconfig of `site`.
+pub fn site_secret_name(site: &str) -> String {
+    format!("site-{site}")
+}
+
+/// Installs the member RBAC on `member` and stores the operator's kubeconfig for it in the
+/// Secret `site-<site>` on the management cluster; returns the Secret's name.
+pub async fn register_site_credentials(
+    management: &Client,
+    site: &str,
+    member: &Cluster,
+) -> Result<String> {
+    let kubeconfig = operator_kubeconfig(member, "member-cluster.yaml").await?;
+    let name = site_secret_name(site);
+    store_kubeconfig(management, &name, &kubeconfig).await?;
+    Ok(name)
+}
+
+/// Writes `kubeconfig` into the Secret `name` (key `kubeconfig`) in the operator's namespace.
+pub async fn store_kubeconfig(management: &Client, name: &str, kubeconfig: &str) -> Result<()> {
+    let secrets: Api<Secret> = Api::namespaced(management.clone(), OPERATOR_NAMESPACE);
+    let secret = Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.to_owned()),
+            namespace: Some(OPERATOR_NAMESPACE.to_owned()),
+            ..Default::default()
+        },
+        data: Some(
+            [(
+                "kubeconfig".to_owned(),
+                ByteString(kubeconfig.as_bytes().to_vec()),
+            )]
+            .into(),
+        ),
+        ..Secret::default()
+    };
+    let mut manifest: Value = serde_json::to_value(&secret)?;
+    manifest["apiVersion"] = "v1".into();
+    manifest["kind"] = "Secret".into();
+    secrets
+        .patch(
+            name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&manifest),
+        )
+        .await
+        .with_context(|| format!("storing Secret {OPERATOR_NAMESPACE}/{name}"))?;
+    Ok(())
+}

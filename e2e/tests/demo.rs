@@ -1,0 +1,162 @@
+//! `make demo` as a user runs it: the sites come up, `kubectl` reaches each one with the printed
+//! kubeconfig, and Ctrl-C (or `--once`) tears everything down.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use soberana_e2e::HarnessBinaries;
+
+const DEMO: &str = env!("CARGO_BIN_EXE_soberana-demo");
+const EXIT_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[test]
+fn demo_serves_kubectl_on_every_site_until_interrupted() {
+    let mut demo = Command::new(DEMO)
+        .args(["--sites", "mgmt,public-cloud"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the demo binary starts");
+    let mut stdout = BufReader::new(demo.stdout.take().expect("stdout is piped")).lines();
+    let mut kubeconfigs = Vec::new();
+    let mut run_directory = None;
+    let mut transcript = String::new();
+    for line in stdout.by_ref() {
+        let line = line.expect("demo output is text");
+        transcript.push_str(&line);
+        transcript.push('\n');
+        if let Some(rest) = line
+            .trim()
+            .split_once("kubectl --kubeconfig ")
+            .map(|(_, rest)| rest)
+        {
+            let path = rest.trim_end_matches(" get ns");
+            kubeconfigs.push(PathBuf::from(path));
+        }
+        if let Some(directory) = line.strip_prefix("Logs, PKI and data: ") {
+            run_directory = Some(PathBuf::from(directory));
+        }
+        if line.starts_with("Press Ctrl-C") {
+            break;
+        }
+    }
+    assert_eq!(
+        kubeconfigs.len(),
+        2,
+        "one kubeconfig per site in:\n{transcript}"
+    );
+    let binaries = HarnessBinaries::locate().expect("the harness binaries are built");
+    for kubeconfig in &kubeconfigs {
+        let output = Command::new(&binaries.kubectl)
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .args(["get", "ns"])
+            .output()
+            .expect("the harness' kubectl runs");
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success() && text.contains("kube-system"),
+            "kubectl --kubeconfig {} get ns: {}{}",
+            kubeconfig.display(),
+            text,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    // The management site holds Soberana's CRDs and the example scenario.
+    let management = kubeconfigs
+        .iter()
+        .find(|path| path.ends_with("mgmt/kubeconfig"))
+        .expect("mgmt is listed");
+    let sites = Command::new(&binaries.kubectl)
+        .arg("--kubeconfig")
+        .arg(management)
+        .args(["get", "sites", "-o", "name"])
+        .output()
+        .expect("the harness' kubectl runs");
+    let sites = String::from_utf8_lossy(&sites.stdout);
+    assert!(
+        sites.contains("site.soberana.io/state-dc-primary"),
+        "sites on mgmt: {sites}"
+    );
+
+    let pid = Pid::from_raw(i32::try_from(demo.id()).expect("pid fits"));
+    kill(pid, Signal::SIGINT).expect("the demo can be interrupted");
+    let farewell: Vec<String> = stdout.map_while(Result::ok).collect();
+    let status = wait_with_deadline(&mut demo);
+    assert_eq!(
+        farewell.last().map(String::as_str),
+        Some("Stopped."),
+        "after Ctrl-C: {farewell:?}"
+    );
+    assert!(
+        status.success(),
+        "the demo exited with {status} after Ctrl-C"
+    );
+    let run_directory = run_directory.expect("the demo prints where its files are");
+    assert!(
+        !run_directory.exists(),
+        "{} was left behind",
+        run_directory.display()
+    );
+}
+
+#[test]
+fn demo_once_checks_every_site_and_exits() {
+    let output = Command::new(DEMO)
+        .args(["--once", "--sites", "state-dc"])
+        .output()
+        .expect("the demo binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "demo --once failed:\n{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let site_row = stdout
+        .lines()
+        .find(|line| line.starts_with("state-dc "))
+        .unwrap_or_else(|| panic!("no row for state-dc in:\n{stdout}"));
+    assert!(
+        site_row.contains("https://127.0.0.1:"),
+        "row {site_row:?} lacks the server URL"
+    );
+    assert!(
+        stdout.contains("Checks passed (--once)"),
+        "no closing line in:\n{stdout}"
+    );
+}
+
+#[test]
+fn demo_refuses_a_site_name_that_is_not_a_dns_label() {
+    let output = Command::new(DEMO)
+        .args(["--once", "--sites", "State_DC"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "an invalid site name was accepted"
+    );
+    assert!(
+        stderr.contains("--sites") && stderr.contains("State_DC"),
+        "unclear error: {stderr}"
+    );
+}
+
+fn wait_with_deadline(child: &mut Child) -> ExitStatus {
+    let deadline = Instant::now() + EXIT_TIMEOUT;
+    loop {
+        if let Some(status) = child.try_wait().expect("waiting on the demo") {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the demo did not exit within {EXIT_TIMEOUT:?} of Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -1,0 +1,228 @@
+//! Provisioning throughput: the operator provisioning N tenants × 3 member sites, against the
+//! write ceiling measured in the same run: a plain loop that server-side-applies the very same
+//! objects to the same API servers, with the same concurrency, and nothing else (no watches, no
+//! status, no events). Reports both times, the ratio and the operator's peak RSS.
+//!
+//! `make bench-operator` (or `cargo bench -p soberana-operator --bench provisioning -- 500`).
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "a benchmark aborts on the first failure"
+)]
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, ensure};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::ListParams;
+use kube::{Api, Client, ResourceExt};
+use serde_json::{Value, json};
+use soberana_core::resources::tenant::{Tenant, TenantSpec};
+use soberana_core::tenancy::{TenantObject, desired_objects};
+use soberana_e2e::ControlPlane;
+use soberana_e2e::operator_process::{OperatorProcess, OperatorSettings};
+use soberana_e2e::state_data_centre::{MemberSite, apply, install};
+use soberana_operator::tenant_controller::apply_object;
+
+const OPERATOR: &str = env!("CARGO_BIN_EXE_soberana-operator");
+const MEMBERS: [MemberSite; 3] = [
+    MemberSite {
+        cluster: "state-dc",
+        sovereignty_tier: "StateOwned",
+        jurisdiction: "CR",
+    },
+    MemberSite {
+        cluster: "national-cloud",
+        sovereignty_tier: "NationalProvider",
+        jurisdiction: "CR",
+    },
+    MemberSite {
+        cluster: "public-cloud",
+        sovereignty_tier: "ForeignPublic",
+        jurisdiction: "US",
+    },
+];
+/// The operator's own reconcile concurrency, given to the baseline too.
+const CONCURRENCY: usize = 16;
+
+fn main() -> Result<()> {
+    let tenants: usize = std::env::args()
+        .skip(1)
+        .find_map(|argument| argument.parse().ok())
+        .unwrap_or(500);
+    tokio::runtime::Runtime::new()?.block_on(run(tenants))
+}
+
+fn tenant(prefix: &str, index: usize) -> Value {
+    json!({
+        "apiVersion": "soberana.io/v1alpha1",
+        "kind": "Tenant",
+        "metadata": {"name": format!("{prefix}-{index:04}")},
+        "spec": {
+            "displayName": format!("Institution {index}"),
+            "shortCode": format!("{prefix}{index:04}"),
+            "owners": [{"kind": "Group", "name": format!("{prefix}{index:04}-admins")}],
+            "highestClassification": "confidential",
+            "environments": [{"name": "prod"}, {"name": "dev"}],
+            "quota": {"cpuMillicores": 4000, "memoryMebibytes": 8192, "storageGibibytes": 100, "pods": 50},
+        }
+    })
+}
+
+async fn run(count: usize) -> Result<()> {
+    eprintln!(
+        "provisioning benchmark: {count} tenants × {} sites",
+        MEMBERS.len()
+    );
+    let plane =
+        ControlPlane::start(&["mgmt", "state-dc", "national-cloud", "public-cloud"]).await?;
+    let installation = install(&plane, "mgmt", &MEMBERS).await?;
+    let mut members = Vec::new();
+    for member in MEMBERS {
+        members.push(plane.cluster(member.cluster)?.client().await?);
+    }
+
+    // The ceiling: the same objects, applied by a plain loop as fast as the servers take them.
+    let writes: Vec<(Client, TenantObject)> = (0..count)
+        .flat_map(|index| {
+            let object = tenant("base", index);
+            let spec: TenantSpec = serde_json::from_value(object["spec"].clone()).unwrap();
+            let name = object["metadata"]["name"].as_str().unwrap().to_owned();
+            let objects = desired_objects(&name, &spec, "ingress");
+            members.iter().flat_map(move |client| {
+                objects
+                    .clone()
+                    .into_iter()
+                    .map(move |object| (client.clone(), object))
+            })
+        })
+        .collect();
+    let total_writes = writes.len();
+    let started = Instant::now();
+    let results: Vec<Result<()>> = futures::stream::iter(writes)
+        .map(|(client, object)| async move {
+            apply_object(&client, &object, "soberana-bench-baseline")
+                .await
+                .with_context(|| format!("applying {}", object.describe()))
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    let baseline = started.elapsed();
+    results.into_iter().collect::<Result<Vec<_>>>()?;
+    eprintln!(
+        "baseline: {total_writes} server-side applies in {:.1}s",
+        baseline.as_secs_f64()
+    );
+
+    // The operator, from the first Tenant created to the last one Ready.
+    let mut operator = OperatorProcess::start(
+        OPERATOR.as_ref(),
+        &installation.operator_kubeconfig,
+        plane.cluster("mgmt")?.directory(),
+        "bench-operator",
+        &OperatorSettings {
+            probe_interval: 15,
+            lease_duration: 15,
+        },
+    )?;
+    operator
+        .wait_for_readiness("leading", Duration::from_secs(60))
+        .await?;
+    let client = &installation.management;
+    let started = Instant::now();
+    let objects: Vec<Value> = (0..count).map(|index| tenant("op", index)).collect();
+    let created: Vec<Result<()>> = futures::stream::iter(&objects)
+        .map(|object| apply(client, object))
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    created.into_iter().collect::<Result<Vec<_>>>()?;
+    let tenants: Api<Tenant> = Api::all(client.clone());
+    let mut last_report = Instant::now();
+    loop {
+        let ready = tenants
+            .list(&ListParams::default())
+            .await?
+            .items
+            .iter()
+            .filter(|tenant| tenant.name_any().starts_with("op-") && is_ready(tenant))
+            .count();
+        if ready == count {
+            break;
+        }
+        if last_report.elapsed() > Duration::from_secs(10) {
+            eprintln!(
+                "  {ready}/{count} tenants Ready after {:.0}s",
+                started.elapsed().as_secs_f64()
+            );
+            last_report = Instant::now();
+        }
+        ensure!(
+            started.elapsed() < Duration::from_secs(3600),
+            "the operator did not finish within an hour"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let provisioning = started.elapsed();
+    let rss = operator.peak_rss_kib()?;
+    let requests = operator
+        .metric("soberana_kube_api_requests_total", &[])
+        .await?;
+
+    // Both wrote the same objects.
+    for (member, site) in members.iter().zip(MEMBERS) {
+        let counts = managed_namespaces(member).await?;
+        ensure!(
+            counts.get("base").copied() == Some(2 * count)
+                && counts.get("op").copied() == Some(2 * count),
+            "{}: namespaces by prefix {counts:?}",
+            site.cluster
+        );
+    }
+
+    let ratio = baseline.as_secs_f64() / provisioning.as_secs_f64();
+    println!(
+        "| tenants × sites | objects applied | plain SSA loop (ceiling) | operator | operator / ceiling | operator peak RSS | operator API requests |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| {count} × {} | {total_writes} | {:.1} s ({:.0} objects/s) | {:.1} s ({:.0} objects/s) | **{ratio:.2}** | {:.1} MiB | {requests:.0} |",
+        MEMBERS.len(),
+        baseline.as_secs_f64(),
+        total_writes as f64 / baseline.as_secs_f64(),
+        provisioning.as_secs_f64(),
+        total_writes as f64 / provisioning.as_secs_f64(),
+        rss as f64 / 1024.0,
+    );
+    drop(operator);
+    Ok(())
+}
+
+fn is_ready(tenant: &Tenant) -> bool {
+    tenant.status.as_ref().is_some_and(|status| {
+        status.observed_generation == tenant.metadata.generation
+            && status
+                .conditions
+                .iter()
+                .any(|condition| condition.type_ == "Ready" && condition.status == "True")
+    })
+}
+
+async fn managed_namespaces(client: &Client) -> Result<BTreeMap<String, usize>> {
+    let list = Api::<Namespace>::all(client.clone())
+        .list(&ListParams::default().labels("app.kubernetes.io/managed-by=soberana"))
+        .await?;
+    let mut counts = BTreeMap::new();
+    for namespace in list.items {
+        let name = namespace.name_any();
+        let prefix = ["base", "op"]
+            .into_iter()
+            .find(|prefix| name.starts_with(prefix))
+            .unwrap_or("other");
+        *counts.entry(prefix.to_owned()).or_default() += 1;
+    }
+    Ok(counts)
+}

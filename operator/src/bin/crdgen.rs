@@ -1,0 +1,42 @@
+//! Writes the CRD manifests into `crds/` (`make crds`), or with `--check` fails when the files
+//! differ from what the Rust types generate.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use soberana_operator::crd_manifests::{crds_directory, render_crd_manifests};
+
+fn main() -> ExitCode {
+    match run(std::env::args().any(|argument| argument == "--check")) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("crdgen: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Returns whether the files are (now) up to date.
+fn run(check_only: bool) -> Result<bool> {
+    let directory = crds_directory();
+    std::fs::create_dir_all(&directory)
+        .with_context(|| format!("creating {}", directory.display()))?;
+    let mut up_to_date = true;
+    for manifest in render_crd_manifests().context("rendering CRDs")? {
+        let path = directory.join(&manifest.file_name);
+        let current = std::fs::read_to_string(&path).unwrap_or_default();
+        if current == manifest.yaml {
+            continue;
+        }
+        if check_only {
+            eprintln!("crdgen: {} is out of date; run `make crds`", path.display());
+            up_to_date = false;
+        } else {
+            std::fs::write(&path, &manifest.yaml)
+                .with_context(|| format!("writing {}", path.display()))?;
+            println!("crdgen: wrote {}", path.display());
+        }
+    }
+    Ok(up_to_date)
+}

@@ -1,0 +1,108 @@
+//! What every reconcile shares: clients, metrics, settings and the probe history.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use kube::Client;
+use kube::runtime::events::{Recorder, Reporter};
+
+use crate::availability_window::AvailabilityWindow;
+use crate::metrics::Metrics;
+use crate::site_connections::SiteConnections;
+
+/// Operator settings that controllers read.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Where the operator runs and reads site kubeconfig Secrets from.
+    pub namespace: String,
+    /// How often each site is probed.
+    pub probe_interval: Duration,
+    /// How many probes the measured availability covers.
+    pub availability_window: usize,
+    /// The namespace of each site's ingress controller, allowed to reach tenants.
+    pub ingress_namespace: String,
+}
+
+/// Shared by every reconcile.
+pub struct Context {
+    pub client: Client,
+    pub connections: SiteConnections,
+    pub metrics: Metrics,
+    pub settings: Settings,
+    pub recorder: Recorder,
+    windows: Mutex<BTreeMap<String, AvailabilityWindow>>,
+    /// Per tenant, the provisioning state on each site, behind the namespace gauges.
+    tenant_sites: Mutex<BTreeMap<String, Vec<(String, &'static str)>>>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Context")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Context {
+    pub fn new(client: Client, metrics: Metrics, settings: Settings, instance: &str) -> Self {
+        let reporter = Reporter {
+            controller: "soberana-operator".to_owned(),
+            instance: Some(instance.to_owned()),
+        };
+        Self {
+            connections: SiteConnections::new(client.clone(), &settings.namespace),
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            metrics,
+            settings,
+            windows: Mutex::new(BTreeMap::new()),
+            tenant_sites: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Records a probe of `site` and returns the measured availability so far.
+    pub fn record_probe(
+        &self,
+        site: &str,
+        success: bool,
+    ) -> Option<soberana_core::resources::availability::Availability> {
+        let mut windows = self
+            .windows
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let window = windows
+            .entry(site.to_owned())
+            .or_insert_with(|| AvailabilityWindow::new(self.settings.availability_window));
+        window.record(success);
+        window.measured()
+    }
+
+    /// Records where `tenant` stands on each site (empty when it is gone) and resets the
+    /// `soberana_tenant_namespaces{site,state}` gauges to the totals over every tenant.
+    pub fn record_tenant_sites(&self, tenant: &str, sites: Vec<(String, &'static str)>) {
+        let mut tenants = self
+            .tenant_sites
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let previous = if sites.is_empty() {
+            tenants.remove(tenant)
+        } else {
+            tenants.insert(tenant.to_owned(), sites)
+        };
+        let mut totals: BTreeMap<(String, &'static str), i64> = BTreeMap::new();
+        for (site, state) in previous.into_iter().flatten() {
+            totals.entry((site, state)).or_default();
+        }
+        for (site, state) in tenants.values().flatten() {
+            *totals.entry((site.clone(), *state)).or_default() += 1;
+        }
+        for ((site, state), total) in totals {
+            self.metrics
+                .tenant_namespaces
+                .with_label_values(&[site.as_str(), state])
+                .set(total);
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! Runs the Site and Tenant controllers until shutdown, with each reconcile measured (count by
+//! result, duration, errors by category) and failures retried after a delay fitting their kind.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{Predicate, WatchStreamExt, predicates, watcher};
+use kube::{Api, Resource, ResourceExt};
+use soberana_core::resources::data_classification::DataClassification;
+use soberana_core::resources::site::Site;
+use soberana_core::resources::tenant::Tenant;
+use tokio::sync::watch;
+
+use crate::context::Context;
+use crate::error::Error;
+use crate::{site_controller, tenant_controller};
+
+/// How many objects each controller reconciles at once.
+const CONCURRENCY: u16 = 16;
+
+/// Runs both controllers until `shutdown` turns true; in-flight reconciles finish first.
+pub async fn run(context: Arc<Context>, shutdown: watch::Receiver<bool>) {
+    let config = kube::runtime::controller::Config::default().concurrency(CONCURRENCY);
+    futures::join!(
+        run_sites(
+            context.clone(),
+            config.clone(),
+            until_true(shutdown.clone())
+        ),
+        run_tenants(context, config, until_true(shutdown))
+    );
+}
+
+async fn until_true(mut flag: watch::Receiver<bool>) {
+    let _ = flag.wait_for(|value| *value).await;
+}
+
+async fn run_sites(
+    context: Arc<Context>,
+    config: kube::runtime::controller::Config,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let client = context.client.clone();
+    let (reader, writer) = reflector::store::<Site>();
+    // Only spec changes start a reconcile: the controller's own status writes must not, and the
+    // probe interval brings each site back anyway.
+    let sites = watcher(Api::<Site>::all(client.clone()), watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(predicates::generation, Default::default());
+    let secrets: Api<Secret> = Api::namespaced(client, &context.settings.namespace);
+    let site_store = reader.clone();
+    Controller::for_stream(sites, reader)
+        .with_config(config)
+        // A changed kubeconfig Secret re-probes the sites that use it at once.
+        .watches(secrets, watcher::Config::default(), move |secret| {
+            let name = secret.name_any();
+            site_store
+                .state()
+                .into_iter()
+                .filter(|site| {
+                    site.spec
+                        .connection
+                        .as_ref()
+                        .is_some_and(|connection| connection.secret_name == name)
+                })
+                .map(|site| ObjectRef::from_obj(&*site))
+                .collect::<Vec<_>>()
+        })
+        .graceful_shutdown_on(shutdown)
+        .run(
+            |site, context| {
+                instrumented(
+                    "site",
+                    context.clone(),
+                    site_controller::reconcile(site, context),
+                )
+            },
+            error_policy::<Site>,
+            context.clone(),
+        )
+        .for_each(|_| async {})
+        .await;
+}
+
+async fn run_tenants(
+    context: Arc<Context>,
+    config: kube::runtime::controller::Config,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let client = context.client.clone();
+    let (reader, writer) = reflector::store::<Tenant>();
+    // Spec changes, finalizer changes and deletion start a reconcile; status writes do not.
+    let tenants = watcher(
+        Api::<Tenant>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .reflect(writer)
+    .applied_objects()
+    .predicate_filter(
+        predicates::generation
+            .combine(predicates::finalizers)
+            .combine(being_deleted),
+        Default::default(),
+    );
+    let for_sites = reader.clone();
+    let for_classifications = reader.clone();
+    // Sites and classifications decide where tenants go: a spec change to either revisits every
+    // tenant (status-only changes are filtered out, so probes do not).
+    let sites = watcher(Api::<Site>::all(client.clone()), watcher::Config::default())
+        .default_backoff()
+        .touched_objects()
+        .predicate_filter(predicates::generation, Default::default());
+    let classifications = watcher(
+        Api::<DataClassification>::all(client),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .touched_objects()
+    .predicate_filter(predicates::generation, Default::default());
+    Controller::for_stream(tenants, reader)
+        .with_config(config)
+        .watches_stream(sites, move |_| every_tenant(&for_sites))
+        .watches_stream(classifications, move |_| every_tenant(&for_classifications))
+        .graceful_shutdown_on(shutdown)
+        .run(
+            |tenant, context| {
+                instrumented(
+                    "tenant",
+                    context.clone(),
+                    tenant_controller::reconcile(tenant, context),
+                )
+            },
+            error_policy::<Tenant>,
+            context,
+        )
+        .for_each(|_| async {})
+        .await;
+}
+
+fn every_tenant(store: &reflector::Store<Tenant>) -> Vec<ObjectRef<Tenant>> {
+    store
+        .state()
+        .iter()
+        .map(|tenant| ObjectRef::from_obj(&**tenant))
+        .collect()
+}
+
+/// Whether deletion has started; a change here must reach the finalizer.
+fn being_deleted(tenant: &Tenant) -> Option<u64> {
+    Some(u64::from(tenant.meta().deletion_timestamp.is_some()))
+}
+
+/// Counts and times a reconcile by controller and result.
+async fn instrumented(
+    controller: &'static str,
+    context: Arc<Context>,
+    reconcile: impl Future<Output = Result<Action, Error>>,
+) -> Result<Action, Error> {
+    let started = Instant::now();
+    let result = reconcile.await;
+    let metrics = &context.metrics;
+    metrics
+        .reconcile_duration
+        .with_label_values(&[controller])
+        .observe(started.elapsed().as_secs_f64());
+    let outcome = match &result {
+        Ok(_) => "success",
+        Err(error) => {
+            metrics
+                .reconcile_errors
+                .with_label_values(&[controller, error.category().label()])
+                .inc();
+            "error"
+        }
+    };
+    metrics
+        .reconciles
+        .with_label_values(&[controller, outcome])
+        .inc();
+    result
+}
+
+fn error_policy<K: Resource<DynamicType = ()>>(
+    object: Arc<K>,
+    error: &Error,
+    _context: Arc<Context>,
+) -> Action {
+    let category = error.category();
+    tracing::warn!(
+        kind = %K::kind(&()),
+        name = %object.meta().name.clone().unwrap_or_default(),
+        category = category.label(),
+        %error,
+        "reconcile failed; will retry",
+    );
+    Action::requeue(category.retry_after())
+}

@@ -1,0 +1,17 @@
+//! The Soberana operator: controllers that keep member clusters in line with the policy held in
+//! the management cluster. The controllers are built on `soberana-core`.
+
+pub mod api_client;
+pub mod availability_window;
+pub mod conditions;
+pub mod context;
+pub mod controllers;
+pub mod crd_manifests;
+pub mod crd_readiness;
+pub mod error;
+pub mod health;
+pub mod leadership;
+pub mod metrics;
+pub mod site_connections;
+pub mod site_controller;
+pub mod tenant_controller;

@@ -1,0 +1,215 @@
+//! `soberana-operator`: connects to the management cluster, waits for the Soberana CRDs, joins
+//! leader election and, while leading, runs the Site and Tenant controllers. Serves `/metrics`,
+//! `/healthz` and `/readyz`; SIGTERM or Ctrl-C stops it gracefully and hands the lead over.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use clap::{Parser, ValueEnum};
+use kube::Config;
+use soberana_operator::api_client::counting_client;
+use soberana_operator::context::{Context, Settings};
+use soberana_operator::crd_readiness::wait_for_crds;
+use soberana_operator::health::{self, Phase, Readiness};
+use soberana_operator::leadership::{Election, LeaseSettings};
+use soberana_operator::metrics::Metrics;
+use tokio::sync::watch;
+
+/// The Soberana operator: keeps member clusters in line with the sites and tenants declared in
+/// the management cluster.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Arguments {
+    /// Namespace the operator runs in: site kubeconfig Secrets and the leader Lease live here.
+    #[arg(long, env = "SOBERANA_NAMESPACE", default_value = "soberana-system")]
+    namespace: String,
+    /// Address of the /metrics, /healthz and /readyz endpoints.
+    #[arg(long, env = "SOBERANA_METRICS_ADDRESS", default_value = "0.0.0.0:8080")]
+    metrics_address: SocketAddr,
+    /// Seconds between two probes of a site.
+    #[arg(long, env = "SOBERANA_PROBE_INTERVAL", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    probe_interval: u64,
+    /// Number of probes the measured availability covers (the rolling window).
+    #[arg(long, default_value_t = 5760, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    availability_window: u64,
+    /// Namespace of each site's ingress controller; tenants accept traffic from it.
+    #[arg(long, default_value = "ingress")]
+    ingress_namespace: String,
+    /// Name of the leader-election Lease.
+    #[arg(long, default_value = "soberana-operator")]
+    lease_name: String,
+    /// Seconds a leader's claim lasts without renewal; a standby takes over after it.
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(3..=300))]
+    lease_duration: u64,
+    /// This replica's identity in the Lease (defaults to the host name and process id).
+    #[arg(long, env = "POD_NAME")]
+    identity: Option<String>,
+    /// Log format.
+    #[arg(long, value_enum, env = "SOBERANA_LOG_FORMAT", default_value = "human")]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let arguments = Arguments::parse();
+    init_logging(arguments.log_format);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            tracing::error!(%error, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(arguments)) {
+        Ok(code) => code,
+        Err(error) => {
+            tracing::error!("{error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube_lease_manager=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}
+
+async fn run(arguments: Arguments) -> Result<ExitCode> {
+    let metrics = Metrics::new().context("registering metrics")?;
+    let config = Config::infer()
+        .await
+        .context("loading the management cluster's kubeconfig (KUBECONFIG or in-cluster)")?;
+    tracing::info!(server = %config.cluster_url, namespace = %arguments.namespace, "starting");
+    let client = counting_client(config.clone(), "management", &metrics)
+        .context("building the management client")?;
+    // Lease renewals are counted apart: they are the one write a quiet leader keeps making.
+    let lease_client = counting_client(config, "management-lease", &metrics)
+        .context("building the lease client")?;
+
+    let (stop_sender, stop) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown requested");
+        let _ = stop_sender.send(true);
+    });
+    let stopped = move || {
+        let mut stop = stop.clone();
+        async move {
+            let _ = stop.wait_for(|stopped| *stopped).await;
+        }
+    };
+
+    let readiness = Arc::new(Readiness::default());
+    let server = tokio::spawn(health::serve(
+        arguments.metrics_address,
+        metrics.clone(),
+        readiness.clone(),
+        stopped(),
+    ));
+
+    tokio::select! {
+        () = wait_for_crds(&client) => {}
+        () = stopped() => return Ok(ExitCode::SUCCESS),
+    }
+
+    let identity = arguments.identity.clone().unwrap_or_else(default_identity);
+    let lease = LeaseSettings {
+        namespace: arguments.namespace.clone(),
+        name: arguments.lease_name.clone(),
+        identity: identity.clone(),
+        duration: Duration::from_secs(arguments.lease_duration),
+    };
+    let mut election = Election::join(lease_client, &lease)
+        .await
+        .context("joining leader election")?;
+    readiness.set(Phase::Standby);
+    tracing::info!(%identity, lease = %lease.name, "waiting to lead");
+    tokio::select! {
+        acquired = election.acquired() => acquired.context("leader election ended")?,
+        () = stopped() => {
+            readiness.set(Phase::Stopping);
+            election.resign().await;
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    readiness.set(Phase::Leading);
+    tracing::info!(%identity, "leading: starting the controllers");
+
+    let settings = Settings {
+        namespace: arguments.namespace,
+        probe_interval: Duration::from_secs(arguments.probe_interval),
+        availability_window: usize::try_from(arguments.availability_window).unwrap_or(usize::MAX),
+        ingress_namespace: arguments.ingress_namespace,
+    };
+    let context = Arc::new(Context::new(client, metrics, settings, &identity));
+    let lost = Election::lost(election.leading.clone());
+    let (end_sender, end) = watch::channel(false);
+    let controllers = soberana_operator::controllers::run(context, end);
+    tokio::pin!(controllers);
+    let lost_lead = tokio::select! {
+        () = &mut controllers => false,
+        () = lost => true,
+        () = stopped() => false,
+    };
+    let _ = end_sender.send(true);
+    readiness.set(Phase::Stopping);
+    // In-flight reconciles finish before the lead is handed over.
+    controllers.await;
+    if lost_lead {
+        // Another replica may be writing now: stop at once and let the restart stand by.
+        tracing::error!("lost the leader lease; exiting so that only the new leader writes");
+        return Ok(ExitCode::FAILURE);
+    }
+    election.resign().await;
+    let _ = server.await;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn wait_for_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+}
+
+fn default_identity() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .unwrap_or_default();
+    format!(
+        "{}-{}",
+        if host.is_empty() {
+            "soberana"
+        } else {
+            host.as_str()
+        },
+        std::process::id()
+    )
+}
