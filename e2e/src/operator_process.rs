@@ -19,6 +19,8 @@ pub struct OperatorSettings {
     pub probe_interval: u64,
     /// Seconds a leader's claim lasts.
     pub lease_duration: u64,
+    /// Reconciles in flight per controller.
+    pub reconcile_concurrency: u16,
 }
 
 impl Default for OperatorSettings {
@@ -26,6 +28,7 @@ impl Default for OperatorSettings {
         Self {
             probe_interval: 2,
             lease_duration: 6,
+            reconcile_concurrency: 32,
         }
     }
 }
@@ -49,15 +52,18 @@ impl OperatorProcess {
         settings: &OperatorSettings,
     ) -> Result<Self> {
         let metrics_port = free_loopback_port()?;
+        // The kubeconfig is passed as a flag: a run's leftover processes are found by their
+        // command line naming the run directory.
         let arguments = vec![
+            format!("--kubeconfig={}", kubeconfig.display()),
             format!("--namespace={OPERATOR_NAMESPACE}"),
             format!("--metrics-address=127.0.0.1:{metrics_port}"),
             format!("--probe-interval={}", settings.probe_interval),
             format!("--lease-duration={}", settings.lease_duration),
+            format!("--reconcile-concurrency={}", settings.reconcile_concurrency),
             format!("--identity={identity}"),
         ];
         let mut component = Component::new(identity, binary, arguments, directory)
-            .with_environment("KUBECONFIG", &kubeconfig.to_string_lossy())
             .with_environment("RUST_LOG", "info,kube_lease_manager=warn");
         component.start()?;
         Ok(Self {

@@ -114,16 +114,16 @@ pub fn site_secret_name(site: &str) -> String {
 }
 
 /// Installs the member RBAC on `member` and stores the operator's kubeconfig for it in the
-/// Secret `site-<site>` on the management cluster; returns the Secret's name.
+/// Secret `site-<site>` on the management cluster; returns the Secret's name and the kubeconfig.
 pub async fn register_site_credentials(
     management: &Client,
     site: &str,
     member: &Cluster,
-) -> Result<String> {
+) -> Result<(String, String)> {
     let kubeconfig = operator_kubeconfig(member, "member-cluster.yaml").await?;
     let name = site_secret_name(site);
     store_kubeconfig(management, &name, &kubeconfig).await?;
-    Ok(name)
+    Ok((name, kubeconfig))
 }
 
 /// Writes `kubeconfig` into the Secret `name` (key `kubeconfig`) in the operator's namespace.

@@ -2,6 +2,7 @@
 //! example classifications on the management cluster, one `Site` per member cluster with its
 //! kubeconfig Secret, and the operator's own kubeconfig under least-privilege RBAC.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -30,6 +31,8 @@ pub struct Installation {
     pub management: Client,
     /// Kubeconfig authenticating as the operator's ServiceAccount on the management cluster.
     pub operator_kubeconfig: PathBuf,
+    /// Per member site, the kubeconfig the operator uses there (its ServiceAccount's token).
+    pub site_kubeconfigs: BTreeMap<String, String>,
 }
 
 impl std::fmt::Debug for Installation {
@@ -59,14 +62,18 @@ pub async fn install(
     for (_, classification) in yaml_documents(&examples_directory().join("classifications.yaml"))? {
         apply(&client, &classification).await?;
     }
+    let mut site_kubeconfigs = BTreeMap::new();
     for member in members {
         let cluster = plane.cluster(member.cluster)?;
-        let secret = register_site_credentials(&client, member.cluster, cluster).await?;
+        let (secret, kubeconfig) =
+            register_site_credentials(&client, member.cluster, cluster).await?;
         apply(&client, &site(member, &secret)).await?;
+        site_kubeconfigs.insert(member.cluster.to_owned(), kubeconfig);
     }
     Ok(Installation {
         management: client,
         operator_kubeconfig,
+        site_kubeconfigs,
     })
 }
 

@@ -16,7 +16,7 @@ const EXIT_TIMEOUT: Duration = Duration::from_secs(60);
 #[test]
 fn demo_serves_kubectl_on_every_site_until_interrupted() {
     let mut demo = Command::new(DEMO)
-        .args(["--sites", "mgmt,public-cloud"])
+        .args(["--sites", "mgmt,national-cloud"])
         .stdout(Stdio::piped())
         .spawn()
         .expect("the demo binary starts");
@@ -81,6 +81,34 @@ fn demo_serves_kubectl_on_every_site_until_interrupted() {
     assert!(
         sites.contains("site.soberana.io/state-dc-primary"),
         "sites on mgmt: {sites}"
+    );
+
+    // The operator provisioned the institutions allowed on national-cloud there.
+    assert!(
+        transcript.contains("Every site is Ready and every tenant is provisioned on it."),
+        "the demo did not report convergence:\n{transcript}"
+    );
+    let national = kubeconfigs
+        .iter()
+        .find(|path| path.ends_with("national-cloud/kubeconfig"))
+        .expect("national-cloud is listed");
+    let namespaces = Command::new(&binaries.kubectl)
+        .arg("--kubeconfig")
+        .arg(national)
+        .args([
+            "get",
+            "ns",
+            "-l",
+            "app.kubernetes.io/managed-by=soberana",
+            "-o",
+            "name",
+        ])
+        .output()
+        .expect("the harness' kubectl runs");
+    let namespaces = String::from_utf8_lossy(&namespaces.stdout);
+    assert!(
+        namespaces.lines().count() >= 2,
+        "tenant namespaces on national-cloud: {namespaces}"
     );
 
     let pid = Pid::from_raw(i32::try_from(demo.id()).expect("pid fits"));

@@ -8,6 +8,7 @@ use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
 
 use crate::availability_window::AvailabilityWindow;
+use crate::caches::Caches;
 use crate::metrics::Metrics;
 use crate::site_connections::SiteConnections;
 
@@ -22,11 +23,14 @@ pub struct Settings {
     pub availability_window: usize,
     /// The namespace of each site's ingress controller, allowed to reach tenants.
     pub ingress_namespace: String,
+    /// How many objects each controller reconciles at once.
+    pub reconcile_concurrency: u16,
 }
 
 /// Shared by every reconcile.
 pub struct Context {
     pub client: Client,
+    pub caches: Caches,
     pub connections: SiteConnections,
     pub metrics: Metrics,
     pub settings: Settings,
@@ -46,13 +50,20 @@ impl std::fmt::Debug for Context {
 }
 
 impl Context {
-    pub fn new(client: Client, metrics: Metrics, settings: Settings, instance: &str) -> Self {
+    pub fn new(
+        client: Client,
+        metrics: Metrics,
+        settings: Settings,
+        instance: &str,
+        caches: Caches,
+    ) -> Self {
         let reporter = Reporter {
             controller: "soberana-operator".to_owned(),
             instance: Some(instance.to_owned()),
         };
         Self {
-            connections: SiteConnections::new(client.clone(), &settings.namespace),
+            connections: SiteConnections::new(caches.secrets.clone(), &settings.namespace),
+            caches,
             recorder: Recorder::new(client.clone(), reporter),
             client,
             metrics,

@@ -8,7 +8,7 @@ use std::time::Instant;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::reflector::{self, ObjectRef, store::Writer};
 use kube::runtime::{Predicate, WatchStreamExt, predicates, watcher};
 use kube::{Api, Resource, ResourceExt};
 use soberana_core::resources::data_classification::DataClassification;
@@ -16,16 +16,51 @@ use soberana_core::resources::site::Site;
 use soberana_core::resources::tenant::Tenant;
 use tokio::sync::watch;
 
+use crate::caches::CacheWriters;
 use crate::context::Context;
 use crate::error::Error;
 use crate::{site_controller, tenant_controller};
 
-/// How many objects each controller reconciles at once.
-const CONCURRENCY: u16 = 16;
-
 /// Runs both controllers until `shutdown` turns true; in-flight reconciles finish first.
-pub async fn run(context: Arc<Context>, shutdown: watch::Receiver<bool>) {
-    let config = kube::runtime::controller::Config::default().concurrency(CONCURRENCY);
+///
+/// `writers` fill `context.caches` from watches running in tasks of their own, and the
+/// controllers start once every cache holds its first list. Reconciles read the caches without
+/// waiting; each controller has its own store for the objects it reconciles. (A reconcile that
+/// waited on a store filled by a controller's own streams could stall: a controller stops
+/// polling its streams while its reconcile slots are busy.)
+pub async fn run(context: Arc<Context>, writers: CacheWriters, shutdown: watch::Receiver<bool>) {
+    let config = kube::runtime::controller::Config::default()
+        .concurrency(context.settings.reconcile_concurrency);
+    let CacheWriters {
+        sites,
+        tenants,
+        classifications,
+        secrets,
+    } = writers;
+    let client = context.client.clone();
+    let caches = [
+        fill(Api::<Site>::all(client.clone()), sites, shutdown.clone()),
+        fill(
+            Api::<Tenant>::all(client.clone()),
+            tenants,
+            shutdown.clone(),
+        ),
+        fill(
+            Api::<DataClassification>::all(client.clone()),
+            classifications,
+            shutdown.clone(),
+        ),
+        fill(
+            Api::<Secret>::namespaced(client, &context.settings.namespace),
+            secrets,
+            shutdown.clone(),
+        ),
+    ];
+    tokio::select! {
+        () = context.caches.wait_until_ready() => {}
+        () = until_true(shutdown.clone()) => return,
+    }
+    tracing::info!(caches = ?context.caches, "caches filled; starting the controllers");
     futures::join!(
         run_sites(
             context.clone(),
@@ -34,6 +69,33 @@ pub async fn run(context: Arc<Context>, shutdown: watch::Receiver<bool>) {
         ),
         run_tenants(context, config, until_true(shutdown))
     );
+    for cache in caches {
+        let _ = cache.await;
+    }
+}
+
+/// Keeps `writer`'s store in line with `api` until shutdown, in a task of its own.
+fn fill<K>(
+    api: Api<K>,
+    writer: Writer<K>,
+    shutdown: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()>
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    tokio::spawn(
+        watcher(api, watcher::Config::default())
+            .default_backoff()
+            .reflect(writer)
+            .take_until(until_true(shutdown))
+            .for_each(|_| async {}),
+    )
 }
 
 async fn until_true(mut flag: watch::Receiver<bool>) {
@@ -54,12 +116,17 @@ async fn run_sites(
         .reflect(writer)
         .applied_objects()
         .predicate_filter(predicates::generation, Default::default());
-    let secrets: Api<Secret> = Api::namespaced(client, &context.settings.namespace);
+    let secrets = watcher(
+        Api::<Secret>::namespaced(client, &context.settings.namespace),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .touched_objects();
     let site_store = reader.clone();
     Controller::for_stream(sites, reader)
         .with_config(config)
         // A changed kubeconfig Secret re-probes the sites that use it at once.
-        .watches(secrets, watcher::Config::default(), move |secret| {
+        .watches_stream(secrets, move |secret| {
             let name = secret.name_any();
             site_store
                 .state()
@@ -96,7 +163,8 @@ async fn run_tenants(
 ) {
     let client = context.client.clone();
     let (reader, writer) = reflector::store::<Tenant>();
-    // Spec changes, finalizer changes and deletion start a reconcile; status writes do not.
+    // Spec changes and deletion start a reconcile; status and finalizer writes do not (the
+    // reconcile that adds the finalizer provisions in the same pass).
     let tenants = watcher(
         Api::<Tenant>::all(client.clone()),
         watcher::Config::default(),
@@ -105,9 +173,7 @@ async fn run_tenants(
     .reflect(writer)
     .applied_objects()
     .predicate_filter(
-        predicates::generation
-            .combine(predicates::finalizers)
-            .combine(being_deleted),
+        predicates::generation.combine(being_deleted),
         Default::default(),
     );
     let for_sites = reader.clone();

@@ -3,6 +3,7 @@
 
 pub mod api_client;
 pub mod availability_window;
+pub mod caches;
 pub mod conditions;
 pub mod context;
 pub mod controllers;

@@ -11,6 +11,7 @@ use anyhow::{Context as _, Result};
 use clap::{Parser, ValueEnum};
 use kube::Config;
 use soberana_operator::api_client::counting_client;
+use soberana_operator::caches::caches;
 use soberana_operator::context::{Context, Settings};
 use soberana_operator::crd_readiness::wait_for_crds;
 use soberana_operator::health::{self, Phase, Readiness};
@@ -23,6 +24,9 @@ use tokio::sync::watch;
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Arguments {
+    /// Kubeconfig of the management cluster (default: $KUBECONFIG, ~/.kube/config or in-cluster).
+    #[arg(long)]
+    kubeconfig: Option<std::path::PathBuf>,
     /// Namespace the operator runs in: site kubeconfig Secrets and the leader Lease live here.
     #[arg(long, env = "SOBERANA_NAMESPACE", default_value = "soberana-system")]
     namespace: String,
@@ -38,6 +42,9 @@ struct Arguments {
     /// Namespace of each site's ingress controller; tenants accept traffic from it.
     #[arg(long, default_value = "ingress")]
     ingress_namespace: String,
+    /// How many Sites, and how many Tenants, are reconciled at once.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=256))]
+    reconcile_concurrency: u16,
     /// Name of the leader-election Lease.
     #[arg(long, default_value = "soberana-operator")]
     lease_name: String,
@@ -91,9 +98,7 @@ fn init_logging(format: LogFormat) {
 
 async fn run(arguments: Arguments) -> Result<ExitCode> {
     let metrics = Metrics::new().context("registering metrics")?;
-    let config = Config::infer()
-        .await
-        .context("loading the management cluster's kubeconfig (KUBECONFIG or in-cluster)")?;
+    let config = management_config(arguments.kubeconfig.as_deref()).await?;
     tracing::info!(server = %config.cluster_url, namespace = %arguments.namespace, "starting");
     let client = counting_client(config.clone(), "management", &metrics)
         .context("building the management client")?;
@@ -155,11 +160,13 @@ async fn run(arguments: Arguments) -> Result<ExitCode> {
         probe_interval: Duration::from_secs(arguments.probe_interval),
         availability_window: usize::try_from(arguments.availability_window).unwrap_or(usize::MAX),
         ingress_namespace: arguments.ingress_namespace,
+        reconcile_concurrency: arguments.reconcile_concurrency,
     };
-    let context = Arc::new(Context::new(client, metrics, settings, &identity));
+    let (caches, cache_writers) = caches();
+    let context = Arc::new(Context::new(client, metrics, settings, &identity, caches));
     let lost = Election::lost(election.leading.clone());
     let (end_sender, end) = watch::channel(false);
-    let controllers = soberana_operator::controllers::run(context, end);
+    let controllers = soberana_operator::controllers::run(context, cache_writers, end);
     tokio::pin!(controllers);
     let lost_lead = tokio::select! {
         () = &mut controllers => false,
@@ -179,6 +186,20 @@ async fn run(arguments: Arguments) -> Result<ExitCode> {
     let _ = server.await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The management cluster's connection settings: from `--kubeconfig`, else inferred.
+async fn management_config(kubeconfig: Option<&std::path::Path>) -> Result<Config> {
+    let Some(path) = kubeconfig else {
+        return Config::infer()
+            .await
+            .context("loading the management cluster's kubeconfig (KUBECONFIG, ~/.kube/config or in-cluster)");
+    };
+    let kubeconfig = kube::config::Kubeconfig::read_from(path)
+        .with_context(|| format!("--kubeconfig {}: cannot read a kubeconfig", path.display()))?;
+    Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
+        .await
+        .with_context(|| format!("--kubeconfig {}: cannot load it", path.display()))
 }
 
 async fn wait_for_signal() {

@@ -1,13 +1,15 @@
 //! One Kubernetes client per member site, built from the kubeconfig in the Secret the Site names
-//! and rebuilt when that Secret changes. Credentials never reach logs or status: errors say what
-//! is wrong with the Secret, not what it contains.
+//! (read from the watched cache, not fetched per call) and rebuilt when that Secret changes.
+//! Credentials never reach logs or status: errors say what is wrong with the Secret, not what it
+//! contains.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Api, Client, Config, ResourceExt};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Client, Config, ResourceExt};
 use soberana_core::resources::site::Site;
 
 use crate::api_client::counting_client;
@@ -23,7 +25,7 @@ pub struct ConnectionError(pub String);
 
 /// Clients for member sites, cached by the version of the Secret they came from.
 pub struct SiteConnections {
-    management: Client,
+    secrets: Store<Secret>,
     namespace: String,
     cache: Mutex<BTreeMap<String, (String, Client)>>,
 }
@@ -40,10 +42,10 @@ impl std::fmt::Debug for SiteConnections {
 }
 
 impl SiteConnections {
-    /// Secrets are read from `namespace` (the operator's own) on the management cluster.
-    pub fn new(management: Client, namespace: &str) -> Self {
+    /// `secrets` caches the Secrets of `namespace` (the operator's own) on the management cluster.
+    pub fn new(secrets: Store<Secret>, namespace: &str) -> Self {
         Self {
-            management,
+            secrets,
             namespace: namespace.to_owned(),
             cache: Mutex::new(BTreeMap::new()),
         }
@@ -57,16 +59,9 @@ impl SiteConnections {
                 "spec.connection is not set: no kubeconfig Secret to reach the site".to_owned(),
             )
         })?;
-        let secrets: Api<Secret> = Api::namespaced(self.management.clone(), &self.namespace);
-        let secret = secrets
-            .get_opt(&connection.secret_name)
-            .await
-            .map_err(|error| {
-                ConnectionError(format!(
-                    "reading Secret {}/{}: {error}",
-                    self.namespace, connection.secret_name
-                ))
-            })?
+        let secret = self
+            .secrets
+            .get(&ObjectRef::new(&connection.secret_name).within(&self.namespace))
             .ok_or_else(|| {
                 ConnectionError(format!(
                     "Secret {}/{} does not exist",

@@ -9,6 +9,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
+use kube::runtime::reflector::Store;
 use kube::{Api, Client, ResourceExt};
 use serde_json::json;
 use soberana_core::resources::capacity::Capacity;
@@ -77,7 +78,7 @@ pub async fn reconcile(site: Arc<Site>, context: Arc<Context>) -> Result<Action,
             .set(ratio(offered.parts_per_million()));
     }
 
-    let allocated = allocated_to_tenants(&context.client, &name).await?;
+    let allocated = allocated_to_tenants(&context.caches.tenants, &name);
     let status = desired_status(
         &site,
         &probe,
@@ -240,17 +241,9 @@ fn same_status(current: Option<&SiteStatus>, desired: &SiteStatus) -> bool {
 }
 
 /// The quota of every tenant environment provisioned on `site`.
-async fn allocated_to_tenants(client: &Client, site: &str) -> Result<Capacity, Error> {
-    let tenants: Api<Tenant> = Api::all(client.clone());
-    let list = tenants
-        .list(&Default::default())
-        .await
-        .map_err(|source| Error::List {
-            what: "Tenants",
-            source,
-        })?;
+fn allocated_to_tenants(tenants: &Store<Tenant>, site: &str) -> Capacity {
     let mut allocated = Capacity::default();
-    for tenant in list.items {
+    for tenant in tenants.state() {
         let provisioned = tenant.status.as_ref().is_some_and(|status| {
             status
                 .sites
@@ -268,7 +261,7 @@ async fn allocated_to_tenants(client: &Client, site: &str) -> Result<Capacity, E
             }
         }
     }
-    Ok(allocated)
+    allocated
 }
 
 fn ratio(parts_per_million: u32) -> f64 {

@@ -13,17 +13,16 @@ use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
-use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 use soberana_core::placement::Snapshot;
-use soberana_core::resources::data_classification::DataClassification;
 use soberana_core::resources::site::Site;
 use soberana_core::resources::tenant::{
     DeletionPolicy, ProvisioningState, Tenant, TenantSiteStatus, TenantStatus,
 };
 use soberana_core::tenancy::{TenantObject, desired_objects, labels, sites_for_tenant};
 
+use crate::caches::cached;
 use crate::conditions::condition;
 use crate::context::Context;
 use crate::error::{Category, Error};
@@ -35,25 +34,53 @@ pub const FINALIZER: &str = "soberana.io/tenant-cleanup";
 /// How soon a site that was not provisioned is tried again.
 const RETRY_PENDING: std::time::Duration = std::time::Duration::from_secs(15);
 
-/// Provisions or cleans up, through the finalizer.
+/// Provisions, or cleans up when the Tenant is being deleted. The finalizer is added in the same
+/// reconcile that provisions (not one reconcile earlier), so each new tenant costs one pass.
 pub async fn reconcile(tenant: Arc<Tenant>, context: Arc<Context>) -> Result<Action, Error> {
     let tenants: Api<Tenant> = Api::all(context.client.clone());
-    let name = tenant.name_any();
-    finalizer(&tenants, FINALIZER, tenant, |event| async {
-        match event {
-            FinalizerEvent::Apply(tenant) => provision(&tenant, &context).await,
-            FinalizerEvent::Cleanup(tenant) => clean_up(&tenant, &context).await,
+    let finalizers = tenant.finalizers();
+    let has_finalizer = finalizers.iter().any(|finalizer| finalizer == FINALIZER);
+    if tenant.meta().deletion_timestamp.is_some() {
+        if !has_finalizer {
+            return Ok(Action::await_change());
         }
-    })
-    .await
-    .map_err(|error| match error {
-        kube::runtime::finalizer::Error::ApplyFailed(error)
-        | kube::runtime::finalizer::Error::CleanupFailed(error) => error,
-        other => Error::Finalizer {
+        let action = clean_up(&tenant, &context).await?;
+        let remaining: Vec<&String> = finalizers
+            .iter()
+            .filter(|finalizer| *finalizer != FINALIZER)
+            .collect();
+        set_finalizers(&tenants, &tenant, &remaining).await?;
+        return Ok(action);
+    }
+    if !has_finalizer {
+        let mut wanted: Vec<&String> = finalizers.iter().collect();
+        let ours = FINALIZER.to_owned();
+        wanted.push(&ours);
+        set_finalizers(&tenants, &tenant, &wanted).await?;
+    }
+    provision(&tenant, &context).await
+}
+
+/// Replaces the finalizer list, failing with a conflict if the Tenant changed meanwhile.
+async fn set_finalizers(
+    tenants: &Api<Tenant>,
+    tenant: &Tenant,
+    finalizers: &[&String],
+) -> Result<(), Error> {
+    let name = tenant.name_any();
+    let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": tenant.resource_version()}});
+    match tenants
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
+        Ok(_) => Ok(()),
+        // Already gone: nothing is left to hold.
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(source) => Err(Error::Finalizer {
             object: format!("Tenant {name}"),
-            message: other.to_string(),
-        },
-    })
+            message: source.to_string(),
+        }),
+    }
 }
 
 /// The outcome on one site.
@@ -66,9 +93,8 @@ struct SiteOutcome {
 
 async fn provision(tenant: &Tenant, context: &Context) -> Result<Action, Error> {
     let name = tenant.name_any();
-    let sites = list::<Site>(&context.client, "Sites").await?;
-    let classifications =
-        list::<DataClassification>(&context.client, "DataClassifications").await?;
+    let sites = cached(&context.caches.sites);
+    let classifications = cached(&context.caches.classifications);
     let snapshot =
         Snapshot::new(&sites, &classifications, &[], &[], &[]).map_err(|error| Error::Invalid {
             object: format!("Tenant {name}"),
@@ -99,6 +125,7 @@ async fn provision(tenant: &Tenant, context: &Context) -> Result<Action, Error> 
                 .get(site_name)
                 .is_some_and(|entry| entry.state == ProvisioningState::Provisioned);
         let site = by_name.get(site_name).copied();
+        let visited = previous.contains_key(site_name);
         let objects = &objects;
         async move {
             if already {
@@ -109,7 +136,7 @@ async fn provision(tenant: &Tenant, context: &Context) -> Result<Action, Error> 
                 };
             }
             match site {
-                Some(site) => apply_on_site(site, name, tenant, objects, context).await,
+                Some(site) => apply_on_site(site, name, tenant, objects, visited, context).await,
                 None => pending(site_name, "the Site is gone".to_owned()),
             }
         }
@@ -160,34 +187,7 @@ async fn provision(tenant: &Tenant, context: &Context) -> Result<Action, Error> 
         }
     }
     entries.sort_by(|left, right| left.site.cmp(&right.site));
-    for outcome in &outcomes {
-        let before = previous.get(&outcome.site).map(|entry| entry.state);
-        if before != Some(outcome.state) {
-            match outcome.state {
-                ProvisioningState::Provisioned => {
-                    publish(
-                        context,
-                        tenant,
-                        EventType::Normal,
-                        "Provisioned",
-                        format!("provisioned on site {}", outcome.site),
-                    )
-                    .await
-                }
-                ProvisioningState::Failed | ProvisioningState::Pending => {
-                    let message = outcome.message.clone().unwrap_or_default();
-                    publish(
-                        context,
-                        tenant,
-                        EventType::Warning,
-                        "SiteDegraded",
-                        format!("site {}: {message}", outcome.site),
-                    )
-                    .await
-                }
-            }
-        }
-    }
+    publish_changes(context, tenant, &previous, &outcomes, up_to_date).await;
     record_namespace_gauges(context, tenant, &entries);
 
     let incomplete: Vec<String> = entries
@@ -269,13 +269,14 @@ async fn provision(tenant: &Tenant, context: &Context) -> Result<Action, Error> 
     })
 }
 
-/// Applies every object of the tenant on one site, and removes namespaces of environments the
-/// tenant no longer has.
+/// Applies every object of the tenant on one site and, on a site it was on before, removes the
+/// namespaces of environments the tenant no longer has.
 async fn apply_on_site(
     site: &Site,
     tenant_name: &str,
     tenant: &Tenant,
     objects: &[TenantObject],
+    visited: bool,
     context: &Context,
 ) -> SiteOutcome {
     let site_name = site.name_any();
@@ -307,6 +308,13 @@ async fn apply_on_site(
             _ => None,
         })
         .collect();
+    if !visited {
+        return SiteOutcome {
+            site: site_name,
+            state: ProvisioningState::Provisioned,
+            message: None,
+        };
+    }
     if let Err(error) = remove_namespaces(
         &client,
         &site_name,
@@ -453,7 +461,7 @@ async fn remove_namespaces(
 /// Cleans every site the tenant may have been provisioned on before the Tenant goes.
 async fn clean_up(tenant: &Tenant, context: &Context) -> Result<Action, Error> {
     let name = tenant.name_any();
-    let sites = list::<Site>(&context.client, "Sites").await?;
+    let sites = cached(&context.caches.sites);
     let provisioned: BTreeSet<String> = tenant
         .status
         .iter()
@@ -486,15 +494,43 @@ fn pending(site: &str, message: String) -> SiteOutcome {
     }
 }
 
-async fn list<K>(client: &Client, what: &'static str) -> Result<Vec<K>, Error>
-where
-    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-{
-    Api::<K>::all(client.clone())
-        .list(&Default::default())
-        .await
-        .map(|list| list.items)
-        .map_err(|source| Error::List { what, source })
+/// One Event for the sites newly provisioned, one for the sites updated to a new generation,
+/// and a Warning per site that is not provisioned, so that `kubectl describe tenant` tells
+/// what changed without an Event per object.
+async fn publish_changes(
+    context: &Context,
+    tenant: &Tenant,
+    previous: &BTreeMap<String, TenantSiteStatus>,
+    outcomes: &[SiteOutcome],
+    up_to_date: bool,
+) {
+    let mut provisioned = Vec::new();
+    let mut updated = Vec::new();
+    for outcome in outcomes {
+        let before = previous.get(&outcome.site).map(|entry| entry.state);
+        match outcome.state {
+            ProvisioningState::Provisioned if before != Some(ProvisioningState::Provisioned) => {
+                provisioned.push(outcome.site.as_str());
+            }
+            ProvisioningState::Provisioned if !up_to_date => updated.push(outcome.site.as_str()),
+            ProvisioningState::Provisioned => {}
+            ProvisioningState::Failed | ProvisioningState::Pending => {
+                if before != Some(outcome.state) {
+                    let message = outcome.message.clone().unwrap_or_default();
+                    let note = format!("site {}: {message}", outcome.site);
+                    publish(context, tenant, EventType::Warning, "SiteDegraded", note).await;
+                }
+            }
+        }
+    }
+    if !provisioned.is_empty() {
+        let note = format!("provisioned on {}", provisioned.join(", "));
+        publish(context, tenant, EventType::Normal, "Provisioned", note).await;
+    }
+    if !updated.is_empty() {
+        let note = format!("applied the changed spec on {}", updated.join(", "));
+        publish(context, tenant, EventType::Normal, "Updated", note).await;
+    }
 }
 
 /// Publishes an Event on the Tenant; a failure to publish is logged, never fatal.

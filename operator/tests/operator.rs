@@ -359,6 +359,23 @@ async fn bad_kubeconfig(plane: Arc<ControlPlane>) -> Result<()> {
         },
     )
     .await?;
+    // A good kubeconfig in the Secret is picked up without a restart: the client is rebuilt.
+    store_kubeconfig(
+        client,
+        "site-broken",
+        &installation.site_kubeconfigs["state-dc"],
+    )
+    .await?;
+    wait_until(
+        "the Site to become reachable with the repaired Secret",
+        CONVERGE,
+        || async {
+            let status = sites.get("broken-site").await?.status.unwrap_or_default();
+            Ok(condition(&status.conditions, "Reachable")
+                .is_some_and(|reachable| reachable.status == "True"))
+        },
+    )
+    .await?;
     sites
         .delete("broken-site", &DeleteParams::default())
         .await?;

@@ -129,13 +129,14 @@ async fn run(arguments: Arguments) -> Result<()> {
             definitions.len(),
             examples.display()
         );
-        let reachable = register_sites(&plane, &client).await?;
         let binary = operator_binary(arguments.operator.as_deref())?;
         let kubeconfig =
             soberana_install::operator_kubeconfig(management, "management-cluster.yaml").await?;
         let kubeconfig_path = management.directory().join("soberana-operator.kubeconfig");
         std::fs::write(&kubeconfig_path, kubeconfig)
             .with_context(|| format!("writing {}", kubeconfig_path.display()))?;
+        // After the management RBAC: it creates the namespace the site Secrets go in.
+        let reachable = register_sites(&plane, &client).await?;
         let mut process = OperatorProcess::start(
             &binary,
             &kubeconfig_path,
@@ -144,6 +145,7 @@ async fn run(arguments: Arguments) -> Result<()> {
             &OperatorSettings {
                 probe_interval: 5,
                 lease_duration: 15,
+                ..OperatorSettings::default()
             },
         )?;
         process
