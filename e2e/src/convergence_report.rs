@@ -45,7 +45,7 @@ pub async fn report(management: &Client, reachable_sites: &BTreeSet<String>) -> 
         ));
     }
     lines.push(format!(
-        "{:<26} {:<7} SITES (provisioned/total)",
+        "{:<30} {:<7} SITES (provisioned/total)",
         "TENANT", "READY"
     ));
     for tenant in &tenants {
@@ -66,7 +66,7 @@ pub async fn report(management: &Client, reachable_sites: &BTreeSet<String>) -> 
             converged = false;
         }
         lines.push(format!(
-            "{:<26} {:<7} {provisioned}/{}",
+            "{:<30} {:<7} {provisioned}/{}",
             name,
             condition_status(tenant, "Ready"),
             entries.len()

@@ -5,8 +5,6 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
@@ -16,6 +14,7 @@ use kube::{Api, Client};
 use serde_json::Value;
 
 use crate::cluster::Cluster;
+use crate::kubeconfig::{Credentials, kubeconfig_text};
 use crate::soberana_manifests::{FIELD_MANAGER, repository_root, yaml_documents};
 
 /// Where the operator runs and keeps site Secrets and its Lease, on every cluster.
@@ -83,28 +82,12 @@ pub async fn operator_kubeconfig(cluster: &Cluster, rbac_file: &str) -> Result<S
 
 /// Kubeconfig text for `cluster` with a bearer token.
 fn token_kubeconfig(cluster: &Cluster, user: &str, token: &str) -> String {
-    let name = cluster.name();
-    format!(
-        "apiVersion: v1
-kind: Config
-clusters:
-- name: {name}
-  cluster:
-    server: {server}
-    certificate-authority-data: {ca}
-users:
-- name: {user}
-  user:
-    token: {token}
-contexts:
-- name: {name}
-  context:
-    cluster: {name}
-    user: {user}
-current-context: {name}
-",
-        server = cluster.server(),
-        ca = STANDARD.encode(cluster.ca_certificate_pem()),
+    kubeconfig_text(
+        cluster.name(),
+        cluster.server(),
+        cluster.ca_certificate_pem(),
+        user,
+        Credentials::Token(token),
     )
 }
 

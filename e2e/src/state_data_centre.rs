@@ -25,6 +25,26 @@ pub struct MemberSite {
     pub jurisdiction: &'static str,
 }
 
+/// The three member sites the operator's tests and benchmark run against: a state-owned site,
+/// a national provider and a foreign public cloud.
+pub const MEMBER_SITES: [MemberSite; 3] = [
+    MemberSite {
+        cluster: "state-dc",
+        sovereignty_tier: "StateOwned",
+        jurisdiction: "CR",
+    },
+    MemberSite {
+        cluster: "national-cloud",
+        sovereignty_tier: "NationalProvider",
+        jurisdiction: "CR",
+    },
+    MemberSite {
+        cluster: "public-cloud",
+        sovereignty_tier: "ForeignPublic",
+        jurisdiction: "US",
+    },
+];
+
 /// What the tests and the demo need to run the operator against the data centre.
 pub struct Installation {
     /// The management cluster, as its administrator.

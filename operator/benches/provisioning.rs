@@ -25,27 +25,10 @@ use soberana_core::resources::tenant::{Tenant, TenantSpec};
 use soberana_core::tenancy::{TenantObject, desired_objects};
 use soberana_e2e::ControlPlane;
 use soberana_e2e::operator_process::{OperatorProcess, OperatorSettings};
-use soberana_e2e::state_data_centre::{MemberSite, apply, install};
+use soberana_e2e::state_data_centre::{MEMBER_SITES, apply, install};
 use soberana_operator::tenant_controller::apply_object;
 
 const OPERATOR: &str = env!("CARGO_BIN_EXE_soberana-operator");
-const MEMBERS: [MemberSite; 3] = [
-    MemberSite {
-        cluster: "state-dc",
-        sovereignty_tier: "StateOwned",
-        jurisdiction: "CR",
-    },
-    MemberSite {
-        cluster: "national-cloud",
-        sovereignty_tier: "NationalProvider",
-        jurisdiction: "CR",
-    },
-    MemberSite {
-        cluster: "public-cloud",
-        sovereignty_tier: "ForeignPublic",
-        jurisdiction: "US",
-    },
-];
 /// The operator's reconcile concurrency; the baseline gets as many tenants in flight.
 const CONCURRENCY: usize = 32;
 
@@ -76,15 +59,15 @@ fn tenant(prefix: &str, index: usize) -> Value {
 async fn run(count: usize) -> Result<()> {
     eprintln!(
         "provisioning benchmark: {count} tenants × {} sites",
-        MEMBERS.len()
+        MEMBER_SITES.len()
     );
     let plane =
         ControlPlane::start(&["mgmt", "state-dc", "national-cloud", "public-cloud"]).await?;
-    let installation = install(&plane, "mgmt", &MEMBERS).await?;
+    let installation = install(&plane, "mgmt", &MEMBER_SITES).await?;
     // The loop writes as the operator does: with its ServiceAccount token on each site, so
     // both pay the same authentication and RBAC checks.
     let mut members = Vec::new();
-    for member in MEMBERS {
+    for member in MEMBER_SITES {
         let kubeconfig = Kubeconfig::from_yaml(&installation.site_kubeconfigs[member.cluster])?;
         let config =
             Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
@@ -116,7 +99,7 @@ async fn run(count: usize) -> Result<()> {
             }
             Ok(())
         })
-        .buffer_unordered(CONCURRENCY * MEMBERS.len())
+        .buffer_unordered(CONCURRENCY * MEMBER_SITES.len())
         .collect()
         .await;
     let baseline = started.elapsed();
@@ -165,7 +148,7 @@ async fn run(count: usize) -> Result<()> {
             .await
             .context("no Tenant changed for 10 minutes")?;
         let tenant = next.context("the Tenant watch ended")??;
-        if tenant.name_any().starts_with("op-") && is_ready(&tenant) {
+        if tenant.name_any().starts_with("op-") && tenant.is_ready() {
             ready.insert(tenant.name_any());
         }
         if last_report.elapsed() > Duration::from_secs(10) {
@@ -184,7 +167,7 @@ async fn run(count: usize) -> Result<()> {
         .await?;
 
     // Both wrote the same objects.
-    for (member, site) in members.iter().zip(MEMBERS) {
+    for (member, site) in members.iter().zip(MEMBER_SITES) {
         let counts = managed_namespaces(member).await?;
         ensure!(
             counts.get("base").copied() == Some(2 * count)
@@ -201,7 +184,7 @@ async fn run(count: usize) -> Result<()> {
     println!("|---|---|---|---|---|---|---|");
     println!(
         "| {count} × {} | {total_writes} | {:.1} s ({:.0} objects/s) | {:.1} s ({:.0} objects/s) | **{ratio:.2}** | {:.1} MiB | {requests:.0} |",
-        MEMBERS.len(),
+        MEMBER_SITES.len(),
         baseline.as_secs_f64(),
         total_writes as f64 / baseline.as_secs_f64(),
         provisioning.as_secs_f64(),
@@ -210,16 +193,6 @@ async fn run(count: usize) -> Result<()> {
     );
     drop(operator);
     Ok(())
-}
-
-fn is_ready(tenant: &Tenant) -> bool {
-    tenant.status.as_ref().is_some_and(|status| {
-        status.observed_generation == tenant.metadata.generation
-            && status
-                .conditions
-                .iter()
-                .any(|condition| condition.type_ == "Ready" && condition.status == "True")
-    })
 }
 
 async fn managed_namespaces(client: &Client) -> Result<BTreeMap<String, usize>> {

@@ -15,4 +15,5 @@ pub mod leadership;
 pub mod metrics;
 pub mod site_connections;
 pub mod site_controller;
+pub mod status_writer;
 pub mod tenant_controller;

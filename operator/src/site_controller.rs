@@ -7,11 +7,9 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::Store;
-use kube::{Api, Client, ResourceExt};
-use serde_json::json;
+use kube::{Client, ResourceExt};
 use soberana_core::resources::capacity::Capacity;
 use soberana_core::resources::site::{Site, SiteStatus};
 use soberana_core::resources::tenant::{ProvisioningState, Tenant};
@@ -19,6 +17,7 @@ use soberana_core::resources::tenant::{ProvisioningState, Tenant};
 use crate::conditions::condition;
 use crate::context::Context;
 use crate::error::Error;
+use crate::status_writer::write_status;
 
 /// The field manager of everything this controller writes.
 pub const FIELD_MANAGER: &str = "soberana-site-controller";
@@ -86,19 +85,7 @@ pub async fn reconcile(site: Arc<Site>, context: Arc<Context>) -> Result<Action,
         allocated,
     );
     if !same_status(site.status.as_ref(), &status) {
-        let sites: Api<Site> = Api::all(context.client.clone());
-        let patch = json!({"apiVersion": "soberana.io/v1alpha1", "kind": "Site", "status": status});
-        sites
-            .patch_status(
-                &name,
-                &PatchParams::apply(FIELD_MANAGER).force(),
-                &Patch::Apply(&patch),
-            )
-            .await
-            .map_err(|source| Error::WriteStatus {
-                object: format!("Site {name}"),
-                source,
-            })?;
+        write_status::<Site, _>(&context.client, &name, &status, FIELD_MANAGER).await?;
     }
     Ok(Action::requeue(context.settings.probe_interval))
 }

@@ -26,6 +26,7 @@ use crate::caches::cached;
 use crate::conditions::condition;
 use crate::context::Context;
 use crate::error::{Category, Error};
+use crate::status_writer::write_status;
 
 /// The field manager of everything this controller writes.
 pub const FIELD_MANAGER: &str = "soberana-tenant-controller";
@@ -247,20 +248,7 @@ async fn provision(tenant: &Tenant, context: &Context) -> Result<Action, Error> 
         sites: entries,
     };
     if tenant.status.as_ref() != Some(&status) {
-        let tenants: Api<Tenant> = Api::all(context.client.clone());
-        let patch =
-            json!({"apiVersion": "soberana.io/v1alpha1", "kind": "Tenant", "status": status});
-        tenants
-            .patch_status(
-                name,
-                &PatchParams::apply(FIELD_MANAGER).force(),
-                &Patch::Apply(&patch),
-            )
-            .await
-            .map_err(|source| Error::WriteStatus {
-                object: format!("Tenant {name}"),
-                source,
-            })?;
+        write_status::<Tenant, _>(&context.client, name, &status, FIELD_MANAGER).await?;
     }
     Ok(if incomplete.is_empty() {
         Action::await_change()

@@ -20,28 +20,11 @@ use soberana_core::resources::site::Site;
 use soberana_core::resources::tenant::Tenant;
 use soberana_e2e::operator_process::{OperatorProcess, OperatorSettings};
 use soberana_e2e::soberana_install::{OPERATOR_NAMESPACE, store_kubeconfig};
-use soberana_e2e::state_data_centre::{Installation, MemberSite, apply, install};
+use soberana_e2e::state_data_centre::{Installation, MEMBER_SITES, MemberSite, apply, install};
 use soberana_e2e::{ControlPlane, Suite, wait_until};
 
 const OPERATOR: &str = env!("CARGO_BIN_EXE_soberana-operator");
 const MANAGEMENT: &str = "mgmt";
-const MEMBERS: [MemberSite; 3] = [
-    MemberSite {
-        cluster: "state-dc",
-        sovereignty_tier: "StateOwned",
-        jurisdiction: "CR",
-    },
-    MemberSite {
-        cluster: "national-cloud",
-        sovereignty_tier: "NationalProvider",
-        jurisdiction: "CR",
-    },
-    MemberSite {
-        cluster: "public-cloud",
-        sovereignty_tier: "ForeignPublic",
-        jurisdiction: "US",
-    },
-];
 /// How long provisioning a handful of tenants may take on this machine.
 const CONVERGE: Duration = Duration::from_secs(90);
 /// The objects each tenant environment gets besides its namespace.
@@ -94,7 +77,7 @@ fn main() -> ExitCode {
 
 /// Installs the data centre (idempotent) and starts one operator replica.
 async fn start(plane: &ControlPlane, identity: &str) -> Result<(Installation, OperatorProcess)> {
-    let installation = install(plane, MANAGEMENT, &MEMBERS).await?;
+    let installation = install(plane, MANAGEMENT, &MEMBER_SITES).await?;
     let mut operator = start_replica(plane, &installation, identity)?;
     operator
         .wait_for_readiness("leading", Duration::from_secs(60))
@@ -142,20 +125,10 @@ async fn wait_ready(client: &Client, name: &str, timeout: Duration) -> Result<Te
     let tenants: Api<Tenant> = Api::all(client.clone());
     wait_until(&format!("Tenant {name} to be Ready"), timeout, || async {
         let tenant = tenants.get(name).await?;
-        Ok(is_ready(&tenant))
+        Ok(tenant.is_ready())
     })
     .await?;
     Ok(tenants.get(name).await?)
-}
-
-fn is_ready(tenant: &Tenant) -> bool {
-    tenant.status.as_ref().is_some_and(|status| {
-        status.observed_generation == tenant.metadata.generation
-            && status
-                .conditions
-                .iter()
-                .any(|condition| condition.type_ == "Ready" && condition.status == "True")
-    })
 }
 
 fn condition<'a>(
@@ -220,7 +193,7 @@ fn expected_objects() -> BTreeSet<String> {
 async fn sites_are_probed(plane: Arc<ControlPlane>) -> Result<()> {
     let (installation, operator) = start(&plane, "probe-test").await?;
     let sites: Api<Site> = Api::all(installation.management.clone());
-    for member in MEMBERS {
+    for member in MEMBER_SITES {
         wait_until(
             &format!("Site {} to be Ready", member.cluster),
             CONVERGE,
@@ -777,7 +750,7 @@ async fn quiet_steady_state(plane: Arc<ControlPlane>) -> Result<()> {
 }
 
 async fn kill_during_provisioning(plane: Arc<ControlPlane>) -> Result<()> {
-    let installation = install(&plane, MANAGEMENT, &MEMBERS).await?;
+    let installation = install(&plane, MANAGEMENT, &MEMBER_SITES).await?;
     let client = &installation.management;
     let sites = ["state-dc", "national-cloud", "public-cloud"];
     let names: Vec<String> = (0..50)
@@ -802,7 +775,7 @@ async fn kill_during_provisioning(plane: Arc<ControlPlane>) -> Result<()> {
             .await?
             .items
             .iter()
-            .filter(|tenant| tenant.name_any().starts_with("municipality-") && is_ready(tenant))
+            .filter(|tenant| tenant.name_any().starts_with("municipality-") && tenant.is_ready())
             .count()
             >= 3)
     })
@@ -813,7 +786,7 @@ async fn kill_during_provisioning(plane: Arc<ControlPlane>) -> Result<()> {
         .await?
         .items
         .iter()
-        .filter(|tenant| tenant.name_any().starts_with("municipality-") && is_ready(tenant))
+        .filter(|tenant| tenant.name_any().starts_with("municipality-") && tenant.is_ready())
         .count();
     if ready == names.len() {
         bail!("all 50 tenants were done before the kill; the test proves nothing");
@@ -880,7 +853,7 @@ async fn kill_during_provisioning(plane: Arc<ControlPlane>) -> Result<()> {
 }
 
 async fn leader_election(plane: Arc<ControlPlane>) -> Result<()> {
-    let installation = install(&plane, MANAGEMENT, &MEMBERS).await?;
+    let installation = install(&plane, MANAGEMENT, &MEMBER_SITES).await?;
     let client = &installation.management;
     let mut leader = start_replica(&plane, &installation, "replica-a")?;
     leader

@@ -192,3 +192,17 @@ pub enum ProvisioningState {
     /// The site refused the objects; the message says why.
     Failed,
 }
+
+impl Tenant {
+    /// Whether the operator reports the tenant `Ready=True` for its current generation, i.e.
+    /// provisioned on every site it may use as the spec now reads.
+    pub fn is_ready(&self) -> bool {
+        self.status.as_ref().is_some_and(|status| {
+            status.observed_generation == self.metadata.generation
+                && status
+                    .conditions
+                    .iter()
+                    .any(|condition| condition.type_ == "Ready" && condition.status == "True")
+        })
+    }
+}

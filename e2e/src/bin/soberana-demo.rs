@@ -90,7 +90,7 @@ async fn run(arguments: Arguments) -> Result<()> {
     );
 
     say!(
-        "{:<16} {:<26} {:<9} NAMESPACES",
+        "{:<19} {:<26} {:<9} NAMESPACES",
         "SITE",
         "SERVER",
         "VERSION"
@@ -106,7 +106,7 @@ async fn run(arguments: Arguments) -> Result<()> {
             .await
             .with_context(|| format!("{}: listing namespaces", cluster.name()))?;
         say!(
-            "{:<16} {:<26} {:<9} {}",
+            "{:<19} {:<26} {:<9} {}",
             cluster.name(),
             cluster.server(),
             version.git_version,
@@ -183,7 +183,7 @@ async fn run(arguments: Arguments) -> Result<()> {
     );
     for cluster in plane.clusters() {
         say!(
-            "  {:<16} kubectl --kubeconfig {} get ns",
+            "  {:<19} kubectl --kubeconfig {} get ns",
             cluster.name(),
             cluster.kubeconfig().display()
         );
