@@ -1,11 +1,14 @@
 //! What every reconcile shares: clients, metrics, settings and the probe history.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
+use soberana_core::resources::tenant::Tenant;
+use tokio::sync::mpsc;
 
 use crate::availability_window::AvailabilityWindow;
 use crate::caches::Caches;
@@ -38,6 +41,10 @@ pub struct Context {
     windows: Mutex<BTreeMap<String, AvailabilityWindow>>,
     /// Per tenant, the provisioning state on each site, behind the namespace gauges.
     tenant_sites: Mutex<BTreeMap<String, Vec<(String, &'static str)>>>,
+    /// (tenant, site) pairs found missing objects, to be applied again.
+    damaged: Mutex<BTreeSet<(String, String)>>,
+    repair_sender: mpsc::UnboundedSender<ObjectRef<Tenant>>,
+    repair_receiver: Mutex<Option<mpsc::UnboundedReceiver<ObjectRef<Tenant>>>>,
 }
 
 impl std::fmt::Debug for Context {
@@ -61,6 +68,7 @@ impl Context {
             controller: "soberana-operator".to_owned(),
             instance: Some(instance.to_owned()),
         };
+        let (repair_sender, repair_receiver) = mpsc::unbounded_channel();
         Self {
             connections: SiteConnections::new(caches.secrets.clone(), &settings.namespace),
             caches,
@@ -70,6 +78,9 @@ impl Context {
             settings,
             windows: Mutex::new(BTreeMap::new()),
             tenant_sites: Mutex::new(BTreeMap::new()),
+            damaged: Mutex::new(BTreeSet::new()),
+            repair_sender,
+            repair_receiver: Mutex::new(Some(repair_receiver)),
         }
     }
 
@@ -116,4 +127,31 @@ impl Context {
                 .set(total);
         }
     }
+
+    /// Marks `tenant` as missing objects on `site` and asks the Tenant controller to apply them.
+    pub fn request_repair(&self, tenant: &str, site: &str) {
+        lock(&self.damaged).insert((tenant.to_owned(), site.to_owned()));
+        let _ = self.repair_sender.send(ObjectRef::new(tenant));
+    }
+
+    /// Whether `tenant` must be applied on `site` again although its status says provisioned.
+    pub fn needs_repair(&self, tenant: &str, site: &str) -> bool {
+        lock(&self.damaged).contains(&(tenant.to_owned(), site.to_owned()))
+    }
+
+    /// `tenant` was applied on `site` again.
+    pub fn repaired(&self, tenant: &str, site: &str) {
+        lock(&self.damaged).remove(&(tenant.to_owned(), site.to_owned()));
+    }
+
+    /// The stream of repair requests, for the Tenant controller (taken once).
+    pub fn take_repair_requests(&self) -> Option<mpsc::UnboundedReceiver<ObjectRef<Tenant>>> {
+        lock(&self.repair_receiver).take()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -191,8 +191,12 @@ async fn run_tenants(
     .default_backoff()
     .touched_objects()
     .predicate_filter(predicates::generation, Default::default());
-    Controller::for_stream(tenants, reader)
-        .with_config(config)
+    let mut controller = Controller::for_stream(tenants, reader).with_config(config);
+    // Tenants found missing objects on a site (see `drift`) are reconciled again.
+    if let Some(repairs) = context.take_repair_requests() {
+        controller = controller.reconcile_on(tokio_stream_from(repairs));
+    }
+    controller
         .watches_stream(sites, move |_| every_tenant(&for_sites))
         .watches_stream(classifications, move |_| every_tenant(&for_classifications))
         .graceful_shutdown_on(shutdown)
@@ -209,6 +213,12 @@ async fn run_tenants(
         )
         .for_each(|_| async {})
         .await;
+}
+
+fn tokio_stream_from<T: Send + 'static>(
+    mut receiver: tokio::sync::mpsc::UnboundedReceiver<T>,
+) -> impl futures::Stream<Item = T> + Send + 'static {
+    futures::stream::poll_fn(move |context| receiver.poll_recv(context))
 }
 
 fn every_tenant(store: &reflector::Store<Tenant>) -> Vec<ObjectRef<Tenant>> {

@@ -9,6 +9,7 @@ pub mod context;
 pub mod controllers;
 pub mod crd_manifests;
 pub mod crd_readiness;
+pub mod drift;
 pub mod error;
 pub mod health;
 pub mod leadership;

@@ -16,6 +16,7 @@ use soberana_core::resources::tenant::{ProvisioningState, Tenant};
 
 use crate::conditions::condition;
 use crate::context::Context;
+use crate::drift::repair_if_damaged;
 use crate::error::Error;
 use crate::status_writer::write_status;
 
@@ -43,11 +44,15 @@ enum Probe {
 pub async fn reconcile(site: Arc<Site>, context: Arc<Context>) -> Result<Action, Error> {
     let name = site.name_any();
     let started = Instant::now();
-    let probe = match context.connections.client(&site, &context.metrics).await {
-        Ok(client) => probe(&client).await,
-        Err(error) => Probe::NoConnection(error.0),
+    let client = context.connections.client(&site, &context.metrics).await;
+    let probe = match &client {
+        Ok(client) => probe(client).await,
+        Err(error) => Probe::NoConnection(error.0.clone()),
     };
     let answered = matches!(probe, Probe::Answered { ready: true, .. });
+    if let (true, Ok(client)) = (answered, &client) {
+        repair_if_damaged(client, &name, &context).await;
+    }
     let metrics = &context.metrics;
     metrics
         .site_probe_duration

@@ -124,7 +124,8 @@ async fn provision(tenant: &Tenant, context: &Context) -> Result<Action, Error> 
         let already = up_to_date
             && previous
                 .get(site_name)
-                .is_some_and(|entry| entry.state == ProvisioningState::Provisioned);
+                .is_some_and(|entry| entry.state == ProvisioningState::Provisioned)
+            && !context.needs_repair(name, site_name);
         let site = by_name.get(site_name).copied();
         let visited = previous.contains_key(site_name);
         let objects = &objects;
@@ -137,7 +138,14 @@ async fn provision(tenant: &Tenant, context: &Context) -> Result<Action, Error> 
                 };
             }
             match site {
-                Some(site) => apply_on_site(site, name, tenant, objects, visited, context).await,
+                Some(site) => {
+                    let outcome =
+                        apply_on_site(site, name, tenant, objects, visited, context).await;
+                    if outcome.state == ProvisioningState::Provisioned {
+                        context.repaired(name, site_name);
+                    }
+                    outcome
+                }
                 None => pending(site_name, "the Site is gone".to_owned()),
             }
         }

@@ -50,9 +50,14 @@ fn main() -> ExitCode {
             "a_tenant_is_provisioned_only_on_allowed_sites_with_every_object",
             provisioned_on_allowed_sites,
         )
-        .test("quota_and_allowed_site_changes_reach_every_site", |plane| {
-            changes_propagate(plane)
-        })
+        .test(
+            "objects_deleted_on_a_member_are_restored",
+            deleted_objects_restored,
+        )
+        .test(
+            "quota_and_allowed_site_changes_reach_every_site",
+            changes_propagate,
+        )
         .test(
             "a_stopped_site_is_degraded_alone_and_converges_after_restart",
             stopped_site,
@@ -492,6 +497,43 @@ async fn provisioned_on_allowed_sites(plane: Arc<ControlPlane>) -> Result<()> {
     ensure!(
         reasons.contains("Provisioned"),
         "events on the tenant: {reasons:?}"
+    );
+    Ok(())
+}
+
+async fn deleted_objects_restored(plane: Arc<ControlPlane>) -> Result<()> {
+    let (installation, _operator) = start(&plane, "drift-test").await?;
+    let client = &installation.management;
+    apply(
+        client,
+        &tenant("fire-brigade", "bomberos", &["state-dc"], &["prod"]),
+    )
+    .await?;
+    wait_ready(client, "fire-brigade", CONVERGE).await?;
+    let state_dc = member(&plane, "state-dc").await?;
+    Api::<NetworkPolicy>::namespaced(state_dc.clone(), "bomberos-prod")
+        .delete("soberana-default-deny-ingress", &DeleteParams::default())
+        .await?;
+    Api::<ResourceQuota>::namespaced(state_dc.clone(), "bomberos-prod")
+        .delete("soberana-quota", &DeleteParams::default())
+        .await?;
+    wait_until("the deleted objects to be back", CONVERGE, || async {
+        Ok(objects_in(&state_dc, "bomberos-prod").await? == expected_objects())
+    })
+    .await?;
+    let events = Api::<k8s_openapi::api::events::v1::Event>::all(client.clone())
+        .list(&ListParams::default().fields("regarding.name=fire-brigade"))
+        .await?;
+    let notes: Vec<String> = events
+        .items
+        .iter()
+        .filter(|event| event.reason.as_deref() == Some("ObjectsMissing"))
+        .filter_map(|event| event.note.clone())
+        .collect();
+    ensure!(
+        notes.iter().any(|note| note.contains("site state-dc")
+            && note.contains("NetworkPolicy bomberos-prod/soberana-default-deny-ingress")),
+        "ObjectsMissing events: {notes:?}"
     );
     Ok(())
 }
