@@ -21,6 +21,8 @@ pub struct OperatorSettings {
     pub lease_duration: u64,
     /// Reconciles in flight per controller.
     pub reconcile_concurrency: u16,
+    /// Seconds between two checks of a site for deleted tenant objects.
+    pub drift_check_interval: u64,
 }
 
 impl Default for OperatorSettings {
@@ -29,6 +31,7 @@ impl Default for OperatorSettings {
             probe_interval: 2,
             lease_duration: 6,
             reconcile_concurrency: 32,
+            drift_check_interval: 2,
         }
     }
 }
@@ -61,6 +64,7 @@ impl OperatorProcess {
             format!("--probe-interval={}", settings.probe_interval),
             format!("--lease-duration={}", settings.lease_duration),
             format!("--reconcile-concurrency={}", settings.reconcile_concurrency),
+            format!("--drift-check-interval={}", settings.drift_check_interval),
             format!("--identity={identity}"),
         ];
         let mut component = Component::new(identity, binary, arguments, directory)

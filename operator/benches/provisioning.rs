@@ -119,6 +119,7 @@ async fn run(count: usize) -> Result<()> {
             probe_interval: 15,
             lease_duration: 15,
             reconcile_concurrency: u16::try_from(CONCURRENCY)?,
+            drift_check_interval: 300,
         },
     )?;
     operator

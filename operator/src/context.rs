@@ -28,6 +28,8 @@ pub struct Settings {
     pub ingress_namespace: String,
     /// How many objects each controller reconciles at once.
     pub reconcile_concurrency: u16,
+    /// How often each site is checked for tenant objects deleted behind Soberana's back.
+    pub drift_check_interval: Duration,
 }
 
 /// Shared by every reconcile.
@@ -45,6 +47,8 @@ pub struct Context {
     damaged: Mutex<BTreeSet<(String, String)>>,
     repair_sender: mpsc::UnboundedSender<ObjectRef<Tenant>>,
     repair_receiver: Mutex<Option<mpsc::UnboundedReceiver<ObjectRef<Tenant>>>>,
+    /// When each site was last checked for missing objects.
+    drift_checks: Mutex<BTreeMap<String, std::time::Instant>>,
 }
 
 impl std::fmt::Debug for Context {
@@ -81,6 +85,7 @@ impl Context {
             damaged: Mutex::new(BTreeSet::new()),
             repair_sender,
             repair_receiver: Mutex::new(Some(repair_receiver)),
+            drift_checks: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -125,6 +130,19 @@ impl Context {
                 .tenant_namespaces
                 .with_label_values(&[site.as_str(), state])
                 .set(total);
+        }
+    }
+
+    /// Whether `site` is due a drift check; if so, records that it is being checked now.
+    pub fn drift_check_due(&self, site: &str) -> bool {
+        let mut checks = lock(&self.drift_checks);
+        let now = std::time::Instant::now();
+        match checks.get(site) {
+            Some(last) if now.duration_since(*last) < self.settings.drift_check_interval => false,
+            _ => {
+                checks.insert(site.to_owned(), now);
+                true
+            }
         }
     }
 

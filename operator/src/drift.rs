@@ -16,6 +16,9 @@ use soberana_core::tenancy::{desired_objects, labels};
 
 use crate::context::Context;
 
+/// Objects per list request.
+const PAGE_SIZE: u32 = 500;
+
 /// Every object on the site that carries Soberana's `managed-by` label, described as
 /// `TenantObject::describe` describes the desired ones ("Kind namespace/name").
 pub async fn present_objects(client: &Client) -> Result<BTreeSet<String>, kube::Error> {
@@ -33,20 +36,27 @@ where
     K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
     let selector = format!("{}={}", labels::MANAGED_BY, labels::MANAGER);
-    let list = Api::<K>::all(client.clone())
-        .list_metadata(&ListParams::default().labels(&selector))
-        .await?;
+    let api = Api::<K>::all(client.clone());
     let kind = K::kind(&());
-    for object in list.items {
-        // A namespace being deleted is as good as gone: applying into it would fail.
-        if object.metadata.deletion_timestamp.is_some() {
-            continue;
+    // Pages keep the memory of a check bounded however many tenants a site carries.
+    let mut parameters = ListParams::default().labels(&selector).limit(PAGE_SIZE);
+    loop {
+        let list = api.list_metadata(&parameters).await?;
+        for object in list.items {
+            // A namespace being deleted is as good as gone: applying into it would fail.
+            if object.metadata.deletion_timestamp.is_some() {
+                continue;
+            }
+            let name = object.name_any();
+            present.insert(match object.metadata.namespace {
+                Some(namespace) => format!("{kind} {namespace}/{name}"),
+                None => format!("{kind} {name}"),
+            });
         }
-        let name = object.name_any();
-        present.insert(match object.metadata.namespace {
-            Some(namespace) => format!("{kind} {namespace}/{name}"),
-            None => format!("{kind} {name}"),
-        });
+        match list.metadata.continue_ {
+            Some(token) if !token.is_empty() => parameters = parameters.continue_token(&token),
+            _ => break,
+        }
     }
     Ok(())
 }
@@ -84,8 +94,11 @@ pub fn damaged_tenants(
 }
 
 /// Checks `site` for tenants missing objects; each gets a Warning Event and is applied again.
-/// A failed check is logged and tried again at the next probe.
+/// Runs at most every `--drift-check-interval`; a failed check is logged and tried again then.
 pub async fn repair_if_damaged(client: &Client, site: &str, context: &Context) {
+    if !context.drift_check_due(site) {
+        return;
+    }
     let tenants = context.caches.tenants.state();
     let present = match present_objects(client).await {
         Ok(present) => present,

@@ -42,6 +42,9 @@ struct Arguments {
     /// Namespace of each site's ingress controller; tenants accept traffic from it.
     #[arg(long, default_value = "ingress")]
     ingress_namespace: String,
+    /// Seconds between two checks of a site for tenant objects deleted there (metadata-only lists).
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    drift_check_interval: u64,
     /// How many Sites, and how many Tenants, are reconciled at once.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=256))]
     reconcile_concurrency: u16,
@@ -58,6 +61,9 @@ struct Arguments {
     #[arg(long, value_enum, env = "SOBERANA_LOG_FORMAT", default_value = "human")]
     log_format: LogFormat,
 }
+
+/// How long in-flight reconciles may run after a shutdown request.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum LogFormat {
@@ -161,6 +167,7 @@ async fn run(arguments: Arguments) -> Result<ExitCode> {
         availability_window: usize::try_from(arguments.availability_window).unwrap_or(usize::MAX),
         ingress_namespace: arguments.ingress_namespace,
         reconcile_concurrency: arguments.reconcile_concurrency,
+        drift_check_interval: Duration::from_secs(arguments.drift_check_interval),
     };
     let (caches, cache_writers) = caches();
     let context = Arc::new(Context::new(client, metrics, settings, &identity, caches));
@@ -175,15 +182,21 @@ async fn run(arguments: Arguments) -> Result<ExitCode> {
     };
     let _ = end_sender.send(true);
     readiness.set(Phase::Stopping);
-    // In-flight reconciles finish before the lead is handed over.
-    controllers.await;
+    // In-flight reconciles finish before the lead is handed over, within a bound: a reconcile
+    // waiting on an unreachable API server must not keep the process alive.
+    if tokio::time::timeout(SHUTDOWN_GRACE, controllers)
+        .await
+        .is_err()
+    {
+        tracing::warn!(grace = ?SHUTDOWN_GRACE, "reconciles still running at the end of the grace period; stopping anyway");
+    }
     if lost_lead {
         // Another replica may be writing now: stop at once and let the restart stand by.
         tracing::error!("lost the leader lease; exiting so that only the new leader writes");
         return Ok(ExitCode::FAILURE);
     }
     election.resign().await;
-    let _ = server.await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -145,6 +145,7 @@ async fn run(arguments: Arguments) -> Result<()> {
             &OperatorSettings {
                 probe_interval: 5,
                 lease_duration: 15,
+                drift_check_interval: 30,
                 ..OperatorSettings::default()
             },
         )?;
