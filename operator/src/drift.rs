@@ -9,12 +9,13 @@ use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::ListParams;
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::EventType;
 use kube::{Api, Client, Resource, ResourceExt};
 use soberana_core::resources::tenant::{ProvisioningState, Tenant};
 use soberana_core::tenancy::{desired_objects, labels};
 
 use crate::context::Context;
+use crate::tenant_controller::publish;
 
 /// Objects per list request.
 const PAGE_SIZE: u32 = 500;
@@ -121,23 +122,8 @@ pub async fn repair_if_damaged(client: &Client, site: &str, context: &Context) {
             .iter()
             .find(|candidate| candidate.name_any() == tenant)
         {
-            let event = Event {
-                type_: EventType::Warning,
-                reason: "ObjectsMissing".to_owned(),
-                note: Some(format!(
-                    "site {site}: {} missing; applying again",
-                    summary(&missing)
-                )),
-                action: "Repair".to_owned(),
-                secondary: None,
-            };
-            if let Err(error) = context
-                .recorder
-                .publish(&event, &object.object_ref(&()))
-                .await
-            {
-                tracing::warn!(%tenant, %error, "could not publish an event");
-            }
+            let note = format!("site {site}: {} missing; applying again", summary(&missing));
+            publish(context, object, EventType::Warning, "ObjectsMissing", note).await;
         }
         context.request_repair(&tenant, site);
     }

@@ -530,7 +530,13 @@ async fn publish_changes(
 }
 
 /// Publishes an Event on the Tenant; a failure to publish is logged, never fatal.
-async fn publish(context: &Context, tenant: &Tenant, type_: EventType, reason: &str, note: String) {
+pub(crate) async fn publish(
+    context: &Context,
+    tenant: &Tenant,
+    type_: EventType,
+    reason: &str,
+    note: String,
+) {
     let event = Event {
         type_,
         reason: reason.to_owned(),
