@@ -77,10 +77,6 @@ impl OperatorProcess {
         })
     }
 
-    pub fn identity(&self) -> &str {
-        &self.identity
-    }
-
     /// Fetches one endpoint (`/metrics`, `/healthz`, `/readyz`): status code and body.
     pub async fn get(&self, path: &str) -> Result<(u16, String)> {
         let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", self.metrics_port))

@@ -39,8 +39,3 @@ fn verb(request: &Request<Body>) -> &'static str {
         _ => "other",
     }
 }
-
-/// Whether a verb changes state.
-pub fn is_write(verb: &str) -> bool {
-    matches!(verb, "create" | "update" | "patch" | "delete")
-}

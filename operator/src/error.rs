@@ -19,11 +19,6 @@ pub enum Error {
         object: String,
         source: kube::Error,
     },
-    #[error("listing {what} on the management cluster: {source}")]
-    List {
-        what: &'static str,
-        source: kube::Error,
-    },
     #[error("writing status of {object}: {source}")]
     WriteStatus { object: String, source: kube::Error },
     #[error("{object}: {message}")]
@@ -68,7 +63,6 @@ impl Error {
             Self::Invalid { .. } => Category::Invalid,
             Self::ApplyOnSite { source, .. }
             | Self::RemoveFromSite { source, .. }
-            | Self::List { source, .. }
             | Self::WriteStatus { source, .. } => kube_category(source),
             Self::SiteConnection { .. } | Self::Finalizer { .. } => Category::Transient,
         }

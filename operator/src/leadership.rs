@@ -60,8 +60,11 @@ impl Election {
     }
 
     /// Resolves when this replica stops leading (or the election ends).
-    pub async fn lost(mut self_leading: watch::Receiver<bool>) {
-        let _ = self_leading.wait_for(|leading| !*leading).await;
+    pub fn lost(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut leading = self.leading.clone();
+        async move {
+            let _ = leading.wait_for(|leading| !*leading).await;
+        }
     }
 
     /// Gives the Lease up so a standby can take over at once rather than after it expires.

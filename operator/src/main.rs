@@ -171,7 +171,7 @@ async fn run(arguments: Arguments) -> Result<ExitCode> {
     };
     let (caches, cache_writers) = caches();
     let context = Arc::new(Context::new(client, metrics, settings, &identity, caches));
-    let lost = Election::lost(election.leading.clone());
+    let lost = election.lost();
     let (end_sender, end) = watch::channel(false);
     let controllers = soberana_operator::controllers::run(context, cache_writers, end);
     tokio::pin!(controllers);

@@ -103,11 +103,6 @@ impl SiteConnections {
         Ok(client)
     }
 
-    /// Forgets a site's client (the Site was deleted).
-    pub fn forget(&self, site: &str) {
-        self.lock().remove(site);
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, (String, Client)>> {
         self.cache
             .lock()
