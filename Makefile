@@ -9,7 +9,7 @@ HARNESS := e2e/scripts/build-harness.sh
 
 BENCH_TENANTS ?= 500
 
-.PHONY: test demo tools harness crds bench
+.PHONY: test demo tools harness crds policies bench
 
 ## test: format check, clippy with -D warnings, then every unit, integration and e2e test
 test: tools harness
@@ -39,6 +39,14 @@ harness:
 ## crds: regenerate crds/ from the Rust types in core/src/resources
 crds:
 	$(CARGO) run --locked -q -p soberana-operator --bin crdgen
+
+## policies: regenerate the snapshots of each example site's compiled admission policies
+policies:
+	$(CARGO) build --locked -q -p soberana-api --bin soberana
+	mkdir -p api/tests/snapshots
+	for site in $$(grep -A2 '^kind: Site' examples/sites.yaml | awk '/^  name:/ { print $$2 }'); do \
+	  target/debug/soberana policies --site "$$site" -f examples/ > "api/tests/snapshots/residency-$$site.yaml"; \
+	done
 
 ## bench: the placement engine against the same rules in Rego (regorus); figures go in BENCHMARKS.md
 bench: harness

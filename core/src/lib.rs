@@ -4,5 +4,6 @@
 //! operator, the gRPC API and the offline CLI all share one definition of every rule.
 
 pub mod placement;
+pub mod residency;
 pub mod resources;
 pub mod tenancy;

@@ -11,6 +11,8 @@ use soberana_api::manifests::{InputError, load};
 use soberana_api::offline::{Evaluated, evaluate_all};
 use soberana_api::report::{decisions_table, explanation, unplaceable_summary};
 use soberana_core::placement::{Decision, Outcome};
+use soberana_core::residency::admission_policies::DEFAULT_SOBERANA_IDENTITY;
+use soberana_core::residency::{SiteResidency, compile};
 
 /// Soberana: where may government workloads run, and why.
 #[derive(Debug, Parser)]
@@ -42,6 +44,20 @@ enum Command {
         #[arg(short = 'o', long, value_enum, default_value_t = Format::Table)]
         output: Format,
     },
+    /// Print the admission policies that enforce residency inside one site's cluster, as YAML
+    /// `kubectl apply -f -` accepts (the operator applies the same objects).
+    Policies {
+        /// The Site to compile for.
+        #[arg(long)]
+        site: String,
+        /// YAML files or directories with the Site and the DataClassifications.
+        #[arg(short = 'f', long = "filename", required = true, num_args = 1..)]
+        files: Vec<PathBuf>,
+        /// The user name Soberana's operator has on the site; only it may change tenant
+        /// namespace labels.
+        #[arg(long, default_value = DEFAULT_SOBERANA_IDENTITY)]
+        soberana_identity: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -65,6 +81,11 @@ fn main() -> ExitCode {
             files,
             output,
         } => run_explain(&workload, &files, output),
+        Command::Policies {
+            site,
+            files,
+            soberana_identity,
+        } => run_policies(&site, &files, &soberana_identity),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -132,6 +153,46 @@ fn run_explain(wanted: &str, files: &[PathBuf], output: Format) -> Result<u8, Ve
         Format::Yaml => print(&to_yaml(&found.decision)?),
     }
     Ok(exit_code(std::iter::once(&found.decision)))
+}
+
+fn run_policies(site: &str, files: &[PathBuf], identity: &str) -> Result<u8, Vec<InputError>> {
+    let manifests = load(files)?;
+    let Some(found) = manifests
+        .sites
+        .iter()
+        .find(|candidate| candidate.metadata.name.as_deref() == Some(site))
+    else {
+        let known: Vec<&str> = manifests
+            .sites
+            .iter()
+            .filter_map(|candidate| candidate.metadata.name.as_deref())
+            .collect();
+        return Err(vec![InputError::new(
+            None,
+            format!(
+                "--site {site:?}: no such Site in the given files (sites: {})",
+                known.join(", ")
+            ),
+        )]);
+    };
+    let residency = SiteResidency::new(found, &manifests.classifications)
+        .map_err(|error| vec![InputError::new(None, error.to_string())])?;
+    let compiled = compile(&residency, identity);
+    let mut text = format!(
+        "# Residency policies for site {site}, revision {}; it may host: {}\n",
+        compiled.revision,
+        if compiled.allowed.is_empty() {
+            "nothing".to_owned()
+        } else {
+            compiled.allowed.join(", ")
+        }
+    );
+    for object in &compiled.objects {
+        text.push_str("---\n");
+        text.push_str(&to_yaml(object)?);
+    }
+    print(&text);
+    Ok(ALL_PLACED)
 }
 
 fn exit_code<'a>(decisions: impl IntoIterator<Item = &'a Decision>) -> u8 {

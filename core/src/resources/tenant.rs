@@ -59,6 +59,11 @@ pub struct TenantSpec {
     /// Name of the most sensitive DataClassification the institution may handle.
     #[schemars(length(min = 1, max = 253))]
     pub highest_classification: String,
+    /// Classification given to workloads in the tenant's namespaces that carry no
+    /// `soberana.io/classification` label; without it such workloads are refused on every site.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub default_classification: Option<String>,
     /// Environments, one namespace each on every allowed site (e.g. `prod`, `staging`).
     #[schemars(length(min = 1, max = 8))]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]

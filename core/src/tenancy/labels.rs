@@ -7,9 +7,22 @@ pub const TENANT: &str = "soberana.io/tenant";
 pub const ENVIRONMENT: &str = "soberana.io/environment";
 /// The most sensitive DataClassification allowed in the namespace.
 pub const CLASSIFICATION_CEILING: &str = "soberana.io/classification-ceiling";
+/// The classification given to unlabelled workloads in the namespace (the Tenant's
+/// `spec.defaultClassification`).
+pub const DEFAULT_CLASSIFICATION: &str = "soberana.io/default-classification";
 /// The classification of a workload's data (set by agencies, checked by admission policies).
 pub const CLASSIFICATION: &str = "soberana.io/classification";
 /// Standard marker of objects Soberana created.
 pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 /// The value of [`MANAGED_BY`].
 pub const MANAGER: &str = "soberana";
+
+/// The labels only Soberana may set or change on tenant namespaces: they grant network access
+/// (NetworkPolicies select tenants by them) and decide what admission allows there.
+pub const TENANT_NAMESPACE_LABELS: [&str; 5] = [
+    TENANT,
+    ENVIRONMENT,
+    CLASSIFICATION_CEILING,
+    DEFAULT_CLASSIFICATION,
+    MANAGED_BY,
+];

@@ -75,6 +75,9 @@ pub fn desired_objects(
             labels::CLASSIFICATION_CEILING.to_owned(),
             tenant.highest_classification.clone(),
         );
+        if let Some(default) = &tenant.default_classification {
+            namespace_labels.insert(labels::DEFAULT_CLASSIFICATION.to_owned(), default.clone());
+        }
         objects.push(TenantObject::Namespace(Namespace {
             metadata: ObjectMeta {
                 name: Some(namespace.clone()),

@@ -1,0 +1,414 @@
+//! Compiling a site's residency rules into `ValidatingAdmissionPolicy` objects and their
+//! bindings (`admissionregistration.k8s.io/v1`). Five policies, each about one thing:
+//!
+//! - `soberana-residency`: namespaces and workloads whose classification this site may not host,
+//!   or that name an unknown classification;
+//! - `soberana-tenant-workloads`: in tenant namespaces, workloads without a classification (unless
+//!   the tenant sets a default) and workloads above the namespace's classification ceiling;
+//! - `soberana-pod-templates` and `soberana-cronjob-templates`: a workload's pod template must
+//!   carry the workload's classification, since the pods it creates are judged by their own label;
+//! - `soberana-tenant-namespace-labels`: only Soberana may set or change the labels that make a
+//!   namespace a tenant's.
+//!
+//! Every expression tolerates missing labels, so a policy never fails on odd input; the policies
+//! fail closed (`failurePolicy: Fail`) if the API server cannot evaluate them.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::admissionregistration::v1::{
+    MatchCondition, MatchResources, NamedRuleWithOperations, ValidatingAdmissionPolicy,
+    ValidatingAdmissionPolicyBinding, ValidatingAdmissionPolicyBindingSpec,
+    ValidatingAdmissionPolicySpec, Validation, Variable,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+    LabelSelector, LabelSelectorRequirement, ObjectMeta,
+};
+use serde::Serialize;
+
+use super::cel;
+use super::site_residency::SiteResidency;
+use crate::tenancy::labels;
+
+/// The identity Soberana's operator has on member clusters (its ServiceAccount there).
+pub const DEFAULT_SOBERANA_IDENTITY: &str =
+    "system:serviceaccount:soberana-system:soberana-operator";
+/// Label on every compiled object: the revision of the compiled set it belongs to.
+pub const POLICY_REVISION: &str = "soberana.io/policy-revision";
+/// Label on every compiled object: the site it was compiled for.
+pub const POLICY_SITE: &str = "soberana.io/site";
+
+/// One object of a site's compiled policy set.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum AdmissionObject {
+    Policy(ValidatingAdmissionPolicy),
+    Binding(ValidatingAdmissionPolicyBinding),
+}
+
+impl AdmissionObject {
+    pub fn name(&self) -> &str {
+        let metadata = match self {
+            Self::Policy(policy) => &policy.metadata,
+            Self::Binding(binding) => &binding.metadata,
+        };
+        metadata.name.as_deref().unwrap_or_default()
+    }
+
+    fn metadata_mut(&mut self) -> &mut ObjectMeta {
+        match self {
+            Self::Policy(policy) => &mut policy.metadata,
+            Self::Binding(binding) => &mut binding.metadata,
+        }
+    }
+}
+
+/// Everything a site's API server needs to enforce residency, and its revision.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CompiledPolicies {
+    pub site: String,
+    /// A digest of the compiled objects: equal revisions enforce the same rules.
+    pub revision: String,
+    /// Policies first, then their bindings.
+    pub objects: Vec<AdmissionObject>,
+    /// The classifications the site may host, least sensitive first.
+    pub allowed: Vec<String>,
+}
+
+/// Compiles the residency policies of `residency`'s site. `soberana_identity` is the user name
+/// the operator has on that site; only it may change tenant namespace labels.
+pub fn compile(residency: &SiteResidency, soberana_identity: &str) -> CompiledPolicies {
+    let policies = vec![
+        residency_policy(residency),
+        tenant_workloads_policy(residency),
+        pod_template_policy(
+            "soberana-pod-templates",
+            "object.spec.template",
+            &[
+                ("apps", &["deployments", "statefulsets", "daemonsets"]),
+                ("batch", &["jobs"]),
+            ],
+        ),
+        pod_template_policy(
+            "soberana-cronjob-templates",
+            "object.spec.jobTemplate.spec.template",
+            &[("batch", &["cronjobs"])],
+        ),
+        namespace_labels_policy(soberana_identity),
+    ];
+    let bindings: Vec<AdmissionObject> = policies
+        .iter()
+        .map(|policy| {
+            let name = policy.metadata.name.clone().unwrap_or_default();
+            // Tenant rules apply in tenant namespaces only; the rest everywhere.
+            let namespaces = (name == "soberana-tenant-workloads").then(|| LabelSelector {
+                match_expressions: Some(vec![LabelSelectorRequirement {
+                    key: labels::TENANT.to_owned(),
+                    operator: "Exists".to_owned(),
+                    values: None,
+                }]),
+                ..LabelSelector::default()
+            });
+            AdmissionObject::Binding(binding(&name, namespaces))
+        })
+        .collect();
+    let mut objects: Vec<AdmissionObject> = policies
+        .into_iter()
+        .map(AdmissionObject::Policy)
+        .chain(bindings)
+        .collect();
+    let revision = revision_of(&objects);
+    for object in &mut objects {
+        let metadata = object.metadata_mut();
+        let object_labels = metadata.labels.get_or_insert_with(BTreeMap::new);
+        object_labels.insert(POLICY_REVISION.to_owned(), revision.clone());
+        object_labels.insert(POLICY_SITE.to_owned(), residency.site.clone());
+    }
+    CompiledPolicies {
+        site: residency.site.clone(),
+        revision,
+        objects,
+        allowed: residency.allowed(),
+    }
+}
+
+/// The workload kinds residency applies to, by API group.
+const WORKLOADS: [(&str, &[&str]); 3] = [
+    ("", &["pods", "persistentvolumeclaims"]),
+    ("apps", &["deployments", "statefulsets", "daemonsets"]),
+    ("batch", &["jobs", "cronjobs"]),
+];
+
+fn residency_policy(residency: &SiteResidency) -> ValidatingAdmissionPolicy {
+    let mut resources: Vec<(&str, &[&str])> = vec![("", &["namespaces"])];
+    resources.extend(WORKLOADS);
+    let mut validations = vec![Validation {
+        expression: "variables.classification == '' || variables.classification in variables.ranks"
+            .to_owned(),
+        message_expression: Some(format!(
+            "{} + variables.classification + {}",
+            cel::string(&format!("{}=", labels::CLASSIFICATION)),
+            cel::string(&format!(
+                " is not a DataClassification known to site {} (known: {})",
+                residency.site,
+                residency
+                    .ranks
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        )),
+        reason: Some("Forbidden".to_owned()),
+        ..Validation::default()
+    }];
+    for classification in residency.refused.keys() {
+        validations.push(Validation {
+            expression: format!(
+                "variables.classification != {}",
+                cel::string(classification)
+            ),
+            message: residency.refusal(classification),
+            reason: Some("Forbidden".to_owned()),
+            ..Validation::default()
+        });
+    }
+    policy(
+        "soberana-residency",
+        &resources,
+        vec![
+            variable("objectLabels", &cel::labels_of("object.metadata")),
+            variable("namespaceLabels", cel::NAMESPACE_LABELS),
+            variable(
+                "classification",
+                &cel::effective_classification("variables.objectLabels"),
+            ),
+            variable("ranks", &cel::ranks(&residency.ranks)),
+        ],
+        Vec::new(),
+        validations,
+    )
+}
+
+fn tenant_workloads_policy(residency: &SiteResidency) -> ValidatingAdmissionPolicy {
+    let within_ceiling = "variables.classification == '' || !(variables.classification in variables.ranks) || (variables.ceiling in variables.ranks && variables.ranks[variables.classification] <= variables.ranks[variables.ceiling])";
+    policy(
+        "soberana-tenant-workloads",
+        &WORKLOADS,
+        vec![
+            variable("objectLabels", &cel::labels_of("object.metadata")),
+            variable("namespaceLabels", cel::NAMESPACE_LABELS),
+            variable(
+                "classification",
+                &cel::effective_classification("variables.objectLabels"),
+            ),
+            variable(
+                "ceiling",
+                &cel::label("variables.namespaceLabels", labels::CLASSIFICATION_CEILING),
+            ),
+            variable(
+                "tenant",
+                &cel::label("variables.namespaceLabels", labels::TENANT),
+            ),
+            variable("ranks", &cel::ranks(&residency.ranks)),
+        ],
+        Vec::new(),
+        vec![
+            Validation {
+                expression: "variables.classification != ''".to_owned(),
+                message_expression: Some(format!(
+                    "{} + namespaceObject.metadata.name + {}",
+                    cel::string("every workload in tenant namespace "),
+                    cel::string(&format!(
+                        " must carry the label {} (or its Tenant must set spec.defaultClassification)",
+                        labels::CLASSIFICATION
+                    ))
+                )),
+                reason: Some("Forbidden".to_owned()),
+                ..Validation::default()
+            },
+            Validation {
+                expression: within_ceiling.to_owned(),
+                message_expression: Some(
+                    "'data classified ' + variables.classification + ' may not run in namespace ' + namespaceObject.metadata.name + ': tenant ' + variables.tenant + ' may handle data up to ' + variables.ceiling".to_owned(),
+                ),
+                reason: Some("Forbidden".to_owned()),
+                ..Validation::default()
+            },
+        ],
+    )
+}
+
+fn pod_template_policy(
+    name: &str,
+    template: &str,
+    resources: &[(&str, &[&str])],
+) -> ValidatingAdmissionPolicy {
+    policy(
+        name,
+        resources,
+        vec![
+            variable("objectLabels", &cel::labels_of("object.metadata")),
+            variable(
+                "templateLabels",
+                &format!(
+                    "has({template}.metadata) && has({template}.metadata.labels) ? {template}.metadata.labels : {{}}"
+                ),
+            ),
+            variable("namespaceLabels", cel::NAMESPACE_LABELS),
+            variable(
+                "classification",
+                &cel::effective_classification("variables.objectLabels"),
+            ),
+            variable(
+                "templateClassification",
+                &cel::effective_classification("variables.templateLabels"),
+            ),
+        ],
+        Vec::new(),
+        vec![Validation {
+            expression: "variables.templateClassification == variables.classification".to_owned(),
+            message_expression: Some(format!(
+                "{} + (variables.templateClassification == '' ? 'none' : variables.templateClassification) + ' but the workload has ' + (variables.classification == '' ? 'none' : variables.classification) + {}",
+                cel::string(&format!(
+                    "the pod template's {} is ",
+                    labels::CLASSIFICATION
+                )),
+                cel::string(": its pods are judged by their own label, so both must be the same")
+            )),
+            reason: Some("Forbidden".to_owned()),
+            ..Validation::default()
+        }],
+    )
+}
+
+fn namespace_labels_policy(soberana_identity: &str) -> ValidatingAdmissionPolicy {
+    let protected = labels::TENANT_NAMESPACE_LABELS;
+    let soberana_labels: Vec<&str> = protected
+        .iter()
+        .copied()
+        .filter(|key| *key != labels::MANAGED_BY)
+        .collect();
+    let managed = cel::string(labels::MANAGED_BY);
+    let manager = cel::string(labels::MANAGER);
+    let unchanged = format!(
+        "{}.all(key, (key in variables.newLabels ? variables.newLabels[key] : '') == (key in variables.oldLabels ? variables.oldLabels[key] : '')) && ((({managed} in variables.newLabels) && variables.newLabels[{managed}] == {manager}) == (({managed} in variables.oldLabels) && variables.oldLabels[{managed}] == {manager}))",
+        cel::string_list(soberana_labels.iter().copied())
+    );
+    policy(
+        "soberana-tenant-namespace-labels",
+        &[("", &["namespaces"])],
+        vec![
+            variable("newLabels", &cel::labels_of("object.metadata")),
+            variable(
+                "oldLabels",
+                "oldObject != null && has(oldObject.metadata.labels) ? oldObject.metadata.labels : {}",
+            ),
+        ],
+        vec![MatchCondition {
+            name: "not-soberana".to_owned(),
+            expression: format!(
+                "request.userInfo.username != {}",
+                cel::string(soberana_identity)
+            ),
+        }],
+        vec![Validation {
+            expression: unchanged,
+            message_expression: Some(format!(
+                "{} + request.userInfo.username + ' may not set or change them on namespace ' + object.metadata.name",
+                cel::string(&format!(
+                    "only Soberana may set or change the labels {} ({}={}); ",
+                    soberana_labels.join(", "),
+                    labels::MANAGED_BY,
+                    labels::MANAGER
+                ))
+            )),
+            reason: Some("Forbidden".to_owned()),
+            ..Validation::default()
+        }],
+    )
+}
+
+fn policy(
+    name: &str,
+    resources: &[(&str, &[&str])],
+    variables: Vec<Variable>,
+    match_conditions: Vec<MatchCondition>,
+    validations: Vec<Validation>,
+) -> ValidatingAdmissionPolicy {
+    ValidatingAdmissionPolicy {
+        metadata: metadata(name),
+        spec: Some(ValidatingAdmissionPolicySpec {
+            failure_policy: Some("Fail".to_owned()),
+            match_constraints: Some(MatchResources {
+                resource_rules: Some(
+                    resources
+                        .iter()
+                        .map(|(group, resources)| NamedRuleWithOperations {
+                            api_groups: Some(vec![(*group).to_owned()]),
+                            api_versions: Some(vec!["*".to_owned()]),
+                            operations: Some(vec!["CREATE".to_owned(), "UPDATE".to_owned()]),
+                            resources: Some(
+                                resources
+                                    .iter()
+                                    .map(|resource| (*resource).to_owned())
+                                    .collect(),
+                            ),
+                            ..NamedRuleWithOperations::default()
+                        })
+                        .collect(),
+                ),
+                ..MatchResources::default()
+            }),
+            match_conditions: (!match_conditions.is_empty()).then_some(match_conditions),
+            variables: Some(variables),
+            validations: Some(validations),
+            ..ValidatingAdmissionPolicySpec::default()
+        }),
+        status: None,
+    }
+}
+
+fn binding(name: &str, namespaces: Option<LabelSelector>) -> ValidatingAdmissionPolicyBinding {
+    ValidatingAdmissionPolicyBinding {
+        metadata: metadata(name),
+        spec: ValidatingAdmissionPolicyBindingSpec {
+            policy_name: name.to_owned(),
+            validation_actions: vec!["Deny".to_owned()],
+            match_resources: namespaces.map(|selector| MatchResources {
+                namespace_selector: Some(selector),
+                ..MatchResources::default()
+            }),
+            ..ValidatingAdmissionPolicyBindingSpec::default()
+        },
+    }
+}
+
+fn metadata(name: &str) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.to_owned()),
+        labels: Some(BTreeMap::from([(
+            labels::MANAGED_BY.to_owned(),
+            labels::MANAGER.to_owned(),
+        )])),
+        ..ObjectMeta::default()
+    }
+}
+
+fn variable(name: &str, expression: &str) -> Variable {
+    Variable {
+        name: name.to_owned(),
+        expression: expression.to_owned(),
+    }
+}
+
+/// FNV-1a over the objects' JSON: stable across runs and builds, so an unchanged policy set
+/// keeps its revision and is not applied again. (A change detector, not a security digest.)
+fn revision_of(objects: &[AdmissionObject]) -> String {
+    let json = serde_json::to_vec(objects).unwrap_or_default();
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in json {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
