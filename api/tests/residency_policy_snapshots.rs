@@ -31,7 +31,11 @@ fn compiled_policies_of_every_example_site_match_their_snapshots() {
             .arg(manifest_directory().join("../examples"))
             .output()
             .unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         let expected = std::fs::read_to_string(&path).unwrap();
         assert!(
             String::from_utf8_lossy(&output.stdout) == expected,
@@ -52,6 +56,12 @@ fn an_unknown_site_is_a_clear_error() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("--site \"atlantis\": no such Site"), "{stderr}");
-    assert!(stderr.contains("state-dc-primary"), "the known sites are listed: {stderr}");
+    assert!(
+        stderr.contains("--site \"atlantis\": no such Site"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("state-dc-primary"),
+        "the known sites are listed: {stderr}"
+    );
 }

@@ -23,6 +23,8 @@ pub struct OperatorSettings {
     pub reconcile_concurrency: u16,
     /// Seconds between two checks of a site for deleted tenant objects.
     pub drift_check_interval: u64,
+    /// Seconds between two residency violation scans of a site.
+    pub residency_scan_interval: u64,
 }
 
 impl Default for OperatorSettings {
@@ -32,6 +34,7 @@ impl Default for OperatorSettings {
             lease_duration: 6,
             reconcile_concurrency: 32,
             drift_check_interval: 2,
+            residency_scan_interval: 2,
         }
     }
 }
@@ -65,6 +68,10 @@ impl OperatorProcess {
             format!("--lease-duration={}", settings.lease_duration),
             format!("--reconcile-concurrency={}", settings.reconcile_concurrency),
             format!("--drift-check-interval={}", settings.drift_check_interval),
+            format!(
+                "--residency-scan-interval={}",
+                settings.residency_scan_interval
+            ),
             format!("--identity={identity}"),
         ];
         let mut component = Component::new(identity, binary, arguments, directory)

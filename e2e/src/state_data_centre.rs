@@ -98,7 +98,15 @@ pub async fn install(
 }
 
 /// The Site object standing for `member`.
+///
+/// Under the example classifications the state-owned site may host every level, the national
+/// provider up to `confidential`, and the foreign public cloud `public` and `internal` only.
 pub fn site(member: &MemberSite, secret: &str) -> Value {
+    let certifications = if member.sovereignty_tier == "StateOwned" {
+        vec!["ISO27001", "TierIII"]
+    } else {
+        vec!["ISO27001"]
+    };
     json!({
         "apiVersion": "soberana.io/v1alpha1",
         "kind": "Site",
@@ -108,10 +116,11 @@ pub fn site(member: &MemberSite, secret: &str) -> Value {
             "sovereigntyTier": member.sovereignty_tier,
             "jurisdiction": member.jurisdiction,
             "zones": ["a", "b"],
-            "certifications": ["ISO27001"],
+            "certifications": certifications,
             "keyCustody": ["StateHeldHsm"],
             "encryptionInTransit": true,
-            "offeredAvailability": "99.9",
+            "backup": {"copies": 2, "jurisdiction": member.jurisdiction},
+            "offeredAvailability": "99.95",
             "capacity": {"cpuMillicores": 1_000_000, "memoryMebibytes": 4_000_000, "storageGibibytes": 100_000},
             "connection": {"secretName": secret},
         }

@@ -120,6 +120,7 @@ async fn run(count: usize) -> Result<()> {
             lease_duration: 15,
             reconcile_concurrency: u16::try_from(CONCURRENCY)?,
             drift_check_interval: 300,
+            residency_scan_interval: 300,
         },
     )?;
     operator

@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 
 use crate::availability_window::AvailabilityWindow;
 use crate::caches::Caches;
+use crate::interval_schedule::IntervalSchedule;
 use crate::metrics::Metrics;
 use crate::site_connections::SiteConnections;
 
@@ -30,6 +31,11 @@ pub struct Settings {
     pub reconcile_concurrency: u16,
     /// How often each site is checked for tenant objects deleted behind Soberana's back.
     pub drift_check_interval: Duration,
+    /// How often each site's existing objects are scanned for residency violations.
+    pub residency_scan_interval: Duration,
+    /// The user name the operator has on member clusters; only it may change the labels of
+    /// tenant namespaces there.
+    pub member_identity: String,
 }
 
 /// Shared by every reconcile.
@@ -48,7 +54,9 @@ pub struct Context {
     repair_sender: mpsc::UnboundedSender<ObjectRef<Tenant>>,
     repair_receiver: Mutex<Option<mpsc::UnboundedReceiver<ObjectRef<Tenant>>>>,
     /// When each site was last checked for missing objects.
-    drift_checks: Mutex<BTreeMap<String, std::time::Instant>>,
+    drift_checks: IntervalSchedule,
+    /// When each site was last scanned for residency violations.
+    pub residency_scans: IntervalSchedule,
 }
 
 impl std::fmt::Debug for Context {
@@ -79,13 +87,14 @@ impl Context {
             recorder: Recorder::new(client.clone(), reporter),
             client,
             metrics,
-            settings,
             windows: Mutex::new(BTreeMap::new()),
             tenant_sites: Mutex::new(BTreeMap::new()),
             damaged: Mutex::new(BTreeSet::new()),
             repair_sender,
             repair_receiver: Mutex::new(Some(repair_receiver)),
-            drift_checks: Mutex::new(BTreeMap::new()),
+            drift_checks: IntervalSchedule::new(settings.drift_check_interval),
+            residency_scans: IntervalSchedule::new(settings.residency_scan_interval),
+            settings,
         }
     }
 
@@ -135,15 +144,7 @@ impl Context {
 
     /// Whether `site` is due a drift check; if so, records that it is being checked now.
     pub fn drift_check_due(&self, site: &str) -> bool {
-        let mut checks = lock(&self.drift_checks);
-        let now = std::time::Instant::now();
-        match checks.get(site) {
-            Some(last) if now.duration_since(*last) < self.settings.drift_check_interval => false,
-            _ => {
-                checks.insert(site.to_owned(), now);
-                true
-            }
-        }
+        self.drift_checks.due(site)
     }
 
     /// Marks `tenant` as missing objects on `site` and asks the Tenant controller to apply them.

@@ -19,7 +19,7 @@ use tokio::sync::watch;
 use crate::caches::CacheWriters;
 use crate::context::Context;
 use crate::error::Error;
-use crate::{site_controller, tenant_controller};
+use crate::{residency_controller, site_controller, tenant_controller};
 
 /// Runs both controllers until `shutdown` turns true; in-flight reconciles finish first.
 ///
@@ -67,7 +67,12 @@ pub async fn run(context: Arc<Context>, writers: CacheWriters, shutdown: watch::
             config.clone(),
             until_true(shutdown.clone())
         ),
-        run_tenants(context, config, until_true(shutdown))
+        run_tenants(
+            context.clone(),
+            config.clone(),
+            until_true(shutdown.clone())
+        ),
+        run_residency(context, config, until_true(shutdown))
     );
     for cache in caches {
         let _ = cache.await;
@@ -209,6 +214,53 @@ async fn run_tenants(
                 )
             },
             error_policy::<Tenant>,
+            context,
+        )
+        .for_each(|_| async {})
+        .await;
+}
+
+async fn run_residency(
+    context: Arc<Context>,
+    config: kube::runtime::controller::Config,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let client = context.client.clone();
+    let (reader, writer) = reflector::store::<Site>();
+    // A site's facts (spec) and any classification change recompile its policies; its status
+    // (written by the probes and by this controller) does not.
+    let sites = watcher(Api::<Site>::all(client.clone()), watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(predicates::generation, Default::default());
+    let classifications = watcher(
+        Api::<DataClassification>::all(client),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .touched_objects()
+    .predicate_filter(predicates::generation, Default::default());
+    let every_site = reader.clone();
+    Controller::for_stream(sites, reader)
+        .with_config(config)
+        .watches_stream(classifications, move |_| {
+            every_site
+                .state()
+                .iter()
+                .map(|site| ObjectRef::from_obj(&**site))
+                .collect::<Vec<_>>()
+        })
+        .graceful_shutdown_on(shutdown)
+        .run(
+            |site, context| {
+                instrumented(
+                    "residency",
+                    context.clone(),
+                    residency_controller::reconcile(site, context),
+                )
+            },
+            error_policy::<Site>,
             context,
         )
         .for_each(|_| async {})

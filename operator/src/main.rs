@@ -45,6 +45,14 @@ struct Arguments {
     /// Seconds between two checks of a site for tenant objects deleted there (metadata-only lists).
     #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86400))]
     drift_check_interval: u64,
+    /// Seconds between two scans of a site's existing objects for residency violations (also
+    /// scanned at once whenever its policies change).
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    residency_scan_interval: u64,
+    /// The user name the operator has on member clusters (its ServiceAccount there); only it may
+    /// change the labels of tenant namespaces.
+    #[arg(long, default_value = soberana_core::residency::admission_policies::DEFAULT_SOBERANA_IDENTITY)]
+    member_identity: String,
     /// How many Sites, and how many Tenants, are reconciled at once.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=256))]
     reconcile_concurrency: u16,
@@ -168,6 +176,8 @@ async fn run(arguments: Arguments) -> Result<ExitCode> {
         ingress_namespace: arguments.ingress_namespace,
         reconcile_concurrency: arguments.reconcile_concurrency,
         drift_check_interval: Duration::from_secs(arguments.drift_check_interval),
+        residency_scan_interval: Duration::from_secs(arguments.residency_scan_interval),
+        member_identity: arguments.member_identity,
     };
     let (caches, cache_writers) = caches();
     let context = Arc::new(Context::new(client, metrics, settings, &identity, caches));

@@ -19,6 +19,10 @@ pub struct Metrics {
     pub site_offered_availability: GaugeVec,
     pub tenant_namespaces: IntGaugeVec,
     pub api_requests: IntCounterVec,
+    pub residency_violations: IntGaugeVec,
+    pub residency_scans: IntCounterVec,
+    pub residency_policy_applies: IntCounterVec,
+    pub residency_last_scan: GaugeVec,
 }
 
 impl Metrics {
@@ -98,38 +102,55 @@ impl Metrics {
                 ),
                 &["cluster", "verb"],
             )?,
+            residency_violations: IntGaugeVec::new(
+                Opts::new(
+                    "soberana_residency_violations",
+                    "Existing objects breaking residency at the last scan, by site and classification",
+                ),
+                &["site", "classification"],
+            )?,
+            residency_scans: IntCounterVec::new(
+                Opts::new(
+                    "soberana_residency_scans_total",
+                    "Residency violation scans by site and result",
+                ),
+                &["site", "result"],
+            )?,
+            residency_policy_applies: IntCounterVec::new(
+                Opts::new(
+                    "soberana_residency_policy_applies_total",
+                    "Times a new revision of the residency admission policies was applied to a site",
+                ),
+                &["site"],
+            )?,
+            residency_last_scan: GaugeVec::new(
+                Opts::new(
+                    "soberana_residency_last_scan_timestamp_seconds",
+                    "When each site was last scanned for residency violations (Unix time)",
+                ),
+                &["site"],
+            )?,
             registry,
         };
-        metrics
-            .registry
-            .register(Box::new(metrics.reconciles.clone()))?;
-        metrics
-            .registry
-            .register(Box::new(metrics.reconcile_errors.clone()))?;
-        metrics
-            .registry
-            .register(Box::new(metrics.reconcile_duration.clone()))?;
-        metrics
-            .registry
-            .register(Box::new(metrics.site_up.clone()))?;
-        metrics
-            .registry
-            .register(Box::new(metrics.site_probes.clone()))?;
-        metrics
-            .registry
-            .register(Box::new(metrics.site_probe_duration.clone()))?;
-        metrics
-            .registry
-            .register(Box::new(metrics.site_availability.clone()))?;
-        metrics
-            .registry
-            .register(Box::new(metrics.site_offered_availability.clone()))?;
-        metrics
-            .registry
-            .register(Box::new(metrics.tenant_namespaces.clone()))?;
-        metrics
-            .registry
-            .register(Box::new(metrics.api_requests.clone()))?;
+        let collectors: [Box<dyn prometheus::core::Collector>; 14] = [
+            Box::new(metrics.reconciles.clone()),
+            Box::new(metrics.reconcile_errors.clone()),
+            Box::new(metrics.reconcile_duration.clone()),
+            Box::new(metrics.site_up.clone()),
+            Box::new(metrics.site_probes.clone()),
+            Box::new(metrics.site_probe_duration.clone()),
+            Box::new(metrics.site_availability.clone()),
+            Box::new(metrics.site_offered_availability.clone()),
+            Box::new(metrics.tenant_namespaces.clone()),
+            Box::new(metrics.api_requests.clone()),
+            Box::new(metrics.residency_violations.clone()),
+            Box::new(metrics.residency_scans.clone()),
+            Box::new(metrics.residency_policy_applies.clone()),
+            Box::new(metrics.residency_last_scan.clone()),
+        ];
+        for collector in collectors {
+            metrics.registry.register(collector)?;
+        }
         Ok(metrics)
     }
 

@@ -221,15 +221,31 @@ fn desired_status(
         last_probe_time: Some(Time(Timestamp::now())),
         measured_availability: measured,
         allocated: Some(allocated),
+        residency: None,
     }
 }
 
-/// Equal but for the probe time, which alone is not worth a write.
+/// The conditions this controller writes; others (residency) belong to other controllers.
+const OWN_CONDITIONS: [&str; 2] = ["Ready", "Reachable"];
+
+/// Equal in what this controller writes, but for the probe time, which alone is not worth a
+/// write.
 fn same_status(current: Option<&SiteStatus>, desired: &SiteStatus) -> bool {
     let Some(current) = current else { return false };
     let mut current = current.clone();
     current.last_probe_time = desired.last_probe_time.clone();
-    current == *desired
+    current.residency = None;
+    current
+        .conditions
+        .retain(|condition| OWN_CONDITIONS.contains(&condition.type_.as_str()));
+    current
+        .conditions
+        .sort_by(|left, right| left.type_.cmp(&right.type_));
+    let mut desired = desired.clone();
+    desired
+        .conditions
+        .sort_by(|left, right| left.type_.cmp(&right.type_));
+    current == desired
 }
 
 /// The quota of every tenant environment provisioned on `site`.

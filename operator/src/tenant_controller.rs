@@ -12,7 +12,7 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::EventType;
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 use soberana_core::placement::Snapshot;
@@ -529,7 +529,7 @@ async fn publish_changes(
     }
 }
 
-/// Publishes an Event on the Tenant; a failure to publish is logged, never fatal.
+/// Publishes an Event on the Tenant about provisioning.
 pub(crate) async fn publish(
     context: &Context,
     tenant: &Tenant,
@@ -537,20 +537,7 @@ pub(crate) async fn publish(
     reason: &str,
     note: String,
 ) {
-    let event = Event {
-        type_,
-        reason: reason.to_owned(),
-        note: Some(note),
-        action: "Provision".to_owned(),
-        secondary: None,
-    };
-    if let Err(error) = context
-        .recorder
-        .publish(&event, &tenant.object_ref(&()))
-        .await
-    {
-        tracing::warn!(tenant = %tenant.name_any(), %error, "could not publish an event");
-    }
+    crate::events::publish(context, tenant, type_, reason, "Provision", note).await;
 }
 
 /// One (site, state) pair per namespace: a tenant has one namespace per environment on each site.

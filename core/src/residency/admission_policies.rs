@@ -37,6 +37,14 @@ pub const POLICY_REVISION: &str = "soberana.io/policy-revision";
 /// Label on every compiled object: the site it was compiled for.
 pub const POLICY_SITE: &str = "soberana.io/site";
 
+/// Stands for the revision in messages until it is known: the API server's answer to an
+/// unknown classification names the revision it enforces, which is how the operator confirms
+/// that a newly applied revision is the one in force.
+const REVISION_PLACEHOLDER: &str = "@REVISION@";
+/// The classification the operator's probe asks about: never a DataClassification's name
+/// (names are lowercase).
+pub const PROBE_CLASSIFICATION: &str = "Soberana-Probe";
+
 /// One object of a site's compiled policy set.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
@@ -118,6 +126,17 @@ pub fn compile(residency: &SiteResidency, soberana_identity: &str) -> CompiledPo
         .collect();
     let revision = revision_of(&objects);
     for object in &mut objects {
+        if let AdmissionObject::Policy(policy) = object {
+            for validation in policy
+                .spec
+                .iter_mut()
+                .flat_map(|spec| spec.validations.iter_mut().flatten())
+            {
+                if let Some(expression) = &mut validation.message_expression {
+                    *expression = expression.replace(REVISION_PLACEHOLDER, &revision);
+                }
+            }
+        }
         let metadata = object.metadata_mut();
         let object_labels = metadata.labels.get_or_insert_with(BTreeMap::new);
         object_labels.insert(POLICY_REVISION.to_owned(), revision.clone());
@@ -148,7 +167,7 @@ fn residency_policy(residency: &SiteResidency) -> ValidatingAdmissionPolicy {
             "{} + variables.classification + {}",
             cel::string(&format!("{}=", labels::CLASSIFICATION)),
             cel::string(&format!(
-                " is not a DataClassification known to site {} (known: {})",
+                " is not a DataClassification known to site {} (known: {}; residency policy revision {REVISION_PLACEHOLDER})",
                 residency.site,
                 residency
                     .ranks

@@ -1,6 +1,8 @@
 //! `Site`: one place workloads can run, i.e. one Kubernetes cluster, with the facts that residency
 //! law and availability targets are judged against.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
@@ -41,6 +43,16 @@ use super::sovereignty::{KeyCustody, SovereigntyTier};
         name = "Offered",
         type_ = "string",
         json_path = ".spec.offeredAvailability"
+    ),
+    printcolumn(
+        name = "Policy",
+        type_ = "string",
+        json_path = ".status.residency.policyRevision"
+    ),
+    printcolumn(
+        name = "Violations",
+        type_ = "integer",
+        json_path = ".status.residency.violationCount"
     ),
     printcolumn(
         name = "Age",
@@ -158,4 +170,56 @@ pub struct SiteStatus {
     /// Capacity already given to tenants' workloads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allocated: Option<Capacity>,
+    /// The residency policies in force in the site's cluster and what the last scan found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub residency: Option<ResidencyStatus>,
+}
+
+/// Residency enforcement on a site: which compiled admission policies its API server enforces,
+/// and the existing objects that break them (created before a policy tightened).
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ResidencyStatus {
+    /// Revision of the compiled admission policies in force in the site's cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_revision: Option<String>,
+    /// When that revision was applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_time: Option<Time>,
+    /// The classifications the policies in force let the site host, least sensitive first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_classifications: Vec<String>,
+    /// The policy revision the last violation scan judged existing objects against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scanned_revision: Option<String>,
+    /// Existing objects that break residency, at the last scan.
+    #[serde(default)]
+    pub violation_count: u32,
+    /// The same count per classification (`unlabelled` for objects without one).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub violations_by_classification: BTreeMap<String, u32>,
+    /// The first offenders, in kind/namespace/name order (at most 20); Soberana never deletes
+    /// them, people decide.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offenders: Vec<ResidencyOffender>,
+}
+
+/// An existing object in a site's cluster that breaks residency.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ResidencyOffender {
+    /// `Deployment`, `Pod`, `Namespace`, …
+    pub kind: String,
+    /// Its namespace; absent for namespaces themselves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Its name.
+    pub name: String,
+    /// Its effective classification; empty when it has none.
+    #[serde(default)]
+    pub classification: String,
+    /// `NotAllowedOnSite`, `UnknownClassification`, `AboveCeiling` or `Unlabelled`.
+    pub reason: String,
+    /// What the site's API server would answer if the object were created now.
+    pub message: String,
 }

@@ -146,6 +146,7 @@ async fn run(arguments: Arguments) -> Result<()> {
                 probe_interval: 5,
                 lease_duration: 15,
                 drift_check_interval: 30,
+                residency_scan_interval: 30,
                 ..OperatorSettings::default()
             },
         )?;

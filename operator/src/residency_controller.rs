@@ -1,0 +1,387 @@
+//! The residency enforcement controller: for every Site, compiles the DataClassifications and the
+//! site's facts into admission policies, keeps them in force in the site's cluster, scans the
+//! site's existing objects for violations (periodically, and at once after a policy change), and
+//! reports both on the Site: `status.residency`, the `ResidencyEnforced` and `ResidencyCompliant`
+//! conditions, Events, and the `soberana_residency_violations` gauges.
+//!
+//! The policies keep working when Soberana is down: they live in each cluster's API server.
+
+use std::sync::Arc;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use soberana_core::residency::{CompiledPolicies, SiteResidency, compile};
+use soberana_core::resources::site::{ResidencyStatus, Site, SiteStatus};
+
+use crate::caches::cached;
+use crate::conditions::condition;
+use crate::context::Context;
+use crate::error::Error;
+use crate::events::publish;
+use crate::residency_policies::{Enforcement, FIELD_MANAGER, confirm_in_force, enforce};
+use crate::status_writer::write_status;
+use crate::violation_scan::{ScanReport, UNLABELLED, scan};
+
+/// Condition: the compiled policies of the current revision are in force in the site's cluster.
+pub const ENFORCED: &str = "ResidencyEnforced";
+/// Condition: the last scan found no existing object breaking residency.
+pub const COMPLIANT: &str = "ResidencyCompliant";
+/// Offenders named in an Event.
+const OFFENDERS_IN_EVENT: usize = 3;
+
+/// Brings the site's residency policies in force, scans when due, and reports.
+pub async fn reconcile(site: Arc<Site>, context: Arc<Context>) -> Result<Action, Error> {
+    let name = site.name_any();
+    let existing = site.status.clone().unwrap_or_default();
+    let previous = existing.residency.clone().unwrap_or_default();
+    let classifications = cached(&context.caches.classifications);
+    let residency =
+        SiteResidency::new(&site, &classifications).map_err(|error| Error::Invalid {
+            object: format!("Site {name}"),
+            message: format!("cannot compile its residency policies: {error}"),
+        })?;
+    let compiled = compile(&residency, &context.settings.member_identity);
+    let retry = Action::requeue(context.settings.probe_interval);
+
+    let client = match context.connections.client(&site, &context.metrics).await {
+        Ok(client) => client,
+        Err(error) => {
+            let waiting = not_enforced(&existing, &compiled, "NoConnection", &error.0, &site);
+            report(&context, &site, &existing, &previous, waiting, None).await?;
+            return Ok(retry);
+        }
+    };
+    let mut status = previous.clone();
+    match enforce(&client, &name, &compiled).await {
+        Err(error) => {
+            let waiting = not_enforced(
+                &existing,
+                &compiled,
+                "ApplyFailed",
+                &error.to_string(),
+                &site,
+            );
+            report(&context, &site, &existing, &previous, waiting, None).await?;
+            return Err(error);
+        }
+        Ok(Enforcement::InForce) => {
+            if previous.policy_revision.as_deref() != Some(compiled.revision.as_str()) {
+                status.applied_time = Some(Time(Timestamp::now()));
+            }
+        }
+        Ok(Enforcement::Applied { applied, removed }) => {
+            context
+                .metrics
+                .residency_policy_applies
+                .with_label_values(&[name.as_str()])
+                .inc();
+            tracing::info!(site = %name, revision = %compiled.revision, applied = %applied.join(", "), removed = %removed.join(", "), "residency policies applied");
+            let note = format!(
+                "residency policies revision {} in force: the site may host {}{}",
+                compiled.revision,
+                hosts(&compiled),
+                if removed.is_empty() {
+                    String::new()
+                } else {
+                    format!("; removed {}", removed.join(", "))
+                }
+            );
+            publish(
+                &context,
+                &*site,
+                EventType::Normal,
+                "PoliciesApplied",
+                "Enforce",
+                note,
+            )
+            .await;
+            status.applied_time = Some(Time(Timestamp::now()));
+            // What was admitted under the old rules is judged under the new ones at once.
+            context.residency_scans.reset(&name);
+        }
+    }
+    if previous.policy_revision.as_deref() != Some(compiled.revision.as_str()) {
+        match confirm_in_force(&client, &name, &compiled.revision).await {
+            Ok(true) => {}
+            Ok(false) => {
+                let problem = "the API server does not enforce it yet";
+                let waiting = not_enforced(&existing, &compiled, "NotYetEnforced", problem, &site);
+                report(&context, &site, &existing, &previous, waiting, None).await?;
+                return Ok(Action::requeue(std::time::Duration::from_secs(2)));
+            }
+            Err(error) => {
+                let waiting = not_enforced(
+                    &existing,
+                    &compiled,
+                    "ApplyFailed",
+                    &error.to_string(),
+                    &site,
+                );
+                report(&context, &site, &existing, &previous, waiting, None).await?;
+                return Err(error);
+            }
+        }
+    }
+    status.policy_revision = Some(compiled.revision.clone());
+    status.allowed_classifications = compiled.allowed.clone();
+    let enforced = condition(
+        &existing.conditions,
+        ENFORCED,
+        true,
+        "InForce",
+        format!(
+            "admission policies revision {} are in force in the site's cluster; it may host {}",
+            compiled.revision,
+            hosts(&compiled)
+        ),
+        site.metadata.generation,
+    );
+
+    let mut scanned = None;
+    if context.residency_scans.due(&name) {
+        match scan(&client, &residency).await {
+            Ok(found) => {
+                record_scan(&context, &name, &residency, &found, "success");
+                status.scanned_revision = Some(compiled.revision.clone());
+                status.violation_count = found.count;
+                status.violations_by_classification = found.by_classification.clone();
+                status.offenders = found.offenders.clone();
+                scanned = Some(found);
+            }
+            Err(error) => {
+                record_scan(
+                    &context,
+                    &name,
+                    &residency,
+                    &ScanReport::default(),
+                    "failure",
+                );
+                context.residency_scans.reset(&name);
+                tracing::warn!(site = %name, %error, "residency scan failed; will retry");
+            }
+        }
+    }
+    report(
+        &context,
+        &site,
+        &existing,
+        &status,
+        enforced,
+        scanned.as_ref(),
+    )
+    .await?;
+    Ok(Action::requeue(context.settings.residency_scan_interval))
+}
+
+/// The `ResidencyEnforced=False` condition of a revision that could not be applied, naming
+/// the revision still in force.
+fn not_enforced(
+    existing: &SiteStatus,
+    compiled: &CompiledPolicies,
+    reason: &str,
+    problem: &str,
+    site: &Site,
+) -> Condition {
+    let in_force = existing
+        .residency
+        .as_ref()
+        .and_then(|residency| residency.policy_revision.as_deref());
+    let still = match in_force {
+        Some(revision) if revision == compiled.revision => {
+            format!("revision {revision} is in force there")
+        }
+        Some(revision) => format!(
+            "revision {} waits; revision {revision} remains in force there",
+            compiled.revision
+        ),
+        None => format!(
+            "revision {} waits; no residency policy is in force there yet",
+            compiled.revision
+        ),
+    };
+    let up_to_date = in_force == Some(compiled.revision.as_str());
+    condition(
+        &existing.conditions,
+        ENFORCED,
+        up_to_date,
+        if up_to_date { "InForce" } else { reason },
+        format!("{still} ({problem})"),
+        site.metadata.generation,
+    )
+}
+
+/// Writes the residency part of the Site's status if it changed, with Events for changes
+/// people act on.
+async fn report(
+    context: &Context,
+    site: &Site,
+    existing: &SiteStatus,
+    residency_status: &ResidencyStatus,
+    enforced: Condition,
+    scanned: Option<&ScanReport>,
+) -> Result<(), Error> {
+    let name = site.name_any();
+    let previous = existing.residency.clone().unwrap_or_default();
+    let was_enforced = existing
+        .conditions
+        .iter()
+        .find(|condition| condition.type_ == ENFORCED);
+    if enforced.status == "False"
+        && was_enforced.is_none_or(|before| before.reason != enforced.reason)
+    {
+        publish(
+            context,
+            site,
+            EventType::Warning,
+            "PoliciesPending",
+            "Enforce",
+            enforced.message.clone(),
+        )
+        .await;
+    }
+    let mut conditions = vec![enforced];
+    if residency_status.scanned_revision.is_some() {
+        let compliant = residency_status.violation_count == 0;
+        conditions.push(condition(
+            &existing.conditions,
+            COMPLIANT,
+            compliant,
+            if compliant {
+                "NoViolations"
+            } else {
+                "ViolationsFound"
+            },
+            if compliant {
+                "no existing object breaks the residency policies".to_owned()
+            } else {
+                violations_summary(residency_status)
+            },
+            site.metadata.generation,
+        ));
+    }
+    if let Some(found) = scanned
+        && found.count != previous.violation_count
+    {
+        if found.count > 0 {
+            publish(
+                context,
+                site,
+                EventType::Warning,
+                "ResidencyViolations",
+                "Scan",
+                violations_summary(residency_status),
+            )
+            .await;
+        } else if previous.scanned_revision.is_some() {
+            let note = "no existing object breaks the residency policies any more".to_owned();
+            publish(
+                context,
+                site,
+                EventType::Normal,
+                "ResidencyCompliant",
+                "Scan",
+                note,
+            )
+            .await;
+        }
+    }
+    let unchanged = previous == *residency_status
+        && conditions.iter().all(|wanted| {
+            existing.conditions.iter().any(|current| {
+                current.type_ == wanted.type_
+                    && current.status == wanted.status
+                    && current.reason == wanted.reason
+                    && current.message == wanted.message
+                    && current.observed_generation == wanted.observed_generation
+            })
+        });
+    if unchanged {
+        return Ok(());
+    }
+    let status = SiteStatus {
+        conditions,
+        residency: Some(residency_status.clone()),
+        ..SiteStatus::default()
+    };
+    write_status::<Site, _>(&context.client, &name, &status, FIELD_MANAGER).await
+}
+
+fn hosts(compiled: &CompiledPolicies) -> String {
+    if compiled.allowed.is_empty() {
+        "no classification".to_owned()
+    } else {
+        compiled.allowed.join(", ")
+    }
+}
+
+/// "3 existing objects break residency (restricted: 2, unlabelled: 1), e.g. Deployment a/b: …"
+fn violations_summary(status: &ResidencyStatus) -> String {
+    let counts = status
+        .violations_by_classification
+        .iter()
+        .map(|(classification, count)| format!("{classification}: {count}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let examples = status
+        .offenders
+        .iter()
+        .take(OFFENDERS_IN_EVENT)
+        .map(|offender| match &offender.namespace {
+            Some(namespace) => format!(
+                "{} {namespace}/{} ({})",
+                offender.kind, offender.name, offender.reason
+            ),
+            None => format!("{} {} ({})", offender.kind, offender.name, offender.reason),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "{} existing object{} break{} residency ({counts}); first: {examples}",
+        status.violation_count,
+        if status.violation_count == 1 { "" } else { "s" },
+        if status.violation_count == 1 { "s" } else { "" },
+    )
+}
+
+/// The scan metrics: result counter, timestamp, and a violations gauge for every known
+/// classification (zero included, so that alerts see violations go away).
+fn record_scan(
+    context: &Context,
+    site: &str,
+    residency: &SiteResidency,
+    found: &ScanReport,
+    result: &str,
+) {
+    let metrics = &context.metrics;
+    metrics
+        .residency_scans
+        .with_label_values(&[site, result])
+        .inc();
+    if result != "success" {
+        return;
+    }
+    metrics
+        .residency_last_scan
+        .with_label_values(&[site])
+        .set(Timestamp::now().as_second() as f64);
+    let classifications = residency
+        .ranks
+        .keys()
+        .map(String::as_str)
+        .chain([UNLABELLED])
+        .chain(found.by_classification.keys().map(String::as_str));
+    for classification in classifications {
+        let count = found
+            .by_classification
+            .get(classification)
+            .copied()
+            .unwrap_or(0);
+        metrics
+            .residency_violations
+            .with_label_values(&[site, classification])
+            .set(i64::from(count));
+    }
+}

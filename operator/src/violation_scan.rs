@@ -1,0 +1,192 @@
+//! The violation scan: lists what already exists in a member cluster (namespaces and workloads,
+//! metadata only, in pages) and judges each object by the site's residency rules, finding what
+//! admission can no longer catch: objects created before a policy tightened. It only reads;
+//! Soberana never deletes an offender, people decide.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Pod};
+use kube::api::{ListParams, ObjectMeta};
+use kube::{Api, Client, Resource};
+use soberana_core::residency::SiteResidency;
+use soberana_core::residency::violation::ObjectLabels;
+use soberana_core::resources::site::ResidencyOffender;
+
+/// Objects per list request.
+const PAGE_SIZE: u32 = 500;
+/// Offenders named in the Site's status; the count covers them all.
+pub const OFFENDERS_SHOWN: usize = 20;
+/// The `classification` of objects without one, in counts and metrics.
+pub const UNLABELLED: &str = "unlabelled";
+
+/// What one scan found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ScanReport {
+    pub count: u32,
+    pub by_classification: BTreeMap<String, u32>,
+    /// The first offenders in kind/namespace/name order.
+    pub offenders: Vec<ResidencyOffender>,
+}
+
+/// Scans the site's cluster and judges every namespace and workload.
+pub async fn scan(client: &Client, residency: &SiteResidency) -> Result<ScanReport, kube::Error> {
+    let namespaces: BTreeMap<String, BTreeMap<String, String>> = list::<Namespace>(client)
+        .await?
+        .into_iter()
+        .map(|metadata| {
+            (
+                metadata.name.unwrap_or_default(),
+                metadata.labels.unwrap_or_default(),
+            )
+        })
+        .collect();
+    let mut offenders = Vec::new();
+    for (name, labels) in &namespaces {
+        judge(
+            residency,
+            "Namespace",
+            None,
+            name,
+            labels,
+            None,
+            &mut offenders,
+        );
+    }
+    let empty = BTreeMap::new();
+    for (kind, objects) in [
+        ("Pod", list::<Pod>(client).await?),
+        (
+            "PersistentVolumeClaim",
+            list::<PersistentVolumeClaim>(client).await?,
+        ),
+        ("Deployment", list::<Deployment>(client).await?),
+        ("StatefulSet", list::<StatefulSet>(client).await?),
+        ("DaemonSet", list::<DaemonSet>(client).await?),
+        ("Job", list::<Job>(client).await?),
+        ("CronJob", list::<CronJob>(client).await?),
+    ] {
+        for metadata in objects {
+            let namespace = metadata.namespace.clone().unwrap_or_default();
+            let namespace_labels = namespaces.get(&namespace).unwrap_or(&empty);
+            judge(
+                residency,
+                kind,
+                Some(&namespace),
+                metadata.name.as_deref().unwrap_or_default(),
+                &metadata.labels.unwrap_or_default(),
+                Some(namespace_labels),
+                &mut offenders,
+            );
+        }
+    }
+    Ok(report(offenders))
+}
+
+fn judge(
+    residency: &SiteResidency,
+    kind: &str,
+    namespace: Option<&str>,
+    name: &str,
+    labels: &BTreeMap<String, String>,
+    namespace_labels: Option<&BTreeMap<String, String>>,
+    offenders: &mut Vec<ResidencyOffender>,
+) {
+    let verdict = residency.judge(ObjectLabels {
+        labels,
+        namespace: namespace.zip(namespace_labels),
+    });
+    if let Some(violation) = verdict {
+        offenders.push(ResidencyOffender {
+            kind: kind.to_owned(),
+            namespace: namespace.map(str::to_owned),
+            name: name.to_owned(),
+            classification: violation.classification,
+            reason: violation.kind.to_string(),
+            message: violation.message,
+        });
+    }
+}
+
+/// Counts every offender and keeps the first few.
+fn report(mut offenders: Vec<ResidencyOffender>) -> ScanReport {
+    offenders.sort_by(|left, right| {
+        (&left.kind, &left.namespace, &left.name).cmp(&(&right.kind, &right.namespace, &right.name))
+    });
+    let mut by_classification = BTreeMap::new();
+    for offender in &offenders {
+        let classification = if offender.classification.is_empty() {
+            UNLABELLED.to_owned()
+        } else {
+            offender.classification.clone()
+        };
+        *by_classification.entry(classification).or_insert(0) += 1;
+    }
+    let count = u32::try_from(offenders.len()).unwrap_or(u32::MAX);
+    offenders.truncate(OFFENDERS_SHOWN);
+    ScanReport {
+        count,
+        by_classification,
+        offenders,
+    }
+}
+
+/// The metadata of every live object of kind `K`, in pages so that memory stays bounded by
+/// the page however large the cluster.
+async fn list<K>(client: &Client) -> Result<Vec<ObjectMeta>, kube::Error>
+where
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let api = Api::<K>::all(client.clone());
+    let mut found = Vec::new();
+    let mut parameters = ListParams::default().limit(PAGE_SIZE);
+    loop {
+        let page = api.list_metadata(&parameters).await?;
+        found.extend(
+            page.items
+                .into_iter()
+                .filter(|object| object.metadata.deletion_timestamp.is_none())
+                .map(|object| object.metadata),
+        );
+        match page.metadata.continue_ {
+            Some(token) if !token.is_empty() => parameters = parameters.continue_token(&token),
+            _ => break,
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offender(kind: &str, name: &str, classification: &str) -> ResidencyOffender {
+        ResidencyOffender {
+            kind: kind.to_owned(),
+            namespace: Some("ns".to_owned()),
+            name: name.to_owned(),
+            classification: classification.to_owned(),
+            reason: "NotAllowedOnSite".to_owned(),
+            message: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_report_counts_everything_and_names_the_first_offenders_in_order() {
+        let mut offenders: Vec<ResidencyOffender> = (0..30)
+            .map(|index| offender("Pod", &format!("p{index:02}"), "restricted"))
+            .collect();
+        offenders.push(offender("Deployment", "web", ""));
+        offenders.reverse();
+        let report = report(offenders);
+        assert_eq!(report.count, 31);
+        assert_eq!(
+            report.by_classification,
+            BTreeMap::from([(UNLABELLED.to_owned(), 1), ("restricted".to_owned(), 30)])
+        );
+        assert_eq!(report.offenders.len(), OFFENDERS_SHOWN);
+        assert_eq!(report.offenders[0].name, "web");
+        assert_eq!(report.offenders[1].name, "p00");
+    }
+}

@@ -1,0 +1,86 @@
+//! What the operator's e2e test binaries share: starting the operator on an installed data
+//! centre, tenant manifests, and waiting for tenants.
+
+#![allow(dead_code, reason = "each test binary uses its own subset")]
+
+use std::time::Duration;
+
+use anyhow::Result;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{Api, Client};
+use serde_json::{Value, json};
+use soberana_core::resources::tenant::Tenant;
+use soberana_e2e::operator_process::{OperatorProcess, OperatorSettings};
+use soberana_e2e::state_data_centre::{Installation, MEMBER_SITES, install};
+use soberana_e2e::{ControlPlane, wait_until};
+
+pub const OPERATOR: &str = env!("CARGO_BIN_EXE_soberana-operator");
+pub const MANAGEMENT: &str = "mgmt";
+
+/// Installs the data centre (idempotent) and starts one operator replica.
+pub async fn start(
+    plane: &ControlPlane,
+    identity: &str,
+) -> Result<(Installation, OperatorProcess)> {
+    let installation = install(plane, MANAGEMENT, &MEMBER_SITES).await?;
+    let mut operator = start_replica(plane, &installation, identity)?;
+    operator
+        .wait_for_readiness("leading", Duration::from_secs(60))
+        .await?;
+    Ok((installation, operator))
+}
+
+pub fn start_replica(
+    plane: &ControlPlane,
+    installation: &Installation,
+    identity: &str,
+) -> Result<OperatorProcess> {
+    OperatorProcess::start(
+        OPERATOR.as_ref(),
+        &installation.operator_kubeconfig,
+        plane.cluster(MANAGEMENT)?.directory(),
+        identity,
+        &OperatorSettings::default(),
+    )
+}
+
+pub fn tenant(
+    name: &str,
+    short_code: &str,
+    allowed_sites: &[&str],
+    environments: &[&str],
+) -> Value {
+    json!({
+        "apiVersion": "soberana.io/v1alpha1",
+        "kind": "Tenant",
+        "metadata": {"name": name},
+        "spec": {
+            "displayName": format!("Institution {name}"),
+            "shortCode": short_code,
+            "owners": [{"kind": "Group", "name": format!("{short_code}-admins")}],
+            "highestClassification": "confidential",
+            "environments": environments.iter().map(|environment| json!({"name": environment})).collect::<Vec<_>>(),
+            "quota": {"cpuMillicores": 4000, "memoryMebibytes": 8192, "storageGibibytes": 100, "pods": 50},
+            "allowedSites": allowed_sites,
+        }
+    })
+}
+
+pub async fn member(plane: &ControlPlane, site: &str) -> Result<Client> {
+    plane.cluster(site)?.client().await
+}
+
+/// Waits until the Tenant reports `Ready=True` for its current generation.
+pub async fn wait_ready(client: &Client, name: &str, timeout: Duration) -> Result<Tenant> {
+    let tenants: Api<Tenant> = Api::all(client.clone());
+    wait_until(&format!("Tenant {name} to be Ready"), timeout, || async {
+        let tenant = tenants.get(name).await?;
+        Ok(tenant.is_ready())
+    })
+    .await?;
+    Ok(tenants.get(name).await?)
+}
+
+pub fn condition<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
+    conditions.iter().find(|condition| condition.type_ == type_)
+}
