@@ -14,6 +14,7 @@ mod kubeconfig;
 pub mod operator_process;
 mod pki;
 mod ports;
+pub mod residency_showcase;
 mod run_directory;
 pub mod soberana_install;
 pub mod soberana_manifests;

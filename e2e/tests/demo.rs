@@ -16,7 +16,7 @@ const EXIT_TIMEOUT: Duration = Duration::from_secs(60);
 #[test]
 fn demo_serves_kubectl_on_every_site_until_interrupted() {
     let mut demo = Command::new(DEMO)
-        .args(["--sites", "mgmt,national-cloud"])
+        .args(["--sites", "mgmt,public-cloud-us"])
         .stdout(Stdio::piped())
         .spawn()
         .expect("the demo binary starts");
@@ -83,18 +83,26 @@ fn demo_serves_kubectl_on_every_site_until_interrupted() {
         "sites on mgmt: {sites}"
     );
 
-    // The operator provisioned the institutions allowed on national-cloud there.
+    // The foreign public cloud's own API server refuses restricted data, and says why.
+    assert!(
+        transcript.contains("refused by public-cloud-us's own API server: ")
+            && transcript
+                .contains("data classified restricted may not be hosted on site public-cloud-us")
+            && transcript.contains("Legal basis: "),
+        "the demo did not show the refusal:\n{transcript}"
+    );
+    // The operator provisioned the institutions allowed on public-cloud-us there.
     assert!(
         transcript.contains("Every site is Ready and every tenant is provisioned on it."),
         "the demo did not report convergence:\n{transcript}"
     );
-    let national = kubeconfigs
+    let foreign = kubeconfigs
         .iter()
-        .find(|path| path.ends_with("national-cloud/kubeconfig"))
-        .expect("national-cloud is listed");
+        .find(|path| path.ends_with("public-cloud-us/kubeconfig"))
+        .expect("public-cloud-us is listed");
     let namespaces = Command::new(&binaries.kubectl)
         .arg("--kubeconfig")
-        .arg(national)
+        .arg(foreign)
         .args([
             "get",
             "ns",
@@ -108,7 +116,7 @@ fn demo_serves_kubectl_on_every_site_until_interrupted() {
     let namespaces = String::from_utf8_lossy(&namespaces.stdout);
     assert!(
         namespaces.lines().count() >= 2,
-        "tenant namespaces on national-cloud: {namespaces}"
+        "tenant namespaces on public-cloud-us: {namespaces}"
     );
 
     let pid = Pid::from_raw(i32::try_from(demo.id()).expect("pid fits"));

@@ -13,7 +13,9 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::Api;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use soberana_e2e::operator_process::{OperatorProcess, OperatorSettings};
-use soberana_e2e::{ControlPlane, convergence_report, soberana_install, soberana_manifests};
+use soberana_e2e::{
+    ControlPlane, convergence_report, residency_showcase, soberana_install, soberana_manifests,
+};
 use tokio::signal::unix::{SignalKind, signal};
 
 /// Prints a line to standard output, ignoring a closed pipe (`soberana-demo | head` must not
@@ -169,6 +171,9 @@ async fn run(arguments: Arguments) -> Result<()> {
                 "sites and tenants did not converge within {}s; see the operator log above",
                 arguments.converge_timeout
             );
+        }
+        for line in residency_showcase::show_refusal(&plane, &client).await? {
+            say!("{line}");
         }
         operator = Some(process);
     }
