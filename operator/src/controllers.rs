@@ -103,6 +103,23 @@ where
     )
 }
 
+/// The objects of `api` whose spec changed (status-only writes filtered out), as a trigger
+/// stream for another controller.
+fn spec_changes<K>(api: Api<K>) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + 'static,
+{
+    watcher(api, watcher::Config::default())
+        .default_backoff()
+        .touched_objects()
+        .predicate_filter(predicates::generation, Default::default())
+}
+
 async fn until_true(mut flag: watch::Receiver<bool>) {
     let _ = flag.wait_for(|value| *value).await;
 }
@@ -185,17 +202,8 @@ async fn run_tenants(
     let for_classifications = reader.clone();
     // Sites and classifications decide where tenants go: a spec change to either revisits every
     // tenant (status-only changes are filtered out, so probes do not).
-    let sites = watcher(Api::<Site>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .touched_objects()
-        .predicate_filter(predicates::generation, Default::default());
-    let classifications = watcher(
-        Api::<DataClassification>::all(client),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .touched_objects()
-    .predicate_filter(predicates::generation, Default::default());
+    let sites = spec_changes(Api::<Site>::all(client.clone()));
+    let classifications = spec_changes(Api::<DataClassification>::all(client));
     let mut controller = Controller::for_stream(tenants, reader).with_config(config);
     // Tenants found missing objects on a site (see `drift`) are reconciled again.
     if let Some(repairs) = context.take_repair_requests() {
@@ -234,13 +242,7 @@ async fn run_residency(
         .reflect(writer)
         .applied_objects()
         .predicate_filter(predicates::generation, Default::default());
-    let classifications = watcher(
-        Api::<DataClassification>::all(client),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .touched_objects()
-    .predicate_filter(predicates::generation, Default::default());
+    let classifications = spec_changes(Api::<DataClassification>::all(client));
     let every_site = reader.clone();
     Controller::for_stream(sites, reader)
         .with_config(config)

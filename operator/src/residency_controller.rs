@@ -49,22 +49,21 @@ pub async fn reconcile(site: Arc<Site>, context: Arc<Context>) -> Result<Action,
     let client = match context.connections.client(&site, &context.metrics).await {
         Ok(client) => client,
         Err(error) => {
-            let waiting = not_enforced(&existing, &compiled, "NoConnection", &error.0, &site);
-            report(&context, &site, &existing, &previous, waiting, None).await?;
+            report_pending(&context, &site, &compiled, "NoConnection", &error.0).await?;
             return Ok(retry);
         }
     };
     let mut status = previous.clone();
     match enforce(&client, &name, &compiled).await {
         Err(error) => {
-            let waiting = not_enforced(
-                &existing,
+            report_pending(
+                &context,
+                &site,
                 &compiled,
                 "ApplyFailed",
                 &error.to_string(),
-                &site,
-            );
-            report(&context, &site, &existing, &previous, waiting, None).await?;
+            )
+            .await?;
             return Err(error);
         }
         Ok(Enforcement::InForce) => {
@@ -108,19 +107,18 @@ pub async fn reconcile(site: Arc<Site>, context: Arc<Context>) -> Result<Action,
             Ok(true) => {}
             Ok(false) => {
                 let problem = "the API server does not enforce it yet";
-                let waiting = not_enforced(&existing, &compiled, "NotYetEnforced", problem, &site);
-                report(&context, &site, &existing, &previous, waiting, None).await?;
+                report_pending(&context, &site, &compiled, "NotYetEnforced", problem).await?;
                 return Ok(Action::requeue(std::time::Duration::from_secs(2)));
             }
             Err(error) => {
-                let waiting = not_enforced(
-                    &existing,
+                report_pending(
+                    &context,
+                    &site,
                     &compiled,
                     "ApplyFailed",
                     &error.to_string(),
-                    &site,
-                );
-                report(&context, &site, &existing, &previous, waiting, None).await?;
+                )
+                .await?;
                 return Err(error);
             }
         }
@@ -176,15 +174,17 @@ pub async fn reconcile(site: Arc<Site>, context: Arc<Context>) -> Result<Action,
     Ok(Action::requeue(context.settings.residency_scan_interval))
 }
 
-/// The `ResidencyEnforced=False` condition of a revision that could not be applied, naming
-/// the revision still in force.
-fn not_enforced(
-    existing: &SiteStatus,
+/// Reports that the compiled revision could not be brought in force (yet), naming the
+/// revision that still is; the rest of the residency status stays as it was.
+async fn report_pending(
+    context: &Context,
+    site: &Site,
     compiled: &CompiledPolicies,
     reason: &str,
     problem: &str,
-    site: &Site,
-) -> Condition {
+) -> Result<(), Error> {
+    let existing = site.status.clone().unwrap_or_default();
+    let previous = existing.residency.clone().unwrap_or_default();
     let in_force = existing
         .residency
         .as_ref()
@@ -203,14 +203,15 @@ fn not_enforced(
         ),
     };
     let up_to_date = in_force == Some(compiled.revision.as_str());
-    condition(
+    let waiting = condition(
         &existing.conditions,
         ENFORCED,
         up_to_date,
         if up_to_date { "InForce" } else { reason },
         format!("{still} ({problem})"),
         site.metadata.generation,
-    )
+    );
+    report(context, site, &existing, &previous, waiting, None).await
 }
 
 /// Writes the residency part of the Site's status if it changed, with Events for changes

@@ -234,7 +234,10 @@ async fn policies_in_force(plane: Arc<ControlPlane>) -> Result<()> {
 async fn enforced_without_operator(plane: Arc<ControlPlane>) -> Result<()> {
     let (installation, mut operator) = start(&plane, "residency-b").await?;
     let client = &installation.management;
-    apply(client, &tenant("tribunal", "tse", &[], &["prod"])).await?;
+    // Ceiling restricted: on public-cloud only residency refuses; obs is confidential at most.
+    let mut tribunal = tenant("tribunal", "tse", &[], &["prod"]);
+    tribunal["spec"]["highestClassification"] = json!("restricted");
+    apply(client, &tribunal).await?;
     let mut defaulted = tenant("observatory", "obs", &[], &["prod"]);
     defaulted["spec"]["defaultClassification"] = json!("public");
     apply(client, &defaulted).await?;
@@ -317,20 +320,20 @@ async fn enforced_without_operator(plane: Arc<ControlPlane>) -> Result<()> {
     let state_dc = member(&plane, "state-dc").await?;
     let above = create(
         &state_dc,
-        "tse-prod",
+        "obs-prod",
         &deployment("padron", Some("restricted")),
         false,
     )
     .await?
     .context("state-dc admitted restricted data for a confidential tenant")?;
     ensure!(
-        above.contains("data classified restricted may not run in namespace tse-prod: tenant tribunal may handle data up to confidential"),
+        above.contains("data classified restricted may not run in namespace obs-prod: tenant observatory may handle data up to confidential"),
         "{above}"
     );
     ensure!(
         create(
             &state_dc,
-            "tse-prod",
+            "obs-prod",
             &deployment("expedientes", Some("confidential")),
             false
         )
@@ -382,7 +385,9 @@ async fn enforced_without_operator(plane: Arc<ControlPlane>) -> Result<()> {
         .patch(
             "tse-prod",
             &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"labels": {"soberana.io/classification-ceiling": "restricted"}}})),
+            &Patch::Merge(
+                json!({"metadata": {"labels": {"soberana.io/classification-ceiling": "public"}}}),
+            ),
         )
         .await;
     match relabel {
@@ -390,7 +395,7 @@ async fn enforced_without_operator(plane: Arc<ControlPlane>) -> Result<()> {
             if status
                 .message
                 .contains("only Soberana may set or change the labels") => {}
-        other => bail!("an administrator raised a tenant namespace's ceiling: {other:?}"),
+        other => bail!("an administrator changed a tenant namespace's ceiling: {other:?}"),
     }
     let forged: Namespace = serde_json::from_value(json!({
         "apiVersion": "v1", "kind": "Namespace",

@@ -194,15 +194,11 @@ fn residency_policy(residency: &SiteResidency) -> ValidatingAdmissionPolicy {
     policy(
         "soberana-residency",
         &resources,
-        vec![
-            variable("objectLabels", &cel::labels_of("object.metadata")),
-            variable("namespaceLabels", cel::NAMESPACE_LABELS),
-            variable(
-                "classification",
-                &cel::effective_classification("variables.objectLabels"),
-            ),
-            variable("ranks", &cel::ranks(&residency.ranks)),
-        ],
+        [
+            classification_variables(),
+            vec![variable("ranks", &cel::ranks(&residency.ranks))],
+        ]
+        .concat(),
         Vec::new(),
         validations,
     )
@@ -213,13 +209,7 @@ fn tenant_workloads_policy(residency: &SiteResidency) -> ValidatingAdmissionPoli
     policy(
         "soberana-tenant-workloads",
         &WORKLOADS,
-        vec![
-            variable("objectLabels", &cel::labels_of("object.metadata")),
-            variable("namespaceLabels", cel::NAMESPACE_LABELS),
-            variable(
-                "classification",
-                &cel::effective_classification("variables.objectLabels"),
-            ),
+        [classification_variables(), vec![
             variable(
                 "ceiling",
                 &cel::label("variables.namespaceLabels", labels::CLASSIFICATION_CEILING),
@@ -229,7 +219,8 @@ fn tenant_workloads_policy(residency: &SiteResidency) -> ValidatingAdmissionPoli
                 &cel::label("variables.namespaceLabels", labels::TENANT),
             ),
             variable("ranks", &cel::ranks(&residency.ranks)),
-        ],
+        ]]
+        .concat(),
         Vec::new(),
         vec![
             Validation {
@@ -265,24 +256,19 @@ fn pod_template_policy(
     policy(
         name,
         resources,
-        vec![
-            variable("objectLabels", &cel::labels_of("object.metadata")),
+        [classification_variables(), vec![
             variable(
                 "templateLabels",
                 &format!(
                     "has({template}.metadata) && has({template}.metadata.labels) ? {template}.metadata.labels : {{}}"
                 ),
             ),
-            variable("namespaceLabels", cel::NAMESPACE_LABELS),
-            variable(
-                "classification",
-                &cel::effective_classification("variables.objectLabels"),
-            ),
             variable(
                 "templateClassification",
                 &cel::effective_classification("variables.templateLabels"),
             ),
-        ],
+        ]]
+        .concat(),
         Vec::new(),
         vec![Validation {
             expression: "variables.templateClassification == variables.classification".to_owned(),
@@ -411,6 +397,19 @@ fn metadata(name: &str) -> ObjectMeta {
         )])),
         ..ObjectMeta::default()
     }
+}
+
+/// `objectLabels`, `namespaceLabels` and the object's effective `classification`, which the
+/// workload policies all start from.
+fn classification_variables() -> Vec<Variable> {
+    vec![
+        variable("objectLabels", &cel::labels_of("object.metadata")),
+        variable("namespaceLabels", cel::NAMESPACE_LABELS),
+        variable(
+            "classification",
+            &cel::effective_classification("variables.objectLabels"),
+        ),
+    ]
 }
 
 fn variable(name: &str, expression: &str) -> Variable {
