@@ -52,14 +52,15 @@ pub async fn show_refusal(plane: &ControlPlane, management: &Client) -> Result<V
         .and_then(|status| status.residency)
         .unwrap_or_default();
     let member = plane.cluster(&name)?.client().await?;
+    // A tenant allowed restricted data, so that the site's residency is the only refusal.
     let namespace = Api::<Namespace>::all(member.clone())
-        .list(&ListParams::default().labels("soberana.io/tenant"))
+        .list(&ListParams::default().labels("soberana.io/classification-ceiling=restricted"))
         .await?
         .items
         .into_iter()
         .map(|namespace| namespace.name_any())
         .min()
-        .with_context(|| format!("no tenant namespace on {name}"))?;
+        .with_context(|| format!("no tenant namespace allowed restricted data on {name}"))?;
 
     let mut lines = vec![
         format!(

@@ -20,6 +20,8 @@ fn demo_serves_kubectl_on_every_site_until_interrupted() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("the demo binary starts");
+    // A failed assertion must not leave the demo and its clusters running.
+    let mut guard = InterruptOnDrop(Some(demo.id()));
     let mut stdout = BufReader::new(demo.stdout.take().expect("stdout is piped")).lines();
     let mut kubeconfigs = Vec::new();
     let mut run_directory = None;
@@ -123,6 +125,7 @@ fn demo_serves_kubectl_on_every_site_until_interrupted() {
     kill(pid, Signal::SIGINT).expect("the demo can be interrupted");
     let farewell: Vec<String> = stdout.map_while(Result::ok).collect();
     let status = wait_with_deadline(&mut demo);
+    guard.0 = None;
     assert_eq!(
         farewell.last().map(String::as_str),
         Some("Stopped."),
@@ -181,6 +184,20 @@ fn demo_refuses_a_site_name_that_is_not_a_dns_label() {
         stderr.contains("--sites") && stderr.contains("State_DC"),
         "unclear error: {stderr}"
     );
+}
+
+/// Sends SIGINT to the demo when dropped while it may still run.
+struct InterruptOnDrop(Option<u32>);
+
+impl Drop for InterruptOnDrop {
+    fn drop(&mut self) {
+        if let Some(id) = self.0.take()
+            && let Ok(id) = i32::try_from(id)
+        {
+            let _ = kill(Pid::from_raw(id), Signal::SIGINT);
+            std::thread::sleep(Duration::from_secs(5));
+        }
+    }
 }
 
 fn wait_with_deadline(child: &mut Child) -> ExitStatus {

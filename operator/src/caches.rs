@@ -1,10 +1,12 @@
 //! The management-cluster objects the controllers read on every reconcile, kept in memory by
-//! watches instead of being listed again and again: Sites, Tenants, DataClassifications and the
+//! watches instead of being listed again and again: Sites, Tenants, DataClassifications,
+//! PlacementRules and the
 //! site kubeconfig Secrets in the operator's namespace.
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::reflector::{self, Store, store::Writer};
 use soberana_core::resources::data_classification::DataClassification;
+use soberana_core::resources::placement_rule::PlacementRule;
 use soberana_core::resources::site::Site;
 use soberana_core::resources::tenant::Tenant;
 
@@ -14,6 +16,7 @@ pub struct Caches {
     pub sites: Store<Site>,
     pub tenants: Store<Tenant>,
     pub classifications: Store<DataClassification>,
+    pub rules: Store<PlacementRule>,
     pub secrets: Store<Secret>,
 }
 
@@ -24,6 +27,7 @@ impl std::fmt::Debug for Caches {
             .field("sites", &self.sites.state().len())
             .field("tenants", &self.tenants.state().len())
             .field("classifications", &self.classifications.state().len())
+            .field("rules", &self.rules.state().len())
             .field("secrets", &self.secrets.state().len())
             .finish()
     }
@@ -34,6 +38,7 @@ pub struct CacheWriters {
     pub sites: Writer<Site>,
     pub tenants: Writer<Tenant>,
     pub classifications: Writer<DataClassification>,
+    pub rules: Writer<PlacementRule>,
     pub secrets: Writer<Secret>,
 }
 
@@ -50,18 +55,21 @@ pub fn caches() -> (Caches, CacheWriters) {
     let (sites, sites_writer) = reflector::store();
     let (tenants, tenants_writer) = reflector::store();
     let (classifications, classifications_writer) = reflector::store();
+    let (rules, rules_writer) = reflector::store();
     let (secrets, secrets_writer) = reflector::store();
     (
         Caches {
             sites,
             tenants,
             classifications,
+            rules,
             secrets,
         },
         CacheWriters {
             sites: sites_writer,
             tenants: tenants_writer,
             classifications: classifications_writer,
+            rules: rules_writer,
             secrets: secrets_writer,
         },
     )
@@ -74,6 +82,7 @@ impl Caches {
             self.sites.wait_until_ready(),
             self.tenants.wait_until_ready(),
             self.classifications.wait_until_ready(),
+            self.rules.wait_until_ready(),
             self.secrets.wait_until_ready(),
         );
     }

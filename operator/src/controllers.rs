@@ -12,14 +12,16 @@ use kube::runtime::reflector::{self, ObjectRef, store::Writer};
 use kube::runtime::{Predicate, WatchStreamExt, predicates, watcher};
 use kube::{Api, Resource, ResourceExt};
 use soberana_core::resources::data_classification::DataClassification;
+use soberana_core::resources::placement_rule::PlacementRule;
 use soberana_core::resources::site::Site;
 use soberana_core::resources::tenant::Tenant;
+use soberana_core::resources::workload::Workload;
 use tokio::sync::watch;
 
 use crate::caches::CacheWriters;
 use crate::context::Context;
 use crate::error::Error;
-use crate::{residency_controller, site_controller, tenant_controller};
+use crate::{residency_controller, site_controller, tenant_controller, workload_controller};
 
 /// Runs both controllers until `shutdown` turns true; in-flight reconciles finish first.
 ///
@@ -35,6 +37,7 @@ pub async fn run(context: Arc<Context>, writers: CacheWriters, shutdown: watch::
         sites,
         tenants,
         classifications,
+        rules,
         secrets,
     } = writers;
     let client = context.client.clone();
@@ -48,6 +51,11 @@ pub async fn run(context: Arc<Context>, writers: CacheWriters, shutdown: watch::
         fill(
             Api::<DataClassification>::all(client.clone()),
             classifications,
+            shutdown.clone(),
+        ),
+        fill(
+            Api::<PlacementRule>::all(client.clone()),
+            rules,
             shutdown.clone(),
         ),
         fill(
@@ -72,7 +80,12 @@ pub async fn run(context: Arc<Context>, writers: CacheWriters, shutdown: watch::
             config.clone(),
             until_true(shutdown.clone())
         ),
-        run_residency(context, config, until_true(shutdown))
+        run_residency(
+            context.clone(),
+            config.clone(),
+            until_true(shutdown.clone())
+        ),
+        run_workloads(context, config, until_true(shutdown))
     );
     for cache in caches {
         let _ = cache.await;
@@ -269,6 +282,74 @@ async fn run_residency(
         .await;
 }
 
+async fn run_workloads(
+    context: Arc<Context>,
+    config: kube::runtime::controller::Config,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let client = context.client.clone();
+    let (reader, writer) = reflector::store::<Workload>();
+    // Spec changes, deletion and the finalizer (added before the first placement) start a
+    // reconcile; the controller's own status writes do not.
+    let workloads = watcher(
+        Api::<Workload>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .reflect(writer)
+    .applied_objects()
+    .predicate_filter(
+        predicates::generation
+            .combine(being_deleted)
+            .combine(predicates::finalizers),
+        Default::default(),
+    );
+    // Any Site change, status included (a site going down starts the grace period), and spec
+    // changes of the policy revisit every workload.
+    let sites = watcher(Api::<Site>::all(client.clone()), watcher::Config::default())
+        .default_backoff()
+        .touched_objects();
+    let classifications = spec_changes(Api::<DataClassification>::all(client.clone()));
+    let rules = spec_changes(Api::<PlacementRule>::all(client.clone()));
+    let tenants = spec_changes(Api::<Tenant>::all(client));
+    Controller::for_stream(workloads, reader.clone())
+        .with_config(config)
+        .watches_stream(sites, every_object(reader.clone()))
+        .watches_stream(classifications, every_object(reader.clone()))
+        .watches_stream(rules, every_object(reader.clone()))
+        .watches_stream(tenants, every_object(reader))
+        .graceful_shutdown_on(shutdown)
+        .run(
+            |workload, context| {
+                instrumented(
+                    "workload",
+                    context.clone(),
+                    workload_controller::reconcile(workload, context),
+                )
+            },
+            error_policy::<Workload>,
+            context,
+        )
+        .for_each(|_| async {})
+        .await;
+}
+
+/// A trigger mapper that revisits every object in `store`, whatever changed.
+fn every_object<K, T>(
+    store: reflector::Store<K>,
+) -> impl Fn(T) -> Vec<ObjectRef<K>> + Send + Sync + 'static
+where
+    K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
+{
+    move |_| {
+        store
+            .state()
+            .iter()
+            .map(|object| ObjectRef::from_obj(&**object))
+            .collect()
+    }
+}
+
 fn tokio_stream_from<T: Send + 'static>(
     mut receiver: tokio::sync::mpsc::UnboundedReceiver<T>,
 ) -> impl futures::Stream<Item = T> + Send + 'static {
@@ -284,8 +365,8 @@ fn every_tenant(store: &reflector::Store<Tenant>) -> Vec<ObjectRef<Tenant>> {
 }
 
 /// Whether deletion has started; a change here must reach the finalizer.
-fn being_deleted(tenant: &Tenant) -> Option<u64> {
-    Some(u64::from(tenant.meta().deletion_timestamp.is_some()))
+fn being_deleted<K: Resource>(object: &K) -> Option<u64> {
+    Some(u64::from(object.meta().deletion_timestamp.is_some()))
 }
 
 /// Counts and times a reconcile by controller and result.

@@ -23,3 +23,5 @@ pub mod site_controller;
 pub mod status_writer;
 pub mod tenant_controller;
 pub mod violation_scan;
+pub mod workload_controller;
+pub mod workload_sites;

@@ -23,6 +23,10 @@ pub struct Metrics {
     pub residency_scans: IntCounterVec,
     pub residency_policy_applies: IntCounterVec,
     pub residency_last_scan: GaugeVec,
+    pub workload_available: IntGaugeVec,
+    pub workload_replicas: IntGaugeVec,
+    pub workload_availability_target: GaugeVec,
+    pub workload_stranded: IntGaugeVec,
 }
 
 impl Metrics {
@@ -130,9 +134,37 @@ impl Metrics {
                 ),
                 &["site"],
             )?,
+            workload_available: IntGaugeVec::new(
+                Opts::new(
+                    "soberana_workload_available",
+                    "1 when every desired replica of the workload is available on the site",
+                ),
+                &["tenant", "workload", "site"],
+            )?,
+            workload_replicas: IntGaugeVec::new(
+                Opts::new(
+                    "soberana_workload_replicas",
+                    "Replicas of the workload on the site, desired and available",
+                ),
+                &["tenant", "workload", "site", "state"],
+            )?,
+            workload_availability_target: GaugeVec::new(
+                Opts::new(
+                    "soberana_workload_availability_target_ratio",
+                    "The availability the workload must reach (0–1), for SLA computations",
+                ),
+                &["tenant", "workload"],
+            )?,
+            workload_stranded: IntGaugeVec::new(
+                Opts::new(
+                    "soberana_workload_stranded",
+                    "1 when the workload should leave a failed or ineligible site but no eligible site can take it",
+                ),
+                &["tenant", "workload"],
+            )?,
             registry,
         };
-        let collectors: [Box<dyn prometheus::core::Collector>; 14] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 18] = [
             Box::new(metrics.reconciles.clone()),
             Box::new(metrics.reconcile_errors.clone()),
             Box::new(metrics.reconcile_duration.clone()),
@@ -147,6 +179,10 @@ impl Metrics {
             Box::new(metrics.residency_scans.clone()),
             Box::new(metrics.residency_policy_applies.clone()),
             Box::new(metrics.residency_last_scan.clone()),
+            Box::new(metrics.workload_available.clone()),
+            Box::new(metrics.workload_replicas.clone()),
+            Box::new(metrics.workload_availability_target.clone()),
+            Box::new(metrics.workload_stranded.clone()),
         ];
         for collector in collectors {
             metrics.registry.register(collector)?;

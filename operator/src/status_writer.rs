@@ -22,21 +22,52 @@ where
         + std::fmt::Debug,
     S: Serialize,
 {
+    apply_status(Api::<K>::all(client.clone()), name, status, field_manager).await
+}
+
+/// Applies `status` as the whole status of the object `namespace/name` of kind `K`.
+pub async fn write_namespaced_status<K, S>(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    status: &S,
+    field_manager: &str,
+) -> Result<(), Error>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+    S: Serialize,
+{
+    let api = Api::<K>::namespaced(client.clone(), namespace);
+    apply_status(api, name, status, field_manager).await
+}
+
+async fn apply_status<K, S>(
+    api: Api<K>,
+    name: &str,
+    status: &S,
+    field_manager: &str,
+) -> Result<(), Error>
+where
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    S: Serialize,
+{
     let patch = json!({
         "apiVersion": K::api_version(&()),
         "kind": K::kind(&()),
         "status": status,
     });
-    Api::<K>::all(client.clone())
-        .patch_status(
-            name,
-            &PatchParams::apply(field_manager).force(),
-            &Patch::Apply(&patch),
-        )
-        .await
-        .map(drop)
-        .map_err(|source| Error::WriteStatus {
-            object: format!("{} {name}", K::kind(&())),
-            source,
-        })
+    api.patch_status(
+        name,
+        &PatchParams::apply(field_manager).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map(drop)
+    .map_err(|source| Error::WriteStatus {
+        object: format!("{} {name}", K::kind(&())),
+        source,
+    })
 }

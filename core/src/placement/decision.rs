@@ -91,6 +91,16 @@ pub struct Unplaceable {
 }
 
 impl Decision {
+    /// The decision with at most `reasons` reasons per rejected site, so that it fits in an
+    /// object's status however many rules fire (the first reasons are the residency ones).
+    pub fn bounded(&self, reasons: usize) -> Self {
+        let mut bounded = self.clone();
+        for rejection in &mut bounded.rejected {
+            rejection.reasons.truncate(reasons);
+        }
+        bounded
+    }
+
     /// Names of the eligible sites, best first.
     pub fn eligible_sites(&self) -> impl Iterator<Item = &str> {
         self.eligible.iter().map(|score| score.site.as_str())

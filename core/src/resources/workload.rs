@@ -72,6 +72,72 @@ pub struct WorkloadSpec {
     /// Labels PlacementRules select on (copied from the object's labels when empty).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// What to run on each chosen site; without it the workload is placed but nothing is
+    /// deployed (useful to plan a migration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<WorkloadTemplate>,
+    /// What happens when a chosen site fails.
+    #[serde(default)]
+    pub failover: FailoverPolicy,
+}
+
+/// The Kubernetes objects to run on each chosen site, in the tenant's namespace there, named
+/// after the Workload. Soberana sets the Deployment's replicas and puts the classification label
+/// on the Deployment and its pod template, so that each site's admission policies judge them.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadTemplate {
+    /// The `spec` of an `apps/v1` Deployment (validated by each site's API server).
+    #[schemars(schema_with = "any_object")]
+    pub deployment: serde_json::Value,
+    /// The `spec` of a `v1` Service in front of it, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "any_object")]
+    pub service: Option<serde_json::Value>,
+}
+
+fn any_object(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "x-kubernetes-preserve-unknown-fields": true,
+    })
+}
+
+/// Failover: how long a chosen site may be down before the workload moves, and what becomes of
+/// the copy left there.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct FailoverPolicy {
+    /// Seconds a chosen site may stay not Ready before the workload is placed elsewhere.
+    #[serde(default = "default_grace_period")]
+    #[schemars(range(max = 86400))]
+    pub grace_period_seconds: u32,
+    /// What to do with the copy on a failed site once it is reachable again.
+    #[serde(default)]
+    pub stale_copies: StaleCopies,
+}
+
+fn default_grace_period() -> u32 {
+    60
+}
+
+impl Default for FailoverPolicy {
+    fn default() -> Self {
+        Self {
+            grace_period_seconds: default_grace_period(),
+            stale_copies: StaleCopies::default(),
+        }
+    }
+}
+
+/// The copy of a workload left on a site it failed over from.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StaleCopies {
+    /// Deleted when the site is reachable again.
+    #[default]
+    Remove,
+    /// Left in place (scaled as it was) for people to inspect or remove.
+    Keep,
 }
 
 /// Where a service's data is.
@@ -135,7 +201,46 @@ pub struct WorkloadStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub chosen_sites: Vec<String>,
     /// The latest placement decision: scores of eligible sites and the reasons for every
-    /// rejected one.
+    /// rejected one (at most 10 reasons per site).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision: Option<Decision>,
+    /// Rollout on every site the workload runs on or was removed from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sites: Vec<WorkloadSiteStatus>,
+    /// The last failover, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_failover: Option<FailoverRecord>,
+}
+
+/// The workload on one site.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadSiteStatus {
+    /// The Site.
+    pub site: String,
+    /// `Deploying`, `Running`, `Unreachable`, `Failed`, or `Stale` (a copy left after failover).
+    pub state: String,
+    /// Replicas wanted there.
+    #[serde(default)]
+    pub desired_replicas: u32,
+    /// Replicas available there at the last look.
+    #[serde(default)]
+    pub available_replicas: u32,
+    /// Why the state is what it is, when it is not `Running`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// A move of the workload away from failed sites.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct FailoverRecord {
+    /// The sites it left.
+    pub from: Vec<String>,
+    /// The sites it moved to.
+    pub to: Vec<String>,
+    /// Why, in one sentence.
+    pub reason: String,
+    /// When.
+    pub time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
 }

@@ -1,0 +1,656 @@
+//! The Workload controller: decides where each Workload runs with the placement engine, puts its
+//! Deployment and Service there (labelled with its classification, so each site's admission
+//! policies check it), follows the rollout, and moves it when a site stays down longer than the
+//! grace period or a policy change makes a site ineligible — only ever to eligible sites. The
+//! decision, the per-site rollout and the phase are in the Workload's status.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::Timestamp;
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
+use kube::{Api, ResourceExt};
+use soberana_core::placement::{Decision, Snapshot, evaluate};
+use soberana_core::propagation::{
+    Replacement, SiteHealth, member_namespace, member_objects, replace,
+};
+use soberana_core::resources::availability::Availability;
+use soberana_core::resources::site::Site;
+use soberana_core::resources::workload::{
+    FailoverRecord, StaleCopies, Workload, WorkloadPhase, WorkloadSiteStatus, WorkloadStatus,
+};
+
+use crate::caches::cached;
+use crate::conditions::condition;
+use crate::context::Context;
+use crate::error::Error;
+use crate::events::publish;
+use crate::status_writer::write_namespaced_status;
+use crate::workload_sites::{FIELD_MANAGER, apply_objects, remove_objects, rollout};
+
+/// Removes the workload's copies from member sites before the Workload goes.
+pub const FINALIZER: &str = "soberana.io/workload-cleanup";
+/// Reasons kept per rejected site in the status.
+const REASONS_PER_SITE: usize = 10;
+/// How often a workload still rolling out is looked at again.
+const ROLLOUT_POLL: Duration = Duration::from_secs(5);
+
+/// Places, applies and watches one Workload; cleans its sites up when it is deleted.
+pub async fn reconcile(workload: Arc<Workload>, context: Arc<Context>) -> Result<Action, Error> {
+    let namespace = workload.namespace().unwrap_or_default();
+    let api: Api<Workload> = Api::namespaced(context.client.clone(), &namespace);
+    let object = format!("Workload {namespace}/{}", workload.name_any());
+    finalizer(&api, FINALIZER, workload, |event| async {
+        match event {
+            FinalizerEvent::Apply(workload) => place(&workload, &context).await,
+            FinalizerEvent::Cleanup(workload) => clean_up(&workload, &context).await,
+        }
+    })
+    .await
+    .map_err(|error| match error {
+        kube::runtime::finalizer::Error::ApplyFailed(error)
+        | kube::runtime::finalizer::Error::CleanupFailed(error) => error,
+        other => Error::Finalizer {
+            object,
+            message: other.to_string(),
+        },
+    })
+}
+
+/// What one pass found, before it is written.
+struct Outcome {
+    status: WorkloadStatus,
+    requeue: Duration,
+    events: Vec<(EventType, &'static str, String)>,
+}
+
+async fn place(workload: &Workload, context: &Context) -> Result<Action, Error> {
+    let outcome = match decide_and_apply(workload, context).await {
+        Ok(outcome) => outcome,
+        Err(problem) => invalid(workload, &problem),
+    };
+    let previous = workload.status.clone().unwrap_or_default();
+    for (type_, reason, note) in &outcome.events {
+        publish(context, workload, *type_, reason, "Place", note.clone()).await;
+    }
+    record_metrics(context, workload, &previous, &outcome.status);
+    if outcome.status != previous {
+        write_namespaced_status::<Workload, _>(
+            &context.client,
+            &workload.namespace().unwrap_or_default(),
+            &workload.name_any(),
+            &outcome.status,
+            FIELD_MANAGER,
+        )
+        .await?;
+    }
+    Ok(Action::requeue(outcome.requeue))
+}
+
+/// A Workload that cannot be placed as written: `Pending` with the problem, until it changes.
+fn invalid(workload: &Workload, problem: &str) -> Outcome {
+    let previous = workload.status.clone().unwrap_or_default();
+    let generation = workload.metadata.generation;
+    let placed = condition(
+        &previous.conditions,
+        "Placed",
+        false,
+        "Invalid",
+        problem,
+        generation,
+    );
+    let mut events = Vec::new();
+    if previous
+        .conditions
+        .iter()
+        .all(|existing| existing.type_ != "Placed" || existing.message != problem)
+    {
+        events.push((EventType::Warning, "Invalid", problem.to_owned()));
+    }
+    Outcome {
+        status: WorkloadStatus {
+            conditions: vec![placed],
+            observed_generation: generation,
+            phase: Some(WorkloadPhase::Pending),
+            ..previous
+        },
+        requeue: Duration::from_secs(300),
+        events,
+    }
+}
+
+async fn decide_and_apply(workload: &Workload, context: &Context) -> Result<Outcome, String> {
+    let spec = &workload.spec;
+    let name = workload.name_any();
+    let tenants = cached(&context.caches.tenants);
+    let tenant = tenants
+        .iter()
+        .find(|tenant| tenant.name_any() == spec.tenant)
+        .ok_or_else(|| format!("spec.tenant {:?} is not a known Tenant", spec.tenant))?;
+    let namespace = member_namespace(workload, &tenant.spec).map_err(|error| error.to_string())?;
+    let objects = member_objects(workload, &namespace).map_err(|error| error.to_string())?;
+    let sites = cached(&context.caches.sites);
+    let snapshot = Snapshot::new(
+        &sites,
+        &cached(&context.caches.classifications),
+        &cached(&context.caches.rules),
+        &tenants,
+        &[],
+    )
+    .map_err(|error| error.to_string())?;
+    let decision = evaluate(&snapshot, workload).map_err(|error| error.to_string())?;
+
+    let previous = workload.status.clone().unwrap_or_default();
+    let grace = spec.failover.grace_period_seconds;
+    let now = Timestamp::now();
+    let health = |site: &str| site_health(&sites, site, grace, now);
+    let replacement = replace(&previous.chosen_sites, &decision, grace, health);
+    let target: Vec<String> = replacement.sites().to_vec();
+    let mut events = Vec::new();
+    let mut last_failover = previous.last_failover.clone();
+    match &replacement {
+        Replacement::Place { sites } => events.push((
+            EventType::Normal,
+            "Placed",
+            format!("placed on {}", sites.join(", ")),
+        )),
+        Replacement::FailOver { from, to, reason } => {
+            events.push((
+                EventType::Warning,
+                "FailedOver",
+                format!(
+                    "moved from {} to {}: {reason}",
+                    from.join(", "),
+                    to.join(", ")
+                ),
+            ));
+            last_failover = Some(FailoverRecord {
+                from: from.clone(),
+                to: to.clone(),
+                reason: reason.clone(),
+                time: Time(now),
+            });
+        }
+        Replacement::Move { from, to, reason } => events.push((
+            EventType::Normal,
+            "Moved",
+            format!(
+                "moved from {} to {}: {reason}",
+                from.join(", "),
+                to.join(", ")
+            ),
+        )),
+        Replacement::Stranded { reason, .. } => {
+            let already = previous.conditions.iter().any(|existing| {
+                existing.type_ == "Degraded"
+                    && existing.status == "True"
+                    && existing.message == *reason
+            });
+            if !already {
+                events.push((EventType::Warning, "Stranded", reason.clone()));
+            }
+        }
+        Replacement::Unplaceable => {
+            if previous.phase != Some(WorkloadPhase::Unplaceable) {
+                let message = decision
+                    .unplaceable
+                    .as_ref()
+                    .map_or_else(String::new, |unplaceable| unplaceable.message.clone());
+                events.push((EventType::Warning, "Unplaceable", message));
+            }
+        }
+        Replacement::Keep { .. } => {}
+    }
+
+    // The copies on each target site, and what becomes of copies elsewhere.
+    let mut entries = Vec::new();
+    for site_name in &target {
+        entries.push(
+            run_on(
+                context,
+                &sites,
+                site_name,
+                &namespace,
+                &name,
+                &objects,
+                health(site_name),
+            )
+            .await,
+        );
+    }
+    let kept_after_failover: BTreeSet<&String> = match (&spec.failover.stale_copies, &last_failover)
+    {
+        (StaleCopies::Keep, Some(record)) => record.from.iter().collect(),
+        _ => BTreeSet::new(),
+    };
+    for old in &previous.sites {
+        if target.contains(&old.site) {
+            continue;
+        }
+        if kept_after_failover.contains(&old.site) {
+            entries.push(stale(
+                &old.site,
+                "kept after failover (spec.failover.staleCopies: Keep)",
+            ));
+            continue;
+        }
+        if let Some(entry) = leave(context, &sites, &old.site, &namespace, &name).await {
+            entries.push(entry);
+        }
+    }
+    entries.sort_by(|left, right| left.site.cmp(&right.site));
+
+    let status = status_of(
+        workload,
+        &previous,
+        &decision,
+        &replacement,
+        entries,
+        last_failover,
+        &objects,
+    );
+    let requeue = requeue_after(&status, &target, &sites, grace, now, context);
+    Ok(Outcome {
+        status,
+        requeue,
+        events,
+    })
+}
+
+/// The workload on a target site: applied if the site answers, with its rollout.
+async fn run_on(
+    context: &Context,
+    sites: &[Site],
+    site_name: &str,
+    namespace: &str,
+    name: &str,
+    objects: &[serde_json::Value],
+    health: SiteHealth,
+) -> WorkloadSiteStatus {
+    let entry = |state: &str, rollout: crate::workload_sites::Rollout, message: Option<String>| {
+        WorkloadSiteStatus {
+            site: site_name.to_owned(),
+            state: state.to_owned(),
+            desired_replicas: rollout.desired,
+            available_replicas: rollout.available,
+            message,
+        }
+    };
+    if objects.is_empty() {
+        return entry(
+            "Placed",
+            Default::default(),
+            Some("the Workload has no template: nothing to deploy".to_owned()),
+        );
+    }
+    let Some(site) = sites.iter().find(|site| site.name_any() == site_name) else {
+        return entry(
+            "Unreachable",
+            Default::default(),
+            Some("the Site no longer exists".to_owned()),
+        );
+    };
+    if health != SiteHealth::Ready {
+        return entry(
+            "Unreachable",
+            Default::default(),
+            Some(format!("site {site_name} is not Ready")),
+        );
+    }
+    let client = match context.connections.client(site, &context.metrics).await {
+        Ok(client) => client,
+        Err(error) => return entry("Unreachable", Default::default(), Some(error.0)),
+    };
+    if let Err(error) = apply_objects(&client, site_name, objects).await {
+        return entry("Failed", Default::default(), Some(error.to_string()));
+    }
+    match rollout(&client, site_name, namespace, name).await {
+        Ok(Some(found)) if found.available >= found.desired => entry("Running", found, None),
+        Ok(Some(found)) => entry(
+            "Deploying",
+            found,
+            Some(format!(
+                "{} of {} replicas available",
+                found.available, found.desired
+            )),
+        ),
+        Ok(None) => entry(
+            "Deploying",
+            Default::default(),
+            Some("the Deployment is not there yet".to_owned()),
+        ),
+        Err(error) => entry("Unreachable", Default::default(), Some(error.to_string())),
+    }
+}
+
+/// Removes the workload from a site it left; the entry stays (as `Stale`) until that worked.
+async fn leave(
+    context: &Context,
+    sites: &[Site],
+    site_name: &str,
+    namespace: &str,
+    name: &str,
+) -> Option<WorkloadSiteStatus> {
+    let site = sites.iter().find(|site| site.name_any() == site_name)?;
+    let client = match context.connections.client(site, &context.metrics).await {
+        Ok(client) => client,
+        Err(error) => return Some(stale(site_name, &format!("removal waits: {}", error.0))),
+    };
+    match remove_objects(&client, site_name, namespace, name).await {
+        Ok(()) => None,
+        Err(error) => Some(stale(
+            site_name,
+            &format!("removal waits for the site: {error}"),
+        )),
+    }
+}
+
+fn stale(site: &str, message: &str) -> WorkloadSiteStatus {
+    WorkloadSiteStatus {
+        site: site.to_owned(),
+        state: "Stale".to_owned(),
+        desired_replicas: 0,
+        available_replicas: 0,
+        message: Some(message.to_owned()),
+    }
+}
+
+/// A site's health as the Site controller last saw it, against the workload's grace period.
+fn site_health(sites: &[Site], name: &str, grace_seconds: u32, now: Timestamp) -> SiteHealth {
+    let Some(ready) = sites
+        .iter()
+        .find(|site| site.name_any() == name)
+        .and_then(|site| site.status.as_ref())
+        .and_then(|status| {
+            status
+                .conditions
+                .iter()
+                .find(|condition| condition.type_ == "Ready")
+        })
+    else {
+        return SiteHealth::Ready;
+    };
+    if ready.status == "True" {
+        return SiteHealth::Ready;
+    }
+    let down_for = now.duration_since(ready.last_transition_time.0);
+    if down_for.as_secs() >= i64::from(grace_seconds) {
+        SiteHealth::DownBeyondGrace
+    } else {
+        SiteHealth::DownWithinGrace
+    }
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one status from everything the pass found"
+)]
+fn status_of(
+    workload: &Workload,
+    previous: &WorkloadStatus,
+    decision: &Decision,
+    replacement: &Replacement,
+    sites: Vec<WorkloadSiteStatus>,
+    last_failover: Option<FailoverRecord>,
+    objects: &[serde_json::Value],
+) -> WorkloadStatus {
+    let generation = workload.metadata.generation;
+    let existing = &previous.conditions;
+    let target = replacement.sites();
+    let running = sites
+        .iter()
+        .filter(|entry| target.contains(&entry.site))
+        .all(|entry| entry.state == "Running");
+    let failing_over = last_failover
+        .as_ref()
+        .is_some_and(|record| record.to.iter().any(|site| target.contains(site)))
+        && (matches!(replacement, Replacement::FailOver { .. })
+            || previous.phase == Some(WorkloadPhase::FailingOver));
+    let phase = match replacement {
+        Replacement::Unplaceable => WorkloadPhase::Unplaceable,
+        _ if objects.is_empty() => WorkloadPhase::Placed,
+        _ if running && !target.is_empty() => WorkloadPhase::Running,
+        _ if failing_over => WorkloadPhase::FailingOver,
+        _ => WorkloadPhase::Deploying,
+    };
+    let placed = match replacement {
+        Replacement::Unplaceable => condition(
+            existing,
+            "Placed",
+            false,
+            decision
+                .unplaceable
+                .as_ref()
+                .map_or("Unplaceable", |unplaceable| unplaceable.code.as_str()),
+            decision
+                .unplaceable
+                .as_ref()
+                .map_or_else(String::new, |unplaceable| {
+                    format!(
+                        "{}; see status.decision.rejected for every site's reasons",
+                        unplaceable.message
+                    )
+                }),
+            generation,
+        ),
+        _ => condition(
+            existing,
+            "Placed",
+            true,
+            "Placed",
+            format!("runs on {}", target.join(", ")),
+            generation,
+        ),
+    };
+    let unhealthy: Vec<String> = sites
+        .iter()
+        .filter(|entry| {
+            target.contains(&entry.site)
+                && !["Running", "Deploying", "Placed"].contains(&entry.state.as_str())
+        })
+        .map(|entry| {
+            format!(
+                "{}: {}",
+                entry.site,
+                entry.message.clone().unwrap_or_else(|| entry.state.clone())
+            )
+        })
+        .collect();
+    let degraded = match replacement {
+        Replacement::Stranded { reason, .. } => condition(
+            existing,
+            "Degraded",
+            true,
+            "Stranded",
+            reason.clone(),
+            generation,
+        ),
+        _ if !unhealthy.is_empty() => condition(
+            existing,
+            "Degraded",
+            true,
+            "SiteUnavailable",
+            unhealthy.join("; "),
+            generation,
+        ),
+        _ => condition(
+            existing,
+            "Degraded",
+            false,
+            "AllSitesServing",
+            "every chosen site serves the workload",
+            generation,
+        ),
+    };
+    let ready = if phase == WorkloadPhase::Running {
+        condition(
+            existing,
+            "Ready",
+            true,
+            "Running",
+            "every replica is available on every chosen site",
+            generation,
+        )
+    } else {
+        condition(
+            existing,
+            "Ready",
+            false,
+            phase_name(phase),
+            format!("phase {}", phase_name(phase)),
+            generation,
+        )
+    };
+    WorkloadStatus {
+        conditions: vec![ready, placed, degraded],
+        observed_generation: generation,
+        phase: Some(phase),
+        chosen_sites: target.to_vec(),
+        decision: Some(decision.bounded(REASONS_PER_SITE)),
+        sites,
+        last_failover,
+    }
+}
+
+fn phase_name(phase: WorkloadPhase) -> &'static str {
+    match phase {
+        WorkloadPhase::Pending => "Pending",
+        WorkloadPhase::Placed => "Placed",
+        WorkloadPhase::Deploying => "Deploying",
+        WorkloadPhase::Running => "Running",
+        WorkloadPhase::Unplaceable => "Unplaceable",
+        WorkloadPhase::FailingOver => "FailingOver",
+    }
+}
+
+/// Soon while a chosen site is down within its grace period (to fail over on time) or the
+/// rollout is under way; at the probe interval otherwise.
+fn requeue_after(
+    status: &WorkloadStatus,
+    target: &[String],
+    sites: &[Site],
+    grace: u32,
+    now: Timestamp,
+    context: &Context,
+) -> Duration {
+    let mut wait = context.settings.probe_interval;
+    for site in target {
+        if site_health(sites, site, grace, now) == SiteHealth::DownWithinGrace {
+            wait = wait.min(Duration::from_secs(1));
+        }
+    }
+    if status.phase != Some(WorkloadPhase::Running) {
+        wait = wait.min(ROLLOUT_POLL);
+    }
+    wait
+}
+
+/// The availability gauges: replicas per site, availability, the target, and whether the
+/// workload is stranded on a site it should leave.
+fn record_metrics(
+    context: &Context,
+    workload: &Workload,
+    previous: &WorkloadStatus,
+    status: &WorkloadStatus,
+) {
+    let metrics = &context.metrics;
+    let tenant = workload.spec.tenant.as_str();
+    let name = format!(
+        "{}/{}",
+        workload.namespace().unwrap_or_default(),
+        workload.name_any()
+    );
+    let current: BTreeMap<&str, &WorkloadSiteStatus> = status
+        .sites
+        .iter()
+        .map(|entry| (entry.site.as_str(), entry))
+        .collect();
+    for old in &previous.sites {
+        if !current.contains_key(old.site.as_str()) {
+            let _ = metrics
+                .workload_available
+                .remove_label_values(&[tenant, &name, &old.site]);
+            for state in ["desired", "available"] {
+                let _ = metrics
+                    .workload_replicas
+                    .remove_label_values(&[tenant, &name, &old.site, state]);
+            }
+        }
+    }
+    for (site, entry) in current {
+        let available = entry.state == "Running";
+        metrics
+            .workload_available
+            .with_label_values(&[tenant, &name, site])
+            .set(i64::from(available));
+        metrics
+            .workload_replicas
+            .with_label_values(&[tenant, &name, site, "desired"])
+            .set(i64::from(entry.desired_replicas));
+        metrics
+            .workload_replicas
+            .with_label_values(&[tenant, &name, site, "available"])
+            .set(i64::from(entry.available_replicas));
+    }
+    if let Some(target) = workload
+        .spec
+        .availability_target
+        .as_deref()
+        .and_then(Availability::parse_percent)
+    {
+        metrics
+            .workload_availability_target
+            .with_label_values(&[tenant, &name])
+            .set(f64::from(target.parts_per_million()) / 1_000_000.0);
+    }
+    let stranded = status.conditions.iter().any(|condition: &Condition| {
+        condition.type_ == "Degraded" && condition.reason == "Stranded"
+    });
+    metrics
+        .workload_stranded
+        .with_label_values(&[tenant, &name])
+        .set(i64::from(stranded));
+}
+
+/// Removes the workload from every site it was applied on. A site that does not answer keeps
+/// its copy (with a Warning Event) rather than blocking the deletion.
+async fn clean_up(workload: &Workload, context: &Context) -> Result<Action, Error> {
+    let status = workload.status.clone().unwrap_or_default();
+    let namespace = workload.namespace().unwrap_or_default();
+    let name = workload.name_any();
+    let sites = cached(&context.caches.sites);
+    for entry in &status.sites {
+        if let Some(left) = leave(context, &sites, &entry.site, &namespace, &name).await {
+            let note = format!(
+                "the copy on site {} was left in place: {}",
+                entry.site,
+                left.message.unwrap_or_default()
+            );
+            publish(
+                context,
+                workload,
+                EventType::Warning,
+                "CopyLeft",
+                "Delete",
+                note,
+            )
+            .await;
+        }
+    }
+    let tenant = workload.spec.tenant.as_str();
+    let full_name = format!("{namespace}/{name}");
+    record_metrics(context, workload, &status, &WorkloadStatus::default());
+    let _ = context
+        .metrics
+        .workload_stranded
+        .remove_label_values(&[tenant, &full_name]);
+    let _ = context
+        .metrics
+        .workload_availability_target
+        .remove_label_values(&[tenant, &full_name]);
+    Ok(Action::await_change())
+}

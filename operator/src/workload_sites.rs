@@ -1,0 +1,110 @@
+//! A Workload's copy on one member site: applying its Deployment and Service there, reading how
+//! many replicas are available, and removing it.
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Service;
+use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::{Api, Client};
+use serde_json::Value;
+
+use crate::error::Error;
+
+/// The field manager of everything the Workload controller writes.
+pub const FIELD_MANAGER: &str = "soberana-workload-controller";
+
+/// Replicas wanted and available on a site.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Rollout {
+    pub desired: u32,
+    pub available: u32,
+}
+
+/// Server-side applies `objects` (a Deployment, then maybe a Service) on `site`.
+pub async fn apply_objects(client: &Client, site: &str, objects: &[Value]) -> Result<(), Error> {
+    for object in objects {
+        let name = object["metadata"]["name"].as_str().unwrap_or_default();
+        let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
+        let kind = object["kind"].as_str().unwrap_or_default();
+        let parameters = PatchParams::apply(FIELD_MANAGER).force();
+        let result = match kind {
+            "Deployment" => Api::<Deployment>::namespaced(client.clone(), namespace)
+                .patch(name, &parameters, &Patch::Apply(object))
+                .await
+                .map(drop),
+            _ => Api::<Service>::namespaced(client.clone(), namespace)
+                .patch(name, &parameters, &Patch::Apply(object))
+                .await
+                .map(drop),
+        };
+        result.map_err(|source| Error::ApplyOnSite {
+            site: site.to_owned(),
+            object: format!("{kind} {namespace}/{name}"),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+/// The Deployment's replicas on the site, or `None` when it is not there.
+pub async fn rollout(
+    client: &Client,
+    site: &str,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<Rollout>, Error> {
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
+    let found = deployments
+        .get_opt(name)
+        .await
+        .map_err(|source| Error::ApplyOnSite {
+            site: site.to_owned(),
+            object: format!("(reading Deployment {namespace}/{name})"),
+            source,
+        })?;
+    Ok(found.map(|deployment| {
+        let desired = deployment
+            .spec
+            .as_ref()
+            .and_then(|spec| spec.replicas)
+            .unwrap_or(1);
+        let available = deployment
+            .status
+            .as_ref()
+            .and_then(|status| status.available_replicas)
+            .unwrap_or(0);
+        Rollout {
+            desired: u32::try_from(desired).unwrap_or(0),
+            available: u32::try_from(available).unwrap_or(0),
+        }
+    }))
+}
+
+/// Deletes the workload's Deployment and Service on the site (absent ones are fine).
+pub async fn remove_objects(
+    client: &Client,
+    site: &str,
+    namespace: &str,
+    name: &str,
+) -> Result<(), Error> {
+    let failed = |kind: &str, source| Error::RemoveFromSite {
+        site: site.to_owned(),
+        object: format!("{kind} {namespace}/{name}"),
+        source,
+    };
+    match Api::<Service>::namespaced(client.clone(), namespace)
+        .delete(name, &DeleteParams::background())
+        .await
+    {
+        Ok(_) => {}
+        Err(kube::Error::Api(status)) if status.code == 404 => {}
+        Err(source) => return Err(failed("Service", source)),
+    }
+    match Api::<Deployment>::namespaced(client.clone(), namespace)
+        .delete(name, &DeleteParams::background())
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(source) => Err(failed("Deployment", source)),
+    }
+}

@@ -1,0 +1,642 @@
+//! Workloads against real API servers: placed by the engine only on eligible sites, deployed there
+//! with their classification, watched until Running, failed over when a site stays down longer
+//! than the grace period, never moved to a site their classification forbids, moved when a
+//! policy change makes their site ineligible, and explained when unplaceable. (The harness runs
+//! no kubelets: tests patch Deployment status to stand for replicas becoming available.)
+
+#![allow(clippy::unwrap_used, reason = "a panic is the failure report in tests")]
+
+mod common;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, ensure};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Namespace, Service};
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::{Api, Client, ResourceExt};
+use serde_json::{Value, json};
+use soberana_core::placement::ReasonCode;
+use soberana_core::resources::site::Site;
+use soberana_core::resources::workload::{Workload, WorkloadPhase};
+use soberana_e2e::operator_process::OperatorProcess;
+use soberana_e2e::state_data_centre::apply;
+use soberana_e2e::{ControlPlane, Suite, wait_until};
+
+use common::{member, start, tenant, wait_ready};
+
+const CONVERGE: Duration = Duration::from_secs(90);
+/// The grace period the tests give workloads before failing over.
+const GRACE_SECONDS: u32 = 5;
+const SITES: [&str; 3] = ["state-dc", "national-cloud", "public-cloud"];
+
+fn main() -> ExitCode {
+    Suite::new(&["mgmt", "state-dc", "national-cloud", "public-cloud"])
+        .test(
+            "a_confidential_workload_runs_only_on_eligible_sites_with_its_decision",
+            confidential_workload,
+        )
+        .test(
+            "a_failed_site_is_left_after_the_grace_period_for_an_eligible_one",
+            failover,
+        )
+        .test(
+            "a_restricted_workload_whose_only_site_fails_stays_degraded",
+            stranded,
+        )
+        .test(
+            "a_policy_change_that_makes_the_site_ineligible_moves_the_workload",
+            policy_change,
+        )
+        .test(
+            "an_unplaceable_workload_shows_every_sites_reasons",
+            unplaceable,
+        )
+        .run()
+}
+
+/// A tenant with a `prod` namespace on the management cluster for its Workloads.
+async fn tenant_with_namespace(
+    client: &Client,
+    name: &str,
+    short_code: &str,
+    ceiling: &str,
+    allowed_sites: &[&str],
+) -> Result<String> {
+    let mut object = tenant(name, short_code, allowed_sites, &["prod"]);
+    object["spec"]["highestClassification"] = json!(ceiling);
+    apply(client, &object).await?;
+    wait_ready(client, name, CONVERGE).await?;
+    let namespace = format!("{short_code}-prod");
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    if namespaces.get_opt(&namespace).await?.is_none() {
+        let object: Namespace = serde_json::from_value(json!({"metadata": {"name": namespace}}))?;
+        namespaces.create(&PostParams::default(), &object).await?;
+    }
+    Ok(namespace)
+}
+
+fn workload(name: &str, namespace: &str, tenant: &str, classification: &str) -> Value {
+    json!({
+        "apiVersion": "soberana.io/v1alpha1",
+        "kind": "Workload",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "tenant": tenant,
+            "classification": classification,
+            "resources": {"cpuMillicores": 500, "memoryMebibytes": 512},
+            "replicas": 2,
+            "availabilityTarget": "99.9",
+            "failover": {"gracePeriodSeconds": GRACE_SECONDS},
+            "template": {
+                "deployment": {"template": {"spec": {"containers": [
+                    {"name": "app", "image": "registry.invalid/app:1", "ports": [{"containerPort": 8080}]}
+                ]}}},
+                "service": {"ports": [{"port": 80, "targetPort": 8080}]}
+            }
+        }
+    })
+}
+
+async fn create_workload(client: &Client, object: &Value) -> Result<()> {
+    let namespace = object["metadata"]["namespace"].as_str().unwrap();
+    let name = object["metadata"]["name"].as_str().unwrap();
+    Api::<Workload>::namespaced(client.clone(), namespace)
+        .patch(
+            name,
+            &PatchParams::apply("soberana-e2e").force(),
+            &Patch::Apply(object),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Waits until the Workload's status satisfies `done`, then returns it.
+async fn wait_workload(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    what: &str,
+    timeout: Duration,
+    done: impl Fn(&Workload) -> bool,
+) -> Result<Workload> {
+    let api: Api<Workload> = Api::namespaced(client.clone(), namespace);
+    wait_until(
+        &format!("Workload {namespace}/{name}: {what}"),
+        timeout,
+        || async { Ok(done(&api.get(name).await?)) },
+    )
+    .await?;
+    Ok(api.get(name).await?)
+}
+
+fn phase(workload: &Workload) -> Option<WorkloadPhase> {
+    workload.status.as_ref().and_then(|status| status.phase)
+}
+
+fn chosen(workload: &Workload) -> Vec<String> {
+    workload.status.clone().unwrap_or_default().chosen_sites
+}
+
+/// Stands for the kubelets: marks every replica of the Deployment available.
+async fn make_available(client: &Client, namespace: &str, name: &str) -> Result<()> {
+    Api::<Deployment>::namespaced(client.clone(), namespace)
+        .patch_status(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"replicas": 2, "readyReplicas": 2, "availableReplicas": 2, "updatedReplicas": 2}})),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Where the workload's Deployment exists.
+async fn deployed_on(plane: &ControlPlane, namespace: &str, name: &str) -> Result<Vec<String>> {
+    let mut found = Vec::new();
+    for site in SITES {
+        let client = member(plane, site).await?;
+        if Api::<Deployment>::namespaced(client, namespace)
+            .get_opt(name)
+            .await?
+            .is_some()
+        {
+            found.push(site.to_owned());
+        }
+    }
+    Ok(found)
+}
+
+/// Places a confidential workload and brings it to Running on its chosen site.
+async fn running_workload(
+    plane: &ControlPlane,
+    client: &Client,
+    namespace: &str,
+    tenant_name: &str,
+    name: &str,
+    classification: &str,
+) -> Result<(Workload, String)> {
+    create_workload(
+        client,
+        &workload(name, namespace, tenant_name, classification),
+    )
+    .await?;
+    let placed = wait_workload(client, namespace, name, "deploying", CONVERGE, |workload| {
+        matches!(phase(workload), Some(WorkloadPhase::Deploying)) && !chosen(workload).is_empty()
+    })
+    .await?;
+    let site = chosen(&placed)[0].clone();
+    make_available(&member(plane, &site).await?, namespace, name).await?;
+    let running = wait_workload(client, namespace, name, "running", CONVERGE, |workload| {
+        phase(workload) == Some(WorkloadPhase::Running)
+    })
+    .await?;
+    Ok((running, site))
+}
+
+async fn confidential_workload(plane: Arc<ControlPlane>) -> Result<()> {
+    let (installation, operator) = start(&plane, "workloads-a").await?;
+    let client = &installation.management;
+    let namespace = tenant_with_namespace(client, "hospital", "hosp", "restricted", &[]).await?;
+    let (running, site) = running_workload(
+        &plane,
+        client,
+        &namespace,
+        "hospital",
+        "clinical-records",
+        "confidential",
+    )
+    .await?;
+    ensure!(
+        ["state-dc", "national-cloud"].contains(&site.as_str()),
+        "confidential data placed on {site}"
+    );
+    ensure!(
+        deployed_on(&plane, &namespace, "clinical-records").await? == [site.clone()],
+        "deployed elsewhere too"
+    );
+
+    // What runs there carries the classification the site's admission policies check.
+    let member_client = member(&plane, &site).await?;
+    let deployment = Api::<Deployment>::namespaced(member_client.clone(), &namespace)
+        .get("clinical-records")
+        .await?;
+    ensure!(
+        deployment
+            .labels()
+            .get("soberana.io/classification")
+            .map(String::as_str)
+            == Some("confidential")
+    );
+    let spec = deployment.spec.unwrap();
+    ensure!(spec.replicas == Some(2));
+    ensure!(
+        spec.template
+            .metadata
+            .unwrap()
+            .labels
+            .unwrap()
+            .get("soberana.io/classification")
+            .map(String::as_str)
+            == Some("confidential")
+    );
+    Api::<Service>::namespaced(member_client, &namespace)
+        .get("clinical-records")
+        .await
+        .context("the Service")?;
+
+    // The decision is in the status, with every rejected site's reasons.
+    let status = running.status.unwrap();
+    let decision = status.decision.unwrap();
+    let public = decision
+        .rejected
+        .iter()
+        .find(|rejection| rejection.site == "public-cloud")
+        .context("public-cloud is rejected")?;
+    ensure!(
+        public
+            .reasons
+            .iter()
+            .any(|reason| reason.code == ReasonCode::JurisdictionNotAllowed),
+        "{public:?}"
+    );
+    ensure!(
+        decision
+            .eligible
+            .iter()
+            .all(|score| score.site != "public-cloud")
+    );
+    let entry = status
+        .sites
+        .iter()
+        .find(|entry| entry.site == site)
+        .unwrap();
+    ensure!(
+        entry.state == "Running" && entry.desired_replicas == 2 && entry.available_replicas == 2,
+        "{entry:?}"
+    );
+
+    let labels = [
+        ("tenant", "hospital"),
+        ("workload", "hosp-prod/clinical-records"),
+        ("site", site.as_str()),
+    ];
+    ensure!(
+        operator
+            .metric("soberana_workload_available", &labels)
+            .await?
+            == 1.0
+    );
+    let target = operator
+        .metric(
+            "soberana_workload_availability_target_ratio",
+            &[("workload", "hosp-prod/clinical-records")],
+        )
+        .await?;
+    ensure!(
+        (target - 0.999).abs() < 1e-9,
+        "availability target {target}"
+    );
+
+    // Deleting the Workload removes it from the site.
+    Api::<Workload>::namespaced(client.clone(), &namespace)
+        .delete("clinical-records", &Default::default())
+        .await?;
+    wait_until("the copy to be removed", CONVERGE, || async {
+        Ok(deployed_on(&plane, &namespace, "clinical-records")
+            .await?
+            .is_empty())
+    })
+    .await?;
+    Ok(())
+}
+
+async fn failover(plane: Arc<ControlPlane>) -> Result<()> {
+    let (installation, _operator) = start(&plane, "workloads-b").await?;
+    let client = &installation.management;
+    let namespace = tenant_with_namespace(
+        client,
+        "pensions",
+        "pens",
+        "restricted",
+        &["state-dc", "national-cloud"],
+    )
+    .await?;
+    let (_, failed) = running_workload(
+        &plane,
+        client,
+        &namespace,
+        "pensions",
+        "payments",
+        "confidential",
+    )
+    .await?;
+    let other = if failed == "state-dc" {
+        "national-cloud"
+    } else {
+        "state-dc"
+    };
+    let cluster = plane.cluster(&failed)?;
+    cluster.stop_api_server();
+    let stopped = Instant::now();
+    let outcome = async {
+        let moved = wait_workload(
+            client,
+            &namespace,
+            "payments",
+            "failed over",
+            CONVERGE,
+            |workload| chosen(workload) == [other.to_owned()],
+        )
+        .await?;
+        let took = stopped.elapsed();
+        // Noticing takes a probe (2 s here), then the grace period, then a reconcile.
+        ensure!(
+            took < Duration::from_secs(u64::from(GRACE_SECONDS) + 30),
+            "failover took {took:?}"
+        );
+        let status = moved.status.unwrap();
+        let record = status.last_failover.context("no failover record")?;
+        ensure!(
+            record.from == [failed.clone()] && record.to == [other.to_owned()],
+            "{record:?}"
+        );
+        ensure!(
+            record.reason.contains(&format!(
+                "site {failed} has not been Ready for more than {GRACE_SECONDS}s"
+            )),
+            "{record:?}"
+        );
+        make_available(&member(&plane, other).await?, &namespace, "payments").await?;
+        wait_workload(
+            client,
+            &namespace,
+            "payments",
+            "running on the other site",
+            CONVERGE,
+            |workload| phase(workload) == Some(WorkloadPhase::Running),
+        )
+        .await?;
+        anyhow::Ok(())
+    }
+    .await;
+    cluster.start_api_server().await?;
+    outcome?;
+    // Back: the stale copy is removed, and the workload does not flap back.
+    wait_until("the stale copy to be removed", CONVERGE, || async {
+        Ok(deployed_on(&plane, &namespace, "payments").await? == [other.to_owned()])
+    })
+    .await?;
+    let sites: Api<Site> = Api::all(client.clone());
+    wait_until("the failed site to be Ready again", CONVERGE, || async {
+        let site = sites.get(&failed).await?;
+        Ok(site
+            .status
+            .unwrap_or_default()
+            .conditions
+            .iter()
+            .any(|condition| condition.type_ == "Ready" && condition.status == "True"))
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let settled = Api::<Workload>::namespaced(client.clone(), &namespace)
+        .get("payments")
+        .await?;
+    ensure!(
+        chosen(&settled) == [other.to_owned()],
+        "the workload flapped back: {:?}",
+        chosen(&settled)
+    );
+    ensure!(phase(&settled) == Some(WorkloadPhase::Running));
+    Ok(())
+}
+
+async fn stranded(plane: Arc<ControlPlane>) -> Result<()> {
+    let (installation, operator) = start(&plane, "workloads-c").await?;
+    let client = &installation.management;
+    let namespace =
+        tenant_with_namespace(client, "electoral-roll", "roll", "restricted", &[]).await?;
+    let (_, site) = running_workload(
+        &plane,
+        client,
+        &namespace,
+        "electoral-roll",
+        "voters",
+        "restricted",
+    )
+    .await?;
+    ensure!(site == "state-dc", "restricted data placed on {site}");
+    let cluster = plane.cluster("state-dc")?;
+    cluster.stop_api_server();
+    let outcome = stranded_checks(&plane, client, &namespace, &operator).await;
+    cluster.start_api_server().await?;
+    outcome
+}
+
+async fn stranded_checks(
+    plane: &ControlPlane,
+    client: &Client,
+    namespace: &str,
+    operator: &OperatorProcess,
+) -> Result<()> {
+    let degraded = wait_workload(
+        client,
+        namespace,
+        "voters",
+        "degraded",
+        CONVERGE,
+        |workload| {
+            workload.status.as_ref().is_some_and(|status| {
+                status.conditions.iter().any(|condition| {
+                    condition.type_ == "Degraded" && condition.reason == "Stranded"
+                })
+            })
+        },
+    )
+    .await?;
+    ensure!(
+        chosen(&degraded) == ["state-dc".to_owned()],
+        "it left: {:?}",
+        chosen(&degraded)
+    );
+    let condition = degraded
+        .status
+        .unwrap()
+        .conditions
+        .into_iter()
+        .find(|condition| condition.type_ == "Degraded")
+        .unwrap();
+    ensure!(
+        condition
+            .message
+            .contains("site state-dc has not been Ready")
+            && condition.message.contains("no other site may host it"),
+        "{condition:?}"
+    );
+    let stranded = operator
+        .metric(
+            "soberana_workload_stranded",
+            &[("workload", "roll-prod/voters")],
+        )
+        .await?;
+    ensure!(stranded == 1.0, "soberana_workload_stranded is {stranded}");
+    // Still nowhere else, a while later.
+    tokio::time::sleep(Duration::from_secs(u64::from(GRACE_SECONDS))).await;
+    for site in ["national-cloud", "public-cloud"] {
+        let client = member(plane, site).await?;
+        ensure!(
+            Api::<Deployment>::namespaced(client, namespace)
+                .get_opt("voters")
+                .await?
+                .is_none(),
+            "restricted data was moved to {site}"
+        );
+    }
+    Ok(())
+}
+
+async fn policy_change(plane: Arc<ControlPlane>) -> Result<()> {
+    let (installation, _operator) = start(&plane, "workloads-d").await?;
+    let client = &installation.management;
+    let namespace = tenant_with_namespace(
+        client,
+        "revenue",
+        "rev",
+        "restricted",
+        &["state-dc", "national-cloud"],
+    )
+    .await?;
+    let (_, first) = running_workload(
+        &plane,
+        client,
+        &namespace,
+        "revenue",
+        "returns",
+        "confidential",
+    )
+    .await?;
+    let other = if first == "state-dc" {
+        "national-cloud"
+    } else {
+        "state-dc"
+    };
+    // The first site loses the certification confidential data requires.
+    let sites: Api<Site> = Api::all(client.clone());
+    let certifications = sites.get(&first).await?.spec.certifications;
+    let without: Vec<&String> = certifications
+        .iter()
+        .filter(|name| *name != "ISO27001")
+        .collect();
+    sites
+        .patch(
+            &first,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"certifications": without}})),
+        )
+        .await?;
+    let outcome = async {
+        let moved = wait_workload(
+            client,
+            &namespace,
+            "returns",
+            "moved",
+            CONVERGE,
+            |workload| chosen(workload) == [other.to_owned()],
+        )
+        .await?;
+        let placed = moved
+            .status
+            .unwrap()
+            .conditions
+            .into_iter()
+            .find(|condition| condition.type_ == "Placed")
+            .unwrap();
+        ensure!(placed.status == "True", "{placed:?}");
+        wait_until(
+            "the copy on the ineligible site to be removed",
+            CONVERGE,
+            || async {
+                Ok(deployed_on(&plane, &namespace, "returns").await? == [other.to_owned()])
+            },
+        )
+        .await?;
+        anyhow::Ok(())
+    }
+    .await;
+    sites
+        .patch(
+            &first,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"certifications": certifications}})),
+        )
+        .await?;
+    outcome
+}
+
+async fn unplaceable(plane: Arc<ControlPlane>) -> Result<()> {
+    let (installation, _operator) = start(&plane, "workloads-e").await?;
+    let client = &installation.management;
+    let namespace =
+        tenant_with_namespace(client, "tourism", "tour", "restricted", &["public-cloud"]).await?;
+    create_workload(
+        client,
+        &workload("visas", &namespace, "tourism", "restricted"),
+    )
+    .await?;
+    let found = wait_workload(
+        client,
+        &namespace,
+        "visas",
+        "unplaceable",
+        CONVERGE,
+        |workload| phase(workload) == Some(WorkloadPhase::Unplaceable),
+    )
+    .await?;
+    let status = found.status.unwrap();
+    ensure!(status.chosen_sites.is_empty());
+    let decision = status.decision.unwrap();
+    let rejected: Vec<&str> = decision
+        .rejected
+        .iter()
+        .map(|rejection| rejection.site.as_str())
+        .collect();
+    ensure!(
+        rejected
+            == SITES
+                .iter()
+                .copied()
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>(),
+        "rejected: {rejected:?}"
+    );
+    for rejection in &decision.rejected {
+        ensure!(
+            !rejection.reasons.is_empty(),
+            "{} has no reason",
+            rejection.site
+        );
+    }
+    let placed = status
+        .conditions
+        .iter()
+        .find(|condition| condition.type_ == "Placed")
+        .unwrap();
+    ensure!(
+        placed.status == "False" && placed.reason == "NoEligibleSite",
+        "{placed:?}"
+    );
+    ensure!(deployed_on(&plane, &namespace, "visas").await?.is_empty());
+    let events = Api::<k8s_openapi::api::events::v1::Event>::namespaced(client.clone(), &namespace)
+        .list(&Default::default())
+        .await?;
+    ensure!(
+        events
+            .items
+            .iter()
+            .any(|event| event.reason.as_deref() == Some("Unplaceable")),
+        "no Unplaceable Event"
+    );
+    Ok(())
+}
