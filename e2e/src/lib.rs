@@ -21,6 +21,7 @@ pub mod soberana_manifests;
 pub mod state_data_centre;
 mod suite;
 mod wait;
+pub mod workload_showcase;
 
 pub use binaries::{BINARY_DIR_ENV, HarnessBinaries, pinned_kubernetes_version};
 pub use cluster::Cluster;

@@ -167,7 +167,9 @@ pub struct MigrationSource {
 }
 
 /// Where a workload's placement stands.
-#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(
+    Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord,
+)]
 pub enum WorkloadPhase {
     /// Not yet evaluated.
     Pending,

@@ -15,6 +15,7 @@ use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use soberana_e2e::operator_process::{OperatorProcess, OperatorSettings};
 use soberana_e2e::{
     ControlPlane, convergence_report, residency_showcase, soberana_install, soberana_manifests,
+    workload_showcase,
 };
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -45,6 +46,10 @@ struct Arguments {
     /// example scenario (examples/) into it.
     #[arg(long)]
     without_examples: bool,
+    /// After everything converged, stop this site's API server and show its workloads failing
+    /// over (or staying, degraded, where nothing else may host them).
+    #[arg(long)]
+    fail_site: Option<String>,
     /// The soberana-operator binary (default: next to this one, as `cargo build` puts it).
     #[arg(long)]
     operator: Option<PathBuf>,
@@ -80,6 +85,20 @@ async fn run(arguments: Arguments) -> Result<()> {
     if let Some(bad) = arguments.sites.iter().find(|site| !is_dns_label(site)) {
         anyhow::bail!(
             "--sites: {bad:?} is not a DNS label (lowercase letters, digits and '-', at most 63)"
+        );
+    }
+    if let Some(site) = &arguments.fail_site
+        && (site == MANAGEMENT_SITE || !arguments.sites.contains(site))
+    {
+        anyhow::bail!(
+            "--fail-site: {site:?} is not one of the member sites this demo starts ({})",
+            arguments
+                .sites
+                .iter()
+                .filter(|name| *name != MANAGEMENT_SITE)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     let started = Instant::now();
@@ -174,6 +193,15 @@ async fn run(arguments: Arguments) -> Result<()> {
         }
         for line in residency_showcase::show_refusal(&plane, &client).await? {
             say!("{line}");
+        }
+        for line in workload_showcase::show_placements(&client, Duration::from_secs(60)).await? {
+            say!("{line}");
+        }
+        if let Some(site) = &arguments.fail_site {
+            workload_showcase::fail_site(&plane, &client, site, Duration::from_secs(240), |line| {
+                say!("{line}")
+            })
+            .await?;
         }
         operator = Some(process);
     }

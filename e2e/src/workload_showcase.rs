@@ -1,0 +1,187 @@
+//! What `make demo` shows of workloads: every example Workload's phase and sites as the operator
+//! decided them, and, with `--fail-site`, a site's API server stopped and the workloads there
+//! failing over after their grace period (or staying, degraded, when nothing else may host them).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use kube::api::ListParams;
+use kube::{Api, Client, ResourceExt};
+use soberana_core::resources::workload::{Workload, WorkloadPhase};
+
+use crate::control_plane::ControlPlane;
+
+/// One line per Workload: name, classification, phase, sites (or why it is not placed).
+fn table(workloads: &[Workload]) -> Vec<String> {
+    let mut lines = vec![format!(
+        "  {:<52} {:<14} {:<12} SITES / WHY",
+        "WORKLOAD", "CLASSIFICATION", "PHASE"
+    )];
+    for workload in workloads {
+        let status = workload.status.clone().unwrap_or_default();
+        let phase = status
+            .phase
+            .map_or_else(|| "-".to_owned(), |phase| format!("{phase:?}"));
+        let degraded = status
+            .conditions
+            .iter()
+            .find(|condition| condition.type_ == "Degraded" && condition.status == "True")
+            .map(|condition| format!(" (degraded: {})", condition.message))
+            .unwrap_or_default();
+        let sites = if status.chosen_sites.is_empty() {
+            status
+                .decision
+                .and_then(|decision| decision.unplaceable)
+                .map_or_else(String::new, |unplaceable| unplaceable.message)
+        } else {
+            status.chosen_sites.join(", ")
+        };
+        lines.push(format!(
+            "  {:<52} {:<14} {:<12} {sites}{degraded}",
+            format!(
+                "{}/{}",
+                workload.namespace().unwrap_or_default(),
+                workload.name_any()
+            ),
+            workload.spec.classification,
+            phase
+        ));
+    }
+    lines
+}
+
+async fn workloads(management: &Client) -> Result<Vec<Workload>> {
+    let mut found = Api::<Workload>::all(management.clone())
+        .list(&ListParams::default())
+        .await?
+        .items;
+    found.sort_by_key(|workload| (workload.namespace(), workload.name_any()));
+    Ok(found)
+}
+
+/// Waits (up to `timeout`) until every Workload has a phase, then prints them.
+pub async fn show_placements(management: &Client, timeout: Duration) -> Result<Vec<String>> {
+    let started = Instant::now();
+    let mut found = workloads(management).await?;
+    while found.iter().any(|workload| {
+        workload
+            .status
+            .as_ref()
+            .and_then(|status| status.phase)
+            .is_none()
+    }) && started.elapsed() < timeout
+    {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        found = workloads(management).await?;
+    }
+    let mut lines = vec![format!(
+        "\nWorkloads placed by the engine (kubectl --context mgmt get workloads -A; the decision is in -o yaml):"
+    )];
+    lines.extend(table(&found));
+    Ok(lines)
+}
+
+/// Stops `site`'s API server and reports, as it happens, each Workload there moving to another
+/// eligible site or staying degraded; `say` prints a line.
+pub async fn fail_site(
+    plane: &ControlPlane,
+    management: &Client,
+    site: &str,
+    timeout: Duration,
+    say: impl Fn(&str),
+) -> Result<()> {
+    let before = workloads(management).await?;
+    let affected: Vec<String> = before
+        .iter()
+        .filter(|workload| {
+            workload
+                .status
+                .as_ref()
+                .is_some_and(|status| status.chosen_sites.iter().any(|chosen| chosen == site))
+        })
+        .map(|workload| {
+            format!(
+                "{}/{}",
+                workload.namespace().unwrap_or_default(),
+                workload.name_any()
+            )
+        })
+        .collect();
+    let started = Instant::now();
+    plane.cluster(site)?.stop_api_server();
+    say(&format!(
+        "\nStopped {site}'s API server. {} workload(s) ran there; each moves to another eligible site after its grace period (spec.failover.gracePeriodSeconds, 60 s by default), or stays, degraded, when no other site may host it:",
+        affected.len()
+    ));
+    let mut reported: BTreeMap<String, String> = BTreeMap::new();
+    loop {
+        let now = workloads(management).await?;
+        for workload in &now {
+            let name = format!(
+                "{}/{}",
+                workload.namespace().unwrap_or_default(),
+                workload.name_any()
+            );
+            if !affected.contains(&name) {
+                continue;
+            }
+            let status = workload.status.clone().unwrap_or_default();
+            let outcome =
+                if let Some(record) = status
+                    .last_failover
+                    .filter(|record| record.from.iter().any(|from| from == site))
+                {
+                    format!(
+                        "failed over to {} ({})",
+                        record.to.join(", "),
+                        record.reason
+                    )
+                } else if let Some(stranded) = status.conditions.iter().find(|condition| {
+                    condition.type_ == "Degraded" && condition.reason == "Stranded"
+                }) {
+                    format!("stays on {site}, degraded: {}", stranded.message)
+                } else {
+                    continue;
+                };
+            if reported.get(&name) != Some(&outcome) {
+                say(&format!(
+                    "  [{:>5.1}s] {name}: {outcome}",
+                    started.elapsed().as_secs_f64()
+                ));
+                reported.insert(name, outcome);
+            }
+        }
+        let settled = affected.iter().all(|name| reported.contains_key(name));
+        if settled || started.elapsed() > timeout {
+            if !settled {
+                say(&format!("  (stopped waiting after {}s)", timeout.as_secs()));
+            }
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    for line in table(&workloads(management).await?) {
+        say(&line);
+    }
+    let phases = now_phases(management).await?;
+    say(&format!(
+        "{site}'s API server stays stopped; {} workloads Running, {} Deploying (no kubelets here), {} Placed (no template), {} Unplaceable.",
+        phases.get(&WorkloadPhase::Running).unwrap_or(&0),
+        phases.get(&WorkloadPhase::Deploying).unwrap_or(&0)
+            + phases.get(&WorkloadPhase::FailingOver).unwrap_or(&0),
+        phases.get(&WorkloadPhase::Placed).unwrap_or(&0),
+        phases.get(&WorkloadPhase::Unplaceable).unwrap_or(&0),
+    ));
+    Ok(())
+}
+
+async fn now_phases(management: &Client) -> Result<BTreeMap<WorkloadPhase, usize>> {
+    let mut phases = BTreeMap::new();
+    for workload in workloads(management).await? {
+        if let Some(phase) = workload.status.and_then(|status| status.phase) {
+            *phases.entry(phase).or_default() += 1;
+        }
+    }
+    Ok(phases)
+}
