@@ -3,6 +3,7 @@
 //! This crate performs no I/O and knows nothing of Kubernetes clients or gRPC transports, so the
 //! operator, the gRPC API and the offline CLI all share one definition of every rule.
 
+pub mod digest;
 pub mod placement;
 pub mod propagation;
 pub mod residency;

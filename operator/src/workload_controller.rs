@@ -30,7 +30,7 @@ use crate::context::Context;
 use crate::error::Error;
 use crate::events::publish;
 use crate::status_writer::write_namespaced_status;
-use crate::workload_sites::{FIELD_MANAGER, apply_objects, remove_objects, rollout};
+use crate::workload_sites::{FIELD_MANAGER, apply_objects, remove_objects, rollout, up_to_date};
 
 /// Removes the workload's copies from member sites before the Workload goes.
 pub const FINALIZER: &str = "soberana.io/workload-cleanup";
@@ -305,7 +305,9 @@ async fn run_on(
         Ok(client) => client,
         Err(error) => return entry("Unreachable", Default::default(), Some(error.0)),
     };
-    if let Err(error) = apply_objects(&client, site_name, objects).await {
+    // Applied only when the copy differs: a running workload costs reads, not writes.
+    let current = up_to_date(&client, objects).await.unwrap_or(false);
+    if !current && let Err(error) = apply_objects(&client, site_name, objects).await {
         return entry("Failed", Default::default(), Some(error.to_string()));
     }
     match rollout(&client, site_name, namespace, name).await {

@@ -6,6 +6,7 @@ use k8s_openapi::api::core::v1::Service;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::{Api, Client};
 use serde_json::Value;
+use soberana_core::propagation::member_objects::TEMPLATE_DIGEST;
 
 use crate::error::Error;
 
@@ -17,6 +18,33 @@ pub const FIELD_MANAGER: &str = "soberana-workload-controller";
 pub struct Rollout {
     pub desired: u32,
     pub available: u32,
+}
+
+/// Whether the copy on the site is what Soberana would apply now: its Deployment (and Service,
+/// when there is one) carry the digest of `objects`.
+pub async fn up_to_date(client: &Client, objects: &[Value]) -> Result<bool, kube::Error> {
+    for object in objects {
+        let name = object["metadata"]["name"].as_str().unwrap_or_default();
+        let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
+        let wanted = object["metadata"]["labels"][TEMPLATE_DIGEST].as_str();
+        let live = match object["kind"].as_str() {
+            Some("Deployment") => Api::<Deployment>::namespaced(client.clone(), namespace)
+                .get_metadata_opt(name)
+                .await?
+                .map(|found| found.metadata),
+            _ => Api::<Service>::namespaced(client.clone(), namespace)
+                .get_metadata_opt(name)
+                .await?
+                .map(|found| found.metadata),
+        };
+        let digest = live
+            .and_then(|metadata| metadata.labels)
+            .and_then(|labels| labels.get(TEMPLATE_DIGEST).cloned());
+        if digest.as_deref() != wanted {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Server-side applies `objects` (a Deployment, then maybe a Service) on `site`.

@@ -18,7 +18,6 @@ use kube::{Api, Client, ResourceExt};
 use serde_json::json;
 use soberana_core::resources::site::Site;
 use soberana_core::resources::tenant::Tenant;
-use soberana_e2e::operator_process::OperatorProcess;
 use soberana_e2e::soberana_install::{OPERATOR_NAMESPACE, store_kubeconfig};
 use soberana_e2e::state_data_centre::{MEMBER_SITES, MemberSite, apply, install};
 use soberana_e2e::{ControlPlane, Suite, wait_until};
@@ -36,7 +35,7 @@ const OBJECTS_PER_NAMESPACE: [&str; 5] = [
 
 mod common;
 
-use common::{MANAGEMENT, condition, member, start, start_replica, tenant, wait_ready};
+use common::{MANAGEMENT, condition, member, start, start_replica, tenant, wait_ready, writes};
 
 fn main() -> ExitCode {
     Suite::new(&["mgmt", "state-dc", "national-cloud", "public-cloud"])
@@ -652,32 +651,6 @@ async fn deletion(plane: Arc<ControlPlane>) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// The operator's writes so far, apart from its Lease renewals.
-async fn writes(operator: &OperatorProcess) -> Result<f64> {
-    let (_, text) = operator.get("/metrics").await?;
-    let total: f64 = ["create", "update", "patch", "delete"]
-        .iter()
-        .map(|verb| {
-            soberana_e2e::operator_process::sum_samples(
-                &text,
-                "soberana_kube_api_requests_total",
-                &[("verb", verb)],
-            )
-        })
-        .sum();
-    let lease: f64 = ["create", "update", "patch", "delete"]
-        .iter()
-        .map(|verb| {
-            soberana_e2e::operator_process::sum_samples(
-                &text,
-                "soberana_kube_api_requests_total",
-                &[("cluster", "management-lease"), ("verb", verb)],
-            )
-        })
-        .sum();
-    Ok(total - lease)
 }
 
 async fn quiet_steady_state(plane: Arc<ControlPlane>) -> Result<()> {

@@ -25,7 +25,7 @@ use soberana_e2e::operator_process::OperatorProcess;
 use soberana_e2e::state_data_centre::apply;
 use soberana_e2e::{ControlPlane, Suite, wait_until};
 
-use common::{member, start, tenant, wait_ready};
+use common::{member, start, tenant, wait_ready, writes};
 
 const CONVERGE: Duration = Duration::from_secs(90);
 /// The grace period the tests give workloads before failing over.
@@ -297,6 +297,17 @@ async fn confidential_workload(plane: Arc<ControlPlane>) -> Result<()> {
     ensure!(
         (target - 0.999).abs() < 1e-9,
         "availability target {target}"
+    );
+
+    // Running and unchanged, it costs reads only: no write to any cluster.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let before = writes(&operator).await?;
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let after = writes(&operator).await?;
+    ensure!(
+        after == before,
+        "{} writes while the workload was steady",
+        after - before
     );
 
     // Deleting the Workload removes it from the site.

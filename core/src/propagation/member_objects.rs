@@ -13,6 +13,9 @@ use crate::tenancy::objects::namespace_name;
 
 /// Label on member objects: the Workload they were made from.
 pub const WORKLOAD: &str = "soberana.io/workload";
+/// Label on member objects: the digest of what Soberana applied, so that an unchanged copy is
+/// recognised and not written again.
+pub const TEMPLATE_DIGEST: &str = "soberana.io/template-digest";
 
 /// A Workload that cannot be turned into member objects, naming the field at fault.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -116,6 +119,15 @@ pub fn member_objects(
             "metadata": metadata,
             "spec": service_spec,
         }));
+    }
+    let digest = crate::digest::digest(&serde_json::to_vec(&objects).unwrap_or_default());
+    for object in &mut objects {
+        if let Some(object_labels) = object
+            .pointer_mut("/metadata/labels")
+            .and_then(Value::as_object_mut)
+        {
+            object_labels.insert(TEMPLATE_DIGEST.to_owned(), json!(digest));
+        }
     }
     Ok(objects)
 }

@@ -419,14 +419,8 @@ fn variable(name: &str, expression: &str) -> Variable {
     }
 }
 
-/// FNV-1a over the objects' JSON: stable across runs and builds, so an unchanged policy set
-/// keeps its revision and is not applied again. (A change detector, not a security digest.)
+/// The digest of the objects' JSON: an unchanged policy set keeps its revision and is not
+/// applied again.
 fn revision_of(objects: &[AdmissionObject]) -> String {
-    let json = serde_json::to_vec(objects).unwrap_or_default();
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in json {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("{hash:016x}")
+    crate::digest::digest(&serde_json::to_vec(objects).unwrap_or_default())
 }

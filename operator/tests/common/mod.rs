@@ -84,3 +84,29 @@ pub async fn wait_ready(client: &Client, name: &str, timeout: Duration) -> Resul
 pub fn condition<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
     conditions.iter().find(|condition| condition.type_ == type_)
 }
+
+/// Writes the operator sent to any cluster, leader-election renewals excepted.
+pub async fn writes(operator: &OperatorProcess) -> Result<f64> {
+    let (_, text) = operator.get("/metrics").await?;
+    let total: f64 = ["create", "update", "patch", "delete"]
+        .iter()
+        .map(|verb| {
+            soberana_e2e::operator_process::sum_samples(
+                &text,
+                "soberana_kube_api_requests_total",
+                &[("verb", verb)],
+            )
+        })
+        .sum();
+    let lease: f64 = ["create", "update", "patch", "delete"]
+        .iter()
+        .map(|verb| {
+            soberana_e2e::operator_process::sum_samples(
+                &text,
+                "soberana_kube_api_requests_total",
+                &[("cluster", "management-lease"), ("verb", verb)],
+            )
+        })
+        .sum();
+    Ok(total - lease)
+}
