@@ -15,6 +15,8 @@ BENCH_TENANTS ?= 500
 test: tools harness
 	@echo "==> cargo fmt --check"
 	$(CARGO) fmt --all --check
+	@echo "==> buf lint (proto/)"
+	e2e/scripts/buf-lint.sh
 	@echo "==> cargo clippy -D warnings"
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	@echo "==> cargo test (unit, integration and e2e against real control planes)"

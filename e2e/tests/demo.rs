@@ -93,6 +93,15 @@ fn demo_serves_kubectl_on_every_site_until_interrupted() {
             && transcript.contains("Legal basis: "),
         "the demo did not show the refusal:\n{transcript}"
     );
+    // The example workloads are placed; public data goes to the only reachable site.
+    assert!(
+        transcript.contains("Workloads placed by the engine")
+            && transcript
+                .lines()
+                .any(|line| line.contains("biblioteca-prod/catalogo")
+                    && line.contains("public-cloud-us")),
+        "the demo did not show the workloads' placement:\n{transcript}"
+    );
     // The operator provisioned the institutions allowed on public-cloud-us there.
     assert!(
         transcript.contains("Every site is Ready and every tenant is provisioned on it."),
