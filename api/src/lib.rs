@@ -1,7 +1,9 @@
 //! The Soberana gRPC API for agencies' migration tooling, and the `soberana` CLI.
 
+pub mod ledger;
 pub mod manifests;
 pub mod offline;
 pub mod references;
 pub mod report;
+pub mod store;
 pub mod unknown_fields;

@@ -297,7 +297,7 @@ async fn api_server_ready(client: &Client) -> Result<bool> {
 }
 
 /// etcd's plain-HTTP `/health` endpoint answers `{"health":"true",...}` when it serves.
-async fn etcd_healthy(port: u16) -> Result<bool> {
+pub(crate) async fn etcd_healthy(port: u16) -> Result<bool> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
     stream
         .write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
@@ -307,7 +307,12 @@ async fn etcd_healthy(port: u16) -> Result<bool> {
     Ok(response.contains(r#""health":"true""#))
 }
 
-fn etcd_arguments(name: &str, directory: &Path, client_port: u16, peer_port: u16) -> Vec<String> {
+pub(crate) fn etcd_arguments(
+    name: &str,
+    directory: &Path,
+    client_port: u16,
+    peer_port: u16,
+) -> Vec<String> {
     let peer = format!("http://127.0.0.1:{peer_port}");
     let client = format!("http://127.0.0.1:{client_port}");
     vec![

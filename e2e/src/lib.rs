@@ -10,6 +10,7 @@ mod cluster;
 mod component;
 mod control_plane;
 pub mod convergence_report;
+pub mod etcd_server;
 mod kubeconfig;
 pub mod operator_process;
 mod pki;

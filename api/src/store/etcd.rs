@@ -1,0 +1,348 @@
+//! The store on etcd. Keys, under a prefix (default `/soberana/`):
+//!
+//! - `reservations/<site>/<plan>`: a reservation, attached to an etcd lease of its TTL, so it
+//!   disappears by itself; `reservation-guards/<site>` changes with every reservation on the
+//!   site, and `reserve` commits only if no guard it read moved (optimistic concurrency);
+//! - `requests/<method>/<request id>`: the first answer to a request, on a lease (24 h);
+//! - `ledger/records/<sequence, 20 digits>` and `ledger/head` (last sequence and hash): `append`
+//!   commits only if the head did not move since it was read.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use etcd_client::{Client, Compare, CompareOp, GetOptions, PutOptions, Txn, TxnOp};
+use serde::{Deserialize, Serialize};
+use soberana_core::resources::capacity::Capacity;
+
+use super::{Held, Store, StoreError, check_fits, unix_now};
+use crate::ledger::{GENESIS, LedgerRecord, NewRecord};
+
+/// Attempts of an optimistic transaction before giving up as contended.
+const ATTEMPTS: usize = 16;
+/// How long each etcd call may take before the store counts as unavailable.
+const CALL_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The store on an etcd cluster.
+#[derive(Clone)]
+pub struct EtcdStore {
+    client: Client,
+    prefix: String,
+}
+
+impl std::fmt::Debug for EtcdStore {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("EtcdStore")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Head {
+    sequence: u64,
+    hash: String,
+}
+
+impl EtcdStore {
+    /// Connects to `endpoints` (e.g. `http://127.0.0.1:2379`); keys go under `prefix`.
+    pub async fn connect(endpoints: &[String], prefix: &str) -> Result<Self, StoreError> {
+        let options = etcd_client::ConnectOptions::new()
+            .with_connect_timeout(CALL_TIMEOUT)
+            .with_timeout(CALL_TIMEOUT);
+        let client = Client::connect(endpoints, Some(options))
+            .await
+            .map_err(unavailable)?;
+        Ok(Self {
+            client,
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    fn key(&self, rest: &str) -> String {
+        format!("{}{rest}", self.prefix)
+    }
+
+    /// The reservations on `site` and the guard revision they were read at.
+    async fn site_reservations(&self, site: &str) -> Result<(Vec<Held>, i64), StoreError> {
+        let mut kv = self.client.kv_client();
+        let guard = kv
+            .get(self.key(&format!("reservation-guards/{site}")), None)
+            .await
+            .map_err(unavailable)?;
+        let guard_revision = guard.kvs().first().map_or(0, |kv| kv.mod_revision());
+        let held = self
+            .prefixed::<Held>(&format!("reservations/{site}/"))
+            .await?;
+        Ok((held, guard_revision))
+    }
+
+    async fn prefixed<T: serde::de::DeserializeOwned>(
+        &self,
+        rest: &str,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut kv = self.client.kv_client();
+        let response = kv
+            .get(self.key(rest), Some(GetOptions::new().with_prefix()))
+            .await
+            .map_err(unavailable)?;
+        response
+            .kvs()
+            .iter()
+            .map(|kv| {
+                serde_json::from_slice(kv.value()).map_err(|error| {
+                    StoreError::Corrupt(format!("{}: {error}", String::from_utf8_lossy(kv.key())))
+                })
+            })
+            .collect()
+    }
+
+    async fn lease(&self, ttl: Duration) -> Result<i64, StoreError> {
+        let seconds = i64::try_from(ttl.as_secs().max(1)).unwrap_or(i64::MAX);
+        Ok(self
+            .client
+            .lease_client()
+            .grant(seconds, None)
+            .await
+            .map_err(unavailable)?
+            .id())
+    }
+}
+
+fn unavailable(error: etcd_client::Error) -> StoreError {
+    StoreError::Unavailable(error.to_string())
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|error| StoreError::Corrupt(error.to_string()))
+}
+
+#[async_trait::async_trait]
+impl Store for EtcdStore {
+    async fn reservations(&self) -> Result<Vec<Held>, StoreError> {
+        self.prefixed("reservations/").await
+    }
+
+    async fn reserve(
+        &self,
+        plan: &str,
+        wanted: &[(String, Capacity)],
+        free: &BTreeMap<String, Capacity>,
+        ttl: Duration,
+    ) -> Result<Vec<Held>, StoreError> {
+        let mut sites: Vec<&str> = wanted.iter().map(|(site, _)| site.as_str()).collect();
+        sites.sort_unstable();
+        sites.dedup();
+        for _ in 0..ATTEMPTS {
+            let mut held = Vec::new();
+            let mut guards = Vec::new();
+            for site in &sites {
+                let (site_held, revision) = self.site_reservations(site).await?;
+                held.extend(site_held);
+                guards.push((*site, revision));
+            }
+            check_fits(wanted, &held, free)?;
+            let lease = self.lease(ttl).await?;
+            let expires_unix = unix_now() + ttl.as_secs().max(1);
+            let made: Vec<Held> = wanted
+                .iter()
+                .map(|(site, capacity)| Held {
+                    plan: plan.to_owned(),
+                    site: site.clone(),
+                    capacity: *capacity,
+                    expires_unix,
+                })
+                .collect();
+            let compares: Vec<Compare> = guards
+                .iter()
+                .map(|(site, revision)| {
+                    Compare::mod_revision(
+                        self.key(&format!("reservation-guards/{site}")),
+                        CompareOp::Equal,
+                        *revision,
+                    )
+                })
+                .collect();
+            let mut operations = Vec::new();
+            for reservation in &made {
+                operations.push(TxnOp::put(
+                    self.key(&format!("reservations/{}/{plan}", reservation.site)),
+                    encode(reservation)?,
+                    Some(PutOptions::new().with_lease(lease)),
+                ));
+            }
+            for (site, _) in &guards {
+                operations.push(TxnOp::put(
+                    self.key(&format!("reservation-guards/{site}")),
+                    plan.as_bytes().to_vec(),
+                    None,
+                ));
+            }
+            let committed = self
+                .client
+                .kv_client()
+                .txn(Txn::new().when(compares).and_then(operations))
+                .await
+                .map_err(unavailable)?
+                .succeeded();
+            if committed {
+                return Ok(made);
+            }
+            // Someone reserved on one of these sites meanwhile: give the lease back, re-read.
+            let _ = self.client.lease_client().revoke(lease).await;
+        }
+        Err(StoreError::Contended("reservations".to_owned()))
+    }
+
+    async fn release(&self, plan: &str) -> Result<(), StoreError> {
+        let held: Vec<Held> = self.prefixed("reservations/").await?;
+        let mut kv = self.client.kv_client();
+        for reservation in held.iter().filter(|held| held.plan == plan) {
+            kv.delete(
+                self.key(&format!("reservations/{}/{plan}", reservation.site)),
+                None,
+            )
+            .await
+            .map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
+    async fn remember(
+        &self,
+        method: &str,
+        request_id: &str,
+        response: &[u8],
+        ttl: Duration,
+    ) -> Result<Vec<u8>, StoreError> {
+        let key = self.key(&format!("requests/{method}/{request_id}"));
+        let lease = self.lease(ttl).await?;
+        let outcome = self
+            .client
+            .kv_client()
+            .txn(
+                Txn::new()
+                    .when(vec![Compare::create_revision(
+                        key.clone(),
+                        CompareOp::Equal,
+                        0,
+                    )])
+                    .and_then(vec![TxnOp::put(
+                        key.clone(),
+                        response.to_vec(),
+                        Some(PutOptions::new().with_lease(lease)),
+                    )])
+                    .or_else(vec![TxnOp::get(key, None)]),
+            )
+            .await
+            .map_err(unavailable)?;
+        if outcome.succeeded() {
+            return Ok(response.to_vec());
+        }
+        let _ = self.client.lease_client().revoke(lease).await;
+        first_value(outcome.op_responses()).ok_or_else(|| {
+            StoreError::Corrupt(format!("the answer to request {request_id} vanished"))
+        })
+    }
+
+    async fn recall(&self, method: &str, request_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let response = self
+            .client
+            .kv_client()
+            .get(self.key(&format!("requests/{method}/{request_id}")), None)
+            .await
+            .map_err(unavailable)?;
+        Ok(response.kvs().first().map(|kv| kv.value().to_vec()))
+    }
+
+    async fn append(&self, record: NewRecord) -> Result<LedgerRecord, StoreError> {
+        let head_key = self.key("ledger/head");
+        for _ in 0..ATTEMPTS {
+            let head = self
+                .client
+                .kv_client()
+                .get(head_key.clone(), None)
+                .await
+                .map_err(unavailable)?;
+            let (previous, revision) = match head.kvs().first() {
+                Some(kv) => (
+                    serde_json::from_slice::<Head>(kv.value())
+                        .map_err(|error| StoreError::Corrupt(format!("ledger head: {error}")))?,
+                    kv.mod_revision(),
+                ),
+                None => (
+                    Head {
+                        sequence: 0,
+                        hash: GENESIS.to_owned(),
+                    },
+                    0,
+                ),
+            };
+            let chained = LedgerRecord::chain(record.clone(), previous.sequence, &previous.hash);
+            let new_head = Head {
+                sequence: chained.sequence,
+                hash: chained.hash.clone(),
+            };
+            let committed = self
+                .client
+                .kv_client()
+                .txn(
+                    Txn::new()
+                        .when(vec![Compare::mod_revision(
+                            head_key.clone(),
+                            CompareOp::Equal,
+                            revision,
+                        )])
+                        .and_then(vec![
+                            TxnOp::put(
+                                self.key(&format!("ledger/records/{:020}", chained.sequence)),
+                                encode(&chained)?,
+                                None,
+                            ),
+                            TxnOp::put(head_key.clone(), encode(&new_head)?, None),
+                        ]),
+                )
+                .await
+                .map_err(unavailable)?
+                .succeeded();
+            if committed {
+                return Ok(chained);
+            }
+        }
+        Err(StoreError::Contended("the ledger".to_owned()))
+    }
+
+    async fn records(&self, from: u64, limit: usize) -> Result<Vec<LedgerRecord>, StoreError> {
+        let start = self.key(&format!("ledger/records/{:020}", from.max(1)));
+        let end = self.key("ledger/records0");
+        let options = GetOptions::new()
+            .with_range(end)
+            .with_limit(i64::try_from(limit).unwrap_or(i64::MAX));
+        let response = self
+            .client
+            .kv_client()
+            .get(start, Some(options))
+            .await
+            .map_err(unavailable)?;
+        response
+            .kvs()
+            .iter()
+            .map(|kv| {
+                serde_json::from_slice(kv.value())
+                    .map_err(|error| StoreError::Corrupt(format!("ledger record: {error}")))
+            })
+            .collect()
+    }
+
+    async fn healthy(&self) -> bool {
+        self.client.maintenance_client().status().await.is_ok()
+    }
+}
+
+/// The value of the first `get` among a transaction's responses.
+fn first_value(responses: Vec<etcd_client::TxnOpResponse>) -> Option<Vec<u8>> {
+    responses.into_iter().find_map(|response| match response {
+        etcd_client::TxnOpResponse::Get(get) => get.kvs().first().map(|kv| kv.value().to_vec()),
+        _ => None,
+    })
+}

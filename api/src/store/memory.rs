@@ -1,0 +1,126 @@
+//! The in-memory twin of the etcd store, with the same semantics (expiry included), for unit
+//! tests of the API's handlers.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use soberana_core::resources::capacity::Capacity;
+use tokio::sync::Mutex;
+
+use super::{Held, Store, StoreError, check_fits, unix_now};
+use crate::ledger::{GENESIS, LedgerRecord, NewRecord};
+
+/// Everything in one lock: each call is one transaction.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    reservations: Vec<Held>,
+    /// (method, request id) → (answer, expiry).
+    answers: BTreeMap<(String, String), (Vec<u8>, u64)>,
+    ledger: Vec<LedgerRecord>,
+}
+
+impl State {
+    fn expire(&mut self) {
+        let now = unix_now();
+        self.reservations.retain(|held| held.expires_unix > now);
+        self.answers.retain(|_, (_, expires)| *expires > now);
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for MemoryStore {
+    async fn reservations(&self) -> Result<Vec<Held>, StoreError> {
+        let mut state = self.state.lock().await;
+        state.expire();
+        Ok(state.reservations.clone())
+    }
+
+    async fn reserve(
+        &self,
+        plan: &str,
+        wanted: &[(String, Capacity)],
+        free: &BTreeMap<String, Capacity>,
+        ttl: Duration,
+    ) -> Result<Vec<Held>, StoreError> {
+        let mut state = self.state.lock().await;
+        state.expire();
+        check_fits(wanted, &state.reservations, free)?;
+        let expires_unix = unix_now() + ttl.as_secs().max(1);
+        let made: Vec<Held> = wanted
+            .iter()
+            .map(|(site, capacity)| Held {
+                plan: plan.to_owned(),
+                site: site.clone(),
+                capacity: *capacity,
+                expires_unix,
+            })
+            .collect();
+        state.reservations.extend(made.iter().cloned());
+        Ok(made)
+    }
+
+    async fn release(&self, plan: &str) -> Result<(), StoreError> {
+        self.state
+            .lock()
+            .await
+            .reservations
+            .retain(|held| held.plan != plan);
+        Ok(())
+    }
+
+    async fn remember(
+        &self,
+        method: &str,
+        request_id: &str,
+        response: &[u8],
+        ttl: Duration,
+    ) -> Result<Vec<u8>, StoreError> {
+        let mut state = self.state.lock().await;
+        state.expire();
+        let expires = unix_now() + ttl.as_secs().max(1);
+        let (stored, _) = state
+            .answers
+            .entry((method.to_owned(), request_id.to_owned()))
+            .or_insert_with(|| (response.to_vec(), expires));
+        Ok(stored.clone())
+    }
+
+    async fn recall(&self, method: &str, request_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut state = self.state.lock().await;
+        state.expire();
+        Ok(state
+            .answers
+            .get(&(method.to_owned(), request_id.to_owned()))
+            .map(|(answer, _)| answer.clone()))
+    }
+
+    async fn append(&self, record: NewRecord) -> Result<LedgerRecord, StoreError> {
+        let mut state = self.state.lock().await;
+        let (sequence, hash) = state.ledger.last().map_or((0, GENESIS.to_owned()), |last| {
+            (last.sequence, last.hash.clone())
+        });
+        let chained = LedgerRecord::chain(record, sequence, &hash);
+        state.ledger.push(chained.clone());
+        Ok(chained)
+    }
+
+    async fn records(&self, from: u64, limit: usize) -> Result<Vec<LedgerRecord>, StoreError> {
+        let state = self.state.lock().await;
+        Ok(state
+            .ledger
+            .iter()
+            .filter(|record| record.sequence >= from)
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn healthy(&self) -> bool {
+        true
+    }
+}

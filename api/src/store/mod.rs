@@ -1,0 +1,117 @@
+//! What the API keeps between calls, behind one trait with two implementations: etcd for real
+//! (capacity reservations bound to etcd leases, idempotency records, the hash-chained decision
+//! ledger) and an in-memory twin with the same semantics for unit tests.
+//!
+//! Reservations never overbook a site: `reserve` checks the reservations already held on each
+//! site against its free capacity and writes in one transaction that fails if any of those
+//! sites' reservations changed in between; the loser re-reads and either fits or gets
+//! `Exhausted`.
+
+pub mod etcd;
+pub mod memory;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+use soberana_core::resources::capacity::Capacity;
+
+use crate::ledger::{LedgerRecord, NewRecord};
+
+/// Capacity held on a site for a plan until `expires`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Held {
+    pub plan: String,
+    pub site: String,
+    pub capacity: Capacity,
+    /// Seconds since the Unix epoch.
+    pub expires_unix: u64,
+}
+
+/// Why a store call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    #[error("site {site} has {free} free after reservations; the plan needs {needed}")]
+    Exhausted {
+        site: String,
+        needed: Capacity,
+        free: Capacity,
+    },
+    #[error("too many concurrent changes to {0}; try again")]
+    Contended(String),
+    #[error("stored data is not what Soberana wrote: {0}")]
+    Corrupt(String),
+}
+
+/// The API's persistent state.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Every reservation not yet expired.
+    async fn reservations(&self) -> Result<Vec<Held>, StoreError>;
+    /// Holds `wanted` for `plan` until `ttl` passes, all or nothing, provided each site's
+    /// reservations (these included) stay within its `free` capacity (capacity net of what is
+    /// allocated, before reservations).
+    async fn reserve(
+        &self,
+        plan: &str,
+        wanted: &[(String, Capacity)],
+        free: &BTreeMap<String, Capacity>,
+        ttl: Duration,
+    ) -> Result<Vec<Held>, StoreError>;
+    /// Gives up `plan`'s reservations.
+    async fn release(&self, plan: &str) -> Result<(), StoreError>;
+    /// Stores `response` as the answer to (`method`, `request_id`) for `ttl`, unless an answer
+    /// is already stored; returns the stored answer (the first one).
+    async fn remember(
+        &self,
+        method: &str,
+        request_id: &str,
+        response: &[u8],
+        ttl: Duration,
+    ) -> Result<Vec<u8>, StoreError>;
+    /// The stored answer to (`method`, `request_id`), if any.
+    async fn recall(&self, method: &str, request_id: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Appends a record to the ledger, chained to the last one.
+    async fn append(&self, record: NewRecord) -> Result<LedgerRecord, StoreError>;
+    /// Up to `limit` records from sequence `from` on, in order.
+    async fn records(&self, from: u64, limit: usize) -> Result<Vec<LedgerRecord>, StoreError>;
+    /// Whether the store answers now.
+    async fn healthy(&self) -> bool;
+}
+
+/// Seconds since the Unix epoch.
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
+}
+
+/// Checks that `wanted` fits next to `held` within `free`, site by site.
+pub(crate) fn check_fits(
+    wanted: &[(String, Capacity)],
+    held: &[Held],
+    free: &BTreeMap<String, Capacity>,
+) -> Result<(), StoreError> {
+    let mut needed: BTreeMap<&str, Capacity> = BTreeMap::new();
+    for (site, capacity) in wanted {
+        let total = needed.entry(site.as_str()).or_default();
+        *total = total.plus(*capacity);
+    }
+    for (site, demand) in needed {
+        let mut available = free.get(site).copied().unwrap_or_default();
+        for reservation in held.iter().filter(|reservation| reservation.site == site) {
+            available = available.minus(reservation.capacity);
+        }
+        if !available.holds(demand) {
+            return Err(StoreError::Exhausted {
+                site: site.to_owned(),
+                needed: demand,
+                free: available,
+            });
+        }
+    }
+    Ok(())
+}

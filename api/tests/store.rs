@@ -1,0 +1,268 @@
+//! The API's store, the etcd one against a real etcd from the harness and its in-memory twin
+//! with the same checks: reservations never overbook a site (also when plans race), expire by
+//! themselves, retries get the first answer, the ledger chains and detects tampering, and a
+//! stopped etcd is reported unavailable and then recovered with nothing lost.
+
+#![allow(clippy::unwrap_used, reason = "a test panics to report a failure")]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use soberana_api::ledger::{NewRecord, RecordKind, verify};
+use soberana_api::store::etcd::EtcdStore;
+use soberana_api::store::memory::MemoryStore;
+use soberana_api::store::{Store, StoreError};
+use soberana_core::resources::capacity::Capacity;
+use soberana_e2e::etcd_server::EtcdServer;
+
+fn cpu(millicores: u64) -> Capacity {
+    Capacity {
+        cpu_millicores: millicores,
+        memory_mebibytes: 0,
+        storage_gibibytes: 0,
+    }
+}
+
+fn free() -> BTreeMap<String, Capacity> {
+    BTreeMap::from([
+        ("state-dc".to_owned(), cpu(1000)),
+        ("national".to_owned(), cpu(500)),
+    ])
+}
+
+fn record(index: u32) -> NewRecord {
+    NewRecord {
+        kind: RecordKind::Plan,
+        time: format!("2026-11-23T10:00:{index:02}Z"),
+        actor: "system:serviceaccount:minsa:migrator".to_owned(),
+        subject: "minsa-prod/citas".to_owned(),
+        payload_json: format!("{{\"plan\":{index}}}"),
+    }
+}
+
+const TTL: Duration = Duration::from_secs(600);
+
+async fn reservations_never_overbook(store: &dyn Store) {
+    let first = store
+        .reserve("plan-1", &[("state-dc".to_owned(), cpu(600))], &free(), TTL)
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1);
+    let refused = store
+        .reserve("plan-2", &[("state-dc".to_owned(), cpu(600))], &free(), TTL)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused,
+        StoreError::Exhausted {
+            site: "state-dc".to_owned(),
+            needed: cpu(600),
+            free: cpu(400)
+        }
+    );
+    // All or nothing: national fits, state-dc does not, so nothing is held for plan-3.
+    let partial = store
+        .reserve(
+            "plan-3",
+            &[
+                ("national".to_owned(), cpu(100)),
+                ("state-dc".to_owned(), cpu(500)),
+            ],
+            &free(),
+            TTL,
+        )
+        .await;
+    assert!(matches!(partial, Err(StoreError::Exhausted { .. })));
+    let held = store.reservations().await.unwrap();
+    assert!(
+        held.iter().all(|reservation| reservation.plan == "plan-1"),
+        "{held:?}"
+    );
+    store
+        .reserve("plan-2", &[("state-dc".to_owned(), cpu(400))], &free(), TTL)
+        .await
+        .unwrap();
+    store.release("plan-1").await.unwrap();
+    store.release("plan-2").await.unwrap();
+    assert!(store.reservations().await.unwrap().is_empty());
+}
+
+async fn racing_plans_get_exactly_what_fits(store: Arc<dyn Store>) {
+    let attempts = (0..8).map(|index| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .reserve(
+                    &format!("race-{index}"),
+                    &[("state-dc".to_owned(), cpu(300))],
+                    &free(),
+                    TTL,
+                )
+                .await
+        })
+    });
+    let outcomes = futures::future::join_all(attempts).await;
+    let granted = outcomes
+        .iter()
+        .filter(|outcome| matches!(outcome, Ok(Ok(_))))
+        .count();
+    let exhausted = outcomes
+        .iter()
+        .filter(|outcome| matches!(outcome, Ok(Err(StoreError::Exhausted { .. }))))
+        .count();
+    assert_eq!((granted, exhausted), (3, 5), "{outcomes:?}");
+    let total: u64 = store
+        .reservations()
+        .await
+        .unwrap()
+        .iter()
+        .map(|reservation| reservation.capacity.cpu_millicores)
+        .sum();
+    assert_eq!(total, 900);
+    for index in 0..8 {
+        store.release(&format!("race-{index}")).await.unwrap();
+    }
+}
+
+async fn reservations_expire(store: &dyn Store) {
+    store
+        .reserve(
+            "brief",
+            &[("national".to_owned(), cpu(500))],
+            &free(),
+            Duration::from_secs(2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.reservations().await.unwrap().len(), 1);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(
+        store.reservations().await.unwrap().is_empty(),
+        "the reservation outlived its TTL"
+    );
+    store
+        .reserve("after", &[("national".to_owned(), cpu(500))], &free(), TTL)
+        .await
+        .expect("the expired capacity is free again");
+    store.release("after").await.unwrap();
+}
+
+async fn retries_get_the_first_answer(store: &dyn Store) {
+    assert_eq!(store.recall("PlanMigration", "req-1").await.unwrap(), None);
+    let first = store
+        .remember("PlanMigration", "req-1", b"first", TTL)
+        .await
+        .unwrap();
+    assert_eq!(first, b"first");
+    let again = store
+        .remember("PlanMigration", "req-1", b"second", TTL)
+        .await
+        .unwrap();
+    assert_eq!(again, b"first");
+    assert_eq!(
+        store
+            .recall("PlanMigration", "req-1")
+            .await
+            .unwrap()
+            .unwrap(),
+        b"first"
+    );
+    assert_eq!(
+        store.recall("SubmitMigration", "req-1").await.unwrap(),
+        None,
+        "per method"
+    );
+}
+
+async fn the_ledger_chains(store: &dyn Store) -> u64 {
+    for index in 1..=5 {
+        let appended = store.append(record(index)).await.unwrap();
+        assert_eq!(appended.sequence, u64::from(index));
+    }
+    let records = store.records(1, 100).await.unwrap();
+    assert_eq!(verify(&records), Ok(5));
+    assert_eq!(store.records(4, 1).await.unwrap()[0].sequence, 4);
+    5
+}
+
+#[tokio::test]
+async fn the_memory_twin_keeps_the_same_promises() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+    reservations_never_overbook(store.as_ref()).await;
+    racing_plans_get_exactly_what_fits(store.clone()).await;
+    reservations_expire(store.as_ref()).await;
+    retries_get_the_first_answer(store.as_ref()).await;
+    the_ledger_chains(store.as_ref()).await;
+}
+
+#[tokio::test]
+async fn the_etcd_store_against_a_real_etcd() {
+    let etcd = EtcdServer::start().await.unwrap();
+    let store: Arc<dyn Store> = Arc::new(
+        EtcdStore::connect(&[etcd.endpoint()], "/soberana/")
+            .await
+            .unwrap(),
+    );
+    reservations_never_overbook(store.as_ref()).await;
+    racing_plans_get_exactly_what_fits(store.clone()).await;
+    reservations_expire(store.as_ref()).await;
+    retries_get_the_first_answer(store.as_ref()).await;
+    let appended = the_ledger_chains(store.as_ref()).await;
+    store
+        .reserve("kept", &[("state-dc".to_owned(), cpu(100))], &free(), TTL)
+        .await
+        .unwrap();
+
+    // Tampering with a stored record is detected at that record.
+    let mut raw = etcd_client::Client::connect([etcd.endpoint()], None)
+        .await
+        .unwrap();
+    let key = format!("/soberana/ledger/records/{:020}", 3);
+    let stored = raw.get(key.clone(), None).await.unwrap();
+    let mut tampered: serde_json::Value = serde_json::from_slice(stored.kvs()[0].value()).unwrap();
+    tampered["payloadJson"] = serde_json::json!("{\"plan\":999}");
+    raw.put(key.clone(), serde_json::to_vec(&tampered).unwrap(), None)
+        .await
+        .unwrap();
+    let broken = verify(&store.records(1, 100).await.unwrap()).unwrap_err();
+    assert_eq!(broken.sequence, 3, "{broken}");
+    raw.put(key, stored.kvs()[0].value().to_vec(), None)
+        .await
+        .unwrap();
+
+    // Stopped: unavailable, and said so. Restarted: everything is still there.
+    etcd.stop();
+    assert!(!store.healthy().await);
+    assert!(matches!(
+        store.reservations().await,
+        Err(StoreError::Unavailable(_))
+    ));
+    assert!(matches!(
+        store.append(record(6)).await,
+        Err(StoreError::Unavailable(_))
+    ));
+    etcd.start_again().await.unwrap();
+    let mut healthy = false;
+    for _ in 0..30 {
+        if store.healthy().await {
+            healthy = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(healthy, "the store did not recover after etcd came back");
+    assert_eq!(verify(&store.records(1, 100).await.unwrap()), Ok(appended));
+    assert!(
+        store
+            .reservations()
+            .await
+            .unwrap()
+            .iter()
+            .any(|held| held.plan == "kept")
+    );
+    assert_eq!(
+        store.append(record(6)).await.unwrap().sequence,
+        appended + 1
+    );
+}
