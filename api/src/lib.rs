@@ -5,5 +5,6 @@ pub mod manifests;
 pub mod offline;
 pub mod references;
 pub mod report;
+pub mod server;
 pub mod store;
 pub mod unknown_fields;

@@ -1,0 +1,120 @@
+//! `soberana-api`: the gRPC API agencies' migration tooling talks to. It reads the data centre
+//! from the management cluster (as its own ServiceAccount), keeps reservations, idempotency
+//! records and the decision ledger in etcd, and authenticates and authorizes every caller
+//! through the management cluster's TokenReview and SubjectAccessReview.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use soberana_api::server::serve::{Settings, TlsFiles, serve};
+use soberana_api::store::etcd::EtcdStore;
+
+#[derive(Debug, Parser)]
+#[command(name = "soberana-api", version)]
+struct Arguments {
+    /// Address of the gRPC API.
+    #[arg(long, env = "SOBERANA_API_ADDRESS", default_value = "0.0.0.0:8443")]
+    address: SocketAddr,
+    /// Address of /metrics.
+    #[arg(
+        long,
+        env = "SOBERANA_API_METRICS_ADDRESS",
+        default_value = "0.0.0.0:9090"
+    )]
+    metrics_address: SocketAddr,
+    /// etcd endpoints, comma-separated (e.g. http://etcd-0:2379).
+    #[arg(
+        long,
+        env = "SOBERANA_ETCD_ENDPOINTS",
+        value_delimiter = ',',
+        required = true
+    )]
+    etcd_endpoints: Vec<String>,
+    /// Key prefix in etcd.
+    #[arg(long, default_value = "/soberana/")]
+    etcd_prefix: String,
+    /// Kubeconfig of the management cluster (default: KUBECONFIG or in-cluster).
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// PEM certificate of the server (TLS); with --tls-key.
+    #[arg(long)]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of the server.
+    #[arg(long)]
+    tls_key: Option<PathBuf>,
+    /// PEM CA whose client certificates are required (mutual TLS).
+    #[arg(long)]
+    client_ca: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let arguments = Arguments::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("soberana-api: starting the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(arguments)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("soberana-api: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(arguments: Arguments) -> Result<()> {
+    let config = match &arguments.kubeconfig {
+        Some(path) => {
+            let kubeconfig = kube::config::Kubeconfig::read_from(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?
+        }
+        None => kube::Config::infer().await?,
+    };
+    let kube = kube::Client::try_from(config).context("building the Kubernetes client")?;
+    let store = EtcdStore::connect(&arguments.etcd_endpoints, &arguments.etcd_prefix)
+        .await
+        .with_context(|| {
+            format!(
+                "connecting to etcd at {}",
+                arguments.etcd_endpoints.join(",")
+            )
+        })?;
+    tracing::info!(address = %arguments.address, metrics = %arguments.metrics_address, "serving");
+    let shutdown = async {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match terminate.as_mut() { Some(signal) => { signal.recv().await; } None => std::future::pending::<()>().await } } => {}
+        }
+    };
+    serve(
+        Settings {
+            address: arguments.address,
+            metrics_address: arguments.metrics_address,
+            tls: TlsFiles {
+                certificate: arguments.tls_cert,
+                key: arguments.tls_key,
+                client_ca: arguments.client_ca,
+            },
+        },
+        kube,
+        Arc::new(store),
+        shutdown,
+    )
+    .await
+}

@@ -1,0 +1,204 @@
+//! Core types into the API's messages.
+
+use kube::ResourceExt;
+use soberana_core::placement::{Decision, ReasonCode};
+use soberana_core::resources::capacity::Capacity;
+use soberana_core::resources::site::Site;
+use soberana_core::resources::sovereignty::SovereigntyTier;
+use soberana_core::resources::tenant::{ProvisioningState, Tenant};
+use soberana_core::resources::workload::{Workload, WorkloadPhase};
+use soberana_proto::v1 as proto;
+
+pub fn capacity(capacity: Capacity) -> proto::Capacity {
+    proto::Capacity {
+        cpu_millicores: capacity.cpu_millicores,
+        memory_mebibytes: capacity.memory_mebibytes,
+        storage_gibibytes: capacity.storage_gibibytes,
+    }
+}
+
+fn reason_code(code: ReasonCode) -> proto::ReasonCode {
+    use proto::ReasonCode as Api;
+    match code {
+        ReasonCode::ClassificationAboveTenantCeiling => Api::ClassificationAboveTenantCeiling,
+        ReasonCode::JurisdictionNotAllowed => Api::JurisdictionNotAllowed,
+        ReasonCode::SovereigntyTierNotAllowed => Api::SovereigntyTierNotAllowed,
+        ReasonCode::CertificationMissing => Api::CertificationMissing,
+        ReasonCode::KeyCustodyNotOffered => Api::KeyCustodyNotOffered,
+        ReasonCode::EncryptionInTransitMissing => Api::EncryptionInTransitMissing,
+        ReasonCode::BackupCopiesInsufficient => Api::BackupCopiesInsufficient,
+        ReasonCode::BackupJurisdictionMismatch => Api::BackupJurisdictionMismatch,
+        ReasonCode::AvailabilityBelowClassificationMinimum => {
+            Api::AvailabilityBelowClassificationMinimum
+        }
+        ReasonCode::AvailabilityBelowWorkloadTarget => Api::AvailabilityBelowWorkloadTarget,
+        ReasonCode::SiteNotReady => Api::SiteNotReady,
+        ReasonCode::SiteTainted => Api::SiteTainted,
+        ReasonCode::SiteNotAllowedForTenant => Api::SiteNotAllowedForTenant,
+        ReasonCode::ExcludedByRule => Api::ExcludedByRule,
+        ReasonCode::SiteSelectorMismatch => Api::SiteSelectorMismatch,
+        ReasonCode::InsufficientCapacity => Api::InsufficientCapacity,
+    }
+}
+
+pub fn decision(decision: &Decision) -> proto::Decision {
+    proto::Decision {
+        chosen_sites: decision.chosen_sites.clone(),
+        eligible: decision
+            .eligible
+            .iter()
+            .map(|score| proto::SiteScore {
+                site: score.site.clone(),
+                total: score.total,
+                criteria: score
+                    .criteria
+                    .iter()
+                    .map(|criterion| proto::CriterionScore {
+                        criterion: criterion.criterion.clone(),
+                        weight: criterion.weight,
+                        score: criterion.score,
+                        weighted: criterion.weighted,
+                        basis: criterion.basis.clone(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        rejected: decision
+            .rejected
+            .iter()
+            .map(|rejection| proto::SiteRejection {
+                site: rejection.site.clone(),
+                reasons: rejection
+                    .reasons
+                    .iter()
+                    .map(|reason| proto::Reason {
+                        code: reason_code(reason.code).into(),
+                        required: reason.facts.required.clone(),
+                        actual: reason.facts.actual.clone(),
+                        source: reason.source.clone(),
+                        message: reason.message.clone(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        matched_rules: decision.matched_rules.clone(),
+        unplaceable_code: decision
+            .unplaceable
+            .as_ref()
+            .map(|unplaceable| unplaceable.code.clone())
+            .unwrap_or_default(),
+        unplaceable_message: decision
+            .unplaceable
+            .as_ref()
+            .map(|unplaceable| unplaceable.message.clone())
+            .unwrap_or_default(),
+        decide_time: Some(now()),
+    }
+}
+
+pub fn now() -> prost_types::Timestamp {
+    prost_types::Timestamp::from(std::time::SystemTime::now())
+}
+
+pub fn phase(phase: Option<WorkloadPhase>) -> proto::MigrationPhase {
+    match phase {
+        None | Some(WorkloadPhase::Pending) => proto::MigrationPhase::Pending,
+        Some(WorkloadPhase::Placed) => proto::MigrationPhase::Placed,
+        Some(WorkloadPhase::Deploying) => proto::MigrationPhase::Deploying,
+        Some(WorkloadPhase::Running) => proto::MigrationPhase::Running,
+        Some(WorkloadPhase::Unplaceable) => proto::MigrationPhase::Unplaceable,
+        Some(WorkloadPhase::FailingOver) => proto::MigrationPhase::FailingOver,
+    }
+}
+
+pub fn migration(workload: &Workload) -> proto::Migration {
+    let status = workload.status.clone().unwrap_or_default();
+    proto::Migration {
+        name: format!(
+            "{}/{}",
+            workload.namespace().unwrap_or_default(),
+            workload.name_any()
+        ),
+        tenant: workload.spec.tenant.clone(),
+        classification: workload.spec.classification.clone(),
+        phase: phase(status.phase).into(),
+        chosen_sites: status.chosen_sites.clone(),
+        decision: status.decision.as_ref().map(decision),
+        sites: status
+            .sites
+            .iter()
+            .map(|entry| proto::SiteRollout {
+                site: entry.site.clone(),
+                state: entry.state.clone(),
+                desired_replicas: entry.desired_replicas,
+                available_replicas: entry.available_replicas,
+                message: entry.message.clone().unwrap_or_default(),
+            })
+            .collect(),
+        create_time: workload.metadata.creation_timestamp.as_ref().map(|time| {
+            prost_types::Timestamp {
+                seconds: time.0.as_second(),
+                nanos: time.0.subsec_nanosecond(),
+            }
+        }),
+    }
+}
+
+pub fn site(site: &Site) -> proto::Site {
+    let status = site.status.clone().unwrap_or_default();
+    proto::Site {
+        name: site.name_any(),
+        provider: site.spec.provider.clone(),
+        sovereignty_tier: match site.spec.sovereignty_tier {
+            SovereigntyTier::StateOwned => proto::SovereigntyTier::StateOwned,
+            SovereigntyTier::NationalProvider => proto::SovereigntyTier::NationalProvider,
+            SovereigntyTier::ForeignPublic => proto::SovereigntyTier::ForeignPublic,
+        }
+        .into(),
+        jurisdiction: site.spec.jurisdiction.clone(),
+        certifications: site.spec.certifications.clone(),
+        offered_availability: site.spec.offered_availability.clone(),
+        measured_availability: status.measured_availability.clone().unwrap_or_default(),
+        ready: status
+            .conditions
+            .iter()
+            .any(|condition| condition.type_ == "Ready" && condition.status == "True"),
+        capacity: Some(capacity(site.spec.capacity)),
+        allocated: status.allocated.map(capacity),
+        allowed_classifications: status
+            .residency
+            .map(|residency| residency.allowed_classifications)
+            .unwrap_or_default(),
+    }
+}
+
+pub fn tenant(tenant: &Tenant) -> proto::Tenant {
+    let status = tenant.status.clone().unwrap_or_default();
+    proto::Tenant {
+        name: tenant.name_any(),
+        display_name: tenant.spec.display_name.clone(),
+        short_code: tenant.spec.short_code.clone(),
+        highest_classification: tenant.spec.highest_classification.clone(),
+        environments: tenant
+            .spec
+            .environments
+            .iter()
+            .map(|environment| environment.name.clone())
+            .collect(),
+        sites: status
+            .sites
+            .iter()
+            .map(|entry| proto::TenantSite {
+                site: entry.site.clone(),
+                state: match entry.state {
+                    ProvisioningState::Provisioned => "Provisioned",
+                    ProvisioningState::Pending => "Pending",
+                    ProvisioningState::Failed => "Failed",
+                }
+                .to_owned(),
+                message: entry.message.clone().unwrap_or_default(),
+            })
+            .collect(),
+        ready: tenant.is_ready(),
+    }
+}

@@ -1,0 +1,33 @@
+//! `InventoryService.ListSites`: the sites as the operator last observed them.
+
+use std::time::Instant;
+
+use soberana_core::resources::site::Site;
+use soberana_proto::v1 as proto;
+use tonic::{Request, Response, Status};
+
+use super::{Shared, convert, list};
+
+#[derive(Debug)]
+pub struct InventoryApi(pub Shared);
+
+#[tonic::async_trait]
+impl proto::inventory_service_server::InventoryService for InventoryApi {
+    async fn list_sites(
+        &self,
+        request: Request<proto::ListSitesRequest>,
+    ) -> Result<Response<proto::ListSitesResponse>, Status> {
+        let started = Instant::now();
+        let result = async {
+            self.0.allow(&request, "list", "sites", "").await?;
+            let mut sites = list::<Site>(&self.0.kube).await?;
+            sites.sort_by(|left, right| left.metadata.name.cmp(&right.metadata.name));
+            Ok(Response::new(proto::ListSitesResponse {
+                sites: sites.iter().map(convert::site).collect(),
+            }))
+        }
+        .await;
+        self.0.metrics.observe("ListSites", started, &result);
+        result
+    }
+}

@@ -1,0 +1,559 @@
+//! `MigrationService`: plan with reservations, submit, follow, cancel. A migration is a Workload
+//! in the tenant's namespace; what the API reports of it is what the operator wrote to its
+//! status. Mutating calls are idempotent per caller and `request_id`.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use kube::api::{DeleteParams, ListParams, PostParams};
+use kube::{Api, ResourceExt};
+use prost::Message;
+use sha2::{Digest, Sha256};
+use soberana_core::placement::{Outcome, ReasonCode};
+use soberana_core::resources::capacity::Capacity;
+use soberana_core::resources::workload::{Workload, WorkloadPhase};
+use soberana_proto::v1 as proto;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use super::auth::Caller;
+use super::placement_service::decide;
+use super::validation::{Violations, dns_label, request_id};
+use super::{Shared, convert, kube_status, store_status};
+use crate::ledger::{NewRecord, RecordKind};
+
+/// How long a plan's reservation lasts unless asked otherwise, and at most.
+const DEFAULT_TTL: Duration = Duration::from_secs(600);
+const MAX_TTL: Duration = Duration::from_secs(3600);
+/// How long the first answer to a request is kept for retries.
+const ANSWER_TTL: Duration = Duration::from_secs(24 * 3600);
+/// Plans re-evaluated when a concurrent plan took the capacity first.
+const PLAN_ATTEMPTS: usize = 3;
+const DEFAULT_PAGE: u32 = 50;
+const MAX_PAGE: u32 = 500;
+/// How often a watched migration is looked at.
+const WATCH_POLL: Duration = Duration::from_millis(500);
+
+#[derive(Debug)]
+pub struct MigrationApi(pub Shared);
+
+type Watch = ReceiverStream<Result<proto::WatchMigrationResponse, Status>>;
+
+impl MigrationApi {
+    /// Runs `produce` once per (caller, method, request id): a retry gets the stored answer.
+    async fn once<M: Message + Default>(
+        &self,
+        caller: &Caller,
+        method: &str,
+        request: &str,
+        produce: impl std::future::Future<Output = Result<M, Status>>,
+    ) -> Result<M, Status> {
+        let key = answer_key(caller, request);
+        if let Some(stored) = self
+            .0
+            .store
+            .recall(method, &key)
+            .await
+            .map_err(store_status)?
+        {
+            return M::decode(stored.as_slice()).map_err(|error| {
+                Status::internal(format!("a stored answer is unreadable: {error}"))
+            });
+        }
+        let answer = produce.await?;
+        let stored = self
+            .0
+            .store
+            .remember(method, &key, &answer.encode_to_vec(), ANSWER_TTL)
+            .await
+            .map_err(store_status)?;
+        M::decode(stored.as_slice())
+            .map_err(|error| Status::internal(format!("a stored answer is unreadable: {error}")))
+    }
+
+    async fn record(
+        &self,
+        kind: RecordKind,
+        caller: &Caller,
+        subject: &str,
+        payload: &impl serde::Serialize,
+    ) -> Result<(), Status> {
+        let payload_json =
+            serde_json::to_string(payload).map_err(|error| Status::internal(error.to_string()))?;
+        self.0
+            .store
+            .append(NewRecord {
+                kind,
+                time: rfc3339_now(),
+                actor: caller.user.clone(),
+                subject: subject.to_owned(),
+                payload_json,
+            })
+            .await
+            .map_err(store_status)?;
+        Ok(())
+    }
+
+    async fn plan(
+        &self,
+        caller: &Caller,
+        request: &proto::PlanMigrationRequest,
+    ) -> Result<proto::PlanMigrationResponse, Status> {
+        let ttl = match &request.reservation_ttl {
+            None => DEFAULT_TTL,
+            Some(ttl) if ttl.seconds > 0 && ttl.seconds as u64 <= MAX_TTL.as_secs() => {
+                Duration::from_secs(ttl.seconds as u64)
+            }
+            Some(_) => {
+                let mut violations = Violations::default();
+                violations.add(
+                    "reservation_ttl",
+                    format!("must be 1 s to {} s", MAX_TTL.as_secs()),
+                );
+                violations.into_result()?;
+                DEFAULT_TTL
+            }
+        };
+        let plan_id = plan_id(caller, &request.request_id);
+        for _ in 0..PLAN_ATTEMPTS {
+            let (workload, decision) =
+                decide(&self.0, &request.namespace, request.workload.as_ref()).await?;
+            if decision.outcome == Outcome::Unplaceable {
+                // Sites that would take it but for capacity: say which, and how much is free.
+                let full: Vec<String> = decision
+                    .rejected
+                    .iter()
+                    .filter(|rejection| {
+                        rejection
+                            .reasons
+                            .iter()
+                            .all(|reason| reason.code == ReasonCode::InsufficientCapacity)
+                    })
+                    .flat_map(|rejection| {
+                        rejection
+                            .reasons
+                            .iter()
+                            .map(|reason| reason.message.clone())
+                    })
+                    .collect();
+                if !full.is_empty() {
+                    return Err(Status::resource_exhausted(format!(
+                        "no eligible site has room: {}",
+                        full.join("; ")
+                    )));
+                }
+                let plan = proto::Plan {
+                    plan_id: plan_id.clone(),
+                    namespace: request.namespace.clone(),
+                    workload: request.workload.clone(),
+                    decision: Some(convert::decision(&decision)),
+                    reservations: Vec::new(),
+                };
+                self.record(
+                    RecordKind::Plan,
+                    caller,
+                    &format!("{}/(plan {plan_id})", request.namespace),
+                    &decision,
+                )
+                .await?;
+                return Ok(proto::PlanMigrationResponse { plan: Some(plan) });
+            }
+            let demand = workload.spec.resources.times(workload.spec.replicas);
+            let wanted: Vec<(String, Capacity)> = decision
+                .chosen_sites
+                .iter()
+                .map(|site| (site.clone(), demand))
+                .collect();
+            let free = self.free_before_reservations().await?;
+            match self.0.store.reserve(&plan_id, &wanted, &free, ttl).await {
+                Ok(held) => {
+                    let plan = proto::Plan {
+                        plan_id: plan_id.clone(),
+                        namespace: request.namespace.clone(),
+                        workload: request.workload.clone(),
+                        decision: Some(convert::decision(&decision)),
+                        reservations: held
+                            .iter()
+                            .map(|reservation| proto::Reservation {
+                                site: reservation.site.clone(),
+                                capacity: Some(convert::capacity(reservation.capacity)),
+                                expire_time: Some(prost_types::Timestamp {
+                                    seconds: i64::try_from(reservation.expires_unix)
+                                        .unwrap_or(i64::MAX),
+                                    nanos: 0,
+                                }),
+                            })
+                            .collect(),
+                    };
+                    self.0
+                        .store
+                        .remember("Plan", &plan_id, &plan.encode_to_vec(), ttl)
+                        .await
+                        .map_err(store_status)?;
+                    self.record(
+                        RecordKind::Plan,
+                        caller,
+                        &format!("{}/(plan {plan_id})", request.namespace),
+                        &decision,
+                    )
+                    .await?;
+                    return Ok(proto::PlanMigrationResponse { plan: Some(plan) });
+                }
+                // Another plan took the room first: decide again with its reservation counted.
+                Err(crate::store::StoreError::Exhausted { .. }) => {}
+                Err(error) => return Err(store_status(error)),
+            }
+        }
+        Err(Status::resource_exhausted(
+            "the eligible sites' capacity was taken by concurrent plans; plan again",
+        ))
+    }
+
+    /// Each site's capacity net of its allocations, before any reservation.
+    async fn free_before_reservations(&self) -> Result<BTreeMap<String, Capacity>, Status> {
+        let sites = super::list::<soberana_core::resources::site::Site>(&self.0.kube).await?;
+        Ok(sites
+            .iter()
+            .map(|site| {
+                let allocated = site
+                    .status
+                    .as_ref()
+                    .and_then(|status| status.allocated)
+                    .unwrap_or_default();
+                (site.name_any(), site.spec.capacity.minus(allocated))
+            })
+            .collect())
+    }
+}
+
+fn answer_key(caller: &Caller, request: &str) -> String {
+    let digest = Sha256::digest(format!("{}\n{request}", caller.user).as_bytes());
+    digest
+        .iter()
+        .take(16)
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+fn plan_id(caller: &Caller, request: &str) -> String {
+    format!("plan-{}", answer_key(caller, request))
+}
+
+fn rfc3339_now() -> String {
+    k8s_openapi::jiff::Timestamp::now().to_string()
+}
+
+/// `namespace/name` into its parts, with field violations for `field`.
+fn split_name(value: &str, field: &str) -> Result<(String, String), Status> {
+    let mut violations = Violations::default();
+    match value.split_once('/') {
+        Some((namespace, name)) => {
+            dns_label(namespace, field, &mut violations);
+            dns_label(name, field, &mut violations);
+            violations.into_result()?;
+            Ok((namespace.to_owned(), name.to_owned()))
+        }
+        None => {
+            violations.add(field, format!("{value:?} is not namespace/name"));
+            violations.into_result()?;
+            Err(Status::invalid_argument(format!(
+                "{field}: not namespace/name"
+            )))
+        }
+    }
+}
+
+fn terminal(phase: Option<WorkloadPhase>) -> bool {
+    matches!(
+        phase,
+        Some(WorkloadPhase::Running | WorkloadPhase::Unplaceable)
+    )
+}
+
+#[tonic::async_trait]
+impl proto::migration_service_server::MigrationService for MigrationApi {
+    async fn plan_migration(
+        &self,
+        request: Request<proto::PlanMigrationRequest>,
+    ) -> Result<Response<proto::PlanMigrationResponse>, Status> {
+        let started = Instant::now();
+        let result = async {
+            let body = request.get_ref();
+            let mut violations = Violations::default();
+            request_id(&body.request_id, &mut violations);
+            dns_label(&body.namespace, "namespace", &mut violations);
+            violations.into_result()?;
+            let caller = self
+                .0
+                .allow(&request, "create", "workloads", &body.namespace)
+                .await?;
+            let answer = self
+                .once(
+                    &caller,
+                    "PlanMigration",
+                    &body.request_id,
+                    self.plan(&caller, body),
+                )
+                .await?;
+            Ok(Response::new(answer))
+        }
+        .await;
+        self.0.metrics.observe("PlanMigration", started, &result);
+        result
+    }
+
+    async fn submit_migration(
+        &self,
+        request: Request<proto::SubmitMigrationRequest>,
+    ) -> Result<Response<proto::SubmitMigrationResponse>, Status> {
+        let started = Instant::now();
+        let result = async {
+            let body = request.get_ref();
+            let mut violations = Violations::default();
+            request_id(&body.request_id, &mut violations);
+            dns_label(&body.workload_name, "workload_name", &mut violations);
+            if body.plan_id.is_empty() {
+                violations.add("plan_id", "is required: the plan_id PlanMigration returned");
+            }
+            violations.into_result()?;
+            let caller = auth_caller(&self.0, &request).await?;
+            let plan = self
+                .0
+                .store
+                .recall("Plan", &body.plan_id)
+                .await
+                .map_err(store_status)?
+                .ok_or_else(|| {
+                    Status::not_found(format!(
+                        "plan {} does not exist or expired; plan again",
+                        body.plan_id
+                    ))
+                })?;
+            let plan = proto::Plan::decode(plan.as_slice())
+                .map_err(|error| Status::internal(error.to_string()))?;
+            super::auth::authorize(
+                &self.0.kube,
+                &caller,
+                "create",
+                "workloads",
+                &plan.namespace,
+            )
+            .await?;
+            let answer = self
+                .once(&caller, "SubmitMigration", &body.request_id, async {
+                    let mut violations = Violations::default();
+                    let spec = super::validation::workload_spec(
+                        plan.workload.as_ref(),
+                        "plan.workload",
+                        &mut violations,
+                    );
+                    violations.into_result()?;
+                    let spec =
+                        spec.ok_or_else(|| Status::internal("the plan lost its workload"))?;
+                    let mut workload = Workload::new(&body.workload_name, spec);
+                    workload.metadata.namespace = Some(plan.namespace.clone());
+                    let created = Api::<Workload>::namespaced(self.0.kube.clone(), &plan.namespace)
+                        .create(&PostParams::default(), &workload)
+                        .await
+                        .map_err(kube_status)?;
+                    let name = format!("{}/{}", plan.namespace, body.workload_name);
+                    self.record(
+                        RecordKind::Submission,
+                        &caller,
+                        &name,
+                        &serde_json::json!({"planId": plan.plan_id}),
+                    )
+                    .await?;
+                    Ok(proto::SubmitMigrationResponse {
+                        migration: Some(convert::migration(&created)),
+                    })
+                })
+                .await?;
+            Ok(Response::new(answer))
+        }
+        .await;
+        self.0.metrics.observe("SubmitMigration", started, &result);
+        result
+    }
+
+    async fn get_migration(
+        &self,
+        request: Request<proto::GetMigrationRequest>,
+    ) -> Result<Response<proto::GetMigrationResponse>, Status> {
+        let started = Instant::now();
+        let result = async {
+            let (namespace, name) = split_name(&request.get_ref().name, "name")?;
+            self.0
+                .allow(&request, "get", "workloads", &namespace)
+                .await?;
+            let workload = Api::<Workload>::namespaced(self.0.kube.clone(), &namespace)
+                .get(&name)
+                .await
+                .map_err(kube_status)?;
+            Ok(Response::new(proto::GetMigrationResponse {
+                migration: Some(convert::migration(&workload)),
+            }))
+        }
+        .await;
+        self.0.metrics.observe("GetMigration", started, &result);
+        result
+    }
+
+    async fn list_migrations(
+        &self,
+        request: Request<proto::ListMigrationsRequest>,
+    ) -> Result<Response<proto::ListMigrationsResponse>, Status> {
+        let started = Instant::now();
+        let result = async {
+            let body = request.get_ref();
+            let mut violations = Violations::default();
+            dns_label(&body.namespace, "namespace", &mut violations);
+            if body.page_size > MAX_PAGE {
+                violations.add(
+                    "page_size",
+                    format!("is {}; at most {MAX_PAGE}", body.page_size),
+                );
+            }
+            violations.into_result()?;
+            self.0
+                .allow(&request, "list", "workloads", &body.namespace)
+                .await?;
+            let size = if body.page_size == 0 {
+                DEFAULT_PAGE
+            } else {
+                body.page_size
+            };
+            let mut parameters = ListParams::default().limit(size);
+            if !body.page_token.is_empty() {
+                parameters = parameters.continue_token(&body.page_token);
+            }
+            let page = Api::<Workload>::namespaced(self.0.kube.clone(), &body.namespace)
+                .list(&parameters)
+                .await
+                .map_err(kube_status)?;
+            Ok(Response::new(proto::ListMigrationsResponse {
+                migrations: page.items.iter().map(convert::migration).collect(),
+                next_page_token: page.metadata.continue_.unwrap_or_default(),
+            }))
+        }
+        .await;
+        self.0.metrics.observe("ListMigrations", started, &result);
+        result
+    }
+
+    type WatchMigrationStream = Watch;
+
+    async fn watch_migration(
+        &self,
+        request: Request<proto::WatchMigrationRequest>,
+    ) -> Result<Response<Self::WatchMigrationStream>, Status> {
+        let started = Instant::now();
+        let result = async {
+            let (namespace, name) = split_name(&request.get_ref().name, "name")?;
+            self.0
+                .allow(&request, "watch", "workloads", &namespace)
+                .await?;
+            let api = Api::<Workload>::namespaced(self.0.kube.clone(), &namespace);
+            let first = api.get(&name).await.map_err(kube_status)?;
+            let (sender, receiver) = tokio::sync::mpsc::channel(16);
+            tokio::spawn(async move {
+                let mut last = convert::migration(&first);
+                let mut phase = first.status.and_then(|status| status.phase);
+                if sender
+                    .send(Ok(proto::WatchMigrationResponse {
+                        migration: Some(last.clone()),
+                    }))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                while !terminal(phase) {
+                    tokio::time::sleep(WATCH_POLL).await;
+                    match api.get_opt(&name).await {
+                        Ok(Some(workload)) => {
+                            phase = workload.status.as_ref().and_then(|status| status.phase);
+                            let now = convert::migration(&workload);
+                            if now != last {
+                                last = now.clone();
+                                if sender
+                                    .send(Ok(proto::WatchMigrationResponse {
+                                        migration: Some(now),
+                                    }))
+                                    .await
+                                    .is_err()
+                                {
+                                    return;
+                                }
+                            }
+                        }
+                        Ok(None) => {
+                            last.phase = proto::MigrationPhase::Cancelled.into();
+                            let _ = sender
+                                .send(Ok(proto::WatchMigrationResponse {
+                                    migration: Some(last),
+                                }))
+                                .await;
+                            return;
+                        }
+                        Err(error) => {
+                            let _ = sender.send(Err(kube_status(error))).await;
+                            return;
+                        }
+                    }
+                }
+            });
+            Ok(Response::new(ReceiverStream::new(receiver)))
+        }
+        .await;
+        self.0.metrics.observe("WatchMigration", started, &result);
+        result
+    }
+
+    async fn cancel_migration(
+        &self,
+        request: Request<proto::CancelMigrationRequest>,
+    ) -> Result<Response<proto::CancelMigrationResponse>, Status> {
+        let started = Instant::now();
+        let result = async {
+            let body = request.get_ref();
+            let mut violations = Violations::default();
+            request_id(&body.request_id, &mut violations);
+            violations.into_result()?;
+            let (namespace, name) = split_name(&body.name, "name")?;
+            let caller = self
+                .0
+                .allow(&request, "delete", "workloads", &namespace)
+                .await?;
+            let answer = self
+                .once(&caller, "CancelMigration", &body.request_id, async {
+                    let api = Api::<Workload>::namespaced(self.0.kube.clone(), &namespace);
+                    let workload = api.get(&name).await.map_err(kube_status)?;
+                    api.delete(&name, &DeleteParams::default())
+                        .await
+                        .map_err(kube_status)?;
+                    self.record(
+                        RecordKind::Cancellation,
+                        &caller,
+                        &body.name,
+                        &serde_json::json!({}),
+                    )
+                    .await?;
+                    let mut migration = convert::migration(&workload);
+                    migration.phase = proto::MigrationPhase::Cancelled.into();
+                    Ok(proto::CancelMigrationResponse {
+                        migration: Some(migration),
+                    })
+                })
+                .await?;
+            Ok(Response::new(answer))
+        }
+        .await;
+        self.0.metrics.observe("CancelMigration", started, &result);
+        result
+    }
+}
+
+async fn auth_caller<T>(shared: &Shared, request: &Request<T>) -> Result<Caller, Status> {
+    super::auth::authenticate(&shared.kube, request.metadata()).await
+}

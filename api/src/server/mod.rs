@@ -1,0 +1,115 @@
+//! The `soberana-api` gRPC server: thin handlers that validate requests into core types, call the
+//! engine, the store or Kubernetes, and convert back. Every call is authenticated and authorized
+//! through the management cluster (see `auth`) and counted (method, code, duration).
+
+pub mod audit_service;
+pub mod auth;
+pub mod convert;
+pub mod inventory_service;
+pub mod migration_service;
+pub mod placement_service;
+pub mod rpc_metrics;
+pub mod serve;
+pub mod tenant_service;
+pub mod validation;
+
+use std::sync::Arc;
+
+use kube::api::ListParams;
+use kube::{Api, Client};
+use soberana_core::placement::{Reservation, Snapshot};
+use soberana_core::resources::data_classification::DataClassification;
+use soberana_core::resources::placement_rule::PlacementRule;
+use soberana_core::resources::site::Site;
+use soberana_core::resources::tenant::Tenant;
+use tonic::Status;
+
+use crate::store::{Store, StoreError};
+use auth::Caller;
+use rpc_metrics::RpcMetrics;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct Shared {
+    /// The management cluster, as the API's own ServiceAccount.
+    pub kube: Client,
+    pub store: Arc<dyn Store>,
+    pub metrics: RpcMetrics,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Shared")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    /// Authenticates the request's caller and authorizes `verb` on `resource` in `namespace`.
+    pub async fn allow<T>(
+        &self,
+        request: &tonic::Request<T>,
+        verb: &str,
+        resource: &str,
+        namespace: &str,
+    ) -> Result<Caller, Status> {
+        let caller = auth::authenticate(&self.kube, request.metadata()).await?;
+        auth::authorize(&self.kube, &caller, verb, resource, namespace).await?;
+        Ok(caller)
+    }
+
+    /// The engine's view of the data centre now, counting `reservations`.
+    pub async fn snapshot(&self, reservations: &[Reservation]) -> Result<Snapshot, Status> {
+        let sites = list::<Site>(&self.kube).await?;
+        let classifications = list::<DataClassification>(&self.kube).await?;
+        let rules = list::<PlacementRule>(&self.kube).await?;
+        let tenants = list::<Tenant>(&self.kube).await?;
+        Snapshot::new(&sites, &classifications, &rules, &tenants, reservations).map_err(|error| {
+            Status::failed_precondition(format!(
+                "the data centre's objects are inconsistent: {error}"
+            ))
+        })
+    }
+}
+
+/// Every object of a cluster-scoped kind.
+pub async fn list<K>(kube: &Client) -> Result<Vec<K>, Status>
+where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::ClusterResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    Api::<K>::all(kube.clone())
+        .list(&ListParams::default())
+        .await
+        .map(|list| list.items)
+        .map_err(kube_status)
+}
+
+/// A Kubernetes API error as a gRPC status.
+pub fn kube_status(error: kube::Error) -> Status {
+    match error {
+        kube::Error::Api(status) if status.code == 404 => Status::not_found(status.message),
+        kube::Error::Api(status) if status.code == 409 => Status::already_exists(status.message),
+        kube::Error::Api(status) if status.code == 422 || status.code == 400 => {
+            Status::invalid_argument(status.message)
+        }
+        kube::Error::Api(status) if status.code == 410 => {
+            Status::invalid_argument(format!("the page token expired: {}", status.message))
+        }
+        other => Status::unavailable(format!("the Kubernetes API: {other}")),
+    }
+}
+
+/// A store error as a gRPC status.
+pub fn store_status(error: StoreError) -> Status {
+    match error {
+        StoreError::Unavailable(_) => Status::unavailable(error.to_string()),
+        StoreError::Exhausted { .. } => Status::resource_exhausted(error.to_string()),
+        StoreError::Contended(_) => Status::aborted(error.to_string()),
+        StoreError::Corrupt(_) => Status::internal(error.to_string()),
+    }
+}

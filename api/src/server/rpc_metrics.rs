@@ -1,0 +1,65 @@
+//! RED metrics per gRPC method: requests by code, and latency.
+
+use std::time::Instant;
+
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use tonic::Status;
+
+#[derive(Clone, Debug)]
+pub struct RpcMetrics {
+    pub registry: Registry,
+    requests: IntCounterVec,
+    duration: HistogramVec,
+}
+
+impl RpcMetrics {
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "soberana_api_requests_total",
+                "gRPC calls by method and status code",
+            ),
+            &["method", "code"],
+        )?;
+        let duration = HistogramVec::new(
+            HistogramOpts::new(
+                "soberana_api_request_duration_seconds",
+                "gRPC call latency by method",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ]),
+            &["method"],
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(duration.clone()))?;
+        Ok(Self {
+            registry,
+            requests,
+            duration,
+        })
+    }
+
+    /// Records one call of `method` that started at `started`.
+    pub fn observe<T>(&self, method: &str, started: Instant, result: &Result<T, Status>) {
+        let code = match result {
+            Ok(_) => tonic::Code::Ok,
+            Err(status) => status.code(),
+        };
+        self.requests
+            .with_label_values(&[method, &format!("{code:?}")])
+            .inc();
+        self.duration
+            .with_label_values(&[method])
+            .observe(started.elapsed().as_secs_f64());
+    }
+
+    /// The text exposition.
+    pub fn render(&self) -> String {
+        let mut buffer = Vec::new();
+        use prometheus::Encoder;
+        let _ = prometheus::TextEncoder::new().encode(&self.registry.gather(), &mut buffer);
+        String::from_utf8_lossy(&buffer).into_owned()
+    }
+}

@@ -1,0 +1,189 @@
+//! Running the API: the five services with message-size limits, `grpc.health.v1` (NOT_SERVING
+//! while etcd or the Kubernetes API does not answer), server reflection, optional TLS (rustls)
+//! with optional client certificates, and `/metrics` on a separate address.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use soberana_proto::v1 as proto;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+
+use super::Shared;
+use super::audit_service::AuditApi;
+use super::inventory_service::InventoryApi;
+use super::migration_service::MigrationApi;
+use super::placement_service::PlacementApi;
+use super::rpc_metrics::RpcMetrics;
+use super::tenant_service::TenantApi;
+use crate::store::Store;
+
+/// Largest request or response message, in bytes.
+pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+/// The services `grpc.health.v1` reports on ("" is the server as a whole).
+const HEALTH_SERVICES: [&str; 6] = [
+    "",
+    "soberana.v1.PlacementService",
+    "soberana.v1.MigrationService",
+    "soberana.v1.InventoryService",
+    "soberana.v1.TenantService",
+    "soberana.v1.AuditService",
+];
+/// How often health is re-checked.
+const HEALTH_INTERVAL: Duration = Duration::from_secs(2);
+
+/// TLS material: the server's certificate and key, and the CA whose client certificates are
+/// required (mTLS) when given.
+#[derive(Clone, Debug, Default)]
+pub struct TlsFiles {
+    pub certificate: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub client_ca: Option<PathBuf>,
+}
+
+/// Where and how to serve.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub address: SocketAddr,
+    pub metrics_address: SocketAddr,
+    pub tls: TlsFiles,
+}
+
+/// Serves until `shutdown` resolves.
+pub async fn serve(
+    settings: Settings,
+    kube: kube::Client,
+    store: Arc<dyn Store>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let metrics = RpcMetrics::new().context("registering metrics")?;
+    let shared = Shared {
+        kube: kube.clone(),
+        store: store.clone(),
+        metrics: metrics.clone(),
+    };
+    let (reporter, health) = tonic_health::server::health_reporter();
+    // NOT_SERVING until the first check finds both dependencies answering.
+    for service in HEALTH_SERVICES {
+        reporter
+            .set_service_status(service, tonic_health::ServingStatus::NotServing)
+            .await;
+    }
+    tokio::spawn(report_health(reporter, kube, store));
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .context("building server reflection")?;
+    tokio::spawn(serve_metrics(settings.metrics_address, metrics));
+
+    let mut builder = Server::builder();
+    if let Some(tls) = tls_config(&settings.tls)? {
+        builder = builder.tls_config(tls).context("configuring TLS")?;
+    }
+    builder
+        .add_service(health)
+        .add_service(reflection)
+        .add_service(
+            proto::placement_service_server::PlacementServiceServer::new(PlacementApi(
+                shared.clone(),
+            ))
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES),
+        )
+        .add_service(
+            proto::migration_service_server::MigrationServiceServer::new(MigrationApi(
+                shared.clone(),
+            ))
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES),
+        )
+        .add_service(
+            proto::inventory_service_server::InventoryServiceServer::new(InventoryApi(
+                shared.clone(),
+            ))
+            .max_decoding_message_size(MAX_MESSAGE_BYTES),
+        )
+        .add_service(
+            proto::tenant_service_server::TenantServiceServer::new(TenantApi(shared.clone()))
+                .max_decoding_message_size(MAX_MESSAGE_BYTES),
+        )
+        .add_service(
+            proto::audit_service_server::AuditServiceServer::new(AuditApi(shared))
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+        )
+        .serve_with_shutdown(settings.address, shutdown)
+        .await
+        .context("serving gRPC")
+}
+
+fn tls_config(files: &TlsFiles) -> Result<Option<ServerTlsConfig>> {
+    let (Some(certificate), Some(key)) = (&files.certificate, &files.key) else {
+        if files.certificate.is_some() || files.key.is_some() || files.client_ca.is_some() {
+            anyhow::bail!("--tls-cert and --tls-key go together (and --client-ca needs both)");
+        }
+        return Ok(None);
+    };
+    let read =
+        |path: &PathBuf| std::fs::read(path).with_context(|| format!("reading {}", path.display()));
+    let mut config =
+        ServerTlsConfig::new().identity(Identity::from_pem(read(certificate)?, read(key)?));
+    if let Some(ca) = &files.client_ca {
+        config = config.client_ca_root(Certificate::from_pem(read(ca)?));
+    }
+    Ok(Some(config))
+}
+
+/// Keeps `grpc.health.v1` in line with the dependencies: SERVING only while both etcd and the
+/// Kubernetes API answer.
+async fn report_health(
+    reporter: tonic_health::server::HealthReporter,
+    kube: kube::Client,
+    store: Arc<dyn Store>,
+) {
+    let mut serving = Some(false);
+    loop {
+        let kube_answers = tokio::time::timeout(Duration::from_secs(3), kube.apiserver_version())
+            .await
+            .is_ok_and(|answer| answer.is_ok());
+        let now = store.healthy().await && kube_answers;
+        if serving != Some(now) {
+            let status = if now {
+                tonic_health::ServingStatus::Serving
+            } else {
+                tonic_health::ServingStatus::NotServing
+            };
+            for service in HEALTH_SERVICES {
+                reporter.set_service_status(service, status).await;
+            }
+            tracing::info!(
+                serving = now,
+                etcd_and_kubernetes_answer = now,
+                "health changed"
+            );
+            serving = Some(now);
+        }
+        tokio::time::sleep(HEALTH_INTERVAL).await;
+    }
+}
+
+async fn serve_metrics(address: SocketAddr, metrics: RpcMetrics) {
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let metrics = metrics.clone();
+            async move { metrics.render() }
+        }),
+    );
+    match tokio::net::TcpListener::bind(address).await {
+        Ok(listener) => {
+            if let Err(error) = axum::serve(listener, app).await {
+                tracing::error!(%error, "the metrics endpoint stopped");
+            }
+        }
+        Err(error) => tracing::error!(%address, %error, "cannot serve /metrics"),
+    }
+}

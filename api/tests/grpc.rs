@@ -1,0 +1,742 @@
+//! The gRPC API against a real management API server (authentication, authorization, the
+//! Soberana objects) and a real etcd (reservations, idempotency, ledger), through real tonic
+//! clients: agencies act only in their own tenant, retries do nothing twice, concurrent plans do
+//! not overbook, reservations expire, a stopped etcd makes the API unavailable and NOT_SERVING
+//! until it returns with nothing lost, the ledger verifies, and malformed requests get
+//! INVALID_ARGUMENT with field paths.
+
+#![allow(clippy::unwrap_used, reason = "a panic is the failure report in tests")]
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, ensure};
+use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
+use kube::api::{ObjectMeta, Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use serde_json::{Value, json};
+use soberana_api::ledger::{LedgerRecord, RecordKind, verify};
+use soberana_api::server::serve::{Settings, TlsFiles, serve};
+use soberana_api::store::etcd::EtcdStore;
+use soberana_e2e::etcd_server::EtcdServer;
+use soberana_e2e::soberana_manifests::{examples_directory, install_crds, yaml_documents};
+use soberana_e2e::state_data_centre::apply;
+use soberana_e2e::{ControlPlane, Suite};
+use soberana_proto::v1 as proto;
+use tonic::transport::Channel;
+use tonic::{Code, Request};
+use tonic_types::StatusExt;
+
+fn main() -> ExitCode {
+    Suite::new(&["mgmt"])
+        .test("agencies_act_only_in_their_own_tenant", own_tenant_only)
+        .test(
+            "a_retry_with_the_same_request_id_does_nothing_twice",
+            idempotent_retry,
+        )
+        .test(
+            "concurrent_plans_never_overbook_a_nearly_full_site",
+            concurrent_plans,
+        )
+        .test("a_reservation_expires_after_its_ttl", reservation_expiry)
+        .test(
+            "etcd_stopped_means_unavailable_and_not_serving_then_recovery",
+            etcd_outage,
+        )
+        .test(
+            "malformed_requests_get_invalid_argument_with_field_paths",
+            malformed_requests,
+        )
+        .run()
+}
+
+/// A running API with its etcd, and tokens for two agencies.
+struct RunningApi {
+    channel: Channel,
+    etcd: EtcdServer,
+    agency_a: String,
+    agency_b: String,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for RunningApi {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+fn site(name: &str, tier: &str, jurisdiction: &str, cpu: u64) -> Value {
+    json!({
+        "apiVersion": "soberana.io/v1alpha1", "kind": "Site", "metadata": {"name": name},
+        "spec": {
+            "provider": name, "sovereigntyTier": tier, "jurisdiction": jurisdiction,
+            "certifications": ["ISO27001", "TierIII"], "keyCustody": ["StateHeldHsm"],
+            "encryptionInTransit": true, "backup": {"copies": 2, "jurisdiction": jurisdiction},
+            "offeredAvailability": "99.99",
+            "capacity": {"cpuMillicores": cpu, "memoryMebibytes": 1_000_000, "storageGibibytes": 10_000}
+        }
+    })
+}
+
+fn tenant(name: &str, short_code: &str) -> Value {
+    json!({
+        "apiVersion": "soberana.io/v1alpha1", "kind": "Tenant", "metadata": {"name": name},
+        "spec": {"displayName": name, "shortCode": short_code, "highestClassification": "restricted",
+                 "environments": [{"name": "prod"}], "quota": {"cpuMillicores": 1, "memoryMebibytes": 1}}
+    })
+}
+
+/// A ServiceAccount in `namespace` allowed to manage Workloads there, and a token for it.
+async fn agency(admin: &Client, namespace: &str) -> Result<String> {
+    let params = PatchParams::apply("soberana-e2e").force();
+    let namespaces: Api<Namespace> = Api::all(admin.clone());
+    let object: Namespace = serde_json::from_value(
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}),
+    )?;
+    namespaces
+        .patch(namespace, &params, &Patch::Apply(&object))
+        .await?;
+    let accounts: Api<ServiceAccount> = Api::namespaced(admin.clone(), namespace);
+    let account: ServiceAccount = serde_json::from_value(
+        json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "migrator", "namespace": namespace}}),
+    )?;
+    accounts
+        .patch("migrator", &params, &Patch::Apply(&account))
+        .await?;
+    let role = Role {
+        metadata: ObjectMeta {
+            name: Some("migrator".to_owned()),
+            namespace: Some(namespace.to_owned()),
+            ..ObjectMeta::default()
+        },
+        rules: Some(vec![PolicyRule {
+            api_groups: Some(vec!["soberana.io".to_owned()]),
+            resources: Some(vec!["workloads".to_owned()]),
+            verbs: ["get", "list", "watch", "create", "delete"]
+                .iter()
+                .map(|verb| (*verb).to_owned())
+                .collect(),
+            ..PolicyRule::default()
+        }]),
+    };
+    let mut role_json = serde_json::to_value(&role)?;
+    role_json["apiVersion"] = json!("rbac.authorization.k8s.io/v1");
+    role_json["kind"] = json!("Role");
+    Api::<Role>::namespaced(admin.clone(), namespace)
+        .patch("migrator", &params, &Patch::Apply(&role_json))
+        .await?;
+    let binding = RoleBinding {
+        metadata: ObjectMeta {
+            name: Some("migrator".to_owned()),
+            namespace: Some(namespace.to_owned()),
+            ..ObjectMeta::default()
+        },
+        role_ref: RoleRef {
+            api_group: Some("rbac.authorization.k8s.io".to_owned()),
+            kind: "Role".to_owned(),
+            name: "migrator".to_owned(),
+        },
+        subjects: Some(vec![Subject {
+            kind: "ServiceAccount".to_owned(),
+            name: "migrator".to_owned(),
+            namespace: Some(namespace.to_owned()),
+            ..Subject::default()
+        }]),
+    };
+    let mut binding_json = serde_json::to_value(&binding)?;
+    binding_json["apiVersion"] = json!("rbac.authorization.k8s.io/v1");
+    binding_json["kind"] = json!("RoleBinding");
+    Api::<RoleBinding>::namespaced(admin.clone(), namespace)
+        .patch("migrator", &params, &Patch::Apply(&binding_json))
+        .await?;
+    let request = TokenRequest {
+        spec: Some(TokenRequestSpec {
+            expiration_seconds: Some(3600),
+            ..TokenRequestSpec::default()
+        }),
+        ..TokenRequest::default()
+    };
+    accounts
+        .create_token_request("migrator", &PostParams::default(), &request)
+        .await?
+        .status
+        .and_then(|status| status.token)
+        .context("no token")
+}
+
+/// Installs the scenario (idempotent) and starts an API with a fresh etcd.
+async fn start(plane: &ControlPlane) -> Result<RunningApi> {
+    let admin = plane.cluster("mgmt")?.client().await?;
+    install_crds(&admin).await?;
+    for (_, classification) in yaml_documents(&examples_directory().join("classifications.yaml"))? {
+        apply(&admin, &classification).await?;
+    }
+    apply(&admin, &site("home", "StateOwned", "CR", 2000)).await?;
+    apply(&admin, &site("abroad", "ForeignPublic", "US", 100_000)).await?;
+    apply(&admin, &tenant("agency-a", "agna")).await?;
+    apply(&admin, &tenant("agency-b", "agnb")).await?;
+    let agency_a = agency(&admin, "agna-prod").await?;
+    let agency_b = agency(&admin, "agnb-prod").await?;
+    let etcd = EtcdServer::start().await?;
+    let store = EtcdStore::connect(&[etcd.endpoint()], "/soberana/").await?;
+    let port = free_port()?;
+    let metrics_port = free_port()?;
+    let settings = Settings {
+        address: format!("127.0.0.1:{port}").parse()?,
+        metrics_address: format!("127.0.0.1:{metrics_port}").parse()?,
+        tls: TlsFiles::default(),
+    };
+    let server = tokio::spawn(async move {
+        let _ = serve(settings, admin, Arc::new(store), std::future::pending()).await;
+    });
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let mut channel = None;
+    for _ in 0..50 {
+        if let Ok(connected) = Channel::from_shared(endpoint.clone())?.connect().await {
+            channel = Some(connected);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(RunningApi {
+        channel: channel.context("the API did not start")?,
+        etcd,
+        agency_a,
+        agency_b,
+        server,
+    })
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn with_token<T>(message: T, token: &str) -> Request<T> {
+    let mut request = Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+fn workload(classification: &str, cpu: u64) -> proto::WorkloadSpec {
+    proto::WorkloadSpec {
+        tenant: "agency-a".to_owned(),
+        classification: classification.to_owned(),
+        resources: Some(proto::Capacity {
+            cpu_millicores: cpu,
+            memory_mebibytes: 128,
+            storage_gibibytes: 0,
+        }),
+        replicas: 1,
+        ..proto::WorkloadSpec::default()
+    }
+}
+
+fn plan_request(
+    id: &str,
+    namespace: &str,
+    spec: proto::WorkloadSpec,
+    ttl_seconds: i64,
+) -> proto::PlanMigrationRequest {
+    proto::PlanMigrationRequest {
+        request_id: id.to_owned(),
+        namespace: namespace.to_owned(),
+        workload: Some(spec),
+        reservation_ttl: Some(prost_types::Duration {
+            seconds: ttl_seconds,
+            nanos: 0,
+        }),
+    }
+}
+
+type Migrations = proto::migration_service_client::MigrationServiceClient<Channel>;
+
+async fn ledger(api: &RunningApi, token: &str) -> Result<Vec<LedgerRecord>> {
+    let mut audit = proto::audit_service_client::AuditServiceClient::new(api.channel.clone());
+    let mut records = Vec::new();
+    let mut token_page = String::new();
+    loop {
+        let page = audit
+            .list_decisions(with_token(
+                proto::ListDecisionsRequest {
+                    page_size: 2,
+                    page_token: token_page.clone(),
+                },
+                token,
+            ))
+            .await?
+            .into_inner();
+        for record in page.records {
+            records.push(LedgerRecord {
+                sequence: record.sequence,
+                kind: match record.kind() {
+                    proto::RecordKind::Plan => RecordKind::Plan,
+                    proto::RecordKind::Submission => RecordKind::Submission,
+                    proto::RecordKind::Cancellation => RecordKind::Cancellation,
+                    _ => RecordKind::Placement,
+                },
+                time: record
+                    .record_time
+                    .and_then(|time| {
+                        k8s_openapi::jiff::Timestamp::new(time.seconds, time.nanos).ok()
+                    })
+                    .map(|time| time.to_string())
+                    .unwrap_or_default(),
+                actor: record.actor,
+                subject: record.subject,
+                payload_json: record.payload_json,
+                previous_hash: record.previous_hash,
+                hash: record.hash,
+            });
+        }
+        if page.next_page_token.is_empty() {
+            return Ok(records);
+        }
+        token_page = page.next_page_token;
+    }
+}
+
+async fn own_tenant_only(plane: Arc<ControlPlane>) -> Result<()> {
+    let api = start(&plane).await?;
+    let mut migrations = Migrations::new(api.channel.clone());
+    let plan = migrations
+        .plan_migration(with_token(
+            plan_request("a-1", "agna-prod", workload("restricted", 500), 600),
+            &api.agency_a,
+        ))
+        .await?
+        .into_inner()
+        .plan
+        .unwrap();
+    let decision = plan.decision.clone().unwrap();
+    ensure!(decision.chosen_sites == ["home"], "{decision:?}");
+    let abroad = decision
+        .rejected
+        .iter()
+        .find(|rejection| rejection.site == "abroad")
+        .context("abroad is rejected")?;
+    ensure!(
+        abroad
+            .reasons
+            .iter()
+            .any(|reason| reason.code() == proto::ReasonCode::JurisdictionNotAllowed)
+    );
+    ensure!(plan.reservations.len() == 1 && plan.reservations[0].site == "home");
+
+    let submitted = migrations
+        .submit_migration(with_token(
+            proto::SubmitMigrationRequest {
+                request_id: "a-2".to_owned(),
+                plan_id: plan.plan_id.clone(),
+                workload_name: "citas".to_owned(),
+            },
+            &api.agency_a,
+        ))
+        .await?
+        .into_inner()
+        .migration
+        .unwrap();
+    ensure!(submitted.name == "agna-prod/citas");
+    let got = migrations
+        .get_migration(with_token(
+            proto::GetMigrationRequest {
+                name: "agna-prod/citas".to_owned(),
+            },
+            &api.agency_a,
+        ))
+        .await?
+        .into_inner();
+    ensure!(got.migration.unwrap().classification == "restricted");
+
+    // Agency A in B's tenant: refused, whether or not the object exists.
+    let denied = migrations
+        .plan_migration(with_token(
+            plan_request("a-3", "agnb-prod", workload("public", 100), 600),
+            &api.agency_a,
+        ))
+        .await
+        .unwrap_err();
+    ensure!(denied.code() == Code::PermissionDenied, "{denied:?}");
+    for name in ["agnb-prod/citas", "agnb-prod/does-not-exist"] {
+        let refused = migrations
+            .get_migration(with_token(
+                proto::GetMigrationRequest {
+                    name: name.to_owned(),
+                },
+                &api.agency_a,
+            ))
+            .await
+            .unwrap_err();
+        ensure!(
+            refused.code() == Code::PermissionDenied,
+            "{name}: {refused:?}"
+        );
+    }
+    let other = migrations
+        .list_migrations(with_token(
+            proto::ListMigrationsRequest {
+                namespace: "agna-prod".to_owned(),
+                page_size: 0,
+                page_token: String::new(),
+            },
+            &api.agency_b,
+        ))
+        .await
+        .unwrap_err();
+    ensure!(other.code() == Code::PermissionDenied);
+
+    // No token, or a forged one.
+    let anonymous = migrations
+        .get_migration(proto::GetMigrationRequest {
+            name: "agna-prod/citas".to_owned(),
+        })
+        .await
+        .unwrap_err();
+    ensure!(anonymous.code() == Code::Unauthenticated, "{anonymous:?}");
+    let forged = migrations
+        .get_migration(with_token(
+            proto::GetMigrationRequest {
+                name: "agna-prod/citas".to_owned(),
+            },
+            "not-a-token",
+        ))
+        .await
+        .unwrap_err();
+    ensure!(forged.code() == Code::Unauthenticated, "{forged:?}");
+
+    // The ledger has the plan and the submission, and verifies.
+    let records = ledger(&api, &api.agency_a).await;
+    // Agency A may not list the ledger cluster-wide.
+    ensure!(records.is_err(), "an agency read the whole ledger");
+    let admin_token = admin_token(&plane).await?;
+    let records = ledger(&api, &admin_token).await?;
+    ensure!(records.len() == 2, "{records:?}");
+    ensure!(records[0].kind == RecordKind::Plan && records[1].kind == RecordKind::Submission);
+    ensure!(records[0].actor == "system:serviceaccount:agna-prod:migrator");
+    ensure!(verify(&records) == Ok(2), "{:?}", verify(&records));
+    Ok(())
+}
+
+/// A token with cluster-wide rights (for reading the whole ledger).
+async fn admin_token(plane: &ControlPlane) -> Result<String> {
+    let admin = plane.cluster("mgmt")?.client().await?;
+    let params = PatchParams::apply("soberana-e2e").force();
+    let accounts: Api<ServiceAccount> = Api::namespaced(admin.clone(), "default");
+    let account: ServiceAccount = serde_json::from_value(
+        json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "auditor", "namespace": "default"}}),
+    )?;
+    accounts
+        .patch("auditor", &params, &Patch::Apply(&account))
+        .await?;
+    let binding = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "auditor"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+        "subjects": [{"kind": "ServiceAccount", "name": "auditor", "namespace": "default"}]
+    });
+    Api::<k8s_openapi::api::rbac::v1::ClusterRoleBinding>::all(admin)
+        .patch("auditor", &params, &Patch::Apply(&binding))
+        .await?;
+    let request = TokenRequest {
+        spec: Some(TokenRequestSpec {
+            expiration_seconds: Some(3600),
+            ..TokenRequestSpec::default()
+        }),
+        ..TokenRequest::default()
+    };
+    accounts
+        .create_token_request("auditor", &PostParams::default(), &request)
+        .await?
+        .status
+        .and_then(|status| status.token)
+        .context("no token")
+}
+
+async fn idempotent_retry(plane: Arc<ControlPlane>) -> Result<()> {
+    let api = start(&plane).await?;
+    let mut migrations = Migrations::new(api.channel.clone());
+    let request = plan_request("retry-1", "agna-prod", workload("internal", 300), 600);
+    let first = migrations
+        .plan_migration(with_token(request.clone(), &api.agency_a))
+        .await?
+        .into_inner();
+    let again = migrations
+        .plan_migration(with_token(request, &api.agency_a))
+        .await?
+        .into_inner();
+    ensure!(first == again, "a retried plan differs");
+    let submit = proto::SubmitMigrationRequest {
+        request_id: "retry-2".to_owned(),
+        plan_id: first.plan.unwrap().plan_id,
+        workload_name: "portal".to_owned(),
+    };
+    let created = migrations
+        .submit_migration(with_token(submit.clone(), &api.agency_a))
+        .await?
+        .into_inner();
+    let repeated = migrations
+        .submit_migration(with_token(submit, &api.agency_a))
+        .await?
+        .into_inner();
+    ensure!(created == repeated, "a retried submission differs");
+    let admin_token = admin_token(&plane).await?;
+    let records = ledger(&api, &admin_token).await?;
+    let plans = records
+        .iter()
+        .filter(|record| record.kind == RecordKind::Plan)
+        .count();
+    let submissions = records
+        .iter()
+        .filter(|record| record.kind == RecordKind::Submission)
+        .count();
+    ensure!((plans, submissions) == (1, 1), "{records:?}");
+    Ok(())
+}
+
+async fn concurrent_plans(plane: Arc<ControlPlane>) -> Result<()> {
+    let api = start(&plane).await?;
+    // internal may run at home (CR, preferred) or abroad (US): the loser goes abroad.
+    let attempts = ["race-1", "race-2"].map(|id| {
+        let mut migrations = Migrations::new(api.channel.clone());
+        let request = with_token(
+            plan_request(id, "agna-prod", workload("internal", 1500), 600),
+            &api.agency_a,
+        );
+        tokio::spawn(async move { migrations.plan_migration(request).await })
+    });
+    let mut sites = Vec::new();
+    for attempt in attempts {
+        let plan = match attempt.await? {
+            Ok(plan) => plan.into_inner().plan.unwrap(),
+            Err(status) => {
+                let mut placement = proto::placement_service_client::PlacementServiceClient::new(
+                    api.channel.clone(),
+                );
+                let decision = placement
+                    .evaluate(with_token(
+                        proto::EvaluateRequest {
+                            namespace: "agna-prod".to_owned(),
+                            workload: Some(workload("internal", 1500)),
+                        },
+                        &api.agency_a,
+                    ))
+                    .await?
+                    .into_inner();
+                anyhow::bail!("{status:?}; the engine says now: {decision:?}");
+            }
+        };
+        sites.push(
+            plan.reservations
+                .iter()
+                .map(|reservation| reservation.site.clone())
+                .collect::<Vec<_>>(),
+        );
+    }
+    sites.sort();
+    ensure!(
+        sites == [vec!["abroad".to_owned()], vec!["home".to_owned()]],
+        "{sites:?}"
+    );
+    // restricted may only run at home, which has 500m left: a clear RESOURCE_EXHAUSTED.
+    let mut migrations = Migrations::new(api.channel.clone());
+    let full = migrations
+        .plan_migration(with_token(
+            plan_request("race-3", "agna-prod", workload("restricted", 1500), 600),
+            &api.agency_a,
+        ))
+        .await
+        .unwrap_err();
+    ensure!(full.code() == Code::ResourceExhausted, "{full:?}");
+    ensure!(full.message().contains("home"), "{}", full.message());
+    Ok(())
+}
+
+async fn reservation_expiry(plane: Arc<ControlPlane>) -> Result<()> {
+    let api = start(&plane).await?;
+    let mut migrations = Migrations::new(api.channel.clone());
+    migrations
+        .plan_migration(with_token(
+            plan_request("brief", "agna-prod", workload("restricted", 1800), 2),
+            &api.agency_a,
+        ))
+        .await?;
+    let blocked = migrations
+        .plan_migration(with_token(
+            plan_request("next-1", "agna-prod", workload("restricted", 1800), 600),
+            &api.agency_a,
+        ))
+        .await
+        .unwrap_err();
+    ensure!(blocked.code() == Code::ResourceExhausted, "{blocked:?}");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let plan = migrations
+        .plan_migration(with_token(
+            plan_request("next-2", "agna-prod", workload("restricted", 1800), 600),
+            &api.agency_a,
+        ))
+        .await?
+        .into_inner()
+        .plan
+        .unwrap();
+    ensure!(
+        plan.reservations.len() == 1 && plan.reservations[0].site == "home",
+        "{plan:?}"
+    );
+    Ok(())
+}
+
+async fn health(api: &RunningApi) -> Result<i32> {
+    let mut client = tonic_health::pb::health_client::HealthClient::new(api.channel.clone());
+    Ok(client
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "soberana.v1.MigrationService".to_owned(),
+        })
+        .await?
+        .into_inner()
+        .status)
+}
+
+async fn etcd_outage(plane: Arc<ControlPlane>) -> Result<()> {
+    let api = start(&plane).await?;
+    let serving = tonic_health::pb::health_check_response::ServingStatus::Serving as i32;
+    let mut waited = 0;
+    while health(&api).await? != serving && waited < 50 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        waited += 1;
+    }
+    ensure!(health(&api).await? == serving, "not SERVING at start");
+    let mut migrations = Migrations::new(api.channel.clone());
+    migrations
+        .plan_migration(with_token(
+            plan_request("before", "agna-prod", workload("public", 100), 600),
+            &api.agency_a,
+        ))
+        .await?;
+    api.etcd.stop();
+    let failed = migrations
+        .plan_migration(with_token(
+            plan_request("during", "agna-prod", workload("public", 100), 600),
+            &api.agency_a,
+        ))
+        .await
+        .unwrap_err();
+    ensure!(failed.code() == Code::Unavailable, "{failed:?}");
+    let mut not_serving = false;
+    for _ in 0..40 {
+        if health(&api).await? != serving {
+            not_serving = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    ensure!(not_serving, "health stayed SERVING with etcd stopped");
+    api.etcd.start_again().await?;
+    let mut back = false;
+    for _ in 0..60 {
+        if health(&api).await? == serving {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    ensure!(back, "health did not return to SERVING");
+    migrations
+        .plan_migration(with_token(
+            plan_request("after", "agna-prod", workload("public", 100), 600),
+            &api.agency_a,
+        ))
+        .await?;
+    let admin_token = admin_token(&plane).await?;
+    let records = ledger(&api, &admin_token).await?;
+    ensure!(
+        records.len() == 2 && records[0].sequence == 1 && records[1].sequence == 2,
+        "{records:?}"
+    );
+    let _ = verify;
+    Ok(())
+}
+
+async fn malformed_requests(plane: Arc<ControlPlane>) -> Result<()> {
+    let api = start(&plane).await?;
+    let mut migrations = Migrations::new(api.channel.clone());
+    let mut bad = workload("restricted", 0);
+    bad.resources = None;
+    bad.replicas = 0;
+    bad.tenant = "x".repeat(300);
+    bad.spread = Some(proto::Spread {
+        minimum_sites: 1,
+        maximum_sites: 0,
+        across: 99,
+    });
+    let status = migrations
+        .plan_migration(with_token(
+            plan_request("bad-1", "agna-prod", bad, 600),
+            &api.agency_a,
+        ))
+        .await
+        .unwrap_err();
+    ensure!(status.code() == Code::InvalidArgument, "{status:?}");
+    let fields: Vec<String> = status
+        .get_details_bad_request()
+        .context("no BadRequest details")?
+        .field_violations
+        .into_iter()
+        .map(|violation| violation.field)
+        .collect();
+    for field in [
+        "workload.tenant",
+        "workload.resources",
+        "workload.replicas",
+        "workload.spread.across",
+    ] {
+        ensure!(
+            fields.iter().any(|found| found == field),
+            "{field} missing from {fields:?}"
+        );
+    }
+    let missing = migrations
+        .plan_migration(with_token(
+            proto::PlanMigrationRequest {
+                request_id: String::new(),
+                namespace: "Not A Label".to_owned(),
+                workload: None,
+                reservation_ttl: None,
+            },
+            &api.agency_a,
+        ))
+        .await
+        .unwrap_err();
+    ensure!(missing.code() == Code::InvalidArgument);
+    let fields: Vec<String> = missing
+        .get_details_bad_request()
+        .unwrap()
+        .field_violations
+        .into_iter()
+        .map(|violation| violation.field)
+        .collect();
+    ensure!(fields == ["request_id", "namespace"], "{fields:?}");
+    // A message over the 4 MiB limit is refused by the transport, not processed.
+    let mut huge = workload("public", 100);
+    huge.labels
+        .insert("padding".to_owned(), "x".repeat(5 * 1024 * 1024));
+    let refused = migrations
+        .plan_migration(with_token(
+            plan_request("bad-2", "agna-prod", huge, 600),
+            &api.agency_a,
+        ))
+        .await
+        .unwrap_err();
+    ensure!(
+        matches!(
+            refused.code(),
+            Code::OutOfRange | Code::ResourceExhausted | Code::InvalidArgument
+        ),
+        "{refused:?}"
+    );
+    Ok(())
+}
