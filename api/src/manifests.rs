@@ -87,8 +87,21 @@ impl Manifests {
 }
 
 /// Reads every `.yaml`, `.yml` and `.json` file under `paths` (directories recursively, in name
-/// order). Returns every problem found, not just the first.
+/// order), and checks that every reference between them resolves. Returns every problem found,
+/// not just the first.
 pub fn load(paths: &[PathBuf]) -> Result<Manifests, Vec<InputError>> {
+    let manifests = load_objects(paths)?;
+    let dangling = dangling_references(&manifests);
+    if dangling.is_empty() {
+        Ok(manifests)
+    } else {
+        Err(dangling)
+    }
+}
+
+/// Reads and validates the objects in `paths` without resolving their references (for objects
+/// sent to the API, which resolves them against the live data centre).
+pub fn load_objects(paths: &[PathBuf]) -> Result<Manifests, Vec<InputError>> {
     let schemas = crd_schemas();
     let mut manifests = Manifests::default();
     let mut errors = Vec::new();
@@ -132,9 +145,6 @@ pub fn load(paths: &[PathBuf]) -> Result<Manifests, Vec<InputError>> {
                 Err(message) => errors.push(InputError::new(Some(origin), message)),
             }
         }
-    }
-    if errors.is_empty() {
-        errors.extend(dangling_references(&manifests));
     }
     if errors.is_empty() {
         Ok(manifests)

@@ -50,12 +50,14 @@ fn main() -> ExitCode {
             "malformed_requests_get_invalid_argument_with_field_paths",
             malformed_requests,
         )
+        .test("the_cli_plans_submits_watches_and_verifies_the_ledger", cli)
         .run()
 }
 
 /// A running API with its etcd, and tokens for two agencies.
 struct RunningApi {
     channel: Channel,
+    endpoint: String,
     etcd: EtcdServer,
     agency_a: String,
     agency_b: String,
@@ -203,6 +205,7 @@ async fn start(plane: &ControlPlane) -> Result<RunningApi> {
     }
     Ok(RunningApi {
         channel: channel.context("the API did not start")?,
+        endpoint,
         etcd,
         agency_a,
         agency_b,
@@ -738,5 +741,132 @@ async fn malformed_requests(plane: Arc<ControlPlane>) -> Result<()> {
         ),
         "{refused:?}"
     );
+    Ok(())
+}
+
+const SOBERANA: &str = env!("CARGO_BIN_EXE_soberana");
+
+/// Runs the CLI against the API as `token`; returns (exit code, stdout, stderr).
+async fn soberana(
+    api: &RunningApi,
+    token: &str,
+    arguments: &[&str],
+) -> Result<(i32, String, String)> {
+    let output = tokio::process::Command::new(SOBERANA)
+        .args(arguments)
+        .args(["--server", &api.endpoint, "--token", token])
+        .output()
+        .await?;
+    Ok((
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    ))
+}
+
+async fn cli(plane: Arc<ControlPlane>) -> Result<()> {
+    let api = start(&plane).await?;
+    let directory = std::env::temp_dir().join(format!("soberana-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&directory)?;
+    let file = directory.join("workload.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: soberana.io/v1alpha1\nkind: Workload\nmetadata:\n  name: expedientes\n  namespace: agna-prod\nspec:\n  tenant: agency-a\n  classification: restricted\n  resources:\n    cpuMillicores: 200\n    memoryMebibytes: 256\n  replicas: 1\n",
+    )?;
+    let file = file.display().to_string();
+
+    let (code, table, stderr) = soberana(&api, &api.agency_a, &["plan", "-f", &file]).await?;
+    ensure!(code == 0, "plan: {stderr}");
+    ensure!(
+        table.contains("Chosen: home")
+            && table.contains("rejected abroad")
+            && table.contains("Reserved on home"),
+        "{table}"
+    );
+    let (code, json_text, stderr) =
+        soberana(&api, &api.agency_a, &["plan", "-f", &file, "-o", "json"]).await?;
+    ensure!(code == 0, "plan -o json: {stderr}");
+    let plan: Value = serde_json::from_str(&json_text)?;
+    let plan_id = plan["planId"].as_str().context("no planId")?.to_owned();
+
+    let (code, _, stderr) = soberana(
+        &api,
+        &api.agency_a,
+        &["submit", &plan_id, "--name", "expedientes"],
+    )
+    .await?;
+    ensure!(code == 0, "submit: {stderr}");
+    let (code, listed, _) = soberana(
+        &api,
+        &api.agency_a,
+        &["list", "-n", "agna-prod", "-o", "yaml"],
+    )
+    .await?;
+    ensure!(
+        code == 0 && listed.contains("agna-prod/expedientes"),
+        "{listed}"
+    );
+
+    // watch follows until Running (the operator's part is played here by a status patch).
+    let watcher = {
+        let endpoint = api.endpoint.clone();
+        let token = api.agency_a.clone();
+        tokio::spawn(async move {
+            tokio::process::Command::new(SOBERANA)
+                .args([
+                    "watch",
+                    "agna-prod/expedientes",
+                    "--server",
+                    &endpoint,
+                    "--token",
+                    &token,
+                ])
+                .output()
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let admin = plane.cluster("mgmt")?.client().await?;
+    Api::<soberana_core::resources::workload::Workload>::namespaced(admin, "agna-prod")
+        .patch_status(
+            "expedientes",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"phase": "Running", "chosenSites": ["home"]}})),
+        )
+        .await?;
+    let watched = tokio::time::timeout(Duration::from_secs(30), watcher).await???;
+    let watched_text = String::from_utf8_lossy(&watched.stdout);
+    ensure!(
+        watched.status.success(),
+        "watch: {watched_text} {}",
+        String::from_utf8_lossy(&watched.stderr)
+    );
+    ensure!(
+        watched_text.contains("PENDING") && watched_text.contains("RUNNING"),
+        "{watched_text}"
+    );
+
+    // Refusals carry the API's code and message; bad input exits 2 with field paths.
+    let (code, _, stderr) =
+        soberana(&api, &api.agency_b, &["get", "agna-prod/expedientes"]).await?;
+    ensure!(code == 1 && stderr.contains("PermissionDenied"), "{stderr}");
+    let (code, _, stderr) = soberana(&api, &api.agency_a, &["get", "not-a-name"]).await?;
+    ensure!(
+        code == 2 && stderr.contains("name: \"not-a-name\" is not namespace/name"),
+        "{stderr}"
+    );
+
+    let auditor = admin_token(&plane).await?;
+    let (code, verified, stderr) = soberana(&api, &auditor, &["audit", "verify"]).await?;
+    ensure!(
+        code == 0 && verified.contains("3 records, every link verified"),
+        "{verified} {stderr}"
+    );
+    let (code, sites, _) = soberana(&api, &auditor, &["sites"]).await?;
+    ensure!(
+        code == 0 && sites.contains("home") && sites.contains("STATE_OWNED"),
+        "{sites}"
+    );
+    std::fs::remove_dir_all(&directory)?;
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! `soberana`: the command line for security teams and migration tooling. Offline mode evaluates
 //! placement from the same YAML users `kubectl apply`, for CI gates:
-//! exit 0 when every workload can be placed, 1 when some cannot, 2 on bad input.
+//! exit 0 when every workload can be placed, 1 when some cannot, 2 on bad input. The other
+//! commands talk to the API (`--server`, a bearer token from `--token`, `SOBERANA_TOKEN` or the
+//! kubeconfig's current user).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -9,6 +11,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use soberana_api::manifests::{InputError, load};
 use soberana_api::offline::{Evaluated, evaluate_all};
+use soberana_api::remote::Connection;
+use soberana_api::remote_commands::{self as remote, Failure, Format as RemoteFormat};
 use soberana_api::report::{decisions_table, explanation, unplaceable_summary};
 use soberana_core::placement::{Decision, Outcome};
 use soberana_core::residency::admission_policies::DEFAULT_SOBERANA_IDENTITY;
@@ -20,6 +24,8 @@ use soberana_core::residency::{SiteResidency, compile};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    connection: Connection,
 }
 
 #[derive(Debug, Subcommand)]
@@ -44,6 +50,74 @@ enum Command {
         #[arg(short = 'o', long, value_enum, default_value_t = Format::Table)]
         output: Format,
     },
+    /// Plan a migration through the API: ranked sites, every rejected site's reasons, and
+    /// capacity reserved on the chosen sites for --ttl seconds.
+    Plan {
+        /// A YAML file with one Workload (its namespace is the tenant namespace).
+        #[arg(short = 'f', long = "filename")]
+        file: PathBuf,
+        /// Seconds the reservation lasts unless the plan is submitted.
+        #[arg(long, default_value_t = 600)]
+        ttl: u64,
+        /// Reuse to retry safely: the same id returns the first plan.
+        #[arg(long)]
+        request_id: Option<String>,
+        #[arg(short = 'o', long, value_enum, default_value_t = RemoteFormat::Table)]
+        output: RemoteFormat,
+    },
+    /// Turn a plan into a Workload.
+    Submit {
+        plan_id: String,
+        /// Name of the Workload to create.
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        request_id: Option<String>,
+        #[arg(short = 'o', long, value_enum, default_value_t = RemoteFormat::Table)]
+        output: RemoteFormat,
+    },
+    /// One migration, as namespace/name.
+    Get {
+        name: String,
+        #[arg(short = 'o', long, value_enum, default_value_t = RemoteFormat::Table)]
+        output: RemoteFormat,
+    },
+    /// The migrations of a tenant namespace.
+    List {
+        #[arg(short = 'n', long)]
+        namespace: String,
+        #[arg(short = 'o', long, value_enum, default_value_t = RemoteFormat::Table)]
+        output: RemoteFormat,
+    },
+    /// Follow a migration live until it runs (exit 0) or cannot (exit 1).
+    Watch {
+        name: String,
+        #[arg(short = 'o', long, value_enum, default_value_t = RemoteFormat::Table)]
+        output: RemoteFormat,
+    },
+    /// Cancel a migration: its Workload is deleted and its copies removed.
+    Cancel {
+        name: String,
+        #[arg(long)]
+        request_id: Option<String>,
+        #[arg(short = 'o', long, value_enum, default_value_t = RemoteFormat::Table)]
+        output: RemoteFormat,
+    },
+    /// The sites and what each may host.
+    Sites {
+        #[arg(short = 'o', long, value_enum, default_value_t = RemoteFormat::Table)]
+        output: RemoteFormat,
+    },
+    /// The tenants.
+    Tenants {
+        #[arg(short = 'o', long, value_enum, default_value_t = RemoteFormat::Table)]
+        output: RemoteFormat,
+    },
+    /// The decision ledger: `audit list`, or `audit verify` to walk its hash chain.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
     /// Print the admission policies that enforce residency inside one site's cluster, as YAML
     /// `kubectl apply -f -` accepts (the operator applies the same objects).
     Policies {
@@ -58,6 +132,17 @@ enum Command {
         #[arg(long, default_value = DEFAULT_SOBERANA_IDENTITY)]
         soberana_identity: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditAction {
+    /// Every record.
+    List {
+        #[arg(short = 'o', long, value_enum, default_value_t = RemoteFormat::Table)]
+        output: RemoteFormat,
+    },
+    /// Walk the chain; exit 1 naming the first broken link.
+    Verify,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -86,6 +171,7 @@ fn main() -> ExitCode {
             files,
             soberana_identity,
         } => run_policies(&site, &files, &soberana_identity),
+        remote_command => return run_remote(remote_command, &cli.connection),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -94,6 +180,59 @@ fn main() -> ExitCode {
                 eprintln!("error: {error}");
             }
             ExitCode::from(BAD_INPUT)
+        }
+    }
+}
+
+/// Runs a command against the API and turns its outcome into the exit code.
+fn run_remote(command: Command, connection: &Connection) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: starting the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome: Result<u8, Failure> = runtime.block_on(async {
+        match command {
+            Command::Plan {
+                file,
+                ttl,
+                request_id,
+                output,
+            } => remote::plan(connection, &file, ttl, request_id, output).await,
+            Command::Submit {
+                plan_id,
+                name,
+                request_id,
+                output,
+            } => remote::submit(connection, &plan_id, &name, request_id, output).await,
+            Command::Get { name, output } => remote::get(connection, &name, output).await,
+            Command::List { namespace, output } => {
+                remote::list(connection, &namespace, output).await
+            }
+            Command::Watch { name, output } => remote::watch(connection, &name, output).await,
+            Command::Cancel {
+                name,
+                request_id,
+                output,
+            } => remote::cancel(connection, &name, request_id, output).await,
+            Command::Sites { output } => remote::sites(connection, output).await,
+            Command::Tenants { output } => remote::tenants(connection, output).await,
+            Command::Audit {
+                action: AuditAction::List { output },
+            } => remote::audit_list(connection, output).await,
+            Command::Audit {
+                action: AuditAction::Verify,
+            } => remote::audit_verify(connection).await,
+            Command::Evaluate { .. } | Command::Explain { .. } | Command::Policies { .. } => Ok(0),
+        }
+    });
+    match outcome {
+        Ok(code) => ExitCode::from(code),
+        Err(failure) => {
+            eprintln!("error: {}", failure.message);
+            ExitCode::from(failure.code)
         }
     }
 }

@@ -1,0 +1,110 @@
+//! The `soberana` CLI as a client of the API: where the server is, who the caller is (a bearer
+//! token from `--token`, `SOBERANA_TOKEN`, or the kubeconfig's current user), and TLS.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use tonic::Request;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+
+/// How to reach the API.
+#[derive(Clone, Debug, clap::Args)]
+pub struct Connection {
+    /// The API's address.
+    #[arg(
+        long,
+        env = "SOBERANA_SERVER",
+        default_value = "http://127.0.0.1:8443",
+        global = true
+    )]
+    pub server: String,
+    /// Bearer token (default: SOBERANA_TOKEN, else the kubeconfig's current user's token).
+    #[arg(long, env = "SOBERANA_TOKEN", hide_env_values = true, global = true)]
+    pub token: Option<String>,
+    /// Kubeconfig to take the token from (default: KUBECONFIG or ~/.kube/config).
+    #[arg(long, global = true)]
+    pub kubeconfig: Option<PathBuf>,
+    /// PEM CA that signed the API's certificate (for https:// servers).
+    #[arg(long, global = true)]
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Connection {
+    /// A channel to the server.
+    pub async fn channel(&self) -> Result<Channel> {
+        let mut endpoint = Endpoint::from_shared(self.server.clone())
+            .with_context(|| format!("--server {:?} is not a URL", self.server))?
+            .connect_timeout(std::time::Duration::from_secs(5));
+        if let Some(ca) = &self.ca_file {
+            let pem =
+                std::fs::read(ca).with_context(|| format!("reading --ca-file {}", ca.display()))?;
+            endpoint = endpoint
+                .tls_config(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem)))
+                .context("configuring TLS")?;
+        }
+        endpoint
+            .connect()
+            .await
+            .with_context(|| format!("connecting to the API at {}", self.server))
+    }
+
+    /// The caller's token.
+    pub fn bearer(&self) -> Result<String> {
+        if let Some(token) = &self.token {
+            return Ok(token.clone());
+        }
+        let kubeconfig = match &self.kubeconfig {
+            Some(path) => kube::config::Kubeconfig::read_from(path)
+                .with_context(|| format!("reading {}", path.display()))?,
+            None => kube::config::Kubeconfig::read()
+                .context("reading the kubeconfig (or pass --token)")?,
+        };
+        let context_name = kubeconfig
+            .current_context
+            .clone()
+            .context("the kubeconfig has no current context; pass --token")?;
+        let user = kubeconfig
+            .contexts
+            .iter()
+            .find(|context| context.name == context_name)
+            .and_then(|context| context.context.as_ref())
+            .map(|context| context.user.clone())
+            .context("the kubeconfig's current context names no user")?;
+        let auth = kubeconfig
+            .auth_infos
+            .iter()
+            .find(|auth| Some(&auth.name) == user.as_ref())
+            .and_then(|auth| auth.auth_info.clone())
+            .context("the kubeconfig's current user is not defined")?;
+        if let Some(token) = auth.token {
+            use secrecy::ExposeSecret;
+            return Ok(token.expose_secret().to_owned());
+        }
+        if let Some(file) = auth.token_file {
+            return Ok(std::fs::read_to_string(&file)
+                .with_context(|| format!("reading the token file {file}"))?
+                .trim()
+                .to_owned());
+        }
+        bail!("the kubeconfig's current user has no token; pass --token or set SOBERANA_TOKEN")
+    }
+
+    /// `message` with the caller's token.
+    pub fn request<T>(&self, message: T) -> Result<Request<T>> {
+        let mut request = Request::new(message);
+        let value = format!("Bearer {}", self.bearer()?)
+            .parse()
+            .context("the token contains characters a header cannot carry")?;
+        request.metadata_mut().insert("authorization", value);
+        Ok(request)
+    }
+}
+
+/// A request id for one invocation: retries of the same command line with `--request-id` reuse
+/// the first answer.
+pub fn fresh_request_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos());
+    format!("cli-{}-{nanos:x}", std::process::id())
+}
