@@ -13,15 +13,16 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
-use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
-use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
-use kube::api::{ObjectMeta, Patch, PatchParams, PostParams};
-use kube::{Api, Client};
+use k8s_openapi::api::core::v1::ServiceAccount;
+use kube::Api;
+use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use soberana_api::ledger::{LedgerRecord, RecordKind, verify};
 use soberana_api::server::serve::{Settings, TlsFiles, serve};
 use soberana_api::store::etcd::EtcdStore;
+use soberana_e2e::agency_access::agency_token;
 use soberana_e2e::etcd_server::EtcdServer;
+use soberana_e2e::soberana_install::service_account_token;
 use soberana_e2e::soberana_manifests::{examples_directory, install_crds, yaml_documents};
 use soberana_e2e::state_data_centre::apply;
 use soberana_e2e::{ControlPlane, Suite};
@@ -91,84 +92,6 @@ fn tenant(name: &str, short_code: &str) -> Value {
     })
 }
 
-/// A ServiceAccount in `namespace` allowed to manage Workloads there, and a token for it.
-async fn agency(admin: &Client, namespace: &str) -> Result<String> {
-    let params = PatchParams::apply("soberana-e2e").force();
-    let namespaces: Api<Namespace> = Api::all(admin.clone());
-    let object: Namespace = serde_json::from_value(
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}),
-    )?;
-    namespaces
-        .patch(namespace, &params, &Patch::Apply(&object))
-        .await?;
-    let accounts: Api<ServiceAccount> = Api::namespaced(admin.clone(), namespace);
-    let account: ServiceAccount = serde_json::from_value(
-        json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "migrator", "namespace": namespace}}),
-    )?;
-    accounts
-        .patch("migrator", &params, &Patch::Apply(&account))
-        .await?;
-    let role = Role {
-        metadata: ObjectMeta {
-            name: Some("migrator".to_owned()),
-            namespace: Some(namespace.to_owned()),
-            ..ObjectMeta::default()
-        },
-        rules: Some(vec![PolicyRule {
-            api_groups: Some(vec!["soberana.io".to_owned()]),
-            resources: Some(vec!["workloads".to_owned()]),
-            verbs: ["get", "list", "watch", "create", "delete"]
-                .iter()
-                .map(|verb| (*verb).to_owned())
-                .collect(),
-            ..PolicyRule::default()
-        }]),
-    };
-    let mut role_json = serde_json::to_value(&role)?;
-    role_json["apiVersion"] = json!("rbac.authorization.k8s.io/v1");
-    role_json["kind"] = json!("Role");
-    Api::<Role>::namespaced(admin.clone(), namespace)
-        .patch("migrator", &params, &Patch::Apply(&role_json))
-        .await?;
-    let binding = RoleBinding {
-        metadata: ObjectMeta {
-            name: Some("migrator".to_owned()),
-            namespace: Some(namespace.to_owned()),
-            ..ObjectMeta::default()
-        },
-        role_ref: RoleRef {
-            api_group: Some("rbac.authorization.k8s.io".to_owned()),
-            kind: "Role".to_owned(),
-            name: "migrator".to_owned(),
-        },
-        subjects: Some(vec![Subject {
-            kind: "ServiceAccount".to_owned(),
-            name: "migrator".to_owned(),
-            namespace: Some(namespace.to_owned()),
-            ..Subject::default()
-        }]),
-    };
-    let mut binding_json = serde_json::to_value(&binding)?;
-    binding_json["apiVersion"] = json!("rbac.authorization.k8s.io/v1");
-    binding_json["kind"] = json!("RoleBinding");
-    Api::<RoleBinding>::namespaced(admin.clone(), namespace)
-        .patch("migrator", &params, &Patch::Apply(&binding_json))
-        .await?;
-    let request = TokenRequest {
-        spec: Some(TokenRequestSpec {
-            expiration_seconds: Some(3600),
-            ..TokenRequestSpec::default()
-        }),
-        ..TokenRequest::default()
-    };
-    accounts
-        .create_token_request("migrator", &PostParams::default(), &request)
-        .await?
-        .status
-        .and_then(|status| status.token)
-        .context("no token")
-}
-
 /// Installs the scenario (idempotent) and starts an API with a fresh etcd.
 async fn start(plane: &ControlPlane) -> Result<RunningApi> {
     let admin = plane.cluster("mgmt")?.client().await?;
@@ -180,8 +103,8 @@ async fn start(plane: &ControlPlane) -> Result<RunningApi> {
     apply(&admin, &site("abroad", "ForeignPublic", "US", 100_000)).await?;
     apply(&admin, &tenant("agency-a", "agna")).await?;
     apply(&admin, &tenant("agency-b", "agnb")).await?;
-    let agency_a = agency(&admin, "agna-prod").await?;
-    let agency_b = agency(&admin, "agnb-prod").await?;
+    let agency_a = agency_token(&admin, "agna-prod", "migrator").await?;
+    let agency_b = agency_token(&admin, "agnb-prod", "migrator").await?;
     let etcd = EtcdServer::start().await?;
     let store = EtcdStore::connect(&[etcd.endpoint()], "/soberana/").await?;
     let port = free_port()?;
@@ -191,8 +114,19 @@ async fn start(plane: &ControlPlane) -> Result<RunningApi> {
         metrics_address: format!("127.0.0.1:{metrics_port}").parse()?,
         tls: TlsFiles::default(),
     };
+    // The API runs as its own ServiceAccount under charts/rbac/api-management-cluster.yaml.
+    let cluster = plane.cluster("mgmt")?;
+    let api_token =
+        service_account_token(cluster, "api-management-cluster.yaml", "soberana-api").await?;
+    let api_client = cluster.client_with_token(&api_token).await?;
     let server = tokio::spawn(async move {
-        let _ = serve(settings, admin, Arc::new(store), std::future::pending()).await;
+        let _ = serve(
+            settings,
+            api_client,
+            Arc::new(store),
+            std::future::pending(),
+        )
+        .await;
     });
     let endpoint = format!("http://127.0.0.1:{port}");
     let mut channel = None;

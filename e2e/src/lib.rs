@@ -5,6 +5,7 @@
 //! ports, with its own PKI and service-account issuer, so several clusters stand for several
 //! sites on one machine.
 
+pub mod agency_access;
 mod binaries;
 mod cluster;
 mod component;

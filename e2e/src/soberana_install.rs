@@ -60,6 +60,17 @@ fn split_api_version(api_version: &str) -> (&str, &str) {
 /// A kubeconfig for `cluster` that authenticates as the operator's ServiceAccount there, after
 /// installing that cluster's RBAC file (`management-cluster.yaml` or `member-cluster.yaml`).
 pub async fn operator_kubeconfig(cluster: &Cluster, rbac_file: &str) -> Result<String> {
+    let token = service_account_token(cluster, rbac_file, OPERATOR_SERVICE_ACCOUNT).await?;
+    Ok(token_kubeconfig(cluster, OPERATOR_SERVICE_ACCOUNT, &token))
+}
+
+/// Installs `rbac_file` from `charts/rbac/` on `cluster` and returns a token for the
+/// ServiceAccount `account` in Soberana's namespace that it defines.
+pub async fn service_account_token(
+    cluster: &Cluster,
+    rbac_file: &str,
+    account: &str,
+) -> Result<String> {
     let admin = cluster.client().await?;
     apply_file(&admin, &rbac_directory().join(rbac_file)).await?;
     let accounts: Api<ServiceAccount> = Api::namespaced(admin, OPERATOR_NAMESPACE);
@@ -70,17 +81,15 @@ pub async fn operator_kubeconfig(cluster: &Cluster, rbac_file: &str) -> Result<S
         }),
         ..TokenRequest::default()
     };
-    let token = accounts
-        .create_token_request(OPERATOR_SERVICE_ACCOUNT, &PostParams::default(), &request)
+    accounts
+        .create_token_request(account, &PostParams::default(), &request)
         .await
-        .with_context(|| format!("requesting a token for the operator on {}", cluster.name()))?
+        .with_context(|| format!("requesting a token for {account} on {}", cluster.name()))?
         .status
         .and_then(|status| status.token)
-        .context("a TokenRequest answered without a token")?;
-    Ok(token_kubeconfig(cluster, OPERATOR_SERVICE_ACCOUNT, &token))
+        .context("a TokenRequest answered without a token")
 }
 
-/// Kubeconfig text for `cluster` with a bearer token.
 fn token_kubeconfig(cluster: &Cluster, user: &str, token: &str) -> String {
     kubeconfig_text(
         cluster.name(),

@@ -1,0 +1,60 @@
+//! An agency's migration tool as the API sees it: a ServiceAccount in the tenant's namespace on
+//! the management cluster, allowed by RBAC to manage Workloads there and nothing else, and a
+//! token for it.
+
+use anyhow::{Context, Result};
+use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use serde_json::json;
+
+/// Creates (idempotently) `namespace`, the ServiceAccount `account` in it with a Role over
+/// Workloads there, and returns a one-hour token for it.
+pub async fn agency_token(admin: &Client, namespace: &str, account: &str) -> Result<String> {
+    let params = PatchParams::apply("soberana-e2e").force();
+    let namespace_object =
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}});
+    Api::<Namespace>::all(admin.clone())
+        .patch(namespace, &params, &Patch::Apply(&namespace_object))
+        .await
+        .with_context(|| format!("creating namespace {namespace}"))?;
+    let accounts: Api<ServiceAccount> = Api::namespaced(admin.clone(), namespace);
+    let service_account = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": account, "namespace": namespace}});
+    accounts
+        .patch(account, &params, &Patch::Apply(&service_account))
+        .await?;
+    let role = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+        "metadata": {"name": account, "namespace": namespace},
+        "rules": [{"apiGroups": ["soberana.io"], "resources": ["workloads"],
+                   "verbs": ["get", "list", "watch", "create", "delete"]}]
+    });
+    Api::<Role>::namespaced(admin.clone(), namespace)
+        .patch(account, &params, &Patch::Apply(&role))
+        .await?;
+    let binding = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": account, "namespace": namespace},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": account},
+        "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": namespace}]
+    });
+    Api::<RoleBinding>::namespaced(admin.clone(), namespace)
+        .patch(account, &params, &Patch::Apply(&binding))
+        .await?;
+    let request = TokenRequest {
+        spec: Some(TokenRequestSpec {
+            expiration_seconds: Some(3600),
+            ..TokenRequestSpec::default()
+        }),
+        ..TokenRequest::default()
+    };
+    accounts
+        .create_token_request(account, &PostParams::default(), &request)
+        .await
+        .with_context(|| format!("requesting a token for {namespace}/{account}"))?
+        .status
+        .and_then(|status| status.token)
+        .context("a TokenRequest answered without a token")
+}
