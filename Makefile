@@ -27,7 +27,7 @@ test: tools harness
 
 ## demo: a local state data centre (mgmt + one cluster per example site) with the operator, until Ctrl-C
 demo: tools harness
-	$(CARGO) build --locked -p soberana-operator --bin soberana-operator
+	$(CARGO) build --locked -p soberana-operator -p soberana-api --bins
 	SOBERANA_HARNESS_BIN="$$($(HARNESS))" $(CARGO) run --locked -p soberana-e2e --bin soberana-demo -- $(DEMO_ARGS)
 
 ## tools: check and install protoc, rustfmt and clippy

@@ -6,6 +6,7 @@
 //! sites on one machine.
 
 pub mod agency_access;
+pub mod api_showcase;
 mod binaries;
 mod cluster;
 mod component;

@@ -90,7 +90,8 @@ pub async fn service_account_token(
         .context("a TokenRequest answered without a token")
 }
 
-fn token_kubeconfig(cluster: &Cluster, user: &str, token: &str) -> String {
+/// A kubeconfig for `cluster` that authenticates with `token` as `user`.
+pub fn token_kubeconfig(cluster: &Cluster, user: &str, token: &str) -> String {
     kubeconfig_text(
         cluster.name(),
         cluster.server(),

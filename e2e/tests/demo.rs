@@ -102,6 +102,13 @@ fn demo_serves_kubectl_on_every_site_until_interrupted() {
                     && line.contains("public-cloud-us")),
         "the demo did not show the workloads' placement:\n{transcript}"
     );
+    // The API runs and an agency's tool plans a migration through it with the CLI.
+    assert!(
+        transcript.contains("plans a migration:")
+            && transcript.contains("Chosen: public-cloud-us")
+            && transcript.contains("Reserved on public-cloud-us"),
+        "the demo did not show a working `soberana plan`:\n{transcript}"
+    );
     // The operator provisioned the institutions allowed on public-cloud-us there.
     assert!(
         transcript.contains("Every site is Ready and every tenant is provisioned on it."),

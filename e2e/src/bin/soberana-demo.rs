@@ -14,8 +14,8 @@ use kube::Api;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use soberana_e2e::operator_process::{OperatorProcess, OperatorSettings};
 use soberana_e2e::{
-    ControlPlane, convergence_report, residency_showcase, soberana_install, soberana_manifests,
-    workload_showcase,
+    ControlPlane, api_showcase, convergence_report, residency_showcase, soberana_install,
+    soberana_manifests, workload_showcase,
 };
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -136,6 +136,7 @@ async fn run(arguments: Arguments) -> Result<()> {
     }
 
     let mut operator = None;
+    let mut api = None;
     if let (Ok(management), false) = (plane.cluster(MANAGEMENT_SITE), arguments.without_examples) {
         let client = management.client().await?;
         let definitions = soberana_manifests::install_crds(&client)
@@ -197,6 +198,17 @@ async fn run(arguments: Arguments) -> Result<()> {
         for line in workload_showcase::show_placements(&client, Duration::from_secs(60)).await? {
             say!("{line}");
         }
+        let (running_api, lines) = api_showcase::start_and_plan(
+            &plane,
+            MANAGEMENT_SITE,
+            &sibling_binary("soberana-api")?,
+            &sibling_binary("soberana")?,
+        )
+        .await?;
+        for line in lines {
+            say!("{line}");
+        }
+        api = Some(running_api);
         if let Some(site) = &arguments.fail_site {
             workload_showcase::fail_site(&plane, &client, site, Duration::from_secs(240), |line| {
                 say!("{line}")
@@ -250,6 +262,7 @@ async fn run(arguments: Arguments) -> Result<()> {
         _ = terminate.recv() => {}
     }
     say!("Stopping the operator and the sites…");
+    drop(api);
     drop(operator);
     drop(plane);
     say!("Stopped.");
@@ -327,6 +340,19 @@ fn operator_binary(explicit: Option<&Path>) -> Result<PathBuf> {
     anyhow::ensure!(
         path.is_file(),
         "the operator binary {} does not exist; build it with `cargo build -p soberana-operator` or pass --operator",
+        path.display()
+    );
+    Ok(path)
+}
+
+/// A binary built next to this one (`cargo build` puts the workspace's binaries together).
+fn sibling_binary(name: &str) -> Result<PathBuf> {
+    let path = std::env::current_exe()
+        .context("locating this program")?
+        .with_file_name(name);
+    anyhow::ensure!(
+        path.is_file(),
+        "{} does not exist; build it with `cargo build -p soberana-api --bins`",
         path.display()
     );
     Ok(path)

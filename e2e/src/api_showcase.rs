@@ -1,0 +1,145 @@
+//! What `make demo` shows of the API: `soberana-api` running as its own ServiceAccount with its
+//! own etcd, an agency's migration tool (a ServiceAccount allowed to manage Workloads in the
+//! Ministry of Health's namespace) planning a migration with the `soberana` CLI, and the command
+//! to do the same by hand.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use crate::agency_access::agency_token;
+use crate::component::Component;
+use crate::control_plane::ControlPlane;
+use crate::etcd_server::EtcdServer;
+use crate::ports::free_loopback_port;
+use crate::soberana_install::{service_account_token, token_kubeconfig};
+
+/// The running API; dropping it stops the API and its etcd.
+pub struct RunningApi {
+    _api: Component,
+    _etcd: EtcdServer,
+    pub endpoint: String,
+}
+
+impl std::fmt::Debug for RunningApi {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("RunningApi")
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A migration the Ministry of Health's tool plans in the demo.
+const WORKLOAD: &str = "apiVersion: soberana.io/v1alpha1
+kind: Workload
+metadata:
+  name: agenda-de-citas
+  namespace: minsa-prod
+spec:
+  tenant: ministry-of-health
+  classification: internal
+  resources:
+    cpuMillicores: 500
+    memoryMebibytes: 1024
+  replicas: 2
+  migrationSource:
+    external: Servidor de citas del Hospital Calderón Guardia, rack 2
+";
+
+/// Starts the API next to the `management` cluster and plans the demo migration with the CLI;
+/// returns the API and the lines to print.
+pub async fn start_and_plan(
+    plane: &ControlPlane,
+    management: &str,
+    api_binary: &Path,
+    cli_binary: &Path,
+) -> Result<(RunningApi, Vec<String>)> {
+    let cluster = plane.cluster(management)?;
+    let directory = cluster.directory();
+    let etcd = EtcdServer::start()
+        .await
+        .context("starting the API's etcd")?;
+    let token =
+        service_account_token(cluster, "api-management-cluster.yaml", "soberana-api").await?;
+    let kubeconfig = directory.join("soberana-api.kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        token_kubeconfig(cluster, "soberana-api", &token),
+    )?;
+    let port = free_loopback_port()?;
+    let metrics_port = free_loopback_port()?;
+    let mut api = Component::new(
+        "soberana-api",
+        api_binary,
+        vec![
+            format!("--address=127.0.0.1:{port}"),
+            format!("--metrics-address=127.0.0.1:{metrics_port}"),
+            format!("--etcd-endpoints={}", etcd.endpoint()),
+            format!("--kubeconfig={}", kubeconfig.display()),
+        ],
+        directory,
+    );
+    api.start()?;
+    let mut up = false;
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::ensure!(
+        up,
+        "soberana-api did not listen on port {port}:\n{}",
+        api.log_tail(20)
+    );
+    let endpoint = format!("http://127.0.0.1:{port}");
+
+    let admin = cluster.client().await?;
+    let agency = agency_token(&admin, "minsa-prod", "migration-tool").await?;
+    let token_file = directory.join("minsa-migration-tool.token");
+    std::fs::write(&token_file, &agency)?;
+    let workload_file: PathBuf = directory.join("agenda-de-citas.yaml");
+    std::fs::write(&workload_file, WORKLOAD)?;
+    let output = tokio::process::Command::new(cli_binary)
+        .args(["plan", "-f"])
+        .arg(&workload_file)
+        .args(["--server", &endpoint, "--token", &agency])
+        .output()
+        .await
+        .with_context(|| format!("running {}", cli_binary.display()))?;
+    let mut lines = vec![
+        format!(
+            "\nThe API serves on {endpoint} (gRPC, reflection and grpc.health.v1; metrics on http://127.0.0.1:{metrics_port}/metrics), as the ServiceAccount soberana-api, with its own etcd at {}.",
+            etcd.endpoint()
+        ),
+        "The Ministry of Health's migration tool (ServiceAccount minsa-prod/migration-tool, allowed to manage Workloads in minsa-prod only) plans a migration:".to_owned(),
+        format!(
+            "  export SOBERANA_SERVER={endpoint} SOBERANA_TOKEN=$(cat {})",
+            token_file.display()
+        ),
+        format!("  {} plan -f {}", cli_binary.display(), workload_file.display()),
+    ];
+    lines.extend(
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(|line| format!("    {line}")),
+    );
+    let errors = String::from_utf8_lossy(&output.stderr);
+    if !errors.trim().is_empty() {
+        lines.extend(errors.lines().map(|line| format!("    {line}")));
+    }
+    Ok((
+        RunningApi {
+            _api: api,
+            _etcd: etcd,
+            endpoint,
+        },
+        lines,
+    ))
+}
