@@ -1,0 +1,167 @@
+//! The API over TLS (rustls), and with client certificates required (mutual TLS): a client that
+//! trusts the CA reaches grpc.health.v1; one without the client certificate, or speaking plain
+//! HTTP/2, is turned away at the handshake.
+
+#![allow(clippy::unwrap_used, reason = "a test panics to report a failure")]
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+};
+use soberana_api::server::serve::{Settings, TlsFiles, serve};
+use soberana_api::store::memory::MemoryStore;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
+
+struct Pem {
+    certificate: String,
+    key: String,
+}
+
+fn authority() -> CertifiedIssuer<'static, KeyPair> {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap()
+}
+
+fn issue(
+    ca: &CertifiedIssuer<'static, KeyPair>,
+    names: &[&str],
+    usage: ExtendedKeyUsagePurpose,
+) -> Pem {
+    let mut params = CertificateParams::new(
+        names
+            .iter()
+            .map(|name| (*name).to_owned())
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    params.extended_key_usages = vec![usage];
+    let key = KeyPair::generate().unwrap();
+    let certificate = params.signed_by(&key, ca).unwrap();
+    Pem {
+        certificate: certificate.pem(),
+        key: key.serialize_pem(),
+    }
+}
+
+fn port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A Kubernetes client for an address nothing listens on: the handshake is what is tested here
+/// (health then reports NOT_SERVING, which a client can read only through TLS).
+fn unreachable_kube() -> kube::Client {
+    let config = kube::Config::new("https://127.0.0.1:1".parse().unwrap());
+    kube::Client::try_from(config).unwrap()
+}
+
+async fn start(directory: &Path, client_ca: bool, ca: &CertifiedIssuer<'static, KeyPair>) -> u16 {
+    let server = issue(
+        ca,
+        &["localhost", "127.0.0.1"],
+        ExtendedKeyUsagePurpose::ServerAuth,
+    );
+    std::fs::write(directory.join("server.pem"), &server.certificate).unwrap();
+    std::fs::write(directory.join("server-key.pem"), &server.key).unwrap();
+    std::fs::write(directory.join("ca.pem"), ca.pem()).unwrap();
+    let port = port();
+    let settings = Settings {
+        address: format!("127.0.0.1:{port}").parse().unwrap(),
+        metrics_address: format!("127.0.0.1:{}", self::port()).parse().unwrap(),
+        tls: TlsFiles {
+            certificate: Some(directory.join("server.pem")),
+            key: Some(directory.join("server-key.pem")),
+            client_ca: client_ca.then(|| directory.join("ca.pem")),
+        },
+    };
+    tokio::spawn(async move {
+        serve(
+            settings,
+            unreachable_kube(),
+            Arc::new(MemoryStore::default()),
+            std::future::pending(),
+        )
+        .await
+        .unwrap();
+    });
+    for _ in 0..50 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    port
+}
+
+async fn health(channel: Channel) -> Result<i32, tonic::Status> {
+    let mut client = tonic_health::pb::health_client::HealthClient::new(channel);
+    client
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .map(|response| response.into_inner().status)
+}
+
+async fn connect(
+    port: u16,
+    tls: Option<ClientTlsConfig>,
+) -> Result<Channel, tonic::transport::Error> {
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let mut endpoint = Channel::from_shared(format!("{scheme}://localhost:{port}"))
+        .unwrap()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(5));
+    if let Some(tls) = tls {
+        endpoint = endpoint.tls_config(tls)?;
+    }
+    endpoint.connect().await
+}
+
+#[tokio::test]
+async fn tls_and_mutual_tls() {
+    let directory = tempfile::tempdir().unwrap();
+    let ca = authority();
+    let trusted = || {
+        ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(ca.pem()))
+            .domain_name("localhost")
+    };
+
+    // TLS: the CA is enough.
+    let tls_port = start(directory.path(), false, &ca).await;
+    let channel = connect(tls_port, Some(trusted())).await.unwrap();
+    let not_serving = tonic_health::pb::health_check_response::ServingStatus::NotServing as i32;
+    assert_eq!(health(channel).await.unwrap(), not_serving);
+    let plain = match connect(tls_port, None).await {
+        Ok(channel) => health(channel).await.is_err(),
+        Err(_) => true,
+    };
+    assert!(plain, "plain HTTP/2 was served on the TLS port");
+
+    // mTLS: without a client certificate the call fails; with one signed by the CA it works.
+    let mutual = tempfile::tempdir().unwrap();
+    let mtls_port = start(mutual.path(), true, &ca).await;
+    let anonymous = match connect(mtls_port, Some(trusted())).await {
+        Ok(channel) => health(channel).await.is_err(),
+        Err(_) => true,
+    };
+    assert!(
+        anonymous,
+        "a client without a certificate got through mutual TLS"
+    );
+    let client = issue(&ca, &["agency"], ExtendedKeyUsagePurpose::ClientAuth);
+    let identified = trusted().identity(Identity::from_pem(client.certificate, client.key));
+    let channel = connect(mtls_port, Some(identified)).await.unwrap();
+    assert_eq!(health(channel).await.unwrap(), not_serving);
+}
