@@ -6,7 +6,7 @@ use soberana_core::resources::site::Site;
 use soberana_proto::v1 as proto;
 use tonic::{Request, Response, Status};
 
-use super::{Shared, convert, list};
+use super::{Shared, convert};
 
 #[derive(Debug)]
 pub struct InventoryApi(pub Shared);
@@ -20,7 +20,7 @@ impl proto::inventory_service_server::InventoryService for InventoryApi {
         let started = Instant::now();
         let result = async {
             self.0.allow(&request, "list", "sites", "").await?;
-            let mut sites = list::<Site>(&self.0.kube).await?;
+            let mut sites: Vec<Site> = super::inventory_cache::objects(&self.0.inventory.sites);
             sites.sort_by(|left, right| left.metadata.name.cmp(&right.metadata.name));
             Ok(Response::new(proto::ListSitesResponse {
                 sites: sites.iter().map(convert::site).collect(),

@@ -211,7 +211,7 @@ impl MigrationApi {
 
     /// Each site's capacity net of its allocations, before any reservation.
     async fn free_before_reservations(&self) -> Result<BTreeMap<String, Capacity>, Status> {
-        let sites = super::list::<soberana_core::resources::site::Site>(&self.0.kube).await?;
+        let sites = super::inventory_cache::objects(&self.0.inventory.sites);
         Ok(sites
             .iter()
             .map(|site| {

@@ -5,6 +5,7 @@
 pub mod audit_service;
 pub mod auth;
 pub mod convert;
+pub mod inventory_cache;
 pub mod inventory_service;
 pub mod migration_service;
 pub mod placement_service;
@@ -15,17 +16,13 @@ pub mod validation;
 
 use std::sync::Arc;
 
-use kube::api::ListParams;
-use kube::{Api, Client};
+use kube::Client;
 use soberana_core::placement::{Reservation, Snapshot};
-use soberana_core::resources::data_classification::DataClassification;
-use soberana_core::resources::placement_rule::PlacementRule;
-use soberana_core::resources::site::Site;
-use soberana_core::resources::tenant::Tenant;
 use tonic::Status;
 
 use crate::store::{Store, StoreError};
 use auth::Caller;
+use inventory_cache::{InventoryCache, objects};
 use rpc_metrics::RpcMetrics;
 
 /// What every handler shares.
@@ -35,6 +32,9 @@ pub struct Shared {
     pub kube: Client,
     pub store: Arc<dyn Store>,
     pub metrics: RpcMetrics,
+    /// The data centre, watched.
+    pub inventory: InventoryCache,
+    pub auth: Arc<auth::AuthCache>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -55,18 +55,34 @@ impl Shared {
         resource: &str,
         namespace: &str,
     ) -> Result<Caller, Status> {
-        let caller = auth::authenticate(&self.kube, request.metadata()).await?;
-        auth::authorize(&self.kube, &caller, verb, resource, namespace).await?;
+        let caller = self
+            .auth
+            .authenticate(&self.kube, request.metadata())
+            .await?;
+        self.auth
+            .authorize(&self.kube, &caller, verb, resource, namespace)
+            .await?;
         Ok(caller)
     }
 
     /// The engine's view of the data centre now, counting `reservations`.
     pub async fn snapshot(&self, reservations: &[Reservation]) -> Result<Snapshot, Status> {
-        let sites = list::<Site>(&self.kube).await?;
-        let classifications = list::<DataClassification>(&self.kube).await?;
-        let rules = list::<PlacementRule>(&self.kube).await?;
-        let tenants = list::<Tenant>(&self.kube).await?;
-        Snapshot::new(&sites, &classifications, &rules, &tenants, reservations).map_err(|error| {
+        let inventory = &self.inventory;
+        tokio::time::timeout(INVENTORY_WAIT, inventory.wait_until_ready())
+            .await
+            .map_err(|_| {
+                Status::unavailable(
+                    "the data centre's inventory has not loaded from the management cluster yet",
+                )
+            })?;
+        Snapshot::new(
+            &objects(&inventory.sites),
+            &objects(&inventory.classifications),
+            &objects(&inventory.rules),
+            &objects(&inventory.tenants),
+            reservations,
+        )
+        .map_err(|error| {
             Status::failed_precondition(format!(
                 "the data centre's objects are inconsistent: {error}"
             ))
@@ -74,20 +90,8 @@ impl Shared {
     }
 }
 
-/// Every object of a cluster-scoped kind.
-pub async fn list<K>(kube: &Client) -> Result<Vec<K>, Status>
-where
-    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::ClusterResourceScope>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug,
-{
-    Api::<K>::all(kube.clone())
-        .list(&ListParams::default())
-        .await
-        .map(|list| list.items)
-        .map_err(kube_status)
-}
+/// How long a call waits for the inventory's first load (only right after start).
+const INVENTORY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A Kubernetes API error as a gRPC status.
 pub fn kube_status(error: kube::Error) -> Status {

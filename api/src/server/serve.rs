@@ -59,10 +59,13 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let metrics = RpcMetrics::new().context("registering metrics")?;
+    let inventory = super::inventory_cache::InventoryCache::start(&kube);
     let shared = Shared {
         kube: kube.clone(),
         store: store.clone(),
         metrics: metrics.clone(),
+        inventory: inventory.clone(),
+        auth: Arc::default(),
     };
     let (reporter, health) = tonic_health::server::health_reporter();
     // NOT_SERVING until the first check finds both dependencies answering.

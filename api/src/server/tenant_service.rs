@@ -8,7 +8,7 @@ use soberana_proto::v1 as proto;
 use tonic::{Request, Response, Status};
 
 use super::validation::{Violations, name};
-use super::{Shared, convert, kube_status, list};
+use super::{Shared, convert, kube_status};
 
 #[derive(Debug)]
 pub struct TenantApi(pub Shared);
@@ -46,7 +46,8 @@ impl proto::tenant_service_server::TenantService for TenantApi {
         let started = Instant::now();
         let result = async {
             self.0.allow(&request, "list", "tenants", "").await?;
-            let mut tenants = list::<Tenant>(&self.0.kube).await?;
+            let mut tenants: Vec<Tenant> =
+                super::inventory_cache::objects(&self.0.inventory.tenants);
             tenants.sort_by(|left, right| left.metadata.name.cmp(&right.metadata.name));
             Ok(Response::new(proto::ListTenantsResponse {
                 tenants: tenants.iter().map(convert::tenant).collect(),

@@ -1,0 +1,85 @@
+//! The data centre as placement sees it (Sites, DataClassifications, PlacementRules, Tenants),
+//! kept in memory by watches on the management cluster, so that an `Evaluate` or a plan costs no
+//! list calls.
+
+use futures::StreamExt;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client};
+use soberana_core::resources::data_classification::DataClassification;
+use soberana_core::resources::placement_rule::PlacementRule;
+use soberana_core::resources::site::Site;
+use soberana_core::resources::tenant::Tenant;
+
+/// Read side of the watched objects.
+#[derive(Clone)]
+pub struct InventoryCache {
+    pub sites: Store<Site>,
+    pub classifications: Store<DataClassification>,
+    pub rules: Store<PlacementRule>,
+    pub tenants: Store<Tenant>,
+}
+
+impl std::fmt::Debug for InventoryCache {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("InventoryCache")
+            .field("sites", &self.sites.state().len())
+            .field("tenants", &self.tenants.state().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl InventoryCache {
+    /// Starts the watches (in tasks of their own, for the life of the process).
+    pub fn start(kube: &Client) -> Self {
+        Self {
+            sites: watched(Api::all(kube.clone())),
+            classifications: watched(Api::all(kube.clone())),
+            rules: watched(Api::all(kube.clone())),
+            tenants: watched(Api::all(kube.clone())),
+        }
+    }
+
+    /// Waits until every watch holds its first list.
+    pub async fn wait_until_ready(&self) {
+        let _ = futures::join!(
+            self.sites.wait_until_ready(),
+            self.classifications.wait_until_ready(),
+            self.rules.wait_until_ready(),
+            self.tenants.wait_until_ready(),
+        );
+    }
+}
+
+fn watched<K>(api: Api<K>) -> Store<K>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let (reader, writer) = reflector::store();
+    tokio::spawn(
+        watcher(api, watcher::Config::default())
+            .default_backoff()
+            .reflect(writer)
+            .for_each(|_| async {}),
+    );
+    reader
+}
+
+/// The objects of a store, cloned out.
+pub fn objects<K>(store: &Store<K>) -> Vec<K>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + 'static,
+{
+    store
+        .state()
+        .iter()
+        .map(|object| (**object).clone())
+        .collect()
+}
