@@ -50,7 +50,8 @@ policies:
 	  target/debug/soberana policies --site "$$site" -f examples/ > "api/tests/snapshots/residency-$$site.yaml"; \
 	done
 
-## bench: the placement engine against the same rules in Rego (regorus); figures go in BENCHMARKS.md
+## bench: engine vs Rego, operator vs a plain write loop, API Evaluate vs a bare tonic server; figures go in BENCHMARKS.md
 bench: harness
 	$(CARGO) bench --locked -p soberana-core --bench placement_vs_rego
 	SOBERANA_HARNESS_BIN="$$($(HARNESS))" $(CARGO) bench --locked -p soberana-operator --bench provisioning -- $(BENCH_TENANTS)
+	SOBERANA_HARNESS_BIN="$$($(HARNESS))" $(CARGO) bench --locked -p soberana-api --bench evaluate_vs_echo
