@@ -59,6 +59,7 @@ fn main() -> ExitCode {
 struct RunningApi {
     channel: Channel,
     endpoint: String,
+    metrics_port: u16,
     etcd: EtcdServer,
     agency_a: String,
     agency_b: String,
@@ -140,11 +141,24 @@ async fn start(plane: &ControlPlane) -> Result<RunningApi> {
     Ok(RunningApi {
         channel: channel.context("the API did not start")?,
         endpoint,
+        metrics_port,
         etcd,
         agency_a,
         agency_b,
         server,
     })
+}
+
+/// The API's /metrics page.
+async fn metrics_text(port: u16) -> Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).await?;
+    Ok(text)
 }
 
 fn free_port() -> Result<u16> {
@@ -357,6 +371,20 @@ async fn own_tenant_only(plane: Arc<ControlPlane>) -> Result<()> {
     ensure!(records[0].kind == RecordKind::Plan && records[1].kind == RecordKind::Submission);
     ensure!(records[0].actor == "system:serviceaccount:agna-prod:migrator");
     ensure!(verify(&records) == Ok(2), "{:?}", verify(&records));
+
+    // RED metrics per method and code.
+    let metrics = metrics_text(api.metrics_port).await?;
+    for sample in [
+        "soberana_api_requests_total{code=\"Ok\",method=\"PlanMigration\"} 1",
+        "soberana_api_requests_total{code=\"PermissionDenied\",method=\"PlanMigration\"} 1",
+        "soberana_api_requests_total{code=\"Unauthenticated\",method=\"GetMigration\"} 2",
+        "soberana_api_request_duration_seconds_count{method=\"SubmitMigration\"} 1",
+    ] {
+        ensure!(
+            metrics.contains(sample),
+            "/metrics lacks {sample}:\n{metrics}"
+        );
+    }
     Ok(())
 }
 

@@ -1,6 +1,6 @@
 //! `AuditService`: the decision ledger, listed a page at a time or followed as it grows.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use soberana_proto::v1 as proto;
 use tokio_stream::wrappers::ReceiverStream;
@@ -49,54 +49,52 @@ impl proto::audit_service_server::AuditService for AuditApi {
         &self,
         request: Request<proto::ListDecisionsRequest>,
     ) -> Result<Response<proto::ListDecisionsResponse>, Status> {
-        let started = Instant::now();
-        let result = async {
-            let body = request.get_ref();
-            let mut violations = Violations::default();
-            if body.page_size > MAX_PAGE {
-                violations.add(
-                    "page_size",
-                    format!("is {}; at most {MAX_PAGE}", body.page_size),
-                );
-            }
-            let from = if body.page_token.is_empty() {
-                1
-            } else {
-                body.page_token.parse::<u64>().unwrap_or_else(|_| {
-                    violations.add("page_token", "is not a token ListDecisions returned");
+        self.0
+            .measured("ListDecisions", async {
+                let body = request.get_ref();
+                let mut violations = Violations::default();
+                if body.page_size > MAX_PAGE {
+                    violations.add(
+                        "page_size",
+                        format!("is {}; at most {MAX_PAGE}", body.page_size),
+                    );
+                }
+                let from = if body.page_token.is_empty() {
                     1
-                })
-            };
-            violations.into_result()?;
-            self.0.allow(&request, "list", "workloads", "").await?;
-            let size = if body.page_size == 0 {
-                DEFAULT_PAGE
-            } else {
-                body.page_size
-            };
-            let records = self
-                .0
-                .store
-                .records(from, size as usize + 1)
-                .await
-                .map_err(store_status)?;
-            let more = records.len() > size as usize;
-            let page: Vec<&LedgerRecord> = records.iter().take(size as usize).collect();
-            let next = if more {
-                page.last()
-                    .map(|last| (last.sequence + 1).to_string())
-                    .unwrap_or_default()
-            } else {
-                String::new()
-            };
-            Ok(Response::new(proto::ListDecisionsResponse {
-                records: page.into_iter().map(record).collect(),
-                next_page_token: next,
-            }))
-        }
-        .await;
-        self.0.metrics.observe("ListDecisions", started, &result);
-        result
+                } else {
+                    body.page_token.parse::<u64>().unwrap_or_else(|_| {
+                        violations.add("page_token", "is not a token ListDecisions returned");
+                        1
+                    })
+                };
+                violations.into_result()?;
+                self.0.allow(&request, "list", "workloads", "").await?;
+                let size = if body.page_size == 0 {
+                    DEFAULT_PAGE
+                } else {
+                    body.page_size
+                };
+                let records = self
+                    .0
+                    .store
+                    .records(from, size as usize + 1)
+                    .await
+                    .map_err(store_status)?;
+                let more = records.len() > size as usize;
+                let page: Vec<&LedgerRecord> = records.iter().take(size as usize).collect();
+                let next = if more {
+                    page.last()
+                        .map(|last| (last.sequence + 1).to_string())
+                        .unwrap_or_default()
+                } else {
+                    String::new()
+                };
+                Ok(Response::new(proto::ListDecisionsResponse {
+                    records: page.into_iter().map(record).collect(),
+                    next_page_token: next,
+                }))
+            })
+            .await
     }
 
     type WatchDecisionsStream = ReceiverStream<Result<proto::WatchDecisionsResponse, Status>>;
@@ -105,50 +103,48 @@ impl proto::audit_service_server::AuditService for AuditApi {
         &self,
         request: Request<proto::WatchDecisionsRequest>,
     ) -> Result<Response<Self::WatchDecisionsStream>, Status> {
-        let started = Instant::now();
-        let result = async {
-            self.0.allow(&request, "list", "workloads", "").await?;
-            let store = self.0.store.clone();
-            let mut next = request.get_ref().from_sequence;
-            if next == 0 {
-                // Only new records: start after the last one.
-                let mut last = 0;
-                loop {
-                    let page = store.records(last + 1, 1000).await.map_err(store_status)?;
-                    match page.last() {
-                        Some(record) => last = record.sequence,
-                        None => break,
+        self.0
+            .measured("WatchDecisions", async {
+                self.0.allow(&request, "list", "workloads", "").await?;
+                let store = self.0.store.clone();
+                let mut next = request.get_ref().from_sequence;
+                if next == 0 {
+                    // Only new records: start after the last one.
+                    let mut last = 0;
+                    loop {
+                        let page = store.records(last + 1, 1000).await.map_err(store_status)?;
+                        match page.last() {
+                            Some(record) => last = record.sequence,
+                            None => break,
+                        }
                     }
+                    next = last + 1;
                 }
-                next = last + 1;
-            }
-            let (sender, receiver) = tokio::sync::mpsc::channel(64);
-            tokio::spawn(async move {
-                loop {
-                    match store.records(next, 100).await {
-                        Ok(records) => {
-                            for found in &records {
-                                next = found.sequence + 1;
-                                let message = proto::WatchDecisionsResponse {
-                                    record: Some(record(found)),
-                                };
-                                if sender.send(Ok(message)).await.is_err() {
-                                    return;
+                let (sender, receiver) = tokio::sync::mpsc::channel(64);
+                tokio::spawn(async move {
+                    loop {
+                        match store.records(next, 100).await {
+                            Ok(records) => {
+                                for found in &records {
+                                    next = found.sequence + 1;
+                                    let message = proto::WatchDecisionsResponse {
+                                        record: Some(record(found)),
+                                    };
+                                    if sender.send(Ok(message)).await.is_err() {
+                                        return;
+                                    }
                                 }
                             }
+                            Err(error) => {
+                                let _ = sender.send(Err(store_status(error))).await;
+                                return;
+                            }
                         }
-                        Err(error) => {
-                            let _ = sender.send(Err(store_status(error))).await;
-                            return;
-                        }
+                        tokio::time::sleep(WATCH_POLL).await;
                     }
-                    tokio::time::sleep(WATCH_POLL).await;
-                }
-            });
-            Ok(Response::new(ReceiverStream::new(receiver)))
-        }
-        .await;
-        self.0.metrics.observe("WatchDecisions", started, &result);
-        result
+                });
+                Ok(Response::new(ReceiverStream::new(receiver)))
+            })
+            .await
     }
 }

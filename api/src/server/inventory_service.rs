@@ -1,7 +1,5 @@
 //! `InventoryService.ListSites`: the sites as the operator last observed them.
 
-use std::time::Instant;
-
 use soberana_core::resources::site::Site;
 use soberana_proto::v1 as proto;
 use tonic::{Request, Response, Status};
@@ -17,17 +15,15 @@ impl proto::inventory_service_server::InventoryService for InventoryApi {
         &self,
         request: Request<proto::ListSitesRequest>,
     ) -> Result<Response<proto::ListSitesResponse>, Status> {
-        let started = Instant::now();
-        let result = async {
-            self.0.allow(&request, "list", "sites", "").await?;
-            let mut sites: Vec<Site> = super::inventory_cache::objects(&self.0.inventory.sites);
-            sites.sort_by(|left, right| left.metadata.name.cmp(&right.metadata.name));
-            Ok(Response::new(proto::ListSitesResponse {
-                sites: sites.iter().map(convert::site).collect(),
-            }))
-        }
-        .await;
-        self.0.metrics.observe("ListSites", started, &result);
-        result
+        self.0
+            .measured("ListSites", async {
+                self.0.allow(&request, "list", "sites", "").await?;
+                let mut sites: Vec<Site> = super::inventory_cache::objects(&self.0.inventory.sites);
+                sites.sort_by(|left, right| left.metadata.name.cmp(&right.metadata.name));
+                Ok(Response::new(proto::ListSitesResponse {
+                    sites: sites.iter().map(convert::site).collect(),
+                }))
+            })
+            .await
     }
 }

@@ -3,7 +3,7 @@
 //! status. Mutating calls are idempotent per caller and `request_id`.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kube::api::{DeleteParams, ListParams, PostParams};
 use kube::{Api, ResourceExt};
@@ -276,169 +276,162 @@ impl proto::migration_service_server::MigrationService for MigrationApi {
         &self,
         request: Request<proto::PlanMigrationRequest>,
     ) -> Result<Response<proto::PlanMigrationResponse>, Status> {
-        let started = Instant::now();
-        let result = async {
-            let body = request.get_ref();
-            let mut violations = Violations::default();
-            request_id(&body.request_id, &mut violations);
-            dns_label(&body.namespace, "namespace", &mut violations);
-            violations.into_result()?;
-            let caller = self
-                .0
-                .allow(&request, "create", "workloads", &body.namespace)
-                .await?;
-            let answer = self
-                .once(
-                    &caller,
-                    "PlanMigration",
-                    &body.request_id,
-                    self.plan(&caller, body),
-                )
-                .await?;
-            Ok(Response::new(answer))
-        }
-        .await;
-        self.0.metrics.observe("PlanMigration", started, &result);
-        result
+        self.0
+            .measured("PlanMigration", async {
+                let body = request.get_ref();
+                let mut violations = Violations::default();
+                request_id(&body.request_id, &mut violations);
+                dns_label(&body.namespace, "namespace", &mut violations);
+                violations.into_result()?;
+                let caller = self
+                    .0
+                    .allow(&request, "create", "workloads", &body.namespace)
+                    .await?;
+                let answer = self
+                    .once(
+                        &caller,
+                        "PlanMigration",
+                        &body.request_id,
+                        self.plan(&caller, body),
+                    )
+                    .await?;
+                Ok(Response::new(answer))
+            })
+            .await
     }
 
     async fn submit_migration(
         &self,
         request: Request<proto::SubmitMigrationRequest>,
     ) -> Result<Response<proto::SubmitMigrationResponse>, Status> {
-        let started = Instant::now();
-        let result = async {
-            let body = request.get_ref();
-            let mut violations = Violations::default();
-            request_id(&body.request_id, &mut violations);
-            dns_label(&body.workload_name, "workload_name", &mut violations);
-            if body.plan_id.is_empty() {
-                violations.add("plan_id", "is required: the plan_id PlanMigration returned");
-            }
-            violations.into_result()?;
-            let caller = auth_caller(&self.0, &request).await?;
-            let plan = self
-                .0
-                .store
-                .recall("Plan", &body.plan_id)
-                .await
-                .map_err(store_status)?
-                .ok_or_else(|| {
-                    Status::not_found(format!(
-                        "plan {} does not exist or expired; plan again",
-                        body.plan_id
-                    ))
-                })?;
-            let plan = proto::Plan::decode(plan.as_slice())
-                .map_err(|error| Status::internal(error.to_string()))?;
-            super::auth::authorize(
-                &self.0.kube,
-                &caller,
-                "create",
-                "workloads",
-                &plan.namespace,
-            )
-            .await?;
-            let answer = self
-                .once(&caller, "SubmitMigration", &body.request_id, async {
-                    let mut violations = Violations::default();
-                    let spec = super::validation::workload_spec(
-                        plan.workload.as_ref(),
-                        "plan.workload",
-                        &mut violations,
-                    );
-                    violations.into_result()?;
-                    let spec =
-                        spec.ok_or_else(|| Status::internal("the plan lost its workload"))?;
-                    let mut workload = Workload::new(&body.workload_name, spec);
-                    workload.metadata.namespace = Some(plan.namespace.clone());
-                    let created = Api::<Workload>::namespaced(self.0.kube.clone(), &plan.namespace)
-                        .create(&PostParams::default(), &workload)
-                        .await
-                        .map_err(kube_status)?;
-                    let name = format!("{}/{}", plan.namespace, body.workload_name);
-                    self.record(
-                        RecordKind::Submission,
-                        &caller,
-                        &name,
-                        &serde_json::json!({"planId": plan.plan_id}),
-                    )
-                    .await?;
-                    Ok(proto::SubmitMigrationResponse {
-                        migration: Some(convert::migration(&created)),
-                    })
-                })
+        self.0
+            .measured("SubmitMigration", async {
+                let body = request.get_ref();
+                let mut violations = Violations::default();
+                request_id(&body.request_id, &mut violations);
+                dns_label(&body.workload_name, "workload_name", &mut violations);
+                if body.plan_id.is_empty() {
+                    violations.add("plan_id", "is required: the plan_id PlanMigration returned");
+                }
+                violations.into_result()?;
+                let caller = auth_caller(&self.0, &request).await?;
+                let plan = self
+                    .0
+                    .store
+                    .recall("Plan", &body.plan_id)
+                    .await
+                    .map_err(store_status)?
+                    .ok_or_else(|| {
+                        Status::not_found(format!(
+                            "plan {} does not exist or expired; plan again",
+                            body.plan_id
+                        ))
+                    })?;
+                let plan = proto::Plan::decode(plan.as_slice())
+                    .map_err(|error| Status::internal(error.to_string()))?;
+                super::auth::authorize(
+                    &self.0.kube,
+                    &caller,
+                    "create",
+                    "workloads",
+                    &plan.namespace,
+                )
                 .await?;
-            Ok(Response::new(answer))
-        }
-        .await;
-        self.0.metrics.observe("SubmitMigration", started, &result);
-        result
+                let answer = self
+                    .once(&caller, "SubmitMigration", &body.request_id, async {
+                        let mut violations = Violations::default();
+                        let spec = super::validation::workload_spec(
+                            plan.workload.as_ref(),
+                            "plan.workload",
+                            &mut violations,
+                        );
+                        violations.into_result()?;
+                        let spec =
+                            spec.ok_or_else(|| Status::internal("the plan lost its workload"))?;
+                        let mut workload = Workload::new(&body.workload_name, spec);
+                        workload.metadata.namespace = Some(plan.namespace.clone());
+                        let created =
+                            Api::<Workload>::namespaced(self.0.kube.clone(), &plan.namespace)
+                                .create(&PostParams::default(), &workload)
+                                .await
+                                .map_err(kube_status)?;
+                        let name = format!("{}/{}", plan.namespace, body.workload_name);
+                        self.record(
+                            RecordKind::Submission,
+                            &caller,
+                            &name,
+                            &serde_json::json!({"planId": plan.plan_id}),
+                        )
+                        .await?;
+                        Ok(proto::SubmitMigrationResponse {
+                            migration: Some(convert::migration(&created)),
+                        })
+                    })
+                    .await?;
+                Ok(Response::new(answer))
+            })
+            .await
     }
 
     async fn get_migration(
         &self,
         request: Request<proto::GetMigrationRequest>,
     ) -> Result<Response<proto::GetMigrationResponse>, Status> {
-        let started = Instant::now();
-        let result = async {
-            let (namespace, name) = split_name(&request.get_ref().name, "name")?;
-            self.0
-                .allow(&request, "get", "workloads", &namespace)
-                .await?;
-            let workload = Api::<Workload>::namespaced(self.0.kube.clone(), &namespace)
-                .get(&name)
-                .await
-                .map_err(kube_status)?;
-            Ok(Response::new(proto::GetMigrationResponse {
-                migration: Some(convert::migration(&workload)),
-            }))
-        }
-        .await;
-        self.0.metrics.observe("GetMigration", started, &result);
-        result
+        self.0
+            .measured("GetMigration", async {
+                let (namespace, name) = split_name(&request.get_ref().name, "name")?;
+                self.0
+                    .allow(&request, "get", "workloads", &namespace)
+                    .await?;
+                let workload = Api::<Workload>::namespaced(self.0.kube.clone(), &namespace)
+                    .get(&name)
+                    .await
+                    .map_err(kube_status)?;
+                Ok(Response::new(proto::GetMigrationResponse {
+                    migration: Some(convert::migration(&workload)),
+                }))
+            })
+            .await
     }
 
     async fn list_migrations(
         &self,
         request: Request<proto::ListMigrationsRequest>,
     ) -> Result<Response<proto::ListMigrationsResponse>, Status> {
-        let started = Instant::now();
-        let result = async {
-            let body = request.get_ref();
-            let mut violations = Violations::default();
-            dns_label(&body.namespace, "namespace", &mut violations);
-            if body.page_size > MAX_PAGE {
-                violations.add(
-                    "page_size",
-                    format!("is {}; at most {MAX_PAGE}", body.page_size),
-                );
-            }
-            violations.into_result()?;
-            self.0
-                .allow(&request, "list", "workloads", &body.namespace)
-                .await?;
-            let size = if body.page_size == 0 {
-                DEFAULT_PAGE
-            } else {
-                body.page_size
-            };
-            let mut parameters = ListParams::default().limit(size);
-            if !body.page_token.is_empty() {
-                parameters = parameters.continue_token(&body.page_token);
-            }
-            let page = Api::<Workload>::namespaced(self.0.kube.clone(), &body.namespace)
-                .list(&parameters)
-                .await
-                .map_err(kube_status)?;
-            Ok(Response::new(proto::ListMigrationsResponse {
-                migrations: page.items.iter().map(convert::migration).collect(),
-                next_page_token: page.metadata.continue_.unwrap_or_default(),
-            }))
-        }
-        .await;
-        self.0.metrics.observe("ListMigrations", started, &result);
-        result
+        self.0
+            .measured("ListMigrations", async {
+                let body = request.get_ref();
+                let mut violations = Violations::default();
+                dns_label(&body.namespace, "namespace", &mut violations);
+                if body.page_size > MAX_PAGE {
+                    violations.add(
+                        "page_size",
+                        format!("is {}; at most {MAX_PAGE}", body.page_size),
+                    );
+                }
+                violations.into_result()?;
+                self.0
+                    .allow(&request, "list", "workloads", &body.namespace)
+                    .await?;
+                let size = if body.page_size == 0 {
+                    DEFAULT_PAGE
+                } else {
+                    body.page_size
+                };
+                let mut parameters = ListParams::default().limit(size);
+                if !body.page_token.is_empty() {
+                    parameters = parameters.continue_token(&body.page_token);
+                }
+                let page = Api::<Workload>::namespaced(self.0.kube.clone(), &body.namespace)
+                    .list(&parameters)
+                    .await
+                    .map_err(kube_status)?;
+                Ok(Response::new(proto::ListMigrationsResponse {
+                    migrations: page.items.iter().map(convert::migration).collect(),
+                    next_page_token: page.metadata.continue_.unwrap_or_default(),
+                }))
+            })
+            .await
     }
 
     type WatchMigrationStream = Watch;
@@ -447,110 +440,106 @@ impl proto::migration_service_server::MigrationService for MigrationApi {
         &self,
         request: Request<proto::WatchMigrationRequest>,
     ) -> Result<Response<Self::WatchMigrationStream>, Status> {
-        let started = Instant::now();
-        let result = async {
-            let (namespace, name) = split_name(&request.get_ref().name, "name")?;
-            self.0
-                .allow(&request, "watch", "workloads", &namespace)
-                .await?;
-            let api = Api::<Workload>::namespaced(self.0.kube.clone(), &namespace);
-            let first = api.get(&name).await.map_err(kube_status)?;
-            let (sender, receiver) = tokio::sync::mpsc::channel(16);
-            tokio::spawn(async move {
-                let mut last = convert::migration(&first);
-                let mut phase = first.status.and_then(|status| status.phase);
-                if sender
-                    .send(Ok(proto::WatchMigrationResponse {
-                        migration: Some(last.clone()),
-                    }))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-                while !terminal(phase) {
-                    tokio::time::sleep(WATCH_POLL).await;
-                    match api.get_opt(&name).await {
-                        Ok(Some(workload)) => {
-                            phase = workload.status.as_ref().and_then(|status| status.phase);
-                            let now = convert::migration(&workload);
-                            if now != last {
-                                last = now.clone();
-                                if sender
-                                    .send(Ok(proto::WatchMigrationResponse {
-                                        migration: Some(now),
-                                    }))
-                                    .await
-                                    .is_err()
-                                {
-                                    return;
+        self.0
+            .measured("WatchMigration", async {
+                let (namespace, name) = split_name(&request.get_ref().name, "name")?;
+                self.0
+                    .allow(&request, "watch", "workloads", &namespace)
+                    .await?;
+                let api = Api::<Workload>::namespaced(self.0.kube.clone(), &namespace);
+                let first = api.get(&name).await.map_err(kube_status)?;
+                let (sender, receiver) = tokio::sync::mpsc::channel(16);
+                tokio::spawn(async move {
+                    let mut last = convert::migration(&first);
+                    let mut phase = first.status.and_then(|status| status.phase);
+                    if sender
+                        .send(Ok(proto::WatchMigrationResponse {
+                            migration: Some(last.clone()),
+                        }))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    while !terminal(phase) {
+                        tokio::time::sleep(WATCH_POLL).await;
+                        match api.get_opt(&name).await {
+                            Ok(Some(workload)) => {
+                                phase = workload.status.as_ref().and_then(|status| status.phase);
+                                let now = convert::migration(&workload);
+                                if now != last {
+                                    last = now.clone();
+                                    if sender
+                                        .send(Ok(proto::WatchMigrationResponse {
+                                            migration: Some(now),
+                                        }))
+                                        .await
+                                        .is_err()
+                                    {
+                                        return;
+                                    }
                                 }
                             }
-                        }
-                        Ok(None) => {
-                            last.phase = proto::MigrationPhase::Cancelled.into();
-                            let _ = sender
-                                .send(Ok(proto::WatchMigrationResponse {
-                                    migration: Some(last),
-                                }))
-                                .await;
-                            return;
-                        }
-                        Err(error) => {
-                            let _ = sender.send(Err(kube_status(error))).await;
-                            return;
+                            Ok(None) => {
+                                last.phase = proto::MigrationPhase::Cancelled.into();
+                                let _ = sender
+                                    .send(Ok(proto::WatchMigrationResponse {
+                                        migration: Some(last),
+                                    }))
+                                    .await;
+                                return;
+                            }
+                            Err(error) => {
+                                let _ = sender.send(Err(kube_status(error))).await;
+                                return;
+                            }
                         }
                     }
-                }
-            });
-            Ok(Response::new(ReceiverStream::new(receiver)))
-        }
-        .await;
-        self.0.metrics.observe("WatchMigration", started, &result);
-        result
+                });
+                Ok(Response::new(ReceiverStream::new(receiver)))
+            })
+            .await
     }
 
     async fn cancel_migration(
         &self,
         request: Request<proto::CancelMigrationRequest>,
     ) -> Result<Response<proto::CancelMigrationResponse>, Status> {
-        let started = Instant::now();
-        let result = async {
-            let body = request.get_ref();
-            let mut violations = Violations::default();
-            request_id(&body.request_id, &mut violations);
-            violations.into_result()?;
-            let (namespace, name) = split_name(&body.name, "name")?;
-            let caller = self
-                .0
-                .allow(&request, "delete", "workloads", &namespace)
-                .await?;
-            let answer = self
-                .once(&caller, "CancelMigration", &body.request_id, async {
-                    let api = Api::<Workload>::namespaced(self.0.kube.clone(), &namespace);
-                    let workload = api.get(&name).await.map_err(kube_status)?;
-                    api.delete(&name, &DeleteParams::default())
-                        .await
-                        .map_err(kube_status)?;
-                    self.record(
-                        RecordKind::Cancellation,
-                        &caller,
-                        &body.name,
-                        &serde_json::json!({}),
-                    )
+        self.0
+            .measured("CancelMigration", async {
+                let body = request.get_ref();
+                let mut violations = Violations::default();
+                request_id(&body.request_id, &mut violations);
+                violations.into_result()?;
+                let (namespace, name) = split_name(&body.name, "name")?;
+                let caller = self
+                    .0
+                    .allow(&request, "delete", "workloads", &namespace)
                     .await?;
-                    let mut migration = convert::migration(&workload);
-                    migration.phase = proto::MigrationPhase::Cancelled.into();
-                    Ok(proto::CancelMigrationResponse {
-                        migration: Some(migration),
+                let answer = self
+                    .once(&caller, "CancelMigration", &body.request_id, async {
+                        let api = Api::<Workload>::namespaced(self.0.kube.clone(), &namespace);
+                        let workload = api.get(&name).await.map_err(kube_status)?;
+                        api.delete(&name, &DeleteParams::default())
+                            .await
+                            .map_err(kube_status)?;
+                        self.record(
+                            RecordKind::Cancellation,
+                            &caller,
+                            &body.name,
+                            &serde_json::json!({}),
+                        )
+                        .await?;
+                        let mut migration = convert::migration(&workload);
+                        migration.phase = proto::MigrationPhase::Cancelled.into();
+                        Ok(proto::CancelMigrationResponse {
+                            migration: Some(migration),
+                        })
                     })
-                })
-                .await?;
-            Ok(Response::new(answer))
-        }
-        .await;
-        self.0.metrics.observe("CancelMigration", started, &result);
-        result
+                    .await?;
+                Ok(Response::new(answer))
+            })
+            .await
     }
 }
 

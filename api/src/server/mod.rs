@@ -65,6 +65,18 @@ impl Shared {
         Ok(caller)
     }
 
+    /// Runs one call of `method`, counting it by status code and timing it.
+    pub async fn measured<T>(
+        &self,
+        method: &str,
+        call: impl std::future::Future<Output = Result<T, Status>>,
+    ) -> Result<T, Status> {
+        let started = std::time::Instant::now();
+        let result = call.await;
+        self.metrics.observe(method, started, &result);
+        result
+    }
+
     /// The engine's view of the data centre now, counting `reservations`.
     pub async fn snapshot(&self, reservations: &[Reservation]) -> Result<Snapshot, Status> {
         let inventory = &self.inventory;

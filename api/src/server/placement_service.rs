@@ -1,8 +1,6 @@
 //! `PlacementService.Evaluate`: the engine's explained decision for a workload spec, reserving
 //! nothing.
 
-use std::time::Instant;
-
 use soberana_core::placement::{Reservation, evaluate};
 use soberana_core::resources::workload::Workload;
 use soberana_proto::v1 as proto;
@@ -64,23 +62,21 @@ impl proto::placement_service_server::PlacementService for PlacementApi {
         &self,
         request: Request<proto::EvaluateRequest>,
     ) -> Result<Response<proto::EvaluateResponse>, Status> {
-        let started = Instant::now();
-        let result = async {
-            let namespace = request.get_ref().namespace.clone();
-            let mut violations = Violations::default();
-            dns_label(&namespace, "namespace", &mut violations);
-            violations.into_result()?;
-            self.0
-                .allow(&request, "get", "workloads", &namespace)
-                .await?;
-            let (_, decision) =
-                decide(&self.0, &namespace, request.get_ref().workload.as_ref()).await?;
-            Ok(Response::new(proto::EvaluateResponse {
-                decision: Some(convert::decision(&decision)),
-            }))
-        }
-        .await;
-        self.0.metrics.observe("Evaluate", started, &result);
-        result
+        self.0
+            .measured("Evaluate", async {
+                let namespace = request.get_ref().namespace.clone();
+                let mut violations = Violations::default();
+                dns_label(&namespace, "namespace", &mut violations);
+                violations.into_result()?;
+                self.0
+                    .allow(&request, "get", "workloads", &namespace)
+                    .await?;
+                let (_, decision) =
+                    decide(&self.0, &namespace, request.get_ref().workload.as_ref()).await?;
+                Ok(Response::new(proto::EvaluateResponse {
+                    decision: Some(convert::decision(&decision)),
+                }))
+            })
+            .await
     }
 }

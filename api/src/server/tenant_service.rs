@@ -1,7 +1,5 @@
 //! `TenantService`: the institutions, as the operator reports them.
 
-use std::time::Instant;
-
 use kube::Api;
 use soberana_core::resources::tenant::Tenant;
 use soberana_proto::v1 as proto;
@@ -19,42 +17,38 @@ impl proto::tenant_service_server::TenantService for TenantApi {
         &self,
         request: Request<proto::GetTenantRequest>,
     ) -> Result<Response<proto::GetTenantResponse>, Status> {
-        let started = Instant::now();
-        let result = async {
-            let wanted = request.get_ref().name.clone();
-            let mut violations = Violations::default();
-            name(&wanted, "name", &mut violations);
-            violations.into_result()?;
-            self.0.allow(&request, "get", "tenants", "").await?;
-            let tenant = Api::<Tenant>::all(self.0.kube.clone())
-                .get(&wanted)
-                .await
-                .map_err(kube_status)?;
-            Ok(Response::new(proto::GetTenantResponse {
-                tenant: Some(convert::tenant(&tenant)),
-            }))
-        }
-        .await;
-        self.0.metrics.observe("GetTenant", started, &result);
-        result
+        self.0
+            .measured("GetTenant", async {
+                let wanted = request.get_ref().name.clone();
+                let mut violations = Violations::default();
+                name(&wanted, "name", &mut violations);
+                violations.into_result()?;
+                self.0.allow(&request, "get", "tenants", "").await?;
+                let tenant = Api::<Tenant>::all(self.0.kube.clone())
+                    .get(&wanted)
+                    .await
+                    .map_err(kube_status)?;
+                Ok(Response::new(proto::GetTenantResponse {
+                    tenant: Some(convert::tenant(&tenant)),
+                }))
+            })
+            .await
     }
 
     async fn list_tenants(
         &self,
         request: Request<proto::ListTenantsRequest>,
     ) -> Result<Response<proto::ListTenantsResponse>, Status> {
-        let started = Instant::now();
-        let result = async {
-            self.0.allow(&request, "list", "tenants", "").await?;
-            let mut tenants: Vec<Tenant> =
-                super::inventory_cache::objects(&self.0.inventory.tenants);
-            tenants.sort_by(|left, right| left.metadata.name.cmp(&right.metadata.name));
-            Ok(Response::new(proto::ListTenantsResponse {
-                tenants: tenants.iter().map(convert::tenant).collect(),
-            }))
-        }
-        .await;
-        self.0.metrics.observe("ListTenants", started, &result);
-        result
+        self.0
+            .measured("ListTenants", async {
+                self.0.allow(&request, "list", "tenants", "").await?;
+                let mut tenants: Vec<Tenant> =
+                    super::inventory_cache::objects(&self.0.inventory.tenants);
+                tenants.sort_by(|left, right| left.metadata.name.cmp(&right.metadata.name));
+                Ok(Response::new(proto::ListTenantsResponse {
+                    tenants: tenants.iter().map(convert::tenant).collect(),
+                }))
+            })
+            .await
     }
 }
