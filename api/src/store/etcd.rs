@@ -14,7 +14,7 @@ use etcd_client::{Client, Compare, CompareOp, GetOptions, PutOptions, Txn, TxnOp
 use serde::{Deserialize, Serialize};
 use soberana_core::resources::capacity::Capacity;
 
-use super::{Held, Store, StoreError, check_fits, unix_now};
+use super::{Held, Store, StoreError, check_fits, held_for};
 use crate::ledger::{GENESIS, LedgerRecord, NewRecord};
 
 /// Attempts of an optimistic transaction before giving up as contended.
@@ -143,16 +143,7 @@ impl Store for EtcdStore {
             }
             check_fits(wanted, &held, free)?;
             let lease = self.lease(ttl).await?;
-            let expires_unix = unix_now() + ttl.as_secs().max(1);
-            let made: Vec<Held> = wanted
-                .iter()
-                .map(|(site, capacity)| Held {
-                    plan: plan.to_owned(),
-                    site: site.clone(),
-                    capacity: *capacity,
-                    expires_unix,
-                })
-                .collect();
+            let made = held_for(plan, wanted, ttl);
             let compares: Vec<Compare> = guards
                 .iter()
                 .map(|(site, revision)| {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use soberana_core::resources::capacity::Capacity;
 use tokio::sync::Mutex;
 
-use super::{Held, Store, StoreError, check_fits, unix_now};
+use super::{Held, Store, StoreError, check_fits, held_for, unix_now};
 use crate::ledger::{GENESIS, LedgerRecord, NewRecord};
 
 /// Everything in one lock: each call is one transaction.
@@ -50,16 +50,7 @@ impl Store for MemoryStore {
         let mut state = self.state.lock().await;
         state.expire();
         check_fits(wanted, &state.reservations, free)?;
-        let expires_unix = unix_now() + ttl.as_secs().max(1);
-        let made: Vec<Held> = wanted
-            .iter()
-            .map(|(site, capacity)| Held {
-                plan: plan.to_owned(),
-                site: site.clone(),
-                capacity: *capacity,
-                expires_unix,
-            })
-            .collect();
+        let made = held_for(plan, wanted, ttl);
         state.reservations.extend(made.iter().cloned());
         Ok(made)
     }

@@ -89,6 +89,20 @@ pub(crate) fn unix_now() -> u64 {
         .map_or(0, |elapsed| elapsed.as_secs())
 }
 
+/// The reservations `plan` makes for `wanted`, expiring after `ttl` (at least a second).
+pub(crate) fn held_for(plan: &str, wanted: &[(String, Capacity)], ttl: Duration) -> Vec<Held> {
+    let expires_unix = unix_now() + ttl.as_secs().max(1);
+    wanted
+        .iter()
+        .map(|(site, capacity)| Held {
+            plan: plan.to_owned(),
+            site: site.clone(),
+            capacity: *capacity,
+            expires_unix,
+        })
+        .collect()
+}
+
 /// Checks that `wanted` fits next to `held` within `free`, site by site.
 pub(crate) fn check_fits(
     wanted: &[(String, Capacity)],
