@@ -211,20 +211,18 @@ async fn run_tenants(
         predicates::generation.combine(being_deleted),
         Default::default(),
     );
-    let for_sites = reader.clone();
-    let for_classifications = reader.clone();
     // Sites and classifications decide where tenants go: a spec change to either revisits every
     // tenant (status-only changes are filtered out, so probes do not).
     let sites = spec_changes(Api::<Site>::all(client.clone()));
     let classifications = spec_changes(Api::<DataClassification>::all(client));
-    let mut controller = Controller::for_stream(tenants, reader).with_config(config);
+    let mut controller = Controller::for_stream(tenants, reader.clone()).with_config(config);
     // Tenants found missing objects on a site (see `drift`) are reconciled again.
     if let Some(repairs) = context.take_repair_requests() {
         controller = controller.reconcile_on(tokio_stream_from(repairs));
     }
     controller
-        .watches_stream(sites, move |_| every_tenant(&for_sites))
-        .watches_stream(classifications, move |_| every_tenant(&for_classifications))
+        .watches_stream(sites, every_object(reader.clone()))
+        .watches_stream(classifications, every_object(reader.clone()))
         .graceful_shutdown_on(shutdown)
         .run(
             |tenant, context| {
@@ -256,16 +254,9 @@ async fn run_residency(
         .applied_objects()
         .predicate_filter(predicates::generation, Default::default());
     let classifications = spec_changes(Api::<DataClassification>::all(client));
-    let every_site = reader.clone();
-    Controller::for_stream(sites, reader)
+    Controller::for_stream(sites, reader.clone())
         .with_config(config)
-        .watches_stream(classifications, move |_| {
-            every_site
-                .state()
-                .iter()
-                .map(|site| ObjectRef::from_obj(&**site))
-                .collect::<Vec<_>>()
-        })
+        .watches_stream(classifications, every_object(reader))
         .graceful_shutdown_on(shutdown)
         .run(
             |site, context| {
@@ -354,14 +345,6 @@ fn tokio_stream_from<T: Send + 'static>(
     mut receiver: tokio::sync::mpsc::UnboundedReceiver<T>,
 ) -> impl futures::Stream<Item = T> + Send + 'static {
     futures::stream::poll_fn(move |context| receiver.poll_recv(context))
-}
-
-fn every_tenant(store: &reflector::Store<Tenant>) -> Vec<ObjectRef<Tenant>> {
-    store
-        .state()
-        .iter()
-        .map(|tenant| ObjectRef::from_obj(&**tenant))
-        .collect()
 }
 
 /// Whether deletion has started; a change here must reach the finalizer.
