@@ -25,6 +25,8 @@ pub struct OperatorSettings {
     pub drift_check_interval: u64,
     /// Seconds between two residency violation scans of a site.
     pub residency_scan_interval: u64,
+    /// etcd endpoint of the decision ledger, if any.
+    pub ledger_etcd: Option<String>,
 }
 
 impl Default for OperatorSettings {
@@ -35,6 +37,7 @@ impl Default for OperatorSettings {
             reconcile_concurrency: 32,
             drift_check_interval: 2,
             residency_scan_interval: 2,
+            ledger_etcd: None,
         }
     }
 }
@@ -60,7 +63,7 @@ impl OperatorProcess {
         let metrics_port = free_loopback_port()?;
         // The kubeconfig is passed as a flag: a run's leftover processes are found by their
         // command line naming the run directory.
-        let arguments = vec![
+        let mut arguments = vec![
             format!("--kubeconfig={}", kubeconfig.display()),
             format!("--namespace={OPERATOR_NAMESPACE}"),
             format!("--metrics-address=127.0.0.1:{metrics_port}"),
@@ -74,6 +77,9 @@ impl OperatorProcess {
             ),
             format!("--identity={identity}"),
         ];
+        if let Some(endpoint) = &settings.ledger_etcd {
+            arguments.push(format!("--ledger-etcd-endpoints={endpoint}"));
+        }
         let mut component = Component::new(identity, binary, arguments, directory)
             .with_environment("RUST_LOG", "info,kube_lease_manager=warn");
         component.start()?;

@@ -41,6 +41,8 @@ pub struct Settings {
 /// Shared by every reconcile.
 pub struct Context {
     pub client: Client,
+    /// The decision ledger, when the operator is given one: placement decisions are appended.
+    pub ledger: Option<std::sync::Arc<dyn soberana_api::store::Store>>,
     pub caches: Caches,
     pub connections: SiteConnections,
     pub metrics: Metrics,
@@ -82,6 +84,7 @@ impl Context {
         };
         let (repair_sender, repair_receiver) = mpsc::unbounded_channel();
         Self {
+            ledger: None,
             connections: SiteConnections::new(caches.secrets.clone(), &settings.namespace),
             caches,
             recorder: Recorder::new(client.clone(), reporter),

@@ -53,6 +53,13 @@ struct Arguments {
     /// change the labels of tenant namespaces.
     #[arg(long, default_value = soberana_core::residency::admission_policies::DEFAULT_SOBERANA_IDENTITY)]
     member_identity: String,
+    /// etcd endpoints of the API's decision ledger (comma-separated); placement decisions are
+    /// appended to it. Without it, decisions are only in the Workloads' status and Events.
+    #[arg(long, env = "SOBERANA_LEDGER_ETCD_ENDPOINTS", value_delimiter = ',')]
+    ledger_etcd_endpoints: Vec<String>,
+    /// Key prefix of the ledger in etcd (the API's `--etcd-prefix`).
+    #[arg(long, default_value = "/soberana/")]
+    ledger_etcd_prefix: String,
     /// How many Sites, and how many Tenants, are reconciled at once.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=256))]
     reconcile_concurrency: u16,
@@ -180,7 +187,17 @@ async fn run(arguments: Arguments) -> Result<ExitCode> {
         member_identity: arguments.member_identity,
     };
     let (caches, cache_writers) = caches();
-    let context = Arc::new(Context::new(client, metrics, settings, &identity, caches));
+    let mut context = Context::new(client, metrics, settings, &identity, caches);
+    if !arguments.ledger_etcd_endpoints.is_empty() {
+        let store = soberana_api::store::etcd::EtcdStore::connect(
+            &arguments.ledger_etcd_endpoints,
+            &arguments.ledger_etcd_prefix,
+        )
+        .await
+        .map_err(|error| anyhow::anyhow!("--ledger-etcd-endpoints: {error}"))?;
+        context.ledger = Some(Arc::new(store));
+    }
+    let context = Arc::new(context);
     let lost = election.lost();
     let (end_sender, end) = watch::channel(false);
     let controllers = soberana_operator::controllers::run(context, cache_writers, end);

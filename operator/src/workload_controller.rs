@@ -77,6 +77,7 @@ async fn place(workload: &Workload, context: &Context) -> Result<Action, Error> 
     for (type_, reason, note) in &outcome.events {
         publish(context, workload, *type_, reason, "Place", note.clone()).await;
     }
+    record_decisions(context, workload, &outcome).await;
     record_metrics(context, workload, &previous, &outcome.status);
     if outcome.status != previous {
         write_namespaced_status::<Workload, _>(
@@ -89,6 +90,43 @@ async fn place(workload: &Workload, context: &Context) -> Result<Action, Error> 
         .await?;
     }
     Ok(Action::requeue(outcome.requeue))
+}
+
+/// Appends each placement decision of this pass (placed, moved, failed over, stranded,
+/// unplaceable) to the decision ledger, when the operator has one. A ledger that does not answer
+/// is logged, not fatal: the decision is in the status and Events anyway.
+async fn record_decisions(context: &Context, workload: &Workload, outcome: &Outcome) {
+    let Some(ledger) = &context.ledger else {
+        return;
+    };
+    const DECISIONS: [&str; 5] = ["Placed", "FailedOver", "Moved", "Stranded", "Unplaceable"];
+    let subject = format!(
+        "{}/{}",
+        workload.namespace().unwrap_or_default(),
+        workload.name_any()
+    );
+    for (_, reason, note) in outcome
+        .events
+        .iter()
+        .filter(|(_, reason, _)| DECISIONS.contains(reason))
+    {
+        let payload = serde_json::json!({
+            "decision": reason,
+            "note": note,
+            "chosenSites": outcome.status.chosen_sites,
+            "classification": workload.spec.classification,
+        });
+        let record = soberana_api::ledger::NewRecord {
+            kind: soberana_api::ledger::RecordKind::Placement,
+            time: Timestamp::now().to_string(),
+            actor: "soberana-operator".to_owned(),
+            subject: subject.clone(),
+            payload_json: payload.to_string(),
+        };
+        if let Err(error) = ledger.append(record).await {
+            tracing::warn!(workload = %subject, %error, "could not append the decision to the ledger");
+        }
+    }
 }
 
 /// A Workload that cannot be placed as written: `Pending` with the problem, until it changes.

@@ -18,14 +18,18 @@ use k8s_openapi::api::core::v1::{Namespace, Service};
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client, ResourceExt};
 use serde_json::{Value, json};
+use soberana_api::ledger::verify;
+use soberana_api::store::Store;
+use soberana_api::store::etcd::EtcdStore;
 use soberana_core::placement::ReasonCode;
 use soberana_core::resources::site::Site;
 use soberana_core::resources::workload::{Workload, WorkloadPhase};
-use soberana_e2e::operator_process::OperatorProcess;
+use soberana_e2e::etcd_server::EtcdServer;
+use soberana_e2e::operator_process::{OperatorProcess, OperatorSettings};
 use soberana_e2e::state_data_centre::apply;
 use soberana_e2e::{ControlPlane, Suite, wait_until};
 
-use common::{member, start, tenant, wait_ready, writes};
+use common::{member, start, start_with, tenant, wait_ready, writes};
 
 const CONVERGE: Duration = Duration::from_secs(90);
 /// The grace period the tests give workloads before failing over.
@@ -324,7 +328,13 @@ async fn confidential_workload(plane: Arc<ControlPlane>) -> Result<()> {
 }
 
 async fn failover(plane: Arc<ControlPlane>) -> Result<()> {
-    let (installation, _operator) = start(&plane, "workloads-b").await?;
+    // With a decision ledger: the operator appends each placement decision to it.
+    let ledger = EtcdServer::start().await?;
+    let settings = OperatorSettings {
+        ledger_etcd: Some(ledger.endpoint()),
+        ..OperatorSettings::default()
+    };
+    let (installation, _operator) = start_with(&plane, "workloads-b", &settings).await?;
     let client = &installation.management;
     let namespace = tenant_with_namespace(
         client,
@@ -420,6 +430,23 @@ async fn failover(plane: Arc<ControlPlane>) -> Result<()> {
         chosen(&settled)
     );
     ensure!(phase(&settled) == Some(WorkloadPhase::Running));
+    let store = EtcdStore::connect(&[ledger.endpoint()], "/soberana/").await?;
+    let records = store.records(1, 100).await?;
+    ensure!(verify(&records).is_ok(), "{:?}", verify(&records));
+    let decisions: Vec<String> = records
+        .iter()
+        .filter(|record| {
+            record.subject == "pens-prod/payments" && record.actor == "soberana-operator"
+        })
+        .map(|record| {
+            serde_json::from_str::<Value>(&record.payload_json)
+                .map(|payload| payload["decision"].as_str().unwrap_or_default().to_owned())
+        })
+        .collect::<Result<_, _>>()?;
+    ensure!(
+        decisions == ["Placed", "FailedOver"],
+        "ledger decisions: {decisions:?}"
+    );
     Ok(())
 }
 

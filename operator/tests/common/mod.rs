@@ -22,8 +22,23 @@ pub async fn start(
     plane: &ControlPlane,
     identity: &str,
 ) -> Result<(Installation, OperatorProcess)> {
+    start_with(plane, identity, &OperatorSettings::default()).await
+}
+
+/// Installs the data centre (idempotent) and starts one replica with `settings`.
+pub async fn start_with(
+    plane: &ControlPlane,
+    identity: &str,
+    settings: &OperatorSettings,
+) -> Result<(Installation, OperatorProcess)> {
     let installation = install(plane, MANAGEMENT, &MEMBER_SITES).await?;
-    let mut operator = start_replica(plane, &installation, identity)?;
+    let mut operator = OperatorProcess::start(
+        OPERATOR.as_ref(),
+        &installation.operator_kubeconfig,
+        plane.cluster(MANAGEMENT)?.directory(),
+        identity,
+        settings,
+    )?;
     operator
         .wait_for_readiness("leading", Duration::from_secs(60))
         .await?;
