@@ -787,7 +787,17 @@ async fn cli(plane: Arc<ControlPlane>) -> Result<()> {
                 .await
         })
     };
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Change the status only once the watch is open, so that it sees PENDING first.
+    let opened = "soberana_api_requests_total{code=\"Ok\",method=\"WatchMigration\"} 1";
+    let mut watching = false;
+    for _ in 0..100 {
+        if metrics_text(api.metrics_port).await?.contains(opened) {
+            watching = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    ensure!(watching, "the CLI's watch never reached the API");
     let admin = plane.cluster("mgmt")?.client().await?;
     Api::<soberana_core::resources::workload::Workload>::namespaced(admin, "agna-prod")
         .patch_status(
