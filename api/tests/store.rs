@@ -1,7 +1,8 @@
 //! The API's store, the etcd one against a real etcd from the harness and its in-memory twin
 //! with the same checks: reservations never overbook a site (also when plans race), expire by
 //! themselves, retries get the first answer, the ledger chains and detects tampering, and a
-//! stopped etcd is reported unavailable and then recovered with nothing lost.
+//! stopped etcd is reported unavailable and then recovered with nothing lost. Two etcd stores on
+//! one etcd (two API replicas) count each other's reservations through their watches.
 
 #![allow(clippy::unwrap_used, reason = "a test panics to report a failure")]
 
@@ -12,7 +13,7 @@ use std::time::Duration;
 use soberana_api::ledger::{NewRecord, RecordKind, verify};
 use soberana_api::store::etcd::EtcdStore;
 use soberana_api::store::memory::MemoryStore;
-use soberana_api::store::{Store, StoreError};
+use soberana_api::store::{Held, Store, StoreError};
 use soberana_core::resources::capacity::Capacity;
 use soberana_e2e::etcd_server::EtcdServer;
 
@@ -194,6 +195,67 @@ async fn the_memory_twin_keeps_the_same_promises() {
     reservations_expire(store.as_ref()).await;
     retries_get_the_first_answer(store.as_ref()).await;
     the_ledger_chains(store.as_ref()).await;
+}
+
+/// Polls `store`'s reservations until `done` holds of them (a watch is not instantaneous).
+async fn eventually(store: &dyn Store, done: impl Fn(&[Held]) -> bool) -> Vec<Held> {
+    let mut held = Vec::new();
+    for _ in 0..50 {
+        held = store.reservations().await.unwrap();
+        if done(&held) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    held
+}
+
+#[tokio::test]
+async fn api_replicas_see_each_others_reservations() {
+    let etcd = EtcdServer::start().await.unwrap();
+    let endpoints = [etcd.endpoint()];
+    let first = EtcdStore::connect(&endpoints, "/soberana/").await.unwrap();
+    let second = EtcdStore::connect(&endpoints, "/soberana/").await.unwrap();
+    assert!(second.reservations().await.unwrap().is_empty());
+    first
+        .reserve("shared", &[("state-dc".to_owned(), cpu(700))], &free(), TTL)
+        .await
+        .unwrap();
+    let seen = eventually(&second, |held| !held.is_empty()).await;
+    assert_eq!(
+        seen.iter()
+            .map(|held| held.plan.as_str())
+            .collect::<Vec<_>>(),
+        ["shared"],
+        "the second replica does not count the first one's reservation"
+    );
+    // The second replica cannot overbook what the first one holds, whatever its mirror says.
+    assert!(matches!(
+        second
+            .reserve("greedy", &[("state-dc".to_owned(), cpu(400))], &free(), TTL)
+            .await,
+        Err(StoreError::Exhausted { .. })
+    ));
+    first
+        .reserve(
+            "brief",
+            &[("national".to_owned(), cpu(100))],
+            &free(),
+            Duration::from_secs(2),
+        )
+        .await
+        .unwrap();
+    first.release("shared").await.unwrap();
+    let seen = eventually(&second, |held| held.iter().all(|held| held.plan == "brief")).await;
+    assert!(
+        seen.iter().all(|held| held.plan == "brief"),
+        "a released reservation is still counted: {seen:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        second.reservations().await.unwrap().is_empty(),
+        "an expired reservation is still counted"
+    );
 }
 
 #[tokio::test]

@@ -13,6 +13,11 @@ use clap::Parser;
 use soberana_api::server::serve::{Settings, TlsFiles, serve};
 use soberana_api::store::etcd::EtcdStore;
 
+/// mimalloc: a decision's answer is many small strings, and the system allocator showed as the
+/// largest single cost of an `Evaluate` in profiles (see BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(name = "soberana-api", version)]
 struct Arguments {

@@ -22,7 +22,12 @@ pub struct Caller {
 
 /// The caller behind the request's `authorization: Bearer …` header.
 pub async fn authenticate(kube: &Client, metadata: &MetadataMap) -> Result<Caller, Status> {
-    let token = metadata
+    review_token(kube, bearer_token(metadata)?).await
+}
+
+/// The request's bearer token.
+pub fn bearer_token(metadata: &MetadataMap) -> Result<&str, Status> {
+    metadata
         .get("authorization")
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
@@ -30,7 +35,11 @@ pub async fn authenticate(kube: &Client, metadata: &MetadataMap) -> Result<Calle
         .filter(|token| !token.is_empty())
         .ok_or_else(|| {
             Status::unauthenticated("send a bearer token: authorization: Bearer <token>")
-        })?;
+        })
+}
+
+/// The caller `token` belongs to, by the management cluster's `TokenReview`.
+pub async fn review_token(kube: &Client, token: &str) -> Result<Caller, Status> {
     let review = TokenReview {
         spec: TokenReviewSpec {
             token: token.to_owned(),
@@ -96,77 +105,4 @@ pub async fn authorize(
             caller.user
         )))
     }
-}
-
-/// How long a token's review, or an access decision, is reused. Short, like the API server's own
-/// webhook caches: a revoked token or binding stops working within this time.
-const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// Recent TokenReview and SubjectAccessReview answers, so that a busy caller costs the
-/// management cluster one review per decision and TTL, not one per call.
-#[derive(Debug, Default)]
-pub struct AuthCache {
-    callers: std::sync::Mutex<std::collections::HashMap<Vec<u8>, (Caller, std::time::Instant)>>,
-    decisions: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
-}
-
-impl AuthCache {
-    /// `authenticate`, reusing a recent answer for the same token (kept by digest only).
-    pub async fn authenticate(
-        &self,
-        kube: &Client,
-        metadata: &MetadataMap,
-    ) -> Result<Caller, Status> {
-        use sha2::Digest;
-        let key = metadata
-            .get("authorization")
-            .map(|value| sha2::Sha256::digest(value.as_bytes()).to_vec());
-        if let Some(key) = &key
-            && let Some((caller, at)) = lock(&self.callers).get(key)
-            && at.elapsed() < CACHE_TTL
-        {
-            return Ok(caller.clone());
-        }
-        let caller = authenticate(kube, metadata).await?;
-        if let Some(key) = key {
-            let mut callers = lock(&self.callers);
-            callers.retain(|_, (_, at)| at.elapsed() < CACHE_TTL);
-            callers.insert(key, (caller.clone(), std::time::Instant::now()));
-        }
-        Ok(caller)
-    }
-
-    /// `authorize`, reusing a recent *allow* for the same question (refusals are always asked
-    /// again, so a new binding takes effect at once).
-    pub async fn authorize(
-        &self,
-        kube: &Client,
-        caller: &Caller,
-        verb: &str,
-        resource: &str,
-        namespace: &str,
-    ) -> Result<(), Status> {
-        let key = format!(
-            "{}\n{}\n{verb}\n{resource}\n{namespace}",
-            caller.user,
-            caller.groups.join(",")
-        );
-        if lock(&self.decisions)
-            .get(&key)
-            .is_some_and(|at| at.elapsed() < CACHE_TTL)
-        {
-            return Ok(());
-        }
-        authorize(kube, caller, verb, resource, namespace).await?;
-        let mut decisions = lock(&self.decisions);
-        decisions.retain(|_, at| at.elapsed() < CACHE_TTL);
-        decisions.insert(key, std::time::Instant::now());
-        Ok(())
-    }
-}
-
-fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -41,57 +41,54 @@ fn reason_code(code: ReasonCode) -> proto::ReasonCode {
     }
 }
 
-pub fn decision(decision: &Decision) -> proto::Decision {
+/// The decision as the API reports it (taken by value: its strings move into the message).
+pub fn decision(decision: Decision) -> proto::Decision {
+    let (unplaceable_code, unplaceable_message) = decision
+        .unplaceable
+        .map(|unplaceable| (unplaceable.code, unplaceable.message))
+        .unwrap_or_default();
     proto::Decision {
-        chosen_sites: decision.chosen_sites.clone(),
+        chosen_sites: decision.chosen_sites,
         eligible: decision
             .eligible
-            .iter()
+            .into_iter()
             .map(|score| proto::SiteScore {
-                site: score.site.clone(),
+                site: score.site,
                 total: score.total,
                 criteria: score
                     .criteria
-                    .iter()
+                    .into_iter()
                     .map(|criterion| proto::CriterionScore {
-                        criterion: criterion.criterion.clone(),
+                        criterion: criterion.criterion,
                         weight: criterion.weight,
                         score: criterion.score,
                         weighted: criterion.weighted,
-                        basis: criterion.basis.clone(),
+                        basis: criterion.basis,
                     })
                     .collect(),
             })
             .collect(),
         rejected: decision
             .rejected
-            .iter()
+            .into_iter()
             .map(|rejection| proto::SiteRejection {
-                site: rejection.site.clone(),
+                site: rejection.site,
                 reasons: rejection
                     .reasons
-                    .iter()
+                    .into_iter()
                     .map(|reason| proto::Reason {
                         code: reason_code(reason.code).into(),
-                        required: reason.facts.required.clone(),
-                        actual: reason.facts.actual.clone(),
-                        source: reason.source.clone(),
-                        message: reason.message.clone(),
+                        required: reason.facts.required,
+                        actual: reason.facts.actual,
+                        source: reason.source,
+                        message: reason.message,
                     })
                     .collect(),
             })
             .collect(),
-        matched_rules: decision.matched_rules.clone(),
-        unplaceable_code: decision
-            .unplaceable
-            .as_ref()
-            .map(|unplaceable| unplaceable.code.clone())
-            .unwrap_or_default(),
-        unplaceable_message: decision
-            .unplaceable
-            .as_ref()
-            .map(|unplaceable| unplaceable.message.clone())
-            .unwrap_or_default(),
+        matched_rules: decision.matched_rules,
+        unplaceable_code,
+        unplaceable_message,
         decide_time: Some(now()),
     }
 }
@@ -123,7 +120,7 @@ pub fn migration(workload: &Workload) -> proto::Migration {
         classification: workload.spec.classification.clone(),
         phase: phase(status.phase).into(),
         chosen_sites: status.chosen_sites.clone(),
-        decision: status.decision.as_ref().map(decision),
+        decision: status.decision.map(decision),
         sites: status
             .sites
             .iter()

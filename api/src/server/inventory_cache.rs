@@ -2,6 +2,9 @@
 //! kept in memory by watches on the management cluster, so that an `Evaluate` or a plan costs no
 //! list calls.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use futures::StreamExt;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -18,6 +21,9 @@ pub struct InventoryCache {
     pub classifications: Store<DataClassification>,
     pub rules: Store<PlacementRule>,
     pub tenants: Store<Tenant>,
+    /// Counts the changes seen by any of the watches, so that what is derived from the
+    /// objects (the engine's snapshot) is rebuilt only when they changed.
+    changes: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for InventoryCache {
@@ -33,12 +39,21 @@ impl std::fmt::Debug for InventoryCache {
 impl InventoryCache {
     /// Starts the watches (in tasks of their own, for the life of the process).
     pub fn start(kube: &Client) -> Self {
+        let changes = Arc::new(AtomicU64::new(0));
         Self {
-            sites: watched(Api::all(kube.clone())),
-            classifications: watched(Api::all(kube.clone())),
-            rules: watched(Api::all(kube.clone())),
-            tenants: watched(Api::all(kube.clone())),
+            sites: watched(Api::all(kube.clone()), &changes),
+            classifications: watched(Api::all(kube.clone()), &changes),
+            rules: watched(Api::all(kube.clone()), &changes),
+            tenants: watched(Api::all(kube.clone()), &changes),
+            changes,
         }
+    }
+
+    /// How many changes the watches have applied so far: equal counts mean equal objects.
+    /// Read before reading the objects (a change is applied before it is counted, so the
+    /// objects read are at least as new as the count).
+    pub fn version(&self) -> u64 {
+        self.changes.load(Ordering::SeqCst)
     }
 
     /// Waits until every watch holds its first list.
@@ -52,7 +67,7 @@ impl InventoryCache {
     }
 }
 
-fn watched<K>(api: Api<K>) -> Store<K>
+fn watched<K>(api: Api<K>, changes: &Arc<AtomicU64>) -> Store<K>
 where
     K: kube::Resource<DynamicType = ()>
         + Clone
@@ -63,11 +78,15 @@ where
         + 'static,
 {
     let (reader, writer) = reflector::store();
+    let changes = Arc::clone(changes);
     tokio::spawn(
         watcher(api, watcher::Config::default())
             .default_backoff()
             .reflect(writer)
-            .for_each(|_| async {}),
+            .for_each(move |_| {
+                changes.fetch_add(1, Ordering::SeqCst);
+                async {}
+            }),
     );
     reader
 }

@@ -146,7 +146,7 @@ impl MigrationApi {
                     plan_id: plan_id.clone(),
                     namespace: request.namespace.clone(),
                     workload: request.workload.clone(),
-                    decision: Some(convert::decision(&decision)),
+                    decision: Some(convert::decision(decision.clone())),
                     reservations: Vec::new(),
                 };
                 self.record(
@@ -171,7 +171,7 @@ impl MigrationApi {
                         plan_id: plan_id.clone(),
                         namespace: request.namespace.clone(),
                         workload: request.workload.clone(),
-                        decision: Some(convert::decision(&decision)),
+                        decision: Some(convert::decision(decision.clone())),
                         reservations: held
                             .iter()
                             .map(|reservation| proto::Reservation {

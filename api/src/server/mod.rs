@@ -4,6 +4,7 @@
 
 pub mod audit_service;
 pub mod auth;
+pub mod auth_cache;
 pub mod convert;
 pub mod inventory_cache;
 pub mod inventory_service;
@@ -11,6 +12,7 @@ pub mod migration_service;
 pub mod placement_service;
 pub mod rpc_metrics;
 pub mod serve;
+pub mod snapshot_cache;
 pub mod tenant_service;
 pub mod validation;
 
@@ -22,7 +24,7 @@ use tonic::Status;
 
 use crate::store::{Store, StoreError};
 use auth::Caller;
-use inventory_cache::{InventoryCache, objects};
+use inventory_cache::InventoryCache;
 use rpc_metrics::RpcMetrics;
 
 /// What every handler shares.
@@ -34,7 +36,8 @@ pub struct Shared {
     pub metrics: RpcMetrics,
     /// The data centre, watched.
     pub inventory: InventoryCache,
-    pub auth: Arc<auth::AuthCache>,
+    pub auth: Arc<auth_cache::AuthCache>,
+    pub snapshots: Arc<snapshot_cache::SnapshotCache>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -78,7 +81,7 @@ impl Shared {
     }
 
     /// The engine's view of the data centre now, counting `reservations`.
-    pub async fn snapshot(&self, reservations: &[Reservation]) -> Result<Snapshot, Status> {
+    pub async fn snapshot(&self, reservations: Vec<Reservation>) -> Result<Arc<Snapshot>, Status> {
         let inventory = &self.inventory;
         tokio::time::timeout(INVENTORY_WAIT, inventory.wait_until_ready())
             .await
@@ -87,23 +90,25 @@ impl Shared {
                     "the data centre's inventory has not loaded from the management cluster yet",
                 )
             })?;
-        Snapshot::new(
-            &objects(&inventory.sites),
-            &objects(&inventory.classifications),
-            &objects(&inventory.rules),
-            &objects(&inventory.tenants),
-            reservations,
-        )
-        .map_err(|error| {
-            Status::failed_precondition(format!(
-                "the data centre's objects are inconsistent: {error}"
-            ))
-        })
+        self.snapshots
+            .snapshot(inventory, reservations)
+            .map_err(|error| {
+                Status::failed_precondition(format!(
+                    "the data centre's objects are inconsistent: {error}"
+                ))
+            })
     }
 }
 
 /// How long a call waits for the inventory's first load (only right after start).
 const INVENTORY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The mutex's value, also after a panic elsewhere (every holder leaves it consistent).
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// A Kubernetes API error as a gRPC status.
 pub fn kube_status(error: kube::Error) -> Status {

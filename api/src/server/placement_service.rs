@@ -35,7 +35,7 @@ pub async fn decide(
             capacity: held.capacity,
         })
         .collect();
-    let snapshot = shared.snapshot(&reservations).await?;
+    let snapshot = shared.snapshot(reservations).await?;
     let mut workload = Workload::new("plan", spec);
     workload.metadata.namespace = Some(namespace.to_owned());
     let decision = evaluate(&snapshot, &workload).map_err(|error| {
@@ -74,7 +74,7 @@ impl proto::placement_service_server::PlacementService for PlacementApi {
                 let (_, decision) =
                     decide(&self.0, &namespace, request.get_ref().workload.as_ref()).await?;
                 Ok(Response::new(proto::EvaluateResponse {
-                    decision: Some(convert::decision(&decision)),
+                    decision: Some(convert::decision(decision)),
                 }))
             })
             .await

@@ -66,6 +66,7 @@ pub async fn serve(
         metrics: metrics.clone(),
         inventory: inventory.clone(),
         auth: Arc::default(),
+        snapshots: Arc::default(),
     };
     let (reporter, health) = tonic_health::server::health_reporter();
     // NOT_SERVING until the first check finds both dependencies answering.

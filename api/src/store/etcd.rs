@@ -8,25 +8,38 @@
 //!   commits only if the head did not move since it was read.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use etcd_client::{Client, Compare, CompareOp, GetOptions, PutOptions, Txn, TxnOp};
 use serde::{Deserialize, Serialize};
 use soberana_core::resources::capacity::Capacity;
 
-use super::{Held, Store, StoreError, check_fits, held_for};
+use super::reservation_mirror::ReservationMirror;
+use super::{Held, Store, StoreError, check_fits, held_for, unix_now};
 use crate::ledger::{GENESIS, LedgerRecord, NewRecord};
 
 /// Attempts of an optimistic transaction before giving up as contended.
 const ATTEMPTS: usize = 16;
 /// How long each etcd call may take before the store counts as unavailable.
 const CALL_TIMEOUT: Duration = Duration::from_secs(3);
+/// How often the connection to etcd is pinged.
+const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(5);
+/// How long a read waits for the reservation mirror to catch up with this store's last write
+/// before reading etcd directly.
+const MIRROR_WAIT: Duration = Duration::from_secs(1);
 
 /// The store on an etcd cluster.
 #[derive(Clone)]
 pub struct EtcdStore {
     client: Client,
     prefix: String,
+    /// Started by the first read of the reservations.
+    mirror: Arc<OnceLock<Arc<ReservationMirror>>>,
+    /// The etcd revision the reservations read next must reflect: this store's last reservation
+    /// write, or the newest reservation it read directly.
+    seen: Arc<AtomicI64>,
 }
 
 impl std::fmt::Debug for EtcdStore {
@@ -49,18 +62,35 @@ impl EtcdStore {
     pub async fn connect(endpoints: &[String], prefix: &str) -> Result<Self, StoreError> {
         let options = etcd_client::ConnectOptions::new()
             .with_connect_timeout(CALL_TIMEOUT)
-            .with_timeout(CALL_TIMEOUT);
+            .with_timeout(CALL_TIMEOUT)
+            // Pings on the connection, so that a watch on an unreachable etcd ends within
+            // seconds instead of serving what it last saw.
+            .with_keep_alive(KEEP_ALIVE_INTERVAL, CALL_TIMEOUT)
+            .with_keep_alive_while_idle(true);
         let client = Client::connect(endpoints, Some(options))
             .await
             .map_err(unavailable)?;
         Ok(Self {
             client,
             prefix: prefix.to_owned(),
+            mirror: Arc::default(),
+            seen: Arc::default(),
         })
     }
 
     fn key(&self, rest: &str) -> String {
         format!("{}{rest}", self.prefix)
+    }
+
+    fn mirror(&self) -> &ReservationMirror {
+        self.mirror.get_or_init(|| {
+            ReservationMirror::start(self.client.clone(), self.key("reservations/"))
+        })
+    }
+
+    /// Notes that reads must now reflect etcd `revision`.
+    fn saw(&self, revision: i64) {
+        self.seen.fetch_max(revision, Ordering::SeqCst);
     }
 
     /// The reservations on `site` and the guard revision they were read at.
@@ -71,9 +101,10 @@ impl EtcdStore {
             .await
             .map_err(unavailable)?;
         let guard_revision = guard.kvs().first().map_or(0, |kv| kv.mod_revision());
-        let held = self
-            .prefixed::<Held>(&format!("reservations/{site}/"))
+        let (held, newest) = self
+            .prefixed_with_revision::<Held>(&format!("reservations/{site}/"))
             .await?;
+        self.saw(newest);
         Ok((held, guard_revision))
     }
 
@@ -81,12 +112,26 @@ impl EtcdStore {
         &self,
         rest: &str,
     ) -> Result<Vec<T>, StoreError> {
+        Ok(self.prefixed_with_revision(rest).await?.0)
+    }
+
+    /// The values under `rest`, and the newest revision among them.
+    async fn prefixed_with_revision<T: serde::de::DeserializeOwned>(
+        &self,
+        rest: &str,
+    ) -> Result<(Vec<T>, i64), StoreError> {
         let mut kv = self.client.kv_client();
         let response = kv
             .get(self.key(rest), Some(GetOptions::new().with_prefix()))
             .await
             .map_err(unavailable)?;
-        response
+        let newest = response
+            .kvs()
+            .iter()
+            .map(|kv| kv.mod_revision())
+            .max()
+            .unwrap_or(0);
+        let values = response
             .kvs()
             .iter()
             .map(|kv| {
@@ -94,7 +139,8 @@ impl EtcdStore {
                     StoreError::Corrupt(format!("{}: {error}", String::from_utf8_lossy(kv.key())))
                 })
             })
-            .collect()
+            .collect::<Result<_, _>>()?;
+        Ok((values, newest))
     }
 
     async fn lease(&self, ttl: Duration) -> Result<i64, StoreError> {
@@ -120,7 +166,17 @@ fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
 #[async_trait::async_trait]
 impl Store for EtcdStore {
     async fn reservations(&self) -> Result<Vec<Held>, StoreError> {
-        self.prefixed("reservations/").await
+        let since = self.seen.load(Ordering::SeqCst);
+        if let Some(held) = self.mirror().held_since(since, MIRROR_WAIT).await {
+            return Ok(held);
+        }
+        let (held, newest) = self.prefixed_with_revision::<Held>("reservations/").await?;
+        self.saw(newest);
+        let now = unix_now();
+        Ok(held
+            .into_iter()
+            .filter(|held| held.expires_unix > now)
+            .collect())
     }
 
     async fn reserve(
@@ -169,14 +225,14 @@ impl Store for EtcdStore {
                     None,
                 ));
             }
-            let committed = self
+            let response = self
                 .client
                 .kv_client()
                 .txn(Txn::new().when(compares).and_then(operations))
                 .await
-                .map_err(unavailable)?
-                .succeeded();
-            if committed {
+                .map_err(unavailable)?;
+            if response.succeeded() {
+                self.saw(response.header().map_or(0, |header| header.revision()));
                 return Ok(made);
             }
             // Someone reserved on one of these sites meanwhile: give the lease back, re-read.
@@ -189,12 +245,16 @@ impl Store for EtcdStore {
         let held: Vec<Held> = self.prefixed("reservations/").await?;
         let mut kv = self.client.kv_client();
         for reservation in held.iter().filter(|held| held.plan == plan) {
-            kv.delete(
-                self.key(&format!("reservations/{}/{plan}", reservation.site)),
-                None,
-            )
-            .await
-            .map_err(unavailable)?;
+            let deleted = kv
+                .delete(
+                    self.key(&format!("reservations/{}/{plan}", reservation.site)),
+                    None,
+                )
+                .await
+                .map_err(unavailable)?;
+            if deleted.deleted() > 0 {
+                self.saw(deleted.header().map_or(0, |header| header.revision()));
+            }
         }
         Ok(())
     }

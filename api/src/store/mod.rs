@@ -9,6 +9,7 @@
 
 pub mod etcd;
 pub mod memory;
+mod reservation_mirror;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};

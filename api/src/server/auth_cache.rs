@@ -1,0 +1,238 @@
+//! Recent `TokenReview` and `SubjectAccessReview` answers, so that a busy caller costs the
+//! management cluster one review per question and TTL, not one per call.
+//!
+//! An answer is reused for at most `CACHE_TTL`, like the API server's own webhook caches: a
+//! revoked token or binding stops working within it. Refusals are never kept, so a new binding
+//! takes effect at once. Past `REFRESH_AFTER`, the first call that reuses an answer also asks
+//! again in the background: a busy caller then never waits for a review after its first one,
+//! where otherwise every call arriving as the answer expires would wait for, and send, its own.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use kube::Client;
+use sha2::Digest;
+use tonic::metadata::MetadataMap;
+use tonic::{Code, Status};
+
+use super::auth::{Caller, authorize, bearer_token, review_token};
+use super::lock;
+
+/// How long an answer is reused at most.
+const CACHE_TTL: Duration = Duration::from_secs(10);
+/// How old an answer gets before a call that reuses it also refreshes it.
+const REFRESH_AFTER: Duration = Duration::from_secs(5);
+
+/// The cached answers: who each token is, and which questions were allowed.
+#[derive(Debug, Default)]
+pub struct AuthCache {
+    callers: Answers<Caller>,
+    allowed: Answers<()>,
+}
+
+impl AuthCache {
+    /// `auth::authenticate`, reusing a recent answer for the same token (kept by digest only).
+    pub async fn authenticate(
+        self: &Arc<Self>,
+        kube: &Client,
+        metadata: &MetadataMap,
+    ) -> Result<Caller, Status> {
+        let token = bearer_token(metadata)?;
+        let key = sha2::Sha256::digest(token.as_bytes()).to_vec();
+        match self.callers.lookup(&key, Instant::now()) {
+            Lookup::Fresh(caller) => Ok(caller),
+            Lookup::Refresh(caller) => {
+                let (cache, kube, token) = (Arc::clone(self), kube.clone(), token.to_owned());
+                tokio::spawn(async move {
+                    let answer = review_token(&kube, &token).await;
+                    cache.callers.refreshed(&key, answer, Instant::now());
+                });
+                Ok(caller)
+            }
+            Lookup::Missing => {
+                let caller = review_token(kube, token).await?;
+                self.callers.keep(key, caller.clone(), Instant::now());
+                Ok(caller)
+            }
+        }
+    }
+
+    /// `auth::authorize`, reusing a recent allow for the same question.
+    pub async fn authorize(
+        self: &Arc<Self>,
+        kube: &Client,
+        caller: &Caller,
+        verb: &str,
+        resource: &str,
+        namespace: &str,
+    ) -> Result<(), Status> {
+        let key = format!(
+            "{}\n{}\n{verb}\n{resource}\n{namespace}",
+            caller.user,
+            caller.groups.join(",")
+        )
+        .into_bytes();
+        match self.allowed.lookup(&key, Instant::now()) {
+            Lookup::Fresh(()) => Ok(()),
+            Lookup::Refresh(()) => {
+                let (cache, kube, caller) = (Arc::clone(self), kube.clone(), caller.clone());
+                let (verb, resource, namespace) =
+                    (verb.to_owned(), resource.to_owned(), namespace.to_owned());
+                tokio::spawn(async move {
+                    let answer = authorize(&kube, &caller, &verb, &resource, &namespace).await;
+                    cache.allowed.refreshed(&key, answer, Instant::now());
+                });
+                Ok(())
+            }
+            Lookup::Missing => {
+                authorize(kube, caller, verb, resource, namespace).await?;
+                self.allowed.keep(key, (), Instant::now());
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Answers by question.
+#[derive(Debug)]
+struct Answers<T> {
+    entries: Mutex<HashMap<Vec<u8>, Entry<T>>>,
+}
+
+impl<T> Default for Answers<T> {
+    fn default() -> Self {
+        Self {
+            entries: Mutex::default(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Entry<T> {
+    value: T,
+    at: Instant,
+    refreshing: bool,
+}
+
+/// What a lookup found.
+#[derive(Debug, PartialEq, Eq)]
+enum Lookup<T> {
+    /// A recent answer.
+    Fresh(T),
+    /// An answer to use, which the caller should now refresh (nobody else is).
+    Refresh(T),
+    /// No answer young enough: ask.
+    Missing,
+}
+
+impl<T: Clone> Answers<T> {
+    fn lookup(&self, key: &[u8], now: Instant) -> Lookup<T> {
+        let mut entries = lock(&self.entries);
+        let Some(entry) = entries.get_mut(key) else {
+            return Lookup::Missing;
+        };
+        let age = now.saturating_duration_since(entry.at);
+        if age >= CACHE_TTL {
+            Lookup::Missing
+        } else if age < REFRESH_AFTER || entry.refreshing {
+            Lookup::Fresh(entry.value.clone())
+        } else {
+            entry.refreshing = true;
+            Lookup::Refresh(entry.value.clone())
+        }
+    }
+
+    fn keep(&self, key: Vec<u8>, value: T, now: Instant) {
+        let mut entries = lock(&self.entries);
+        entries.retain(|_, entry| now.saturating_duration_since(entry.at) < CACHE_TTL);
+        entries.insert(
+            key,
+            Entry {
+                value,
+                at: now,
+                refreshing: false,
+            },
+        );
+    }
+
+    /// Takes a background refresh's answer: a new answer replaces the old one, a refusal drops
+    /// it at once, a failure to ask leaves it to expire.
+    fn refreshed(&self, key: &[u8], answer: Result<T, Status>, now: Instant) {
+        match answer {
+            Ok(value) => self.keep(key.to_vec(), value, now),
+            Err(status)
+                if matches!(
+                    status.code(),
+                    Code::Unauthenticated | Code::PermissionDenied
+                ) =>
+            {
+                lock(&self.entries).remove(key);
+            }
+            Err(_) => {
+                if let Some(entry) = lock(&self.entries).get_mut(key) {
+                    entry.refreshing = false;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kept(at: Instant) -> Answers<u32> {
+        let answers = Answers::default();
+        answers.keep(b"question".to_vec(), 7, at);
+        answers
+    }
+
+    #[test]
+    fn a_recent_answer_is_reused_without_asking_again() {
+        let at = Instant::now();
+        let answers = kept(at);
+        assert_eq!(
+            answers.lookup(b"question", at + Duration::from_secs(1)),
+            Lookup::Fresh(7)
+        );
+        assert_eq!(answers.lookup(b"other", at), Lookup::Missing);
+    }
+
+    #[test]
+    fn an_ageing_answer_is_refreshed_by_one_caller_while_the_others_reuse_it() {
+        let at = Instant::now();
+        let answers = kept(at);
+        let later = at + REFRESH_AFTER + Duration::from_millis(1);
+        assert_eq!(answers.lookup(b"question", later), Lookup::Refresh(7));
+        assert_eq!(answers.lookup(b"question", later), Lookup::Fresh(7));
+        answers.refreshed(b"question", Ok(8), later);
+        assert_eq!(answers.lookup(b"question", later), Lookup::Fresh(8));
+    }
+
+    #[test]
+    fn no_answer_outlives_the_ttl_even_when_its_refresh_failed() {
+        let at = Instant::now();
+        let answers = kept(at);
+        let later = at + REFRESH_AFTER + Duration::from_millis(1);
+        assert_eq!(answers.lookup(b"question", later), Lookup::Refresh(7));
+        answers.refreshed(b"question", Err(Status::unavailable("no answer")), later);
+        assert_eq!(answers.lookup(b"question", later), Lookup::Refresh(7));
+        assert_eq!(answers.lookup(b"question", at + CACHE_TTL), Lookup::Missing);
+    }
+
+    #[test]
+    fn a_refused_refresh_drops_the_answer_at_once() {
+        let at = Instant::now();
+        for refusal in [
+            Status::permission_denied("binding removed"),
+            Status::unauthenticated("token revoked"),
+        ] {
+            let answers = kept(at);
+            let later = at + REFRESH_AFTER + Duration::from_millis(1);
+            assert_eq!(answers.lookup(b"question", later), Lookup::Refresh(7));
+            answers.refreshed(b"question", Err(refusal), later);
+            assert_eq!(answers.lookup(b"question", later), Lookup::Missing);
+        }
+    }
+}
