@@ -42,6 +42,10 @@ fn main() -> ExitCode {
             "concurrent_plans_never_overbook_a_nearly_full_site",
             concurrent_plans,
         )
+        .test(
+            "a_call_past_its_deadline_is_abandoned_and_its_retry_finds_the_answer",
+            deadline,
+        )
         .test("a_reservation_expires_after_its_ttl", reservation_expiry)
         .test(
             "etcd_stopped_means_unavailable_and_not_serving_then_recovery",
@@ -460,6 +464,76 @@ async fn idempotent_retry(plane: Arc<ControlPlane>) -> Result<()> {
         .filter(|record| record.kind == RecordKind::Submission)
         .count();
     ensure!((plans, submissions) == (1, 1), "{records:?}");
+    Ok(())
+}
+
+/// A plan whose caller stops waiting after 300 ms while etcd hangs: the caller gets CANCELLED,
+/// the server counts the call as abandoned, and the work it started still completes once etcd
+/// answers again, without any retry; a retry with the same request id then gets that plan, and
+/// the ledger holds it once.
+async fn deadline(plane: Arc<ControlPlane>) -> Result<()> {
+    let api = start(&plane).await?;
+    let mut migrations = Migrations::new(api.channel.clone());
+    // Authentication and authorization answers are cached from here on.
+    migrations
+        .plan_migration(with_token(
+            plan_request("unhurried", "agna-prod", workload("public", 100), 600),
+            &api.agency_a,
+        ))
+        .await?;
+    let request = plan_request("hurried", "agna-prod", workload("internal", 300), 600);
+    let mut hurried = with_token(request.clone(), &api.agency_a);
+    hurried.set_timeout(Duration::from_millis(300));
+    api.etcd.freeze(true);
+    let refused = migrations.plan_migration(hurried).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    api.etcd.freeze(false);
+    let refused = refused.err().context("a plan answered while etcd hung")?;
+    ensure!(
+        matches!(refused.code(), Code::Cancelled | Code::DeadlineExceeded),
+        "{refused:?}"
+    );
+    let counted = metrics_text(api.metrics_port).await?.lines().any(|line| {
+        line.starts_with("soberana_api_requests_total")
+            && line.contains("method=\"PlanMigration\"")
+            && line.contains("code=\"Cancelled\"")
+            && line.ends_with(" 1")
+    });
+    ensure!(counted, "the abandoned call is not counted as Cancelled");
+    let admin_token = admin_token(&plane).await?;
+    let plan_records = || async {
+        anyhow::Ok(
+            ledger(&api, &admin_token)
+                .await?
+                .into_iter()
+                .filter(|record| record.kind == RecordKind::Plan)
+                .map(|record| record.subject)
+                .collect::<Vec<_>>(),
+        )
+    };
+    let mut recorded = Vec::new();
+    for _ in 0..50 {
+        recorded = plan_records().await?;
+        if recorded.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    ensure!(
+        recorded.len() == 2,
+        "the abandoned plan's work did not complete: {recorded:?}"
+    );
+    let retried = migrations
+        .plan_migration(with_token(request.clone(), &api.agency_a))
+        .await?
+        .into_inner()
+        .plan
+        .context("no plan")?;
+    ensure!(
+        retried.reservations.len() == 1 && recorded[1].contains(&retried.plan_id),
+        "the retry did not get the abandoned call's plan: {retried:?} vs {recorded:?}"
+    );
+    ensure!(plan_records().await? == recorded, "the retry planned again");
     Ok(())
 }
 

@@ -89,6 +89,28 @@ async fn reservations_never_overbook(store: &dyn Store) {
     assert!(store.reservations().await.unwrap().is_empty());
 }
 
+async fn a_retried_plan_replaces_what_it_held(store: &dyn Store) {
+    for _ in 0..2 {
+        store
+            .reserve(
+                "retried",
+                &[("state-dc".to_owned(), cpu(600))],
+                &free(),
+                TTL,
+            )
+            .await
+            .expect("the plan's own reservation does not stand in its way");
+    }
+    let held = store.reservations().await.unwrap();
+    assert_eq!(
+        held.iter()
+            .map(|held| (held.plan.as_str(), held.capacity.cpu_millicores))
+            .collect::<Vec<_>>(),
+        [("retried", 600)]
+    );
+    store.release("retried").await.unwrap();
+}
+
 async fn racing_plans_get_exactly_what_fits(store: Arc<dyn Store>) {
     let attempts = (0..8).map(|index| {
         let store = store.clone();
@@ -191,6 +213,7 @@ async fn the_ledger_chains(store: &dyn Store) -> u64 {
 async fn the_memory_twin_keeps_the_same_promises() {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
     reservations_never_overbook(store.as_ref()).await;
+    a_retried_plan_replaces_what_it_held(store.as_ref()).await;
     racing_plans_get_exactly_what_fits(store.clone()).await;
     reservations_expire(store.as_ref()).await;
     retries_get_the_first_answer(store.as_ref()).await;
@@ -267,6 +290,7 @@ async fn the_etcd_store_against_a_real_etcd() {
             .unwrap(),
     );
     reservations_never_overbook(store.as_ref()).await;
+    a_retried_plan_replaces_what_it_held(store.as_ref()).await;
     racing_plans_get_exactly_what_fits(store.clone()).await;
     reservations_expire(store.as_ref()).await;
     retries_get_the_first_answer(store.as_ref()).await;

@@ -108,6 +108,20 @@ impl Component {
         self.reap(child)
     }
 
+    /// Freezes (`true`: SIGSTOP) or thaws (`false`: SIGCONT) the process: a frozen server keeps
+    /// its connections open but answers nothing, as a hung one would.
+    pub fn freeze(&self, frozen: bool) {
+        if let Some(child) = &self.child {
+            let pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
+            let signal = if frozen {
+                Signal::SIGSTOP
+            } else {
+                Signal::SIGCONT
+            };
+            let _ = kill(pid, signal);
+        }
+    }
+
     /// Kills the process at once (SIGKILL), as a crash would. Idempotent.
     pub fn kill(&mut self) -> Option<std::process::ExitStatus> {
         let child = self.child.take()?;

@@ -66,6 +66,11 @@ impl EtcdServer {
         self.lock().stop();
     }
 
+    /// Freezes etcd (`true`) or lets it go on (`false`): while frozen it answers nothing.
+    pub fn freeze(&self, frozen: bool) {
+        self.lock().freeze(frozen);
+    }
+
     /// Starts etcd on the same port and data, and waits until it serves.
     pub async fn start_again(&self) -> Result<()> {
         self.lock().start()?;

@@ -41,34 +41,41 @@ type Watch = ReceiverStream<Result<proto::WatchMigrationResponse, Status>>;
 
 impl MigrationApi {
     /// Runs `produce` once per (caller, method, request id): a retry gets the stored answer.
-    async fn once<M: Message + Default>(
+    ///
+    /// The lookup and the work run in a task of their own, to the end, even when the caller
+    /// stops waiting (its deadline passed or it went away): a retry with the same request id then
+    /// finds the answer rather than half-done work (capacity reserved but no plan stored, a
+    /// Workload created but no answer).
+    async fn once<M>(
         &self,
         caller: &Caller,
         method: &str,
         request: &str,
-        produce: impl std::future::Future<Output = Result<M, Status>>,
-    ) -> Result<M, Status> {
+        produce: impl std::future::Future<Output = Result<M, Status>> + Send + 'static,
+    ) -> Result<M, Status>
+    where
+        M: Message + Default + 'static,
+    {
         let key = answer_key(caller, request);
-        if let Some(stored) = self
-            .0
-            .store
-            .recall(method, &key)
-            .await
-            .map_err(store_status)?
-        {
-            return M::decode(stored.as_slice()).map_err(|error| {
+        let store = std::sync::Arc::clone(&self.0.store);
+        let method = method.to_owned();
+        tokio::spawn(async move {
+            let stored = match store.recall(&method, &key).await.map_err(store_status)? {
+                Some(stored) => stored,
+                None => {
+                    let answer = produce.await?;
+                    store
+                        .remember(&method, &key, &answer.encode_to_vec(), ANSWER_TTL)
+                        .await
+                        .map_err(store_status)?
+                }
+            };
+            M::decode(stored.as_slice()).map_err(|error| {
                 Status::internal(format!("a stored answer is unreadable: {error}"))
-            });
-        }
-        let answer = produce.await?;
-        let stored = self
-            .0
-            .store
-            .remember(method, &key, &answer.encode_to_vec(), ANSWER_TTL)
-            .await
-            .map_err(store_status)?;
-        M::decode(stored.as_slice())
-            .map_err(|error| Status::internal(format!("a stored answer is unreadable: {error}")))
+            })
+        })
+        .await
+        .map_err(|error| Status::internal(format!("the call's work stopped: {error}")))?
     }
 
     async fn record(
@@ -287,13 +294,12 @@ impl proto::migration_service_server::MigrationService for MigrationApi {
                     .0
                     .allow(&request, "create", "workloads", &body.namespace)
                     .await?;
+                let (api, planner, planned) =
+                    (MigrationApi(self.0.clone()), caller.clone(), body.clone());
                 let answer = self
-                    .once(
-                        &caller,
-                        "PlanMigration",
-                        &body.request_id,
-                        self.plan(&caller, body),
-                    )
+                    .once(&caller, "PlanMigration", &body.request_id, async move {
+                        api.plan(&planner, &planned).await
+                    })
                     .await?;
                 Ok(Response::new(answer))
             })
@@ -337,8 +343,14 @@ impl proto::migration_service_server::MigrationService for MigrationApi {
                     &plan.namespace,
                 )
                 .await?;
+                let (api, submitter, submitted, plan) = (
+                    MigrationApi(self.0.clone()),
+                    caller.clone(),
+                    body.clone(),
+                    plan.clone(),
+                );
                 let answer = self
-                    .once(&caller, "SubmitMigration", &body.request_id, async {
+                    .once(&caller, "SubmitMigration", &body.request_id, async move {
                         let mut violations = Violations::default();
                         let spec = super::validation::workload_spec(
                             plan.workload.as_ref(),
@@ -348,17 +360,17 @@ impl proto::migration_service_server::MigrationService for MigrationApi {
                         violations.into_result()?;
                         let spec =
                             spec.ok_or_else(|| Status::internal("the plan lost its workload"))?;
-                        let mut workload = Workload::new(&body.workload_name, spec);
+                        let mut workload = Workload::new(&submitted.workload_name, spec);
                         workload.metadata.namespace = Some(plan.namespace.clone());
                         let created =
-                            Api::<Workload>::namespaced(self.0.kube.clone(), &plan.namespace)
+                            Api::<Workload>::namespaced(api.0.kube.clone(), &plan.namespace)
                                 .create(&PostParams::default(), &workload)
                                 .await
                                 .map_err(kube_status)?;
-                        let name = format!("{}/{}", plan.namespace, body.workload_name);
-                        self.record(
+                        let name = format!("{}/{}", plan.namespace, submitted.workload_name);
+                        api.record(
                             RecordKind::Submission,
-                            &caller,
+                            &submitter,
                             &name,
                             &serde_json::json!({"planId": plan.plan_id}),
                         )
@@ -516,20 +528,27 @@ impl proto::migration_service_server::MigrationService for MigrationApi {
                     .0
                     .allow(&request, "delete", "workloads", &namespace)
                     .await?;
+                let (migrations, canceller, cancelled) = (
+                    MigrationApi(self.0.clone()),
+                    caller.clone(),
+                    body.name.clone(),
+                );
                 let answer = self
-                    .once(&caller, "CancelMigration", &body.request_id, async {
-                        let api = Api::<Workload>::namespaced(self.0.kube.clone(), &namespace);
+                    .once(&caller, "CancelMigration", &body.request_id, async move {
+                        let api =
+                            Api::<Workload>::namespaced(migrations.0.kube.clone(), &namespace);
                         let workload = api.get(&name).await.map_err(kube_status)?;
                         api.delete(&name, &DeleteParams::default())
                             .await
                             .map_err(kube_status)?;
-                        self.record(
-                            RecordKind::Cancellation,
-                            &caller,
-                            &body.name,
-                            &serde_json::json!({}),
-                        )
-                        .await?;
+                        migrations
+                            .record(
+                                RecordKind::Cancellation,
+                                &canceller,
+                                &cancelled,
+                                &serde_json::json!({}),
+                            )
+                            .await?;
                         let mut migration = convert::migration(&workload);
                         migration.phase = proto::MigrationPhase::Cancelled.into();
                         Ok(proto::CancelMigrationResponse {

@@ -68,15 +68,22 @@ impl Shared {
         Ok(caller)
     }
 
-    /// Runs one call of `method`, counting it by status code and timing it.
+    /// Runs one call of `method`, counting it by status code and timing it (also when it is
+    /// abandoned half-way because its deadline passed).
     pub async fn measured<T>(
         &self,
         method: &str,
         call: impl std::future::Future<Output = Result<T, Status>>,
     ) -> Result<T, Status> {
-        let started = std::time::Instant::now();
+        let mut unfinished = rpc_metrics::Unfinished {
+            metrics: &self.metrics,
+            method,
+            started: std::time::Instant::now(),
+            finished: false,
+        };
         let result = call.await;
-        self.metrics.observe(method, started, &result);
+        unfinished.finished = true;
+        self.metrics.observe(method, unfinished.started, &result);
         result
     }
 

@@ -47,6 +47,11 @@ impl RpcMetrics {
             Ok(_) => tonic::Code::Ok,
             Err(status) => status.code(),
         };
+        self.observe_code(method, started, code);
+    }
+
+    /// Records one call of `method` that started at `started` and ended with `code`.
+    pub fn observe_code(&self, method: &str, started: Instant, code: tonic::Code) {
         self.requests
             .with_label_values(&[method, &format!("{code:?}")])
             .inc();
@@ -61,5 +66,24 @@ impl RpcMetrics {
         use prometheus::Encoder;
         let _ = prometheus::TextEncoder::new().encode(&self.registry.gather(), &mut buffer);
         String::from_utf8_lossy(&buffer).into_owned()
+    }
+}
+
+/// Counts a call that was abandoned before it answered (its deadline passed, or the caller went
+/// away: the server then drops the call) as `Cancelled`, the code the caller got.
+#[derive(Debug)]
+pub struct Unfinished<'a> {
+    pub metrics: &'a RpcMetrics,
+    pub method: &'a str,
+    pub started: Instant,
+    pub finished: bool,
+}
+
+impl Drop for Unfinished<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.metrics
+                .observe_code(self.method, self.started, tonic::Code::Cancelled);
+        }
     }
 }

@@ -194,7 +194,8 @@ impl Store for EtcdStore {
             let mut guards = Vec::new();
             for site in &sites {
                 let (site_held, revision) = self.site_reservations(site).await?;
-                held.extend(site_held);
+                // The plan's own earlier reservations (a retry) are replaced, not added to.
+                held.extend(site_held.into_iter().filter(|held| held.plan != plan));
                 guards.push((*site, revision));
             }
             check_fits(wanted, &held, free)?;

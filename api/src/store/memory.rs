@@ -49,8 +49,15 @@ impl Store for MemoryStore {
     ) -> Result<Vec<Held>, StoreError> {
         let mut state = self.state.lock().await;
         state.expire();
-        check_fits(wanted, &state.reservations, free)?;
+        let others: Vec<Held> = state
+            .reservations
+            .iter()
+            .filter(|held| held.plan != plan)
+            .cloned()
+            .collect();
+        check_fits(wanted, &others, free)?;
         let made = held_for(plan, wanted, ttl);
+        state.reservations = others;
         state.reservations.extend(made.iter().cloned());
         Ok(made)
     }

@@ -54,7 +54,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn reservations(&self) -> Result<Vec<Held>, StoreError>;
     /// Holds `wanted` for `plan` until `ttl` passes, all or nothing, provided each site's
     /// reservations (these included) stay within its `free` capacity (capacity net of what is
-    /// allocated, before reservations).
+    /// allocated, before reservations). A plan reserving again (a retry) replaces what it held.
     async fn reserve(
         &self,
         plan: &str,
