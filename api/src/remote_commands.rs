@@ -431,7 +431,14 @@ pub async fn audit_verify(connection: &Connection) -> Result<u8, Failure> {
     let chain: Vec<LedgerRecord> = records.iter().map(ledger_record).collect::<Result<_>>()?;
     match verify(&chain) {
         Ok(count) => {
-            println!("The ledger holds: {count} records, every link verified.");
+            let of = |kind: RecordKind| chain.iter().filter(|record| record.kind == kind).count();
+            println!(
+                "The ledger holds: {count} records, every link verified ({} plans, {} submissions, {} placements, {} cancellations).",
+                of(RecordKind::Plan),
+                of(RecordKind::Submission),
+                of(RecordKind::Placement),
+                of(RecordKind::Cancellation)
+            );
             Ok(0)
         }
         Err(broken) => {

@@ -1,11 +1,11 @@
 //! An agency's migration tool as the API sees it: a ServiceAccount in the tenant's namespace on
 //! the management cluster, allowed by RBAC to manage Workloads there and nothing else, and a
-//! token for it.
+//! token for it; and a security team's ledger reader.
 
 use anyhow::{Context, Result};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
-use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde_json::json;
@@ -43,6 +43,42 @@ pub async fn agency_token(admin: &Client, namespace: &str, account: &str) -> Res
     Api::<RoleBinding>::namespaced(admin.clone(), namespace)
         .patch(account, &params, &Patch::Apply(&binding))
         .await?;
+    token(&accounts, namespace, account).await
+}
+
+/// Creates (idempotently) the ServiceAccount `account` in `namespace` for a security team that
+/// reads the decision ledger: a ClusterRole to list Workloads everywhere (what `AuditService`
+/// asks for) and nothing else; returns a one-hour token for it.
+pub async fn auditor_token(admin: &Client, namespace: &str, account: &str) -> Result<String> {
+    let params = PatchParams::apply("soberana-e2e").force();
+    let accounts: Api<ServiceAccount> = Api::namespaced(admin.clone(), namespace);
+    let service_account = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": account, "namespace": namespace}});
+    accounts
+        .patch(account, &params, &Patch::Apply(&service_account))
+        .await?;
+    let name = format!("{namespace}-{account}");
+    let role = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+        "metadata": {"name": name},
+        "rules": [{"apiGroups": ["soberana.io"], "resources": ["workloads"], "verbs": ["get", "list"]}]
+    });
+    Api::<ClusterRole>::all(admin.clone())
+        .patch(&name, &params, &Patch::Apply(&role))
+        .await?;
+    let binding = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": namespace}]
+    });
+    Api::<ClusterRoleBinding>::all(admin.clone())
+        .patch(&name, &params, &Patch::Apply(&binding))
+        .await?;
+    token(&accounts, namespace, account).await
+}
+
+/// A one-hour token for the ServiceAccount `account`.
+async fn token(accounts: &Api<ServiceAccount>, namespace: &str, account: &str) -> Result<String> {
     let request = TokenRequest {
         spec: Some(TokenRequestSpec {
             expiration_seconds: Some(3600),

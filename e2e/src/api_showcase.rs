@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::agency_access::agency_token;
+use crate::agency_access::{agency_token, auditor_token};
 use crate::component::Component;
 use crate::control_plane::ControlPlane;
 use crate::etcd_server::EtcdServer;
@@ -48,19 +48,18 @@ spec:
     external: Servidor de citas del Hospital Calderón Guardia, rack 2
 ";
 
-/// Starts the API next to the `management` cluster and plans the demo migration with the CLI;
-/// returns the API and the lines to print.
+/// Starts the API next to the `management` cluster on `etcd` (where the operator appends its
+/// placement decisions too), plans the demo migration with the CLI and verifies the decision
+/// ledger as a security team would; returns the API and the lines to print.
 pub async fn start_and_plan(
     plane: &ControlPlane,
     management: &str,
     api_binary: &Path,
     cli_binary: &Path,
+    etcd: EtcdServer,
 ) -> Result<(RunningApi, Vec<String>)> {
     let cluster = plane.cluster(management)?;
     let directory = cluster.directory();
-    let etcd = EtcdServer::start()
-        .await
-        .context("starting the API's etcd")?;
     let token =
         service_account_token(cluster, "api-management-cluster.yaml", "soberana-api").await?;
     let kubeconfig = directory.join("soberana-api.kubeconfig");
@@ -133,6 +132,28 @@ pub async fn start_and_plan(
     let errors = String::from_utf8_lossy(&output.stderr);
     if !errors.trim().is_empty() {
         lines.extend(errors.lines().map(|line| format!("    {line}")));
+    }
+    let auditor = auditor_token(&admin, "default", "ledger-auditor").await?;
+    let verified = tokio::process::Command::new(cli_binary)
+        .args([
+            "audit", "verify", "--server", &endpoint, "--token", &auditor,
+        ])
+        .output()
+        .await
+        .with_context(|| format!("running {}", cli_binary.display()))?;
+    lines.push(
+        "A security team (ServiceAccount default/ledger-auditor, allowed to list Workloads) verifies the decision ledger, where the API records plans and the operator its placements:".to_owned(),
+    );
+    lines.push(format!(
+        "  {} audit verify --token $(…)",
+        cli_binary.display()
+    ));
+    for stream in [&verified.stdout, &verified.stderr] {
+        lines.extend(
+            String::from_utf8_lossy(stream)
+                .lines()
+                .map(|line| format!("    {line}")),
+        );
     }
     Ok((
         RunningApi {

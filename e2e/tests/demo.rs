@@ -109,6 +109,15 @@ fn demo_serves_kubectl_on_every_site_until_interrupted() {
             && transcript.contains("Reserved on public-cloud-us"),
         "the demo did not show a working `soberana plan`:\n{transcript}"
     );
+    // The ledger verifies, and holds the API's plan and the operator's placement decisions.
+    let ledger = transcript
+        .lines()
+        .find(|line| line.contains("every link verified"))
+        .unwrap_or_default();
+    assert!(
+        ledger.contains("(1 plans,") && !ledger.contains(" 0 placements"),
+        "the demo did not verify a ledger with the plan and the operator's placements:\n{transcript}"
+    );
     // The operator provisioned the institutions allowed on public-cloud-us there.
     assert!(
         transcript.contains("Every site is Ready and every tenant is provisioned on it."),

@@ -12,6 +12,7 @@ use clap::Parser;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::Api;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+use soberana_e2e::etcd_server::EtcdServer;
 use soberana_e2e::operator_process::{OperatorProcess, OperatorSettings};
 use soberana_e2e::{
     ControlPlane, api_showcase, convergence_report, residency_showcase, soberana_install,
@@ -159,6 +160,11 @@ async fn run(arguments: Arguments) -> Result<()> {
             .with_context(|| format!("writing {}", kubeconfig_path.display()))?;
         // After the management RBAC: it creates the namespace the site Secrets go in.
         let reachable = register_sites(&plane, &client).await?;
+        // The API's etcd, started first: the operator appends its placement decisions to the
+        // ledger the API keeps there.
+        let ledger = EtcdServer::start()
+            .await
+            .context("starting the API's etcd")?;
         let mut process = OperatorProcess::start(
             &binary,
             &kubeconfig_path,
@@ -169,6 +175,7 @@ async fn run(arguments: Arguments) -> Result<()> {
                 lease_duration: 15,
                 drift_check_interval: 30,
                 residency_scan_interval: 30,
+                ledger_etcd: Some(ledger.endpoint()),
                 ..OperatorSettings::default()
             },
         )?;
@@ -203,6 +210,7 @@ async fn run(arguments: Arguments) -> Result<()> {
             MANAGEMENT_SITE,
             &sibling_binary("soberana-api")?,
             &sibling_binary("soberana")?,
+            ledger,
         )
         .await?;
         for line in lines {
