@@ -46,30 +46,40 @@ impl ReservationMirror {
     /// The reservations not yet expired, once the mirror reflects etcd `revision` or later;
     /// `None` when the watch is down or does not get there within `wait`.
     pub(crate) async fn held_since(&self, revision: i64, wait: Duration) -> Option<Vec<Held>> {
+        // Usually caught up already: answer without registering as a waiter.
+        if let Some(answer) = self.held_if_since(revision) {
+            return answer;
+        }
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let changed = self.changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
-            {
-                let state = read(&self.state);
-                if !state.live {
-                    return None;
-                }
-                if state.revision >= revision {
-                    let now = unix_now();
-                    return Some(
-                        state
-                            .held
-                            .values()
-                            .filter(|held| held.expires_unix > now)
-                            .cloned()
-                            .collect(),
-                    );
-                }
+            if let Some(answer) = self.held_if_since(revision) {
+                return answer;
             }
             tokio::time::timeout_at(deadline, changed).await.ok()?;
         }
+    }
+
+    /// `Some(None)` while the watch is down, `Some(held)` once at `revision`, `None` before.
+    fn held_if_since(&self, revision: i64) -> Option<Option<Vec<Held>>> {
+        let state = read(&self.state);
+        if !state.live {
+            return Some(None);
+        }
+        if state.revision < revision {
+            return None;
+        }
+        let now = unix_now();
+        Some(Some(
+            state
+                .held
+                .values()
+                .filter(|held| held.expires_unix > now)
+                .cloned()
+                .collect(),
+        ))
     }
 
     fn update(&self, change: impl FnOnce(&mut State)) {
