@@ -9,6 +9,10 @@ HARNESS := e2e/scripts/build-harness.sh
 
 BENCH_TENANTS ?= 500
 
+# A one-off build (CI, a fresh clone) gains nothing from incremental caches, which are the bulk of
+# target/; export CARGO_INCREMENTAL=1 to keep them while iterating.
+export CARGO_INCREMENTAL ?= 0
+
 .PHONY: test demo tools harness crds policies bench
 
 ## test: format check, clippy with -D warnings, then every unit, integration and e2e test
