@@ -1,7 +1,7 @@
 //! The gRPC API against a real management API server (authentication, authorization, the
 //! Soberana objects) and a real etcd (reservations, idempotency, ledger), through real tonic
 //! clients: agencies act only in their own tenant, retries do nothing twice, concurrent plans do
-//! not overbook, reservations expire, a stopped etcd makes the API unavailable and NOT_SERVING
+//! not overbook, reservations expire or are given back on cancel, a stopped etcd makes the API unavailable and NOT_SERVING
 //! until it returns with nothing lost, the ledger verifies, and malformed requests get
 //! INVALID_ARGUMENT with field paths.
 
@@ -47,6 +47,10 @@ fn main() -> ExitCode {
             deadline,
         )
         .test("a_reservation_expires_after_its_ttl", reservation_expiry)
+        .test(
+            "cancelling_a_migration_gives_back_its_reservation",
+            cancel_releases,
+        )
         .test(
             "etcd_stopped_means_unavailable_and_not_serving_then_recovery",
             etcd_outage,
@@ -449,10 +453,36 @@ async fn idempotent_retry(plane: Arc<ControlPlane>) -> Result<()> {
         .await?
         .into_inner();
     let repeated = migrations
-        .submit_migration(with_token(submit, &api.agency_a))
+        .submit_migration(with_token(submit.clone(), &api.agency_a))
         .await?
         .into_inner();
     ensure!(created == repeated, "a retried submission differs");
+    // A replica that stopped after creating the Workload but before storing its answer: the
+    // retry finds the Workload its own request created and answers with it.
+    forget_answers(&api, "SubmitMigration").await?;
+    let after_loss = migrations
+        .submit_migration(with_token(submit.clone(), &api.agency_a))
+        .await?
+        .into_inner();
+    ensure!(
+        created == after_loss,
+        "a retry after a lost answer differs: {after_loss:?}"
+    );
+    // Another request for a name already taken is refused, naming the field.
+    let taken = migrations
+        .submit_migration(with_token(
+            proto::SubmitMigrationRequest {
+                request_id: "retry-3".to_owned(),
+                ..submit
+            },
+            &api.agency_a,
+        ))
+        .await
+        .unwrap_err();
+    ensure!(
+        taken.code() == Code::AlreadyExists && taken.message().contains("workload_name"),
+        "{taken:?}"
+    );
     let admin_token = admin_token(&plane).await?;
     let records = ledger(&api, &admin_token).await?;
     let plans = records
@@ -464,6 +494,84 @@ async fn idempotent_retry(plane: Arc<ControlPlane>) -> Result<()> {
         .filter(|record| record.kind == RecordKind::Submission)
         .count();
     ensure!((plans, submissions) == (1, 1), "{records:?}");
+    Ok(())
+}
+
+/// Deletes the API's stored answers to `method`, as if the replica that did the work had
+/// stopped before storing them.
+async fn forget_answers(api: &RunningApi, method: &str) -> Result<()> {
+    let mut etcd = etcd_client::Client::connect([api.etcd.endpoint()], None).await?;
+    let deleted = etcd
+        .delete(
+            format!("/soberana/requests/{method}/"),
+            Some(etcd_client::DeleteOptions::new().with_prefix()),
+        )
+        .await?;
+    ensure!(
+        deleted.deleted() > 0,
+        "no stored answer to {method} to forget"
+    );
+    Ok(())
+}
+
+/// Cancelling a submitted migration gives its plan's reservation back at once: a plan for the
+/// same capacity, which the reservation blocked, then gets it.
+async fn cancel_releases(plane: Arc<ControlPlane>) -> Result<()> {
+    let api = start(&plane).await?;
+    let mut migrations = Migrations::new(api.channel.clone());
+    let plan = migrations
+        .plan_migration(with_token(
+            plan_request("holder", "agna-prod", workload("restricted", 1800), 600),
+            &api.agency_a,
+        ))
+        .await?
+        .into_inner()
+        .plan
+        .context("no plan")?;
+    ensure!(
+        plan.reservations.len() == 1 && plan.reservations[0].site == "home",
+        "{plan:?}"
+    );
+    migrations
+        .submit_migration(with_token(
+            proto::SubmitMigrationRequest {
+                request_id: "holder-submit".to_owned(),
+                plan_id: plan.plan_id,
+                workload_name: "short-lived".to_owned(),
+            },
+            &api.agency_a,
+        ))
+        .await?;
+    let blocked = migrations
+        .plan_migration(with_token(
+            plan_request("waiting-1", "agna-prod", workload("restricted", 1800), 600),
+            &api.agency_a,
+        ))
+        .await
+        .unwrap_err();
+    ensure!(blocked.code() == Code::ResourceExhausted, "{blocked:?}");
+    migrations
+        .cancel_migration(with_token(
+            proto::CancelMigrationRequest {
+                request_id: "holder-cancel".to_owned(),
+                name: "agna-prod/short-lived".to_owned(),
+            },
+            &api.agency_a,
+        ))
+        .await?;
+    let freed = migrations
+        .plan_migration(with_token(
+            plan_request("waiting-2", "agna-prod", workload("restricted", 1800), 600),
+            &api.agency_a,
+        ))
+        .await?
+        .into_inner()
+        .plan
+        .context("no plan")?;
+    ensure!(
+        freed.reservations.len() == 1 && freed.reservations[0].site == "home",
+        "{freed:?}"
+    );
     Ok(())
 }
 

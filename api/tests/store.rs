@@ -108,6 +108,23 @@ async fn a_retried_plan_replaces_what_it_held(store: &dyn Store) {
             .collect::<Vec<_>>(),
         [("retried", 600)]
     );
+    // Decided again, the plan chose another site: it holds that one alone.
+    store
+        .reserve(
+            "retried",
+            &[("national".to_owned(), cpu(500))],
+            &free(),
+            TTL,
+        )
+        .await
+        .unwrap();
+    let held = store.reservations().await.unwrap();
+    assert_eq!(
+        held.iter()
+            .map(|held| (held.site.as_str(), held.capacity.cpu_millicores))
+            .collect::<Vec<_>>(),
+        [("national", 500)]
+    );
     store.release("retried").await.unwrap();
 }
 

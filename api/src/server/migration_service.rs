@@ -33,6 +33,11 @@ const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 500;
 /// How often a watched migration is looked at.
 const WATCH_POLL: Duration = Duration::from_millis(500);
+/// On a submitted Workload: the plan it came from (its reservations are released on cancel).
+pub const PLAN_ANNOTATION: &str = "soberana.io/plan";
+/// On a submitted Workload: the (caller, request id) key of the submission that created it, so
+/// that a retry finding the Workload already there knows it is its own.
+pub const REQUEST_ANNOTATION: &str = "soberana.io/submission";
 
 #[derive(Debug)]
 pub struct MigrationApi(pub Shared);
@@ -45,7 +50,8 @@ impl MigrationApi {
     /// The lookup and the work run in a task of their own, to the end, even when the caller
     /// stops waiting (its deadline passed or it went away): a retry with the same request id then
     /// finds the answer rather than half-done work (capacity reserved but no plan stored, a
-    /// Workload created but no answer).
+    /// Workload created but no answer). A retry arriving while that task still runs on this
+    /// replica joins it.
     async fn once<M>(
         &self,
         caller: &Caller,
@@ -58,24 +64,27 @@ impl MigrationApi {
     {
         let key = answer_key(caller, request);
         let store = std::sync::Arc::clone(&self.0.store);
-        let method = method.to_owned();
-        tokio::spawn(async move {
-            let stored = match store.recall(&method, &key).await.map_err(store_status)? {
-                Some(stored) => stored,
-                None => {
-                    let answer = produce.await?;
-                    store
-                        .remember(&method, &key, &answer.encode_to_vec(), ANSWER_TTL)
-                        .await
-                        .map_err(store_status)?
+        let owned_method = method.to_owned();
+        let stored = self
+            .0
+            .in_flight
+            .join(&format!("{method}/{key}"), async move {
+                if let Some(stored) = store
+                    .recall(&owned_method, &key)
+                    .await
+                    .map_err(store_status)?
+                {
+                    return Ok(stored);
                 }
-            };
-            M::decode(stored.as_slice()).map_err(|error| {
-                Status::internal(format!("a stored answer is unreadable: {error}"))
+                let answer = produce.await?;
+                store
+                    .remember(&owned_method, &key, &answer.encode_to_vec(), ANSWER_TTL)
+                    .await
+                    .map_err(store_status)
             })
-        })
-        .await
-        .map_err(|error| Status::internal(format!("the call's work stopped: {error}")))?
+            .await?;
+        M::decode(stored.as_slice())
+            .map_err(|error| Status::internal(format!("a stored answer is unreadable: {error}")))
     }
 
     async fn record(
@@ -360,13 +369,40 @@ impl proto::migration_service_server::MigrationService for MigrationApi {
                         violations.into_result()?;
                         let spec =
                             spec.ok_or_else(|| Status::internal("the plan lost its workload"))?;
+                        let request = answer_key(&submitter, &submitted.request_id);
                         let mut workload = Workload::new(&submitted.workload_name, spec);
                         workload.metadata.namespace = Some(plan.namespace.clone());
+                        workload.metadata.annotations = Some(BTreeMap::from([
+                            (PLAN_ANNOTATION.to_owned(), plan.plan_id.clone()),
+                            (REQUEST_ANNOTATION.to_owned(), request.clone()),
+                        ]));
+                        let workloads =
+                            Api::<Workload>::namespaced(api.0.kube.clone(), &plan.namespace);
                         let created =
-                            Api::<Workload>::namespaced(api.0.kube.clone(), &plan.namespace)
-                                .create(&PostParams::default(), &workload)
-                                .await
-                                .map_err(kube_status)?;
+                            match workloads.create(&PostParams::default(), &workload).await {
+                                Ok(created) => created,
+                                Err(kube::Error::Api(status)) if status.code == 409 => {
+                                    // Created by an earlier attempt of this request (on a replica
+                                    // that stopped before storing its answer) or by someone else.
+                                    let existing = workloads
+                                        .get(&submitted.workload_name)
+                                        .await
+                                        .map_err(kube_status)?;
+                                    if existing.annotations().get(REQUEST_ANNOTATION)
+                                        == Some(&request)
+                                    {
+                                        return Ok(proto::SubmitMigrationResponse {
+                                            migration: Some(convert::migration(&existing)),
+                                        });
+                                    }
+                                    return Err(Status::already_exists(format!(
+                                        "workload_name: a migration named {} already exists in {}; \
+                                     choose another name",
+                                        submitted.workload_name, plan.namespace
+                                    )));
+                                }
+                                Err(error) => return Err(kube_status(error)),
+                            };
                         let name = format!("{}/{}", plan.namespace, submitted.workload_name);
                         api.record(
                             RecordKind::Submission,
@@ -541,6 +577,14 @@ impl proto::migration_service_server::MigrationService for MigrationApi {
                         api.delete(&name, &DeleteParams::default())
                             .await
                             .map_err(kube_status)?;
+                        if let Some(plan) = workload.annotations().get(PLAN_ANNOTATION) {
+                            migrations
+                                .0
+                                .store
+                                .release(plan)
+                                .await
+                                .map_err(store_status)?;
+                        }
                         migrations
                             .record(
                                 RecordKind::Cancellation,

@@ -6,6 +6,7 @@ pub mod audit_service;
 pub mod auth;
 pub mod auth_cache;
 pub mod convert;
+pub mod in_flight;
 pub mod inventory_cache;
 pub mod inventory_service;
 pub mod migration_service;
@@ -38,6 +39,8 @@ pub struct Shared {
     pub inventory: InventoryCache,
     pub auth: Arc<auth_cache::AuthCache>,
     pub snapshots: Arc<snapshot_cache::SnapshotCache>,
+    /// Mutating requests at work on this replica, which retries join.
+    pub in_flight: Arc<in_flight::InFlight>,
 }
 
 impl std::fmt::Debug for Shared {

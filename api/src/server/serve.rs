@@ -67,6 +67,7 @@ pub async fn serve(
         inventory: inventory.clone(),
         auth: Arc::default(),
         snapshots: Arc::default(),
+        in_flight: Arc::default(),
     };
     let (reporter, health) = tonic_health::server::health_reporter();
     // NOT_SERVING until the first check finds both dependencies answering.

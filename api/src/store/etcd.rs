@@ -189,6 +189,15 @@ impl Store for EtcdStore {
         let mut sites: Vec<&str> = wanted.iter().map(|(site, _)| site.as_str()).collect();
         sites.sort_unstable();
         sites.dedup();
+        // A retry that chose other sites gives back what it held elsewhere, in the same
+        // transaction (freeing capacity needs no guard).
+        let elsewhere: Vec<String> = self
+            .reservations()
+            .await?
+            .into_iter()
+            .filter(|held| held.plan == plan && !sites.contains(&held.site.as_str()))
+            .map(|held| held.site)
+            .collect();
         for _ in 0..ATTEMPTS {
             let mut held = Vec::new();
             let mut guards = Vec::new();
@@ -217,6 +226,12 @@ impl Store for EtcdStore {
                     self.key(&format!("reservations/{}/{plan}", reservation.site)),
                     encode(reservation)?,
                     Some(PutOptions::new().with_lease(lease)),
+                ));
+            }
+            for site in &elsewhere {
+                operations.push(TxnOp::delete(
+                    self.key(&format!("reservations/{site}/{plan}")),
+                    None,
                 ));
             }
             for (site, _) in &guards {
