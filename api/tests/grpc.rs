@@ -197,6 +197,24 @@ fn workload(classification: &str, cpu: u64) -> proto::WorkloadSpec {
     }
 }
 
+impl RunningApi {
+    /// Agency A plans request `id` in its namespace, holding capacity for `ttl_seconds`.
+    async fn plan_as_agency_a(
+        &self,
+        id: &str,
+        spec: proto::WorkloadSpec,
+        ttl_seconds: i64,
+    ) -> Result<proto::Plan, tonic::Status> {
+        Migrations::new(self.channel.clone())
+            .plan_migration(with_token(
+                plan_request(id, "agna-prod", spec, ttl_seconds),
+                &self.agency_a,
+            ))
+            .await
+            .map(|response| response.into_inner().plan.unwrap_or_default())
+    }
+}
+
 fn plan_request(
     id: &str,
     namespace: &str,
@@ -264,15 +282,9 @@ async fn ledger(api: &RunningApi, token: &str) -> Result<Vec<LedgerRecord>> {
 async fn own_tenant_only(plane: Arc<ControlPlane>) -> Result<()> {
     let api = start(&plane).await?;
     let mut migrations = Migrations::new(api.channel.clone());
-    let plan = migrations
-        .plan_migration(with_token(
-            plan_request("a-1", "agna-prod", workload("restricted", 500), 600),
-            &api.agency_a,
-        ))
-        .await?
-        .into_inner()
-        .plan
-        .unwrap();
+    let plan = api
+        .plan_as_agency_a("a-1", workload("restricted", 500), 600)
+        .await?;
     let decision = plan.decision.clone().unwrap();
     ensure!(decision.chosen_sites == ["home"], "{decision:?}");
     let abroad = decision
@@ -519,15 +531,9 @@ async fn forget_answers(api: &RunningApi, method: &str) -> Result<()> {
 async fn cancel_releases(plane: Arc<ControlPlane>) -> Result<()> {
     let api = start(&plane).await?;
     let mut migrations = Migrations::new(api.channel.clone());
-    let plan = migrations
-        .plan_migration(with_token(
-            plan_request("holder", "agna-prod", workload("restricted", 1800), 600),
-            &api.agency_a,
-        ))
-        .await?
-        .into_inner()
-        .plan
-        .context("no plan")?;
+    let plan = api
+        .plan_as_agency_a("holder", workload("restricted", 1800), 600)
+        .await?;
     ensure!(
         plan.reservations.len() == 1 && plan.reservations[0].site == "home",
         "{plan:?}"
@@ -542,11 +548,8 @@ async fn cancel_releases(plane: Arc<ControlPlane>) -> Result<()> {
             &api.agency_a,
         ))
         .await?;
-    let blocked = migrations
-        .plan_migration(with_token(
-            plan_request("waiting-1", "agna-prod", workload("restricted", 1800), 600),
-            &api.agency_a,
-        ))
+    let blocked = api
+        .plan_as_agency_a("waiting-1", workload("restricted", 1800), 600)
         .await
         .unwrap_err();
     ensure!(blocked.code() == Code::ResourceExhausted, "{blocked:?}");
@@ -559,15 +562,9 @@ async fn cancel_releases(plane: Arc<ControlPlane>) -> Result<()> {
             &api.agency_a,
         ))
         .await?;
-    let freed = migrations
-        .plan_migration(with_token(
-            plan_request("waiting-2", "agna-prod", workload("restricted", 1800), 600),
-            &api.agency_a,
-        ))
-        .await?
-        .into_inner()
-        .plan
-        .context("no plan")?;
+    let freed = api
+        .plan_as_agency_a("waiting-2", workload("restricted", 1800), 600)
+        .await?;
     ensure!(
         freed.reservations.len() == 1 && freed.reservations[0].site == "home",
         "{freed:?}"
@@ -583,11 +580,7 @@ async fn deadline(plane: Arc<ControlPlane>) -> Result<()> {
     let api = start(&plane).await?;
     let mut migrations = Migrations::new(api.channel.clone());
     // Authentication and authorization answers are cached from here on.
-    migrations
-        .plan_migration(with_token(
-            plan_request("unhurried", "agna-prod", workload("public", 100), 600),
-            &api.agency_a,
-        ))
+    api.plan_as_agency_a("unhurried", workload("public", 100), 600)
         .await?;
     let request = plan_request("hurried", "agna-prod", workload("internal", 300), 600);
     let mut hurried = with_token(request.clone(), &api.agency_a);
@@ -690,12 +683,8 @@ async fn concurrent_plans(plane: Arc<ControlPlane>) -> Result<()> {
         "{sites:?}"
     );
     // restricted may only run at home, which has 500m left: a clear RESOURCE_EXHAUSTED.
-    let mut migrations = Migrations::new(api.channel.clone());
-    let full = migrations
-        .plan_migration(with_token(
-            plan_request("race-3", "agna-prod", workload("restricted", 1500), 600),
-            &api.agency_a,
-        ))
+    let full = api
+        .plan_as_agency_a("race-3", workload("restricted", 1500), 600)
         .await
         .unwrap_err();
     ensure!(full.code() == Code::ResourceExhausted, "{full:?}");
@@ -705,31 +694,17 @@ async fn concurrent_plans(plane: Arc<ControlPlane>) -> Result<()> {
 
 async fn reservation_expiry(plane: Arc<ControlPlane>) -> Result<()> {
     let api = start(&plane).await?;
-    let mut migrations = Migrations::new(api.channel.clone());
-    migrations
-        .plan_migration(with_token(
-            plan_request("brief", "agna-prod", workload("restricted", 1800), 2),
-            &api.agency_a,
-        ))
+    api.plan_as_agency_a("brief", workload("restricted", 1800), 2)
         .await?;
-    let blocked = migrations
-        .plan_migration(with_token(
-            plan_request("next-1", "agna-prod", workload("restricted", 1800), 600),
-            &api.agency_a,
-        ))
+    let blocked = api
+        .plan_as_agency_a("next-1", workload("restricted", 1800), 600)
         .await
         .unwrap_err();
     ensure!(blocked.code() == Code::ResourceExhausted, "{blocked:?}");
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let plan = migrations
-        .plan_migration(with_token(
-            plan_request("next-2", "agna-prod", workload("restricted", 1800), 600),
-            &api.agency_a,
-        ))
-        .await?
-        .into_inner()
-        .plan
-        .unwrap();
+    let plan = api
+        .plan_as_agency_a("next-2", workload("restricted", 1800), 600)
+        .await?;
     ensure!(
         plan.reservations.len() == 1 && plan.reservations[0].site == "home",
         "{plan:?}"
@@ -757,19 +732,11 @@ async fn etcd_outage(plane: Arc<ControlPlane>) -> Result<()> {
         waited += 1;
     }
     ensure!(health(&api).await? == serving, "not SERVING at start");
-    let mut migrations = Migrations::new(api.channel.clone());
-    migrations
-        .plan_migration(with_token(
-            plan_request("before", "agna-prod", workload("public", 100), 600),
-            &api.agency_a,
-        ))
+    api.plan_as_agency_a("before", workload("public", 100), 600)
         .await?;
     api.etcd.stop();
-    let failed = migrations
-        .plan_migration(with_token(
-            plan_request("during", "agna-prod", workload("public", 100), 600),
-            &api.agency_a,
-        ))
+    let failed = api
+        .plan_as_agency_a("during", workload("public", 100), 600)
         .await
         .unwrap_err();
     ensure!(failed.code() == Code::Unavailable, "{failed:?}");
@@ -792,11 +759,7 @@ async fn etcd_outage(plane: Arc<ControlPlane>) -> Result<()> {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     ensure!(back, "health did not return to SERVING");
-    migrations
-        .plan_migration(with_token(
-            plan_request("after", "agna-prod", workload("public", 100), 600),
-            &api.agency_a,
-        ))
+    api.plan_as_agency_a("after", workload("public", 100), 600)
         .await?;
     let admin_token = admin_token(&plane).await?;
     let records = ledger(&api, &admin_token).await?;
