@@ -80,7 +80,6 @@ impl InFlight {
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::time::Duration;
 
     use super::*;
 
@@ -88,35 +87,25 @@ mod tests {
     async fn a_retry_joins_the_running_attempt_and_the_work_runs_once() {
         let in_flight = Arc::new(InFlight::default());
         let runs = Arc::new(AtomicUsize::new(0));
-        let (release, released) = tokio::sync::oneshot::channel::<()>();
-        let work = |runs: Arc<AtomicUsize>, released| async move {
-            runs.fetch_add(1, Ordering::SeqCst);
-            let _ = released.await;
-            Ok(b"answer".to_vec())
+        let work = |released: tokio::sync::oneshot::Receiver<()>| {
+            let runs = Arc::clone(&runs);
+            async move {
+                runs.fetch_add(1, Ordering::SeqCst);
+                let _ = released.await;
+                Ok(b"answer".to_vec())
+            }
         };
-        let first = tokio::spawn({
-            let (in_flight, runs) = (Arc::clone(&in_flight), Arc::clone(&runs));
-            async move { in_flight.join("key", work(runs, released)).await }
-        });
-        while in_flight.is_empty() {
-            tokio::task::yield_now().await;
-        }
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let mut first = Box::pin(in_flight.join("key", work(released)));
+        // A first poll registers the attempt (and starts its task); its work waits for release.
+        assert!(futures::poll!(&mut first).is_pending());
         // Work of its own would finish at once (and count a second run).
         let (_, already_released) = tokio::sync::oneshot::channel::<()>();
-        let retry = tokio::spawn({
-            let (in_flight, runs) = (Arc::clone(&in_flight), Arc::clone(&runs));
-            async move { in_flight.join("key", work(runs, already_released)).await }
-        });
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut retry = Box::pin(in_flight.join("key", work(already_released)));
+        assert!(futures::poll!(&mut retry).is_pending());
         release.send(()).unwrap_or_default();
-        assert_eq!(
-            first.await.ok().and_then(Result::ok),
-            Some(b"answer".to_vec())
-        );
-        assert_eq!(
-            retry.await.ok().and_then(Result::ok),
-            Some(b"answer".to_vec())
-        );
+        assert_eq!(first.await.ok(), Some(b"answer".to_vec()));
+        assert_eq!(retry.await.ok(), Some(b"answer".to_vec()));
         assert_eq!(runs.load(Ordering::SeqCst), 1);
         assert!(in_flight.is_empty());
     }
@@ -125,22 +114,18 @@ mod tests {
     async fn abandoned_work_still_completes() {
         let in_flight = Arc::new(InFlight::default());
         let (done, finished) = tokio::sync::oneshot::channel::<()>();
-        let waiting = tokio::spawn({
-            let in_flight = Arc::clone(&in_flight);
-            async move {
-                in_flight
-                    .join("key", async move {
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        let _ = done.send(());
-                        Ok(Vec::new())
-                    })
-                    .await
-            }
-        });
-        while in_flight.is_empty() {
+        let mut waiting = Box::pin(in_flight.join("key", async move {
             tokio::task::yield_now().await;
-        }
-        waiting.abort();
-        assert!(finished.await.is_ok(), "the work stopped with its caller");
+            let _ = done.send(());
+            Ok(Vec::new())
+        }));
+        assert!(futures::poll!(&mut waiting).is_pending());
+        drop(waiting);
+        // Bounded only so that work which never runs fails the test instead of hanging it.
+        let finished = tokio::time::timeout(std::time::Duration::from_secs(10), finished).await;
+        assert!(
+            matches!(finished, Ok(Ok(()))),
+            "the work stopped with its caller"
+        );
     }
 }

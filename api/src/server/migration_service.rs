@@ -255,6 +255,47 @@ fn plan_id(caller: &Caller, request: &str) -> String {
     format!("plan-{}", answer_key(caller, request))
 }
 
+/// What submitting a Workload came to.
+enum Creation {
+    /// This attempt created it.
+    Created(Workload),
+    /// An earlier attempt of the same submission had (on a replica that stopped before storing
+    /// its answer).
+    Earlier(Workload),
+}
+
+/// Creates `workload` for the submission `request` (see `REQUEST_ANNOTATION`), unless an earlier
+/// attempt of that submission did; a Workload of that name from anyone else is ALREADY_EXISTS.
+async fn create_unless_done(
+    workloads: &Api<Workload>,
+    workload: &Workload,
+    request: &str,
+) -> Result<Creation, Status> {
+    let error = match workloads.create(&PostParams::default(), workload).await {
+        Ok(created) => return Ok(Creation::Created(created)),
+        Err(error) => error,
+    };
+    let name = workload.name_any();
+    match error {
+        kube::Error::Api(status) if status.code == 409 => {
+            let existing = workloads.get(&name).await.map_err(kube_status)?;
+            if existing
+                .annotations()
+                .get(REQUEST_ANNOTATION)
+                .map(String::as_str)
+                == Some(request)
+            {
+                return Ok(Creation::Earlier(existing));
+            }
+            Err(Status::already_exists(format!(
+                "workload_name: a migration named {name} already exists in {}; choose another name",
+                workload.namespace().unwrap_or_default()
+            )))
+        }
+        other => Err(kube_status(other)),
+    }
+}
+
 fn rfc3339_now() -> String {
     k8s_openapi::jiff::Timestamp::now().to_string()
 }
@@ -379,29 +420,14 @@ impl proto::migration_service_server::MigrationService for MigrationApi {
                         let workloads =
                             Api::<Workload>::namespaced(api.0.kube.clone(), &plan.namespace);
                         let created =
-                            match workloads.create(&PostParams::default(), &workload).await {
-                                Ok(created) => created,
-                                Err(kube::Error::Api(status)) if status.code == 409 => {
-                                    // Created by an earlier attempt of this request (on a replica
-                                    // that stopped before storing its answer) or by someone else.
-                                    let existing = workloads
-                                        .get(&submitted.workload_name)
-                                        .await
-                                        .map_err(kube_status)?;
-                                    if existing.annotations().get(REQUEST_ANNOTATION)
-                                        == Some(&request)
-                                    {
-                                        return Ok(proto::SubmitMigrationResponse {
-                                            migration: Some(convert::migration(&existing)),
-                                        });
-                                    }
-                                    return Err(Status::already_exists(format!(
-                                        "workload_name: a migration named {} already exists in {}; \
-                                     choose another name",
-                                        submitted.workload_name, plan.namespace
-                                    )));
+                            match create_unless_done(&workloads, &workload, &request).await? {
+                                Creation::Created(created) => created,
+                                // An earlier attempt of this submission created it and recorded it.
+                                Creation::Earlier(existing) => {
+                                    return Ok(proto::SubmitMigrationResponse {
+                                        migration: Some(convert::migration(&existing)),
+                                    });
                                 }
-                                Err(error) => return Err(kube_status(error)),
                             };
                         let name = format!("{}/{}", plan.namespace, submitted.workload_name);
                         api.record(
