@@ -14,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod health;
 pub mod interval_schedule;
+pub mod kubeconfig_safety;
 pub mod leadership;
 pub mod metrics;
 pub mod residency_controller;

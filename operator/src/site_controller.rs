@@ -14,7 +14,7 @@ use soberana_core::resources::capacity::Capacity;
 use soberana_core::resources::site::{Site, SiteStatus};
 use soberana_core::resources::tenant::{ProvisioningState, Tenant};
 
-use crate::conditions::condition;
+use crate::conditions::{bounded_message, condition};
 use crate::context::Context;
 use crate::drift::repair_if_damaged;
 use crate::error::Error;
@@ -34,8 +34,12 @@ enum Probe {
         ready: bool,
         readiness: String,
     },
-    /// No client could be built from the Site's connection.
-    NoConnection(String),
+    /// No client could be built from the Site's connection: the condition reason
+    /// (`NoConnection`, or `UnsafeKubeconfig` when the kubeconfig was refused) and why.
+    NoConnection {
+        reason: &'static str,
+        message: String,
+    },
     /// The API server did not answer.
     Unreachable(String),
 }
@@ -47,7 +51,10 @@ pub async fn reconcile(site: Arc<Site>, context: Arc<Context>) -> Result<Action,
     let client = context.connections.client(&site, &context.metrics).await;
     let probe = match &client {
         Ok(client) => probe(client).await,
-        Err(error) => Probe::NoConnection(error.0.clone()),
+        Err(error) => Probe::NoConnection {
+            reason: error.reason(),
+            message: error.0.clone(),
+        },
     };
     let answered = matches!(probe, Probe::Answered { ready: true, .. });
     if let (true, Ok(client)) = (answered, &client) {
@@ -97,7 +104,8 @@ pub async fn reconcile(site: Arc<Site>, context: Arc<Context>) -> Result<Action,
 
 async fn probe(client: &Client) -> Probe {
     let version = match tokio::time::timeout(PROBE_TIMEOUT, client.apiserver_version()).await {
-        Ok(Ok(version)) => version.git_version,
+        // The member's answer goes to status: bounded and sanitized like any message.
+        Ok(Ok(version)) => bounded_message(&version.git_version),
         Ok(Err(error)) => return Probe::Unreachable(format!("/version failed: {error}")),
         Err(_) => {
             return Probe::Unreachable(format!("/version did not answer within {PROBE_TIMEOUT:?}"));
@@ -117,7 +125,7 @@ async fn probe(client: &Client) -> Probe {
         Ok(Ok(text)) => Probe::Answered {
             version,
             ready: false,
-            readiness: text.lines().next().unwrap_or_default().to_owned(),
+            readiness: bounded_message(text.lines().next().unwrap_or_default()),
         },
         Ok(Err(error)) => Probe::Answered {
             version,
@@ -175,12 +183,12 @@ fn desired_status(
             },
             Some(version.clone()),
         ),
-        Probe::NoConnection(message) => (
+        Probe::NoConnection { reason, message } => (
             condition(
                 &existing.conditions,
                 "Reachable",
                 false,
-                "NoConnection",
+                reason,
                 message.clone(),
                 generation,
             ),
@@ -188,7 +196,7 @@ fn desired_status(
                 &existing.conditions,
                 "Ready",
                 false,
-                "NoConnection",
+                reason,
                 "the site cannot be reached",
                 generation,
             ),
