@@ -7,7 +7,9 @@ use soberana_core::placement::Snapshot;
 use soberana_core::resources::data_classification::DataClassification;
 use soberana_core::resources::site::Site;
 use soberana_core::resources::tenant::{Tenant, TenantSpec};
-use soberana_core::tenancy::{TenantObject, desired_objects, sites_for_tenant};
+use soberana_core::tenancy::{
+    Departure, TenantIdentity, TenantObject, departure, desired_objects, sites_for_tenant,
+};
 
 fn tenant(extra: serde_json::Value) -> TenantSpec {
     let mut spec = json!({
@@ -21,6 +23,13 @@ fn tenant(extra: serde_json::Value) -> TenantSpec {
     serde_json::from_value(spec).unwrap()
 }
 
+fn health() -> TenantIdentity {
+    TenantIdentity {
+        name: "ministry-of-health".to_owned(),
+        uid: "0f0e4b8c-uid".to_owned(),
+    }
+}
+
 fn describe(objects: &[TenantObject]) -> Vec<String> {
     objects.iter().map(TenantObject::describe).collect()
 }
@@ -31,7 +40,7 @@ fn each_environment_gets_an_isolated_quota_bound_namespace() {
         "owners": [{"kind": "Group", "name": "minsa-admins"}, {"kind": "User", "name": "ana@minsa.go.cr"}],
         "egress": [{"name": "ccss-api", "cidr": "10.20.0.0/16", "ports": [443]}]
     }));
-    let objects = desired_objects("ministry-of-health", &spec, "ingress-nginx");
+    let objects = desired_objects(&health(), &spec, "ingress-nginx");
     assert_eq!(
         describe(&objects),
         [
@@ -62,6 +71,12 @@ fn each_environment_gets_an_isolated_quota_bound_namespace() {
     assert_eq!(labels["soberana.io/environment"], "prod");
     assert_eq!(labels["soberana.io/classification-ceiling"], "restricted");
     assert_eq!(labels["app.kubernetes.io/managed-by"], "soberana");
+    assert_eq!(labels["pod-security.kubernetes.io/enforce"], "restricted");
+    assert_eq!(
+        namespace.metadata.annotations.as_ref().unwrap()["soberana.io/tenant-uid"],
+        "0f0e4b8c-uid",
+        "the namespace records whose it is by UID"
+    );
 
     let quota = |index: usize| match &objects[index] {
         TenantObject::ResourceQuota(quota) => quota.spec.clone().unwrap().hard.unwrap(),
@@ -97,7 +112,10 @@ fn each_environment_gets_an_isolated_quota_bound_namespace() {
     let TenantObject::RoleBinding(binding) = &objects[8] else {
         panic!()
     };
-    assert_eq!(binding.role_ref.name, "admin");
+    assert_eq!(
+        binding.role_ref.name, "soberana-tenant-admin",
+        "owners get admin without the writes that dismantle their fences"
+    );
     let subjects: Vec<(&str, &str)> = binding
         .subjects
         .as_ref()
@@ -113,7 +131,7 @@ fn each_environment_gets_an_isolated_quota_bound_namespace() {
 
 #[test]
 fn without_owners_or_egress_allowances_those_objects_are_not_made() {
-    let objects = desired_objects("ministry-of-health", &tenant(json!({})), "ingress-nginx");
+    let objects = desired_objects(&health(), &tenant(json!({})), "ingress-nginx");
     let names = describe(&objects);
     assert!(
         !names
@@ -166,4 +184,45 @@ fn a_tenant_lands_on_allowed_sites_that_can_host_its_least_sensitive_data() {
     assert_eq!(sites_for_tenant(&limited, &snapshot), ["state-dc"]);
     let nothing_defined = Snapshot::new(&sites, &[], &[], &[], &[]).unwrap();
     assert!(sites_for_tenant(&limited, &nothing_defined).is_empty());
+
+    // Leaving a site the tenant was on: its own allowedSites is a person's decision…
+    assert_eq!(
+        departure(&limited, "national-cloud", &snapshot),
+        Departure::Remove
+    );
+    // …a classification or site fact that changed is not: the namespaces wait for a person.
+    let Departure::AwaitConfirmation(why) =
+        departure(&tenant_object.spec, "public-cloud-us", &snapshot)
+    else {
+        panic!("a policy change must not remove the tenant on its own")
+    };
+    assert!(
+        why.contains("classification internal may only be hosted in CR"),
+        "{why}"
+    );
+    assert!(matches!(
+        departure(&tenant_object.spec, "state-dc", &nothing_defined),
+        Departure::AwaitConfirmation(why) if why.contains("no DataClassification")
+    ));
+    let confirmed = tenant(json!({"confirmRemovalFrom": ["public-cloud-us"]}));
+    assert_eq!(
+        departure(&confirmed, "public-cloud-us", &snapshot),
+        Departure::Remove
+    );
+}
+
+#[test]
+fn the_pod_security_level_can_be_lowered_to_baseline_per_tenant() {
+    let objects = desired_objects(
+        &health(),
+        &tenant(json!({"podSecurity": "Baseline"})),
+        "ingress-nginx",
+    );
+    let TenantObject::Namespace(namespace) = &objects[0] else {
+        panic!("namespaces come first")
+    };
+    assert_eq!(
+        namespace.metadata.labels.as_ref().unwrap()["pod-security.kubernetes.io/enforce"],
+        "baseline"
+    );
 }

@@ -157,6 +157,16 @@ impl Cluster {
         Client::try_from(config).context("building a token client")
     }
 
+    /// A client acting as `user` in `groups` (the administrator impersonating them), to try
+    /// what a tenant owner or another person may do.
+    pub async fn client_as(&self, user: &str, groups: &[&str]) -> Result<Client> {
+        let mut config = self.admin_config().await?;
+        config.auth_info.impersonate = Some(user.to_owned());
+        config.auth_info.impersonate_groups =
+            Some(groups.iter().map(|group| (*group).to_owned()).collect());
+        Client::try_from(config).context("building an impersonating client")
+    }
+
     async fn admin_config(&self) -> Result<Config> {
         let kubeconfig = Kubeconfig::read_from(&self.kubeconfig)
             .with_context(|| format!("reading {}", self.kubeconfig.display()))?;

@@ -22,7 +22,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Config, ResourceExt};
 use serde_json::{Value, json};
 use soberana_core::resources::tenant::{Tenant, TenantSpec};
-use soberana_core::tenancy::{TenantObject, desired_objects};
+use soberana_core::tenancy::{TenantIdentity, TenantObject, desired_objects};
 use soberana_e2e::ControlPlane;
 use soberana_e2e::operator_process::{OperatorProcess, OperatorSettings};
 use soberana_e2e::state_data_centre::{MEMBER_SITES, apply, install};
@@ -82,7 +82,11 @@ async fn run(count: usize) -> Result<()> {
             let object = tenant("base", index);
             let spec: TenantSpec = serde_json::from_value(object["spec"].clone()).unwrap();
             let name = object["metadata"]["name"].as_str().unwrap().to_owned();
-            let objects = desired_objects(&name, &spec, "ingress");
+            let identity = TenantIdentity {
+                uid: format!("baseline-{name}"),
+                name,
+            };
+            let objects = desired_objects(&identity, &spec, "ingress");
             members
                 .iter()
                 .map(move |client| (client.clone(), objects.clone()))

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{self, ObjectRef, store::Writer};
@@ -116,8 +116,9 @@ where
     )
 }
 
-/// The objects of `api` whose spec changed (status-only writes filtered out), as a trigger
-/// stream for another controller.
+/// The objects of `api` whose spec changed or that were deleted (status-only writes filtered
+/// out), as a trigger stream for another controller. Deletions count: deleting every
+/// DataClassification must reach the tenants as surely as editing one.
 fn spec_changes<K>(api: Api<K>) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send
 where
     K: Resource<DynamicType = ()>
@@ -127,10 +128,25 @@ where
         + Send
         + 'static,
 {
+    let mut generations: std::collections::HashMap<(Option<String>, String), Option<i64>> =
+        std::collections::HashMap::new();
     watcher(api, watcher::Config::default())
         .default_backoff()
-        .touched_objects()
-        .predicate_filter(predicates::generation, Default::default())
+        .try_filter_map(move |event| {
+            let changed = match event {
+                watcher::Event::Apply(object) | watcher::Event::InitApply(object) => {
+                    let key = (object.namespace(), object.name_any());
+                    let generation = object.meta().generation;
+                    (generations.insert(key, generation) != Some(generation)).then_some(object)
+                }
+                watcher::Event::Delete(object) => {
+                    generations.remove(&(object.namespace(), object.name_any()));
+                    Some(object)
+                }
+                watcher::Event::Init | watcher::Event::InitDone => None,
+            };
+            futures::future::ready(Ok(changed))
+        })
 }
 
 async fn until_true(mut flag: watch::Receiver<bool>) {

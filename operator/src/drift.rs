@@ -12,7 +12,7 @@ use kube::api::ListParams;
 use kube::runtime::events::EventType;
 use kube::{Api, Client, Resource, ResourceExt};
 use soberana_core::resources::tenant::{ProvisioningState, Tenant};
-use soberana_core::tenancy::{desired_objects, labels};
+use soberana_core::tenancy::{TenantIdentity, desired_objects, labels};
 
 use crate::context::Context;
 use crate::tenant_controller::publish;
@@ -84,7 +84,11 @@ pub fn damaged_tenants(
         })
         .filter_map(|tenant| {
             let name = tenant.name_any();
-            let missing: Vec<String> = desired_objects(&name, &tenant.spec, ingress_namespace)
+            let identity = TenantIdentity {
+                name: name.clone(),
+                uid: tenant.uid().unwrap_or_default(),
+            };
+            let missing: Vec<String> = desired_objects(&identity, &tenant.spec, ingress_namespace)
                 .iter()
                 .map(|object| object.describe())
                 .filter(|object| !present.contains(object))

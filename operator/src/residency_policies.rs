@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::admissionregistration::v1::{
     ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
 };
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde_json::Value;
@@ -59,9 +59,10 @@ pub async fn enforce(
         if present.get(object.name()) == Some(&Presence::Current(compiled.revision.clone())) {
             continue;
         }
+        let exists = present.contains_key(object.name());
         match object {
-            AdmissionObject::Policy(policy) => apply(&policies, site, policy).await?,
-            AdmissionObject::Binding(binding) => apply(&bindings, site, binding).await?,
+            AdmissionObject::Policy(policy) => apply(&policies, site, policy, exists).await?,
+            AdmissionObject::Binding(binding) => apply(&bindings, site, binding, exists).await?,
         }
         applied.push(format!("{kind} {}", object.name()));
     }
@@ -134,8 +135,11 @@ where
         .collect())
 }
 
-/// Applies `object`, then records the generation it got (labels do not move the generation).
-async fn apply<K>(api: &Api<K>, site: &str, object: &K) -> Result<(), Error>
+/// Writes `object`, then records the generation it got (labels do not move the generation). An
+/// object that exists (edited, or of another revision) is replaced whole rather than merged: a
+/// server-side apply would keep fields someone else added, such as a binding's
+/// `namespaceSelector` or a `matchConditions` entry that switches a policy off.
+async fn apply<K>(api: &Api<K>, site: &str, object: &K, exists: bool) -> Result<(), Error>
 where
     K: Resource<DynamicType = ()>
         + Clone
@@ -154,10 +158,22 @@ where
         object: format!("{} {name}", K::kind(&())),
         message: format!("cannot serialise the compiled object: {error}"),
     })?;
-    let live = api
-        .patch(&name, &parameters, &Patch::Apply(&body))
-        .await
-        .map_err(failed)?;
+    let live = if exists {
+        let current = api.get(&name).await.map_err(failed)?;
+        let mut replacement = object.clone();
+        replacement.meta_mut().resource_version = current.meta().resource_version.clone();
+        let parameters = PostParams {
+            field_manager: Some(FIELD_MANAGER.to_owned()),
+            ..PostParams::default()
+        };
+        api.replace(&name, &parameters, &replacement)
+            .await
+            .map_err(failed)?
+    } else {
+        api.patch(&name, &parameters, &Patch::Apply(&body))
+            .await
+            .map_err(failed)?
+    };
     let generation = live.meta().generation.unwrap_or_default().to_string();
     if let Some(object_labels) = body
         .pointer_mut("/metadata/labels")

@@ -20,10 +20,13 @@ use soberana_core::resources::site::Site;
 use soberana_core::resources::tenant::{
     DeletionPolicy, ProvisioningState, Tenant, TenantSiteStatus, TenantStatus,
 };
-use soberana_core::tenancy::{TenantObject, desired_objects, labels, sites_for_tenant};
+use soberana_core::tenancy::{
+    Departure, NamespaceOwnership, TenantIdentity, TenantObject, departure, desired_objects,
+    labels, name_conflict, sites_for_tenant,
+};
 
 use crate::caches::cached;
-use crate::conditions::condition;
+use crate::conditions::{bounded_message, condition};
 use crate::context::Context;
 use crate::error::{Category, Error};
 use crate::status_writer::write_status;
@@ -34,6 +37,8 @@ pub const FIELD_MANAGER: &str = "soberana-tenant-controller";
 pub const FINALIZER: &str = "soberana.io/tenant-cleanup";
 /// How soon a site that was not provisioned is tried again.
 const RETRY_PENDING: std::time::Duration = std::time::Duration::from_secs(15);
+/// How soon a Tenant that yields a name to an earlier one looks again (the holder may be gone).
+const RETRY_NAME_CONFLICT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Provisions, or cleans up when the Tenant is being deleted. The finalizer is added in the same
 /// reconcile that provisions (not one reconcile earlier), so each new tenant costs one pass.
@@ -92,19 +97,59 @@ struct SiteOutcome {
     message: Option<String>,
 }
 
-async fn provision(tenant: &Tenant, context: &Context) -> Result<Action, Error> {
+/// The Tenant's identity on member namespaces; a Tenant read from the API server always has a
+/// UID, and without one nothing could prove a namespace is its own.
+fn identity(tenant: &Tenant) -> Result<TenantIdentity, Error> {
     let name = tenant.name_any();
+    match tenant.uid() {
+        Some(uid) if !uid.is_empty() => Ok(TenantIdentity { name, uid }),
+        _ => Err(Error::Invalid {
+            object: format!("Tenant {name}"),
+            message: "it has no metadata.uid to mark its namespaces with".to_owned(),
+        }),
+    }
+}
+
+async fn provision(tenant: &Tenant, context: &Context) -> Result<Action, Error> {
+    let identity = identity(tenant)?;
+    let name = identity.name.clone();
+    let all_tenants = context.caches.tenants.state();
+    if let Some(conflict) = name_conflict(tenant, all_tenants.iter().map(|other| &**other)) {
+        return hold(
+            tenant,
+            context,
+            "NameConflict",
+            conflict.to_string(),
+            RETRY_NAME_CONFLICT,
+        )
+        .await;
+    }
     let sites = cached(&context.caches.sites);
     let classifications = cached(&context.caches.classifications);
-    let snapshot =
-        Snapshot::new(&sites, &classifications, &[], &[], &[]).map_err(|error| Error::Invalid {
-            object: format!("Tenant {name}"),
-            message: error.to_string(),
-        })?;
+    let snapshot = match Snapshot::new(&sites, &classifications, &[], &[], &[]) {
+        Ok(snapshot) => snapshot,
+        Err(error) => {
+            let message = format!(
+                "the data classifications cannot be read ({error}); nothing is changed on any site until they are fixed"
+            );
+            return hold(tenant, context, "PolicyInvalid", message, RETRY_PENDING).await;
+        }
+    };
+    if snapshot.lowest_classification().is_none() {
+        let message = "no DataClassification exists, so no site can be judged; nothing is changed on any site until one is defined";
+        return hold(
+            tenant,
+            context,
+            "NoClassifications",
+            message.to_owned(),
+            RETRY_PENDING,
+        )
+        .await;
+    }
     let targets: BTreeSet<String> = sites_for_tenant(&tenant.spec, &snapshot)
         .into_iter()
         .collect();
-    let objects = desired_objects(&name, &tenant.spec, &context.settings.ingress_namespace);
+    let objects = desired_objects(&identity, &tenant.spec, &context.settings.ingress_namespace);
     let previous: BTreeMap<String, TenantSiteStatus> = tenant
         .status
         .iter()
@@ -120,6 +165,7 @@ async fn provision(tenant: &Tenant, context: &Context) -> Result<Action, Error> 
     let by_name: BTreeMap<String, &Site> =
         sites.iter().map(|site| (site.name_any(), site)).collect();
     let name = name.as_str();
+    let identity = &identity;
     let provisioning = targets.iter().map(|site_name| {
         let already = up_to_date
             && previous
@@ -140,7 +186,7 @@ async fn provision(tenant: &Tenant, context: &Context) -> Result<Action, Error> 
             match site {
                 Some(site) => {
                     let outcome =
-                        apply_on_site(site, name, tenant, objects, visited, context).await;
+                        apply_on_site(site, identity, tenant, objects, visited, context).await;
                     if outcome.state == ProvisioningState::Provisioned {
                         context.repaired(name, site_name);
                     }
@@ -150,22 +196,29 @@ async fn provision(tenant: &Tenant, context: &Context) -> Result<Action, Error> 
             }
         }
     });
-    let removals = previous
-        .keys()
-        .filter(|site| !targets.contains(*site))
-        .map(|site_name| {
-            let site = by_name.get(site_name).copied();
-            async move {
-                let result = match site {
-                    Some(site) => {
-                        remove_from_site(site, name, tenant.spec.deletion_policy, context).await
-                    }
-                    // A deleted Site cannot be cleaned; nothing is left to track there.
-                    None => Ok(()),
-                };
-                (site_name.clone(), result)
-            }
-        });
+    // Sites the tenant is on but no longer qualifies for. A deleted Site cannot be cleaned and
+    // leaves nothing to track; a person's decision removes; a policy change only waits.
+    let mut awaiting: Vec<TenantSiteStatus> = Vec::new();
+    let mut leaving: Vec<&Site> = Vec::new();
+    for site_name in previous.keys().filter(|site| !targets.contains(*site)) {
+        let Some(site) = by_name.get(site_name).copied() else {
+            continue;
+        };
+        match departure(&tenant.spec, site_name, &snapshot) {
+            Departure::Remove => leaving.push(site),
+            Departure::AwaitConfirmation(why) => awaiting.push(TenantSiteStatus {
+                site: site_name.clone(),
+                state: ProvisioningState::RemovalPending,
+                message: Some(bounded_message(&format!(
+                    "the tenant may no longer use this site: {why}; its namespaces are kept until spec.confirmRemovalFrom names the site"
+                ))),
+            }),
+        }
+    }
+    let removals = leaving.into_iter().map(|site| async move {
+        let result = remove_from_site(site, identity, tenant.spec.deletion_policy, context).await;
+        (site.name_any(), result)
+    });
     let (outcomes, removed) = futures::join!(join_all(provisioning), join_all(removals));
 
     let mut entries: Vec<TenantSiteStatus> = outcomes
@@ -191,17 +244,43 @@ async fn provision(tenant: &Tenant, context: &Context) -> Result<Action, Error> 
             Err(error) => entries.push(TenantSiteStatus {
                 site: site.clone(),
                 state: ProvisioningState::Pending,
-                message: Some(format!("removal pending: {error}")),
+                message: Some(bounded_message(&format!("removal pending: {error}"))),
             }),
         }
     }
+    for entry in &awaiting {
+        if previous.get(&entry.site).map(|before| before.state) != Some(entry.state) {
+            let note = format!(
+                "site {}: {}",
+                entry.site,
+                entry.message.as_deref().unwrap_or_default()
+            );
+            publish(context, tenant, EventType::Warning, "RemovalPending", note).await;
+        }
+    }
+    entries.extend(awaiting);
     entries.sort_by(|left, right| left.site.cmp(&right.site));
     publish_changes(context, tenant, &previous, &outcomes, up_to_date).await;
     record_namespace_gauges(context, tenant, &entries);
 
     let incomplete: Vec<String> = entries
         .iter()
-        .filter(|entry| entry.state != ProvisioningState::Provisioned)
+        .filter(|entry| {
+            !matches!(
+                entry.state,
+                ProvisioningState::Provisioned | ProvisioningState::RemovalPending
+            )
+        })
+        .map(|entry| entry.site.clone())
+        .collect();
+    let conflicts: Vec<String> = entries
+        .iter()
+        .filter(|entry| entry.state == ProvisioningState::Conflict)
+        .map(|entry| entry.site.clone())
+        .collect();
+    let removal_pending: Vec<String> = entries
+        .iter()
+        .filter(|entry| entry.state == ProvisioningState::RemovalPending)
         .map(|entry| entry.site.clone())
         .collect();
     let existing = tenant.status.clone().unwrap_or_default();
@@ -234,20 +313,43 @@ async fn provision(tenant: &Tenant, context: &Context) -> Result<Action, Error> 
             generation,
         )
     };
+    let (degraded, reason, message) = if !conflicts.is_empty() {
+        (
+            true,
+            "NamespaceConflict",
+            format!(
+                "a namespace this tenant needs belongs to someone else on {}; nothing was written there (see status.sites)",
+                conflicts.join(", ")
+            ),
+        )
+    } else if !incomplete.is_empty() {
+        (
+            true,
+            "SitesPending",
+            format!("not provisioned on {}", incomplete.join(", ")),
+        )
+    } else if !removal_pending.is_empty() {
+        (
+            true,
+            "RemovalPending",
+            format!(
+                "policy no longer allows {}; the namespaces are kept until spec.confirmRemovalFrom names them",
+                removal_pending.join(", ")
+            ),
+        )
+    } else {
+        (
+            false,
+            "AllSitesProvisioned",
+            "every site is provisioned".to_owned(),
+        )
+    };
     let degraded = condition(
         &existing.conditions,
         "Degraded",
-        !incomplete.is_empty(),
-        if incomplete.is_empty() {
-            "AllSitesProvisioned"
-        } else {
-            "SitesPending"
-        },
-        if incomplete.is_empty() {
-            "every site is provisioned".to_owned()
-        } else {
-            format!("not provisioned on {}", incomplete.join(", "))
-        },
+        degraded,
+        reason,
+        message,
         generation,
     );
     let status = TenantStatus {
@@ -269,7 +371,7 @@ async fn provision(tenant: &Tenant, context: &Context) -> Result<Action, Error> 
 /// namespaces of environments the tenant no longer has.
 async fn apply_on_site(
     site: &Site,
-    tenant_name: &str,
+    identity: &TenantIdentity,
     tenant: &Tenant,
     objects: &[TenantObject],
     visited: bool,
@@ -278,8 +380,36 @@ async fn apply_on_site(
     let site_name = site.name_any();
     let client = match context.connections.client(site, &context.metrics).await {
         Ok(client) => client,
-        Err(error) => return pending(&site_name, error.0),
+        Err(error) => return pending(&site_name, error.to_string()),
     };
+    // Every namespace is checked before anything is written: a site where one of them is
+    // someone else's gets nothing at all.
+    for object in objects {
+        let TenantObject::Namespace(namespace) = object else {
+            continue;
+        };
+        let namespace_name = namespace.name_any();
+        match namespace_ownership(&client, &namespace_name, identity).await {
+            Ok(NamespaceOwnership::Absent | NamespaceOwnership::Ours) => {}
+            Ok(NamespaceOwnership::Foreign(owner)) => {
+                return SiteOutcome {
+                    site: site_name,
+                    state: ProvisioningState::Conflict,
+                    message: Some(format!(
+                        "namespace {namespace_name} already exists and belongs to {owner}; nothing was written on this site"
+                    )),
+                };
+            }
+            Err(source) => {
+                let error = Error::ApplyOnSite {
+                    site: site_name.clone(),
+                    object: format!("Namespace {namespace_name} (reading its owner)"),
+                    source,
+                };
+                return pending(&site_name, error.to_string());
+            }
+        }
+    }
     for object in objects {
         if let Err(source) = apply_object(&client, object, FIELD_MANAGER).await {
             let error = Error::ApplyOnSite {
@@ -292,7 +422,7 @@ async fn apply_on_site(
                 Category::Invalid | Category::Forbidden => SiteOutcome {
                     site: site_name,
                     state: ProvisioningState::Failed,
-                    message: Some(error.to_string()),
+                    message: Some(bounded_message(&error.to_string())),
                 },
             };
         }
@@ -314,7 +444,7 @@ async fn apply_on_site(
     if let Err(error) = remove_namespaces(
         &client,
         &site_name,
-        tenant_name,
+        identity,
         tenant.spec.deletion_policy,
         &wanted,
     )
@@ -366,6 +496,21 @@ pub async fn apply_object(
     Ok(())
 }
 
+/// Whose the namespace `name` on a member is, read just before Soberana writes there.
+async fn namespace_ownership(
+    client: &Client,
+    name: &str,
+    identity: &TenantIdentity,
+) -> Result<NamespaceOwnership, kube::Error> {
+    let existing = Api::<Namespace>::all(client.clone())
+        .get_metadata_opt(name)
+        .await?;
+    Ok(NamespaceOwnership::of(
+        existing.as_ref().map(|namespace| &namespace.metadata),
+        identity,
+    ))
+}
+
 fn namespaced<K>(client: &Client, object: &K) -> Api<K>
 where
     K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
@@ -376,7 +521,7 @@ where
 /// Removes the tenant from a site it may no longer use.
 async fn remove_from_site(
     site: &Site,
-    tenant_name: &str,
+    identity: &TenantIdentity,
     policy: DeletionPolicy,
     context: &Context,
 ) -> Result<(), Error> {
@@ -389,17 +534,20 @@ async fn remove_from_site(
             site: site_name.clone(),
             message: error.0,
         })?;
-    remove_namespaces(&client, &site_name, tenant_name, policy, &BTreeSet::new()).await
+    remove_namespaces(&client, &site_name, identity, policy, &BTreeSet::new()).await
 }
 
-/// Deletes (or, under `Retain`, unlabels) the tenant's namespaces on a site except `keep`.
+/// Deletes (or, under `Retain`, unlabels) the tenant's namespaces on a site except `keep`. Only
+/// namespaces that carry this tenant's UID are touched: a namespace labelled with its name but
+/// made for an earlier Tenant of that name, or taken over by hand, is left alone.
 async fn remove_namespaces(
     client: &Client,
     site: &str,
-    tenant_name: &str,
+    identity: &TenantIdentity,
     policy: DeletionPolicy,
     keep: &BTreeSet<String>,
 ) -> Result<(), Error> {
+    let tenant_name = identity.name.as_str();
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let selector = format!(
         "{}={tenant_name},{}={}",
@@ -418,6 +566,12 @@ async fn remove_namespaces(
     for namespace in list.items {
         let name = namespace.name_any();
         if keep.contains(&name) {
+            continue;
+        }
+        if let NamespaceOwnership::Foreign(owner) =
+            NamespaceOwnership::of(Some(&namespace.metadata), identity)
+        {
+            tracing::warn!(%site, namespace = %name, %owner, "not removing a namespace labelled for this tenant: it belongs to another");
             continue;
         }
         let result = match policy {
@@ -456,7 +610,8 @@ async fn remove_namespaces(
 
 /// Cleans every site the tenant may have been provisioned on before the Tenant goes.
 async fn clean_up(tenant: &Tenant, context: &Context) -> Result<Action, Error> {
-    let name = tenant.name_any();
+    let identity = identity(tenant)?;
+    let name = identity.name.clone();
     let sites = cached(&context.caches.sites);
     let provisioned: BTreeSet<String> = tenant
         .status
@@ -466,7 +621,7 @@ async fn clean_up(tenant: &Tenant, context: &Context) -> Result<Action, Error> {
     let removals = sites
         .iter()
         .filter(|site| provisioned.contains(&site.name_any()))
-        .map(|site| remove_from_site(site, &name, tenant.spec.deletion_policy, context));
+        .map(|site| remove_from_site(site, &identity, tenant.spec.deletion_policy, context));
     for result in join_all(removals).await {
         result?;
     }
@@ -482,11 +637,59 @@ async fn clean_up(tenant: &Tenant, context: &Context) -> Result<Action, Error> {
     Ok(Action::await_change())
 }
 
+/// Touches no site: reports why on the Tenant (`Ready=False` and `Degraded=True` with `reason`,
+/// status.sites as it was) with a Warning Event when that is news, and looks again later.
+async fn hold(
+    tenant: &Tenant,
+    context: &Context,
+    reason: &str,
+    message: String,
+    retry: std::time::Duration,
+) -> Result<Action, Error> {
+    let name = tenant.name_any();
+    let existing = tenant.status.clone().unwrap_or_default();
+    let generation = tenant.metadata.generation;
+    let already = existing
+        .conditions
+        .iter()
+        .any(|condition| condition.type_ == "Degraded" && condition.reason == reason);
+    let status = TenantStatus {
+        conditions: vec![
+            condition(
+                &existing.conditions,
+                "Ready",
+                false,
+                reason,
+                message.clone(),
+                generation,
+            ),
+            condition(
+                &existing.conditions,
+                "Degraded",
+                true,
+                reason,
+                message.clone(),
+                generation,
+            ),
+        ],
+        observed_generation: generation,
+        sites: existing.sites.clone(),
+    };
+    if !already {
+        tracing::warn!(tenant = %name, %reason, %message, "tenant held: nothing is written on any site");
+        publish(context, tenant, EventType::Warning, reason, message).await;
+    }
+    if tenant.status.as_ref() != Some(&status) {
+        write_status::<Tenant, _>(&context.client, &name, &status, FIELD_MANAGER).await?;
+    }
+    Ok(Action::requeue(retry))
+}
+
 fn pending(site: &str, message: String) -> SiteOutcome {
     SiteOutcome {
         site: site.to_owned(),
         state: ProvisioningState::Pending,
-        message: Some(message),
+        message: Some(bounded_message(&message)),
     }
 }
 
@@ -510,7 +713,10 @@ async fn publish_changes(
             }
             ProvisioningState::Provisioned if !up_to_date => updated.push(outcome.site.as_str()),
             ProvisioningState::Provisioned => {}
-            ProvisioningState::Failed | ProvisioningState::Pending => {
+            ProvisioningState::Failed
+            | ProvisioningState::Pending
+            | ProvisioningState::Conflict
+            | ProvisioningState::RemovalPending => {
                 if before != Some(outcome.state) {
                     let message = outcome.message.clone().unwrap_or_default();
                     let note = format!("site {}: {message}", outcome.site);
@@ -550,6 +756,8 @@ fn record_namespace_gauges(context: &Context, tenant: &Tenant, entries: &[Tenant
                 ProvisioningState::Provisioned => "provisioned",
                 ProvisioningState::Pending => "pending",
                 ProvisioningState::Failed => "failed",
+                ProvisioningState::Conflict => "conflict",
+                ProvisioningState::RemovalPending => "removal_pending",
             };
             std::iter::repeat_n((entry.site.clone(), state), environments)
         })

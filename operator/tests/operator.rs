@@ -372,7 +372,8 @@ async fn provisioned_on_allowed_sites(plane: Arc<ControlPlane>) -> Result<()> {
             .get("soberana-tenant-admins")
             .await?;
         ensure!(
-            binding.role_ref.name == "admin" && binding.role_ref.kind == "ClusterRole",
+            binding.role_ref.name == "soberana-tenant-admin"
+                && binding.role_ref.kind == "ClusterRole",
             "{site}: {:?}",
             binding.role_ref
         );
@@ -485,6 +486,7 @@ async fn changes_propagate(plane: Arc<ControlPlane>) -> Result<()> {
         &["state-dc", "national-cloud", "public-cloud"],
         &["prod"],
     );
+    object["spec"]["deletionPolicy"] = "Delete".into();
     apply(client, &object).await?;
     wait_ready(client, "education-ministry", CONVERGE).await?;
     object["spec"]["quota"]["cpuMillicores"] = 6500.into();
@@ -600,13 +602,11 @@ async fn deletion(plane: Arc<ControlPlane>) -> Result<()> {
     let (installation, _operator) = start(&plane, "deletion-test").await?;
     let client = &installation.management;
     let all_sites = ["state-dc", "national-cloud", "public-cloud"];
-    apply(
-        client,
-        &tenant("tourism-board", "ict", &all_sites, &["prod", "dev"]),
-    )
-    .await?;
-    let mut retained = tenant("statistics-institute", "inec", &all_sites, &["prod"]);
-    retained["spec"]["deletionPolicy"] = "Retain".into();
+    let mut deleted = tenant("tourism-board", "ict", &all_sites, &["prod", "dev"]);
+    deleted["spec"]["deletionPolicy"] = "Delete".into();
+    apply(client, &deleted).await?;
+    // Retain is the default: deleting a Tenant object never deletes an institution's data.
+    let retained = tenant("statistics-institute", "inec", &all_sites, &["prod"]);
     apply(client, &retained).await?;
     wait_ready(client, "tourism-board", CONVERGE).await?;
     wait_ready(client, "statistics-institute", CONVERGE).await?;

@@ -347,7 +347,15 @@ async fn enforced_without_operator(plane: Arc<ControlPlane>) -> Result<()> {
     let pod: Pod = serde_json::from_value(json!({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": "direct", "labels": {"soberana.io/classification": "confidential"}},
-        "spec": {"containers": [{"name": "app", "image": "registry.invalid/app:1"}]}
+        // Restricted, as the tenant namespace's Pod Security level requires, so that only
+        // residency can refuse it.
+        "spec": {
+            "securityContext": {"runAsNonRoot": true, "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [{
+                "name": "app", "image": "registry.invalid/app:1",
+                "securityContext": {"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}}
+            }]
+        }
     }))?;
     match pods.create(&PostParams::default(), &pod).await {
         Err(kube::Error::Api(status))

@@ -191,6 +191,8 @@ pub fn tenant(tenant: &Tenant) -> proto::Tenant {
                     ProvisioningState::Provisioned => "Provisioned",
                     ProvisioningState::Pending => "Pending",
                     ProvisioningState::Failed => "Failed",
+                    ProvisioningState::Conflict => "Conflict",
+                    ProvisioningState::RemovalPending => "RemovalPending",
                 }
                 .to_owned(),
                 message: entry.message.clone().unwrap_or_default(),

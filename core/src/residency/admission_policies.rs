@@ -308,6 +308,8 @@ fn namespace_labels_policy(soberana_identity: &str) -> ValidatingAdmissionPolicy
                 "oldLabels",
                 "oldObject != null && has(oldObject.metadata.labels) ? oldObject.metadata.labels : {}",
             ),
+            variable("newUid", &annotation_of("object", labels::TENANT_UID)),
+            variable("oldUid", &annotation_of("oldObject", labels::TENANT_UID)),
         ],
         vec![MatchCondition {
             name: "not-soberana".to_owned(),
@@ -316,20 +318,46 @@ fn namespace_labels_policy(soberana_identity: &str) -> ValidatingAdmissionPolicy
                 cel::string(soberana_identity)
             ),
         }],
-        vec![Validation {
-            expression: unchanged,
-            message_expression: Some(format!(
-                "{} + request.userInfo.username + ' may not set or change them on namespace ' + object.metadata.name",
-                cel::string(&format!(
-                    "only Soberana may set or change the labels {} ({}={}); ",
-                    soberana_labels.join(", "),
-                    labels::MANAGED_BY,
-                    labels::MANAGER
-                ))
-            )),
-            reason: Some("Forbidden".to_owned()),
-            ..Validation::default()
-        }],
+        vec![
+            Validation {
+                expression: unchanged,
+                message_expression: Some(format!(
+                    "{} + request.userInfo.username + ' may not set or change them on namespace ' + object.metadata.name",
+                    cel::string(&format!(
+                        "only Soberana may set or change the labels {} ({}={}); ",
+                        soberana_labels.join(", "),
+                        labels::MANAGED_BY,
+                        labels::MANAGER
+                    ))
+                )),
+                reason: Some("Forbidden".to_owned()),
+                ..Validation::default()
+            },
+            Validation {
+                expression: format!(
+                    "!(({managed} in variables.oldLabels) && variables.oldLabels[{managed}] == {manager}) || ((({pod_security} in variables.newLabels ? variables.newLabels[{pod_security}] : '') == ({pod_security} in variables.oldLabels ? variables.oldLabels[{pod_security}] : '')) && variables.newUid == variables.oldUid)",
+                    pod_security = cel::string(labels::POD_SECURITY_ENFORCE),
+                ),
+                message_expression: Some(format!(
+                    "{} + request.userInfo.username + ' may not change them on namespace ' + object.metadata.name",
+                    cel::string(&format!(
+                        "on a tenant namespace only Soberana may change the label {} and the annotation {}; ",
+                        labels::POD_SECURITY_ENFORCE,
+                        labels::TENANT_UID
+                    ))
+                )),
+                reason: Some("Forbidden".to_owned()),
+                ..Validation::default()
+            },
+        ],
+    )
+}
+
+/// The value of annotation `key` on `object` (`object` or `oldObject`), `''` when absent.
+fn annotation_of(object: &str, key: &str) -> String {
+    let key = cel::string(key);
+    format!(
+        "{object} != null && has({object}.metadata.annotations) && {key} in {object}.metadata.annotations ? {object}.metadata.annotations[{key}] : ''"
     )
 }
 

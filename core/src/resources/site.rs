@@ -133,6 +133,10 @@ pub struct SiteConnection {
     /// Key inside the Secret; `kubeconfig` when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    /// Lab sites only: accept `insecure-skip-tls-verify: true` in the kubeconfig, which lets
+    /// anyone on the network path take the site's credentials.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_insecure_skip_tls_verify: bool,
 }
 
 /// A mark that keeps new placements off a site.

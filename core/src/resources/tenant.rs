@@ -41,9 +41,11 @@ pub struct TenantSpec {
     #[schemars(length(min = 1, max = 256))]
     pub display_name: String,
     /// Short code used in namespace names on every site (`<code>-<environment>`): a DNS label
-    /// of at most 20 characters, fixed once set.
+    /// of at most 20 characters, fixed once set, unique among Tenants, and never one that would
+    /// name the platform's own namespaces (`kube`, `openshift`, `soberana` and their `-` prefixes).
     #[x_kube(
         validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')").message("shortCode must be a DNS label: lowercase letters, digits and '-', starting and ending with a letter or digit"),
+        validation = Rule::new("!self.matches('^(kube|openshift|soberana|default)(-.*)?$')").message("shortCode is reserved: kube, openshift, soberana, default and codes starting with them and '-' would name the platform's own namespaces"),
         validation = Rule::new("self == oldSelf").message("shortCode is immutable: namespaces on every site are named after it")
     )]
     #[schemars(length(min = 1, max = 20))]
@@ -79,9 +81,40 @@ pub struct TenantSpec {
     #[schemars(length(max = 64))]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]
     pub egress: Vec<EgressAllowance>,
-    /// What happens to the namespaces on member sites when the tenant is deleted.
+    /// What happens to the namespaces on member sites when the tenant is deleted or leaves a
+    /// site; `Retain` (the default) keeps the institution's data.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+    /// Pod Security Standard enforced in the tenant's namespaces; `Restricted` by default.
+    #[serde(default)]
+    pub pod_security: PodSecurityLevel,
+    /// Sites a person confirms the tenant may be removed from after a policy change (a stricter
+    /// classification, changed site facts) made them ineligible: until a site is named here its
+    /// namespaces stay and `status.sites` reports it `RemovalPending`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub confirm_removal_from: Vec<String>,
+}
+
+/// The Pod Security Standard enforced in a tenant's namespaces
+/// (`pod-security.kubernetes.io/enforce`).
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PodSecurityLevel {
+    /// The hardened profile: non-root, no privilege escalation, dropped capabilities.
+    #[default]
+    Restricted,
+    /// The minimal profile, for workloads that cannot yet run restricted.
+    Baseline,
+}
+
+impl PodSecurityLevel {
+    /// The label value Kubernetes' Pod Security admission reads.
+    pub fn label_value(self) -> &'static str {
+        match self {
+            Self::Restricted => "restricted",
+            Self::Baseline => "baseline",
+        }
+    }
 }
 
 /// Someone who administers a tenant.
@@ -107,9 +140,10 @@ pub enum OwnerKind {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct TenantEnvironment {
-    /// Environment name, a DNS label (e.g. `prod`).
+    /// Environment name: lowercase letters and digits, no '-' (e.g. `prod`), so that the
+    /// namespace `<shortCode>-<environment>` can never be another tenant's.
     #[schemars(length(min = 1, max = 20))]
-    #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')").message("environment name must be a DNS label"))]
+    #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]+$')").message("environment name must be lowercase letters and digits only (no '-'), so that <shortCode>-<environment> cannot equal another tenant's namespace"))]
     pub name: String,
     /// Quota for this environment instead of the tenant's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -147,13 +181,14 @@ pub struct EgressAllowance {
     pub ports: Vec<u16>,
 }
 
-/// What happens on member sites when a tenant is deleted.
+/// What happens on member sites when a tenant is deleted. `Retain` is the default so that
+/// deleting a Tenant object by mistake never deletes an institution's data.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum DeletionPolicy {
     /// Delete the tenant's namespaces and everything in them.
-    #[default]
     Delete,
     /// Keep the namespaces; only remove Soberana's labels from them.
+    #[default]
     Retain,
 }
 
@@ -196,6 +231,12 @@ pub enum ProvisioningState {
     Pending,
     /// The site refused the objects; the message says why.
     Failed,
+    /// A namespace the tenant needs there belongs to someone else (another Tenant, or the
+    /// cluster itself); nothing was written there.
+    Conflict,
+    /// A policy change made the site ineligible; the namespaces stay until a person confirms
+    /// the removal in `spec.confirmRemovalFrom`.
+    RemovalPending,
 }
 
 impl Tenant {

@@ -17,6 +17,12 @@ pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 /// The value of [`MANAGED_BY`].
 pub const MANAGER: &str = "soberana";
 
+/// The Pod Security Standard Kubernetes enforces in a namespace.
+pub const POD_SECURITY_ENFORCE: &str = "pod-security.kubernetes.io/enforce";
+/// Annotation on a tenant namespace: the UID of the Tenant that owns it. A name can be reused by
+/// a new Tenant; a UID cannot, so this is what Soberana checks before writing or deleting.
+pub const TENANT_UID: &str = "soberana.io/tenant-uid";
+
 /// The labels only Soberana may set or change on tenant namespaces: they grant network access
 /// (NetworkPolicies select tenants by them) and decide what admission allows there.
 pub const TENANT_NAMESPACE_LABELS: [&str; 5] = [

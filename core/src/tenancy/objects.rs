@@ -17,6 +17,12 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use crate::resources::tenant::{OwnerKind, TenantQuota, TenantSpec};
 
 use super::labels;
+use super::ownership::TenantIdentity;
+
+/// The ClusterRole tenant owners are bound to in their namespaces: `admin` without the writes
+/// that would let them dismantle their own fences (NetworkPolicies, quota, limits). Installed on
+/// every member by `charts/rbac/member-cluster.yaml`.
+pub const TENANT_ADMIN_ROLE: &str = "soberana-tenant-admin";
 
 /// Default CPU request and limit given to containers that state none.
 const DEFAULT_CPU_REQUEST: &str = "100m";
@@ -60,13 +66,15 @@ pub fn namespace_name(short_code: &str, environment: &str) -> String {
     format!("{short_code}-{environment}")
 }
 
-/// Everything tenant `name` needs on a site, namespaces first (the rest live in them).
+/// Everything the tenant needs on a site, namespaces first (the rest live in them). Each
+/// namespace carries the tenant's UID, which is what proves it is the tenant's.
 /// `ingress_namespace` is where the site's ingress controller runs; it may reach the tenant.
 pub fn desired_objects(
-    name: &str,
+    identity: &TenantIdentity,
     tenant: &TenantSpec,
     ingress_namespace: &str,
 ) -> Vec<TenantObject> {
+    let name = identity.name.as_str();
     let mut objects = Vec::new();
     for environment in &tenant.environments {
         let namespace = namespace_name(&tenant.short_code, &environment.name);
@@ -78,10 +86,18 @@ pub fn desired_objects(
         if let Some(default) = &tenant.default_classification {
             namespace_labels.insert(labels::DEFAULT_CLASSIFICATION.to_owned(), default.clone());
         }
+        namespace_labels.insert(
+            labels::POD_SECURITY_ENFORCE.to_owned(),
+            tenant.pod_security.label_value().to_owned(),
+        );
         objects.push(TenantObject::Namespace(Namespace {
             metadata: ObjectMeta {
                 name: Some(namespace.clone()),
                 labels: Some(namespace_labels),
+                annotations: Some(BTreeMap::from([(
+                    labels::TENANT_UID.to_owned(),
+                    identity.uid.clone(),
+                )])),
                 ..ObjectMeta::default()
             },
             ..Namespace::default()
@@ -150,7 +166,7 @@ pub fn desired_objects(
                 role_ref: RoleRef {
                     api_group: Some("rbac.authorization.k8s.io".to_owned()),
                     kind: "ClusterRole".to_owned(),
-                    name: "admin".to_owned(),
+                    name: TENANT_ADMIN_ROLE.to_owned(),
                 },
                 subjects: Some(
                     tenant

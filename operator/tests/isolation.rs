@@ -1,0 +1,743 @@
+//! Tenant isolation and data safety against real API servers: each attack or ordinary mistake
+//! that once took over or deleted an institution's namespaces, tried again and shown refused or
+//! harmless. The operator runs as its own process under the least-privilege RBAC and the member
+//! confinement policies in `charts/rbac/`.
+
+#![allow(clippy::unwrap_used, reason = "a panic is the failure report in tests")]
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail, ensure};
+use k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicyBinding;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Namespace, ResourceQuota};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::rbac::v1::RoleBinding;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Api, Client, Config, ResourceExt};
+use serde_json::{Value, json};
+use soberana_core::resources::data_classification::DataClassification;
+use soberana_core::resources::site::Site;
+use soberana_core::resources::tenant::{ProvisioningState, Tenant};
+use soberana_e2e::soberana_install::store_kubeconfig;
+use soberana_e2e::soberana_manifests::{examples_directory, yaml_documents};
+use soberana_e2e::state_data_centre::{Installation, apply};
+use soberana_e2e::{ControlPlane, Suite, wait_until};
+
+mod common;
+
+use common::{condition, member, start, tenant, wait_ready};
+
+/// How long provisioning or a repair may take on this machine.
+const CONVERGE: Duration = Duration::from_secs(90);
+/// Every member site of the harness.
+const ALL_SITES: [&str; 3] = ["state-dc", "national-cloud", "public-cloud"];
+
+fn main() -> ExitCode {
+    Suite::new(&["mgmt", "state-dc", "national-cloud", "public-cloud"])
+        .test(
+            "a_tenant_cannot_be_named_into_kube_system_or_onto_another_tenants_namespace",
+            reserved_and_colliding_names,
+        )
+        .test(
+            "a_reused_short_code_takes_nothing_and_its_deletion_deletes_nothing",
+            reused_short_code,
+        )
+        .test(
+            "a_namespace_that_is_not_the_tenants_is_never_adopted",
+            foreign_namespace,
+        )
+        .test(
+            "a_stricter_lowest_classification_deletes_nothing_until_a_person_confirms",
+            stricter_classification,
+        )
+        .test(
+            "deleting_every_classification_deletes_nothing",
+            no_classifications,
+        )
+        .test(
+            "a_kubeconfig_with_an_exec_plugin_runs_nothing",
+            exec_kubeconfig,
+        )
+        .test("a_tenant_owner_cannot_dismantle_the_fences", owner_fences)
+        .test(
+            "a_residency_binding_edited_on_a_member_is_replaced_whole",
+            residency_binding_restored,
+        )
+        .test(
+            "the_operators_token_cannot_bind_admin_in_kube_system",
+            stolen_operator_token,
+        )
+        .run()
+}
+
+/// The message of the API server's refusal, or an error if it accepted.
+fn refusal<T: std::fmt::Debug>(result: kube::Result<T>, what: &str) -> Result<String> {
+    match result {
+        Err(kube::Error::Api(status)) => Ok(status.message),
+        Err(other) => bail!("{what}: failed without an answer from the API server: {other}"),
+        Ok(accepted) => bail!("{what} was accepted: {accepted:?}"),
+    }
+}
+
+async fn apply_refused(client: &Client, object: &Value) -> Result<String> {
+    let tenants: Api<Tenant> = Api::all(client.clone());
+    let name = object["metadata"]["name"].as_str().unwrap();
+    refusal(
+        tenants
+            .patch(
+                name,
+                &PatchParams::apply("soberana-isolation-test").force(),
+                &Patch::Apply(object),
+            )
+            .await,
+        &format!("Tenant {name}"),
+    )
+}
+
+async fn reserved_and_colliding_names(plane: Arc<ControlPlane>) -> Result<()> {
+    let (installation, _operator) = start(&plane, "names-test").await?;
+    let client = &installation.management;
+    let message = apply_refused(client, &tenant("intruder", "kube", &[], &["system"])).await?;
+    ensure!(
+        message.contains("shortCode is reserved"),
+        "the kube/system Tenant: {message}"
+    );
+    for code in ["soberana", "kube-public", "openshift-x"] {
+        let message = apply_refused(client, &tenant("intruder", code, &[], &["prod"])).await?;
+        ensure!(
+            message.contains("shortCode is reserved"),
+            "{code}: {message}"
+        );
+    }
+    // `a` + `b-prod` would spell `a-b` + `prod`: environment names carry no '-'.
+    apply(client, &tenant("first-ab", "a-b", &["state-dc"], &["prod"])).await?;
+    let message =
+        apply_refused(client, &tenant("second-a", "a", &["state-dc"], &["b-prod"])).await?;
+    ensure!(
+        message.contains("environment name must be lowercase letters and digits only"),
+        "a/b-prod: {message}"
+    );
+    wait_ready(client, "first-ab", CONVERGE).await?;
+    // Nothing of the refused tenants reached kube-system.
+    for site in ALL_SITES {
+        let member = member(&plane, site).await?;
+        let system = Api::<Namespace>::all(member.clone())
+            .get("kube-system")
+            .await?;
+        ensure!(
+            !system.labels().contains_key("soberana.io/tenant"),
+            "{site}: kube-system was labelled {:?}",
+            system.labels()
+        );
+        ensure!(
+            Api::<RoleBinding>::namespaced(member.clone(), "kube-system")
+                .get_opt("soberana-tenant-admins")
+                .await?
+                .is_none(),
+            "{site}: a tenant admin binding reached kube-system"
+        );
+    }
+    Ok(())
+}
+
+/// A Deployment the institution runs in `namespace`, created on the member by its own people.
+async fn run_service(member: &Client, namespace: &str, name: &str) -> Result<()> {
+    let deployment: Deployment = serde_json::from_value(json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "labels": {"app": name, "soberana.io/classification": "internal"}},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name, "soberana.io/classification": "internal"}},
+                "spec": {
+                    "securityContext": {"runAsNonRoot": true, "seccompProfile": {"type": "RuntimeDefault"}},
+                    "containers": [{
+                        "name": "app", "image": "registry.invalid/app:1",
+                        "securityContext": {"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}}
+                    }]
+                }
+            }
+        }
+    }))?;
+    Api::<Deployment>::namespaced(member.clone(), namespace)
+        .create(&PostParams::default(), &deployment)
+        .await
+        .with_context(|| format!("creating Deployment {namespace}/{name}"))?;
+    Ok(())
+}
+
+/// The Tenant's `Degraded` condition once its reason is `reason`.
+async fn wait_degraded(client: &Client, name: &str, reason: &str) -> Result<Tenant> {
+    let tenants: Api<Tenant> = Api::all(client.clone());
+    let waited = wait_until(
+        &format!("Tenant {name} to be Degraded with reason {reason}"),
+        CONVERGE,
+        || async {
+            let tenant = tenants.get(name).await?;
+            Ok(tenant.status.as_ref().is_some_and(|status| {
+                condition(&status.conditions, "Degraded")
+                    .is_some_and(|degraded| degraded.status == "True" && degraded.reason == reason)
+            }))
+        },
+    )
+    .await;
+    let tenant = tenants.get(name).await?;
+    waited.with_context(|| format!("its status: {:?}", tenant.status))?;
+    Ok(tenant)
+}
+
+async fn reused_short_code(plane: Arc<ControlPlane>) -> Result<()> {
+    let (installation, _operator) = start(&plane, "short-code-test").await?;
+    let client = &installation.management;
+    apply(
+        client,
+        &tenant("ministry-of-health", "minsa", &ALL_SITES, &["prod"]),
+    )
+    .await?;
+    wait_ready(client, "ministry-of-health", CONVERGE).await?;
+    let state_dc = member(&plane, "state-dc").await?;
+    run_service(&state_dc, "minsa-prod", "patient-records").await?;
+
+    let mut impostor = tenant("impostor", "minsa", &ALL_SITES, &["prod"]);
+    impostor["spec"]["owners"] = json!([{"kind": "User", "name": "mallory"}]);
+    impostor["spec"]["highestClassification"] = "public".into();
+    impostor["spec"]["deletionPolicy"] = "Delete".into();
+    apply(client, &impostor).await?;
+    let held = wait_degraded(client, "impostor", "NameConflict").await?;
+    let degraded = condition(&held.status.as_ref().unwrap().conditions, "Degraded").unwrap();
+    ensure!(
+        degraded
+            .message
+            .contains("shortCode minsa is already Tenant ministry-of-health's"),
+        "the conflict names the other Tenant: {}",
+        degraded.message
+    );
+    ensure!(
+        !held.is_ready(),
+        "the later Tenant must not be Ready: {:?}",
+        held.status
+    );
+
+    // Deleting the impostor (deletionPolicy Delete) removes nothing of the ministry's.
+    let tenants: Api<Tenant> = Api::all(client.clone());
+    tenants.delete("impostor", &DeleteParams::default()).await?;
+    wait_until("Tenant impostor to be gone", CONVERGE, || async {
+        Ok(tenants.get_opt("impostor").await?.is_none())
+    })
+    .await?;
+    for site in ALL_SITES {
+        let member = member(&plane, site).await?;
+        let namespace = Api::<Namespace>::all(member.clone())
+            .get("minsa-prod")
+            .await
+            .with_context(|| format!("{site}: minsa-prod is gone"))?;
+        ensure!(
+            namespace.metadata.deletion_timestamp.is_none(),
+            "{site}: minsa-prod is being deleted"
+        );
+        let labels = namespace.labels();
+        ensure!(
+            labels.get("soberana.io/tenant").map(String::as_str) == Some("ministry-of-health")
+                && labels
+                    .get("soberana.io/classification-ceiling")
+                    .map(String::as_str)
+                    == Some("confidential"),
+            "{site}: minsa-prod was relabelled {labels:?}"
+        );
+        let binding = Api::<RoleBinding>::namespaced(member.clone(), "minsa-prod")
+            .get("soberana-tenant-admins")
+            .await?;
+        let subjects: Vec<String> = binding
+            .subjects
+            .unwrap_or_default()
+            .into_iter()
+            .map(|subject| subject.name)
+            .collect();
+        ensure!(
+            subjects == ["minsa-admins"],
+            "{site}: the owners binding names {subjects:?}"
+        );
+    }
+    ensure!(
+        Api::<Deployment>::namespaced(state_dc, "minsa-prod")
+            .get_opt("patient-records")
+            .await?
+            .is_some(),
+        "the ministry's Deployment is gone"
+    );
+    wait_ready(client, "ministry-of-health", CONVERGE).await?;
+    Ok(())
+}
+
+async fn foreign_namespace(plane: Arc<ControlPlane>) -> Result<()> {
+    let (installation, _operator) = start(&plane, "foreign-test").await?;
+    let client = &installation.management;
+    // Someone on state-dc already has `aduana-prod`, with a service of their own.
+    let state_dc = member(&plane, "state-dc").await?;
+    let namespace: Namespace = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": "aduana-prod", "labels": {"team": "legacy-customs"}}
+    }))?;
+    Api::<Namespace>::all(state_dc.clone())
+        .create(&PostParams::default(), &namespace)
+        .await?;
+    apply(
+        client,
+        &tenant(
+            "customs",
+            "aduana",
+            &["state-dc", "national-cloud"],
+            &["prod"],
+        ),
+    )
+    .await?;
+    let held = wait_degraded(client, "customs", "NamespaceConflict").await?;
+    let sites: BTreeMap<String, (ProvisioningState, String)> = held
+        .status
+        .unwrap()
+        .sites
+        .into_iter()
+        .map(|entry| (entry.site, (entry.state, entry.message.unwrap_or_default())))
+        .collect();
+    let (state, message) = &sites["state-dc"];
+    ensure!(
+        *state == ProvisioningState::Conflict
+            && message
+                .contains("namespace aduana-prod already exists and belongs to the cluster itself"),
+        "state-dc: {state:?} {message}"
+    );
+    ensure!(
+        sites["national-cloud"].0 == ProvisioningState::Provisioned,
+        "the other site is provisioned: {sites:?}"
+    );
+    let untouched = Api::<Namespace>::all(state_dc.clone())
+        .get("aduana-prod")
+        .await?;
+    ensure!(
+        untouched.labels()
+            == &BTreeMap::from([
+                ("team".to_owned(), "legacy-customs".to_owned()),
+                (
+                    "kubernetes.io/metadata.name".to_owned(),
+                    "aduana-prod".to_owned()
+                )
+            ]),
+        "the foreign namespace was written: {:?}",
+        untouched.labels()
+    );
+    for policy in [
+        "soberana-default-deny-ingress",
+        "soberana-allow-same-tenant",
+    ] {
+        ensure!(
+            Api::<NetworkPolicy>::namespaced(state_dc.clone(), "aduana-prod")
+                .get_opt(policy)
+                .await?
+                .is_none(),
+            "{policy} was written into the foreign namespace"
+        );
+    }
+    Ok(())
+}
+
+/// The example DataClassifications, as `make demo` installs them.
+fn example_classifications() -> Result<Vec<Value>> {
+    Ok(
+        yaml_documents(&examples_directory().join("classifications.yaml"))?
+            .into_iter()
+            .map(|(_, document)| document)
+            .collect(),
+    )
+}
+
+async fn restore_classifications(client: &Client) -> Result<()> {
+    for classification in example_classifications()? {
+        apply(client, &classification).await?;
+    }
+    Ok(())
+}
+
+/// Whether each site still has `namespace`, not being deleted.
+async fn namespace_everywhere(plane: &ControlPlane, namespace: &str) -> Result<()> {
+    for site in ALL_SITES {
+        let member = member(plane, site).await?;
+        let found = Api::<Namespace>::all(member).get_opt(namespace).await?;
+        ensure!(
+            found.is_some_and(|found| found.metadata.deletion_timestamp.is_none()),
+            "{site}: {namespace} was deleted"
+        );
+    }
+    Ok(())
+}
+
+async fn stricter_classification(plane: Arc<ControlPlane>) -> Result<()> {
+    let (installation, operator) = start(&plane, "stricter-test").await?;
+    let client = &installation.management;
+    let mut object = tenant("tax-administration", "hacienda", &[], &["prod"]);
+    object["spec"]["deletionPolicy"] = "Delete".into();
+    apply(client, &object).await?;
+    wait_ready(client, "tax-administration", CONVERGE).await?;
+    let public_cloud = member(&plane, "public-cloud").await?;
+    run_service(&public_cloud, "hacienda-prod", "tax-portal").await?;
+
+    let mut stricter = example_classifications()?
+        .into_iter()
+        .find(|document| document["metadata"]["name"] == "public")
+        .context("the example classification public")?;
+    stricter["spec"]["requiredCertifications"] = json!(["TierIII"]);
+    apply(client, &stricter).await?;
+    let outcome = async {
+        let held = wait_degraded(client, "tax-administration", "RemovalPending").await?;
+        let pending: Vec<String> = held
+            .status
+            .unwrap()
+            .sites
+            .into_iter()
+            .filter(|entry| entry.state == ProvisioningState::RemovalPending)
+            .map(|entry| entry.site)
+            .collect();
+        ensure!(
+            pending == ["national-cloud", "public-cloud"],
+            "the sites without TierIII wait for a person: {pending:?}"
+        );
+        // Give a deleting operator every chance: a few probe and drift intervals.
+        tokio::time::sleep(Duration::from_secs(8)).await;
+        namespace_everywhere(&plane, "hacienda-prod").await?;
+        ensure!(
+            Api::<Deployment>::namespaced(public_cloud.clone(), "hacienda-prod")
+                .get_opt("tax-portal")
+                .await?
+                .is_some(),
+            "the running Deployment was deleted"
+        );
+        let gauge = operator
+            .metric(
+                "soberana_tenant_namespaces",
+                &[("site", "public-cloud"), ("state", "removal_pending")],
+            )
+            .await?;
+        ensure!(
+            gauge >= 1.0,
+            "removal_pending gauge on public-cloud: {gauge}"
+        );
+
+        // A person confirms one site: only that site's namespace goes.
+        object["spec"]["confirmRemovalFrom"] = json!(["national-cloud"]);
+        apply(client, &object).await?;
+        let national = member(&plane, "national-cloud").await?;
+        wait_until(
+            "hacienda-prod to leave national-cloud",
+            CONVERGE,
+            || async {
+                Ok(Api::<Namespace>::all(national.clone())
+                    .get_opt("hacienda-prod")
+                    .await?
+                    .is_none_or(|namespace| namespace.metadata.deletion_timestamp.is_some()))
+            },
+        )
+        .await?;
+        ensure!(
+            Api::<Namespace>::all(public_cloud.clone())
+                .get_opt("hacienda-prod")
+                .await?
+                .is_some(),
+            "public-cloud was not confirmed but lost its namespace"
+        );
+        anyhow::Ok(())
+    }
+    .await;
+    restore_classifications(client).await?;
+    outcome?;
+    object["spec"]["confirmRemovalFrom"] = json!([]);
+    apply(client, &object).await?;
+    wait_ready(client, "tax-administration", CONVERGE).await?;
+    Ok(())
+}
+
+async fn no_classifications(plane: Arc<ControlPlane>) -> Result<()> {
+    let (installation, _operator) = start(&plane, "no-classifications-test").await?;
+    let client = &installation.management;
+    let mut object = tenant("civil-registry", "tse", &[], &["prod"]);
+    object["spec"]["deletionPolicy"] = "Delete".into();
+    apply(client, &object).await?;
+    wait_ready(client, "civil-registry", CONVERGE).await?;
+    let classifications: Api<DataClassification> = Api::all(client.clone());
+    for classification in classifications.list(&Default::default()).await? {
+        classifications
+            .delete(&classification.name_any(), &DeleteParams::default())
+            .await?;
+    }
+    let outcome = async {
+        let held = wait_degraded(client, "civil-registry", "NoClassifications").await?;
+        let ready = condition(&held.status.as_ref().unwrap().conditions, "Ready").unwrap();
+        ensure!(
+            ready.status == "False" && ready.message.contains("nothing is changed on any site"),
+            "Ready says why: {ready:?}"
+        );
+        tokio::time::sleep(Duration::from_secs(8)).await;
+        namespace_everywhere(&plane, "tse-prod").await
+    }
+    .await;
+    restore_classifications(client).await?;
+    outcome?;
+    wait_ready(client, "civil-registry", CONVERGE).await?;
+    Ok(())
+}
+
+async fn exec_kubeconfig(plane: Arc<ControlPlane>) -> Result<()> {
+    let (installation, _operator) = start(&plane, "exec-test").await?;
+    let client = &installation.management;
+    let marker = plane.directory().join("exec-plugin-ran");
+    let _ = std::fs::remove_file(&marker);
+    let server = plane.cluster("state-dc")?.server().to_owned();
+    // Were the plugin ever run, `touch` would leave the marker (and then fail as a plugin).
+    let kubeconfig = format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: site\n\
+         clusters:\n- name: site\n  cluster:\n    server: {server}\n\
+         contexts:\n- name: site\n  context:\n    cluster: site\n    user: plugin\n\
+         users:\n- name: plugin\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: touch\n      args: [\"{}\"]\n      interactiveMode: Never\n",
+        marker.display()
+    );
+    store_kubeconfig(client, "site-plugin", &kubeconfig).await?;
+    apply(
+        client,
+        &json!({
+            "apiVersion": "soberana.io/v1alpha1", "kind": "Site",
+            "metadata": {"name": "plugin-site"},
+            "spec": {
+                "provider": "a site whose kubeconfig runs a command",
+                "sovereigntyTier": "StateOwned", "jurisdiction": "CR",
+                "offeredAvailability": "99.9", "capacity": {},
+                "connection": {"secretName": "site-plugin"}
+            }
+        }),
+    )
+    .await?;
+    let sites: Api<Site> = Api::all(client.clone());
+    let outcome = wait_until(
+        "plugin-site to report UnsafeKubeconfig",
+        CONVERGE,
+        || async {
+            let site = sites.get("plugin-site").await?;
+            Ok(site.status.as_ref().is_some_and(|status| {
+                condition(&status.conditions, "Reachable").is_some_and(|reachable| {
+                    reachable.status == "False"
+                        && reachable.reason == "UnsafeKubeconfig"
+                        && reachable.message.contains("exec")
+                })
+            }))
+        },
+    )
+    .await;
+    // Several probe intervals: a plugin, if run, would have left its marker by now.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let ran = marker.exists();
+    sites
+        .delete("plugin-site", &DeleteParams::default())
+        .await?;
+    outcome?;
+    ensure!(!ran, "the kubeconfig's exec plugin ran inside the operator");
+    Ok(())
+}
+
+async fn owner_fences(plane: Arc<ControlPlane>) -> Result<()> {
+    let (installation, _operator) = start(&plane, "fences-test").await?;
+    let client = &installation.management;
+    apply(
+        client,
+        &tenant("social-security", "ccss", &["state-dc"], &["prod"]),
+    )
+    .await?;
+    wait_ready(client, "social-security", CONVERGE).await?;
+    wait_residency_enforced(client, "state-dc").await?;
+    let cluster = plane.cluster("state-dc")?;
+    let owner = cluster.client_as("ana", &["ccss-admins"]).await?;
+
+    // What an owner is for still works: running the institution's services.
+    run_service(&owner, "ccss-prod", "pensions").await?;
+
+    let policies: Api<NetworkPolicy> = Api::namespaced(owner.clone(), "ccss-prod");
+    let message = refusal(
+        policies
+            .delete("soberana-default-deny-ingress", &DeleteParams::default())
+            .await,
+        "the owner deleting the default-deny NetworkPolicy",
+    )?;
+    ensure!(message.contains("forbidden"), "{message}");
+    let quotas: Api<ResourceQuota> = Api::namespaced(owner.clone(), "ccss-prod");
+    let raise = json!({"spec": {"hard": {"requests.cpu": "999"}}});
+    let message = refusal(
+        quotas
+            .patch(
+                "soberana-quota",
+                &PatchParams::default(),
+                &Patch::Merge(&raise),
+            )
+            .await,
+        "the owner raising the quota",
+    )?;
+    ensure!(message.contains("forbidden"), "{message}");
+    let bindings: Api<RoleBinding> = Api::namespaced(owner.clone(), "ccss-prod");
+    let widen = json!({"subjects": [{"kind": "Group", "name": "everyone", "apiGroup": "rbac.authorization.k8s.io"}]});
+    let message = refusal(
+        bindings
+            .patch(
+                "soberana-tenant-admins",
+                &PatchParams::default(),
+                &Patch::Merge(&widen),
+            )
+            .await,
+        "the owner widening Soberana's owner binding",
+    )?;
+    ensure!(
+        message.contains("only Soberana may change or delete"),
+        "{message}"
+    );
+    let admin_binding: RoleBinding = serde_json::from_value(json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": "self-admin"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+        "subjects": [{"kind": "User", "name": "ana", "apiGroup": "rbac.authorization.k8s.io"}]
+    }))?;
+    let message = refusal(
+        bindings
+            .create(&PostParams::default(), &admin_binding)
+            .await,
+        "the owner binding themselves to cluster-admin in their namespace",
+    )?;
+    ensure!(message.contains("forbidden"), "{message}");
+    // A namespace label that would lower Pod Security is Soberana's too.
+    let namespaces: Api<Namespace> = Api::all(cluster.client().await?);
+    let lower =
+        json!({"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "privileged"}}});
+    let message = refusal(
+        namespaces
+            .patch("ccss-prod", &PatchParams::default(), &Patch::Merge(&lower))
+            .await,
+        "an administrator lowering the tenant namespace's Pod Security level",
+    )?;
+    ensure!(message.contains("only Soberana may change"), "{message}");
+    Ok(())
+}
+
+/// Waits until `site` reports its residency policies in force.
+async fn wait_residency_enforced(client: &Client, site: &str) -> Result<()> {
+    let sites: Api<Site> = Api::all(client.clone());
+    wait_until(
+        &format!("residency enforced on {site}"),
+        CONVERGE,
+        || async {
+            let site = sites.get(site).await?;
+            Ok(site.status.as_ref().is_some_and(|status| {
+                condition(&status.conditions, "ResidencyEnforced")
+                    .is_some_and(|enforced| enforced.status == "True")
+            }))
+        },
+    )
+    .await
+}
+
+async fn residency_binding_restored(plane: Arc<ControlPlane>) -> Result<()> {
+    let (installation, _operator) = start(&plane, "residency-binding-test").await?;
+    wait_residency_enforced(&installation.management, "public-cloud").await?;
+    let public_cloud = member(&plane, "public-cloud").await?;
+    let bindings: Api<ValidatingAdmissionPolicyBinding> = Api::all(public_cloud.clone());
+    // An administrator on the member switches residency off for every namespace.
+    let off = json!({"spec": {"matchResources": {"namespaceSelector": {"matchLabels": {"residency": "off"}}}}});
+    bindings
+        .patch(
+            "soberana-residency",
+            &PatchParams::apply("someone-else").force(),
+            &Patch::Apply(&json!({
+                "apiVersion": "admissionregistration.k8s.io/v1",
+                "kind": "ValidatingAdmissionPolicyBinding",
+                "metadata": {"name": "soberana-residency"},
+                "spec": off["spec"],
+            })),
+        )
+        .await?;
+    wait_until(
+        "the residency binding to be restored without the namespaceSelector",
+        CONVERGE,
+        || async {
+            let binding = bindings.get("soberana-residency").await?;
+            Ok(binding
+                .spec
+                .match_resources
+                .and_then(|resources| resources.namespace_selector)
+                .is_none())
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// A client with the operator's own credentials on `site` (the kubeconfig in its Site Secret).
+async fn operator_on(installation: &Installation, site: &str) -> Result<Client> {
+    let kubeconfig = Kubeconfig::from_yaml(&installation.site_kubeconfigs[site])?;
+    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
+    Ok(Client::try_from(config)?)
+}
+
+async fn stolen_operator_token(plane: Arc<ControlPlane>) -> Result<()> {
+    let (installation, _operator) = start(&plane, "stolen-token-test").await?;
+    let stolen = operator_on(&installation, "state-dc").await?;
+    let bindings: Api<RoleBinding> = Api::namespaced(stolen.clone(), "kube-system");
+    for role in ["cluster-admin", "soberana-tenant-admin"] {
+        let binding: RoleBinding = serde_json::from_value(json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": format!("stolen-{role}")},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+            "subjects": [{"kind": "User", "name": "mallory", "apiGroup": "rbac.authorization.k8s.io"}]
+        }))?;
+        let message = refusal(
+            bindings.create(&PostParams::default(), &binding).await,
+            &format!("the operator's token binding {role} in kube-system"),
+        )?;
+        ensure!(
+            message.contains("forbidden") || message.contains("soberana-operator may"),
+            "{role}: {message}"
+        );
+    }
+    let namespaces: Api<Namespace> = Api::all(stolen.clone());
+    let takeover = json!({
+        "apiVersion": "v1", "kind": "Namespace",
+        "metadata": {
+            "name": "kube-system",
+            "labels": {"app.kubernetes.io/managed-by": "soberana", "soberana.io/tenant": "mallory"},
+            "annotations": {"soberana.io/tenant-uid": "forged"}
+        }
+    });
+    let message = refusal(
+        namespaces
+            .patch(
+                "kube-system",
+                &PatchParams::apply("mallory").force(),
+                &Patch::Apply(&takeover),
+            )
+            .await,
+        "the operator's token labelling kube-system as a tenant's",
+    )?;
+    ensure!(message.contains("soberana-operator may not"), "{message}");
+    // A platform namespace the API server itself does not protect.
+    let tools: Namespace = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kube-tools"}
+    }))?;
+    Api::<Namespace>::all(plane.cluster("state-dc")?.client().await?)
+        .create(&PostParams::default(), &tools)
+        .await?;
+    let message = refusal(
+        namespaces
+            .delete("kube-tools", &DeleteParams::default())
+            .await,
+        "the operator's token deleting namespace kube-tools",
+    )?;
+    ensure!(message.contains("soberana-operator may not"), "{message}");
+    Ok(())
+}
