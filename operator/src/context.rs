@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use crate::availability_window::AvailabilityWindow;
 use crate::caches::Caches;
 use crate::interval_schedule::IntervalSchedule;
+use crate::member_policy_watches::MemberPolicyWatches;
 use crate::metrics::Metrics;
 use crate::site_connections::SiteConnections;
 
@@ -59,6 +60,8 @@ pub struct Context {
     drift_checks: IntervalSchedule,
     /// When each site was last scanned for residency violations.
     pub residency_scans: IntervalSchedule,
+    /// Watches of each member's residency policies, waking its residency reconcile on a change.
+    pub policy_watches: MemberPolicyWatches,
 }
 
 impl std::fmt::Debug for Context {
@@ -97,6 +100,7 @@ impl Context {
             repair_receiver: Mutex::new(Some(repair_receiver)),
             drift_checks: IntervalSchedule::new(settings.drift_check_interval),
             residency_scans: IntervalSchedule::new(settings.residency_scan_interval),
+            policy_watches: MemberPolicyWatches::default(),
             settings,
         }
     }

@@ -270,8 +270,12 @@ async fn run_residency(
         .applied_objects()
         .predicate_filter(predicates::generation, Default::default());
     let classifications = spec_changes(Api::<DataClassification>::all(client));
-    Controller::for_stream(sites, reader.clone())
-        .with_config(config)
+    let mut controller = Controller::for_stream(sites, reader.clone()).with_config(config);
+    // A policy or binding changed or deleted on a member brings its site back at once.
+    if let Some(changes) = context.policy_watches.take_changes() {
+        controller = controller.reconcile_on(tokio_stream_from(changes));
+    }
+    controller
         .watches_stream(classifications, every_object(reader))
         .graceful_shutdown_on(shutdown)
         .run(

@@ -1,38 +1,64 @@
-//! Finding what was removed from a member cluster behind Soberana's back (a deleted
-//! NetworkPolicy, quota or namespace), so that the tenant is provisioned there again. The check
-//! only reads (metadata-only lists of Soberana's labelled objects), so a site without drift costs
-//! no write.
+//! Finding what was removed or edited on a member cluster behind Soberana's back (a deleted
+//! NetworkPolicy, quota or namespace; a quota raised, a NetworkPolicy opened, the owners'
+//! binding widened), so that the tenant is put right there again. The check only reads
+//! (metadata-only lists of Soberana's labelled objects), so a site without drift costs no write.
+//! An edit is recognised by its author rather than by comparing contents: `managedFields` names
+//! every writer of an object's fields, and a fence written by anyone but the Tenant controller has
+//! been edited. (Comparing contents would have to undo the API server's own defaulting first.)
 
 use std::collections::BTreeSet;
 
 use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::RoleBinding;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::ListParams;
 use kube::runtime::events::EventType;
 use kube::{Api, Client, Resource, ResourceExt};
 use soberana_core::resources::tenant::{ProvisioningState, Tenant};
-use soberana_core::tenancy::{TenantIdentity, desired_objects, labels};
+use soberana_core::tenancy::{TenantIdentity, TenantObject, desired_objects, labels};
 
 use crate::context::Context;
-use crate::tenant_controller::publish;
+use crate::tenant_controller::{FIELD_MANAGER, publish, replace_object};
 
 /// Objects per list request.
 const PAGE_SIZE: u32 = 500;
 
-/// Every object on the site that carries Soberana's `managed-by` label, described as
+/// What a check found on a site: every object carrying Soberana's `managed-by` label, and those
+/// of them that are fences someone else has written to, each described as
 /// `TenantObject::describe` describes the desired ones ("Kind namespace/name").
-pub async fn present_objects(client: &Client) -> Result<BTreeSet<String>, kube::Error> {
-    let mut present = BTreeSet::new();
-    collect::<Namespace>(client, &mut present).await?;
-    collect::<ResourceQuota>(client, &mut present).await?;
-    collect::<LimitRange>(client, &mut present).await?;
-    collect::<NetworkPolicy>(client, &mut present).await?;
-    collect::<RoleBinding>(client, &mut present).await?;
-    Ok(present)
+#[derive(Debug, Default)]
+pub struct SiteObjects {
+    pub present: BTreeSet<String>,
+    pub edited: BTreeSet<String>,
 }
 
-async fn collect<K>(client: &Client, present: &mut BTreeSet<String>) -> Result<(), kube::Error>
+/// Lists Soberana's objects on the site (metadata only, in pages).
+pub async fn present_objects(client: &Client) -> Result<SiteObjects, kube::Error> {
+    let mut found = SiteObjects::default();
+    // Namespaces carry others' labels legitimately (a team label): only their presence counts.
+    collect::<Namespace>(client, &mut found, false).await?;
+    collect::<ResourceQuota>(client, &mut found, true).await?;
+    collect::<LimitRange>(client, &mut found, true).await?;
+    collect::<NetworkPolicy>(client, &mut found, true).await?;
+    collect::<RoleBinding>(client, &mut found, true).await?;
+    Ok(found)
+}
+
+/// Whether a writer other than the Tenant controller owns any of the object's fields (status
+/// written through its subresource, such as a quota's usage, does not count).
+pub fn edited_by_others(metadata: &ObjectMeta) -> bool {
+    metadata.managed_fields.iter().flatten().any(|entry| {
+        entry.manager.as_deref() != Some(FIELD_MANAGER)
+            && entry.subresource.as_deref().unwrap_or_default().is_empty()
+    })
+}
+
+async fn collect<K>(
+    client: &Client,
+    found: &mut SiteObjects,
+    fence: bool,
+) -> Result<(), kube::Error>
 where
     K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
@@ -49,10 +75,14 @@ where
                 continue;
             }
             let name = object.name_any();
-            present.insert(match object.metadata.namespace {
+            let described = match &object.metadata.namespace {
                 Some(namespace) => format!("{kind} {namespace}/{name}"),
                 None => format!("{kind} {name}"),
-            });
+            };
+            if fence && edited_by_others(&object.metadata) {
+                found.edited.insert(described.clone());
+            }
+            found.present.insert(described);
         }
         match list.metadata.continue_ {
             Some(token) if !token.is_empty() => parameters = parameters.continue_token(&token),
@@ -71,6 +101,22 @@ pub fn damaged_tenants(
     present: &BTreeSet<String>,
     ingress_namespace: &str,
 ) -> Vec<(String, Vec<String>)> {
+    tenant_objects_matching(site, tenants, ingress_namespace, |object| {
+        !present.contains(object)
+    })
+    .into_iter()
+    .map(|(tenant, objects)| (tenant, objects.iter().map(TenantObject::describe).collect()))
+    .collect()
+}
+
+/// For each tenant provisioned on `site` for its current generation, its desired objects that
+/// `selected` picks by description; tenants with none are left out.
+fn tenant_objects_matching(
+    site: &str,
+    tenants: &[std::sync::Arc<Tenant>],
+    ingress_namespace: &str,
+    selected: impl Fn(&str) -> bool,
+) -> Vec<(String, Vec<TenantObject>)> {
     tenants
         .iter()
         .filter(|tenant| {
@@ -88,12 +134,12 @@ pub fn damaged_tenants(
                 name: name.clone(),
                 uid: tenant.uid().unwrap_or_default(),
             };
-            let missing: Vec<String> = desired_objects(&identity, &tenant.spec, ingress_namespace)
-                .iter()
-                .map(|object| object.describe())
-                .filter(|object| !present.contains(object))
-                .collect();
-            (!missing.is_empty()).then_some((name, missing))
+            let matching: Vec<TenantObject> =
+                desired_objects(&identity, &tenant.spec, ingress_namespace)
+                    .into_iter()
+                    .filter(|object| selected(&object.describe()))
+                    .collect();
+            (!matching.is_empty()).then_some((name, matching))
         })
         .collect()
 }
@@ -105,17 +151,18 @@ pub async fn repair_if_damaged(client: &Client, site: &str, context: &Context) {
         return;
     }
     let tenants = context.caches.tenants.state();
-    let present = match present_objects(client).await {
-        Ok(present) => present,
+    let found = match present_objects(client).await {
+        Ok(found) => found,
         Err(error) => {
             tracing::warn!(%site, %error, "could not check the site for missing tenant objects");
             return;
         }
     };
+    restore_edited(client, site, context, &tenants, &found.edited).await;
     for (tenant, missing) in damaged_tenants(
         site,
         &tenants,
-        &present,
+        &found.present,
         &context.settings.ingress_namespace,
     ) {
         if context.needs_repair(&tenant, site) {
@@ -130,6 +177,52 @@ pub async fn repair_if_damaged(client: &Client, site: &str, context: &Context) {
             publish(context, object, EventType::Warning, "ObjectsMissing", note).await;
         }
         context.request_repair(&tenant, site);
+    }
+}
+
+/// Replaces every edited fence with what the tenant's spec says, whole (a server-side apply
+/// would keep fields the other writer added, such as an extra quota key), with a Warning Event
+/// per tenant naming them.
+async fn restore_edited(
+    client: &Client,
+    site: &str,
+    context: &Context,
+    tenants: &[std::sync::Arc<Tenant>],
+    edited: &BTreeSet<String>,
+) {
+    if edited.is_empty() {
+        return;
+    }
+    let matching = tenant_objects_matching(
+        site,
+        tenants,
+        &context.settings.ingress_namespace,
+        |object| edited.contains(object),
+    );
+    for (tenant, objects) in matching {
+        let mut restored = Vec::new();
+        for object in &objects {
+            match replace_object(client, object, FIELD_MANAGER).await {
+                Ok(()) => restored.push(object.describe()),
+                Err(error) => {
+                    tracing::warn!(%site, %tenant, object = %object.describe(), %error, "could not restore an edited tenant object");
+                }
+            }
+        }
+        if restored.is_empty() {
+            continue;
+        }
+        tracing::warn!(%site, %tenant, restored = %restored.join(", "), "tenant objects were edited by someone else; restored");
+        if let Some(object) = tenants
+            .iter()
+            .find(|candidate| candidate.name_any() == tenant)
+        {
+            let note = format!(
+                "site {site}: {} edited by someone else; restored",
+                summary(&restored)
+            );
+            publish(context, object, EventType::Warning, "ObjectsEdited", note).await;
+        }
     }
 }
 
@@ -150,7 +243,43 @@ fn summary(missing: &[String]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
+
     use super::*;
+
+    fn written_by(entries: &[(&str, Option<&str>)]) -> ObjectMeta {
+        ObjectMeta {
+            managed_fields: Some(
+                entries
+                    .iter()
+                    .map(|(manager, subresource)| ManagedFieldsEntry {
+                        manager: Some((*manager).to_owned()),
+                        subresource: subresource.map(str::to_owned),
+                        ..ManagedFieldsEntry::default()
+                    })
+                    .collect(),
+            ),
+            ..ObjectMeta::default()
+        }
+    }
+
+    #[test]
+    fn a_fence_written_by_anyone_else_is_edited() {
+        assert!(!edited_by_others(&written_by(&[(FIELD_MANAGER, None)])));
+        // The quota controller writes usage through the status subresource: not an edit.
+        assert!(!edited_by_others(&written_by(&[
+            (FIELD_MANAGER, None),
+            ("kube-controller-manager", Some("status"))
+        ])));
+        assert!(edited_by_others(&written_by(&[
+            (FIELD_MANAGER, None),
+            ("kubectl-edit", None)
+        ])));
+        assert!(edited_by_others(&written_by(&[(
+            "kubectl-client-side-apply",
+            Some("")
+        )])));
+    }
 
     #[test]
     fn long_lists_are_summarised() {

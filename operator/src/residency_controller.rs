@@ -49,10 +49,15 @@ pub async fn reconcile(site: Arc<Site>, context: Arc<Context>) -> Result<Action,
     let client = match context.connections.client(&site, &context.metrics).await {
         Ok(client) => client,
         Err(error) => {
-            report_pending(&context, &site, &compiled, "NoConnection", &error.0).await?;
+            context.policy_watches.forget(&name);
+            report_pending(&context, &site, &compiled, error.reason(), &error.0).await?;
             return Ok(retry);
         }
     };
+    let connection = context.connections.version(&name).unwrap_or_default();
+    context.policy_watches.ensure(&name, &connection, &client);
+    let same_revision = previous.policy_revision.as_deref() == Some(compiled.revision.as_str());
+    let mut restored = false;
     let mut status = previous.clone();
     match enforce(&client, &name, &compiled).await {
         Err(error) => {
@@ -78,6 +83,25 @@ pub async fn reconcile(site: Arc<Site>, context: Arc<Context>) -> Result<Action,
                 .with_label_values(&[name.as_str()])
                 .inc();
             tracing::info!(site = %name, revision = %compiled.revision, applied = %applied.join(", "), removed = %removed.join(", "), "residency policies applied");
+            if same_revision {
+                // Nothing in the policy changed: someone deleted or edited them on the member.
+                restored = true;
+                let note = format!(
+                    "residency policies revision {} were deleted or edited on the site and are restored: {}",
+                    compiled.revision,
+                    applied.join(", ")
+                );
+                tracing::warn!(site = %name, %note, "residency policies restored");
+                publish(
+                    &context,
+                    &*site,
+                    EventType::Warning,
+                    "PoliciesRestored",
+                    "Enforce",
+                    note,
+                )
+                .await;
+            }
             let note = format!(
                 "residency policies revision {} in force: the site may host {}{}",
                 compiled.revision,
@@ -102,7 +126,8 @@ pub async fn reconcile(site: Arc<Site>, context: Arc<Context>) -> Result<Action,
             context.residency_scans.reset(&name);
         }
     }
-    if previous.policy_revision.as_deref() != Some(compiled.revision.as_str()) {
+    // A new revision, and a restored one, count as enforced only once the API server shows it.
+    if !same_revision || restored {
         match confirm_in_force(&client, &name, &compiled.revision).await {
             Ok(true) => {}
             Ok(false) => {

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::admissionregistration::v1::{
     ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
 };
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde_json::Value;
@@ -20,6 +20,7 @@ use soberana_core::residency::{AdmissionObject, CompiledPolicies};
 use soberana_core::tenancy::labels;
 
 use crate::error::Error;
+use crate::whole_replace::replace_whole;
 
 /// The field manager of everything the residency controller writes.
 pub const FIELD_MANAGER: &str = "soberana-residency-controller";
@@ -159,14 +160,7 @@ where
         message: format!("cannot serialise the compiled object: {error}"),
     })?;
     let live = if exists {
-        let current = api.get(&name).await.map_err(failed)?;
-        let mut replacement = object.clone();
-        replacement.meta_mut().resource_version = current.meta().resource_version.clone();
-        let parameters = PostParams {
-            field_manager: Some(FIELD_MANAGER.to_owned()),
-            ..PostParams::default()
-        };
-        api.replace(&name, &parameters, &replacement)
+        replace_whole(api, object, FIELD_MANAGER)
             .await
             .map_err(failed)?
     } else {

@@ -165,6 +165,24 @@ impl SiteConnections {
         Ok(client)
     }
 
+    /// What the cached client of `site` was built from (Secret name, key and resourceVersion), so
+    /// that long-lived watches can tell when the credentials changed under them.
+    pub fn version(&self, site: &str) -> Option<String> {
+        self.lock().get(site).map(|cached| {
+            format!(
+                "{}/{}/{}/{}",
+                cached.connection.secret_name,
+                cached
+                    .connection
+                    .key
+                    .as_deref()
+                    .unwrap_or(DEFAULT_KUBECONFIG_KEY),
+                cached.connection.allow_insecure_skip_tls_verify,
+                cached.secret_version
+            )
+        })
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, CachedClient>> {
         self.cache
             .lock()

@@ -30,6 +30,7 @@ use crate::conditions::{bounded_message, condition};
 use crate::context::Context;
 use crate::error::{Category, Error};
 use crate::status_writer::write_status;
+use crate::whole_replace::replace_whole;
 
 /// The field manager of everything this controller writes.
 pub const FIELD_MANAGER: &str = "soberana-tenant-controller";
@@ -491,6 +492,38 @@ pub async fn apply_object(
             namespaced::<RoleBinding>(client, object)
                 .patch(&object.name_any(), &parameters, &Patch::Apply(object))
                 .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Replaces one tenant object on a member cluster whole with what Soberana wants, as
+/// `field_manager`: fields someone else added are gone afterwards, unlike with an apply.
+pub async fn replace_object(
+    client: &Client,
+    object: &TenantObject,
+    field_manager: &str,
+) -> Result<(), kube::Error> {
+    match object {
+        TenantObject::Namespace(object) => {
+            replace_whole(
+                &Api::<Namespace>::all(client.clone()),
+                object,
+                field_manager,
+            )
+            .await?;
+        }
+        TenantObject::ResourceQuota(object) => {
+            replace_whole(&namespaced(client, object), object, field_manager).await?;
+        }
+        TenantObject::LimitRange(object) => {
+            replace_whole(&namespaced(client, object), object, field_manager).await?;
+        }
+        TenantObject::NetworkPolicy(object) => {
+            replace_whole(&namespaced(client, object), object, field_manager).await?;
+        }
+        TenantObject::RoleBinding(object) => {
+            replace_whole(&namespaced(client, object), object, field_manager).await?;
         }
     }
     Ok(())

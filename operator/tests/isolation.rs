@@ -13,6 +13,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail, ensure};
 use k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicyBinding;
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{Namespace, ResourceQuota};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::RoleBinding;
@@ -23,6 +24,7 @@ use serde_json::{Value, json};
 use soberana_core::resources::data_classification::DataClassification;
 use soberana_core::resources::site::Site;
 use soberana_core::resources::tenant::{ProvisioningState, Tenant};
+use soberana_e2e::operator_process::OperatorSettings;
 use soberana_e2e::soberana_install::store_kubeconfig;
 use soberana_e2e::soberana_manifests::{examples_directory, yaml_documents};
 use soberana_e2e::state_data_centre::{Installation, apply};
@@ -30,10 +32,12 @@ use soberana_e2e::{ControlPlane, Suite, wait_until};
 
 mod common;
 
-use common::{condition, member, start, tenant, wait_ready};
+use common::{condition, member, start, start_with, tenant, wait_ready};
 
 /// How long provisioning or a repair may take on this machine.
 const CONVERGE: Duration = Duration::from_secs(90);
+/// How soon an edit on a member must be undone: seconds, not the next scan.
+const WITHIN_SECONDS: Duration = Duration::from_secs(20);
 /// Every member site of the harness.
 const ALL_SITES: [&str; 3] = ["state-dc", "national-cloud", "public-cloud"];
 
@@ -71,6 +75,14 @@ fn main() -> ExitCode {
         .test(
             "the_operators_token_cannot_bind_admin_in_kube_system",
             stolen_operator_token,
+        )
+        .test(
+            "a_fence_edited_by_a_cluster_admin_is_restored_whole",
+            edited_fence_restored,
+        )
+        .test(
+            "residency_labels_cannot_change_through_status_or_job_templates",
+            status_and_job_template_labels,
         )
         .run()
 }
@@ -644,7 +656,12 @@ async fn wait_residency_enforced(client: &Client, site: &str) -> Result<()> {
 }
 
 async fn residency_binding_restored(plane: Arc<ControlPlane>) -> Result<()> {
-    let (installation, _operator) = start(&plane, "residency-binding-test").await?;
+    // Scans far apart: only the watch of the member's policies can bring them back in time.
+    let settings = OperatorSettings {
+        residency_scan_interval: 3600,
+        ..OperatorSettings::default()
+    };
+    let (installation, _operator) = start_with(&plane, "residency-binding-test", &settings).await?;
     wait_residency_enforced(&installation.management, "public-cloud").await?;
     let public_cloud = member(&plane, "public-cloud").await?;
     let bindings: Api<ValidatingAdmissionPolicyBinding> = Api::all(public_cloud.clone());
@@ -664,7 +681,7 @@ async fn residency_binding_restored(plane: Arc<ControlPlane>) -> Result<()> {
         .await?;
     wait_until(
         "the residency binding to be restored without the namespaceSelector",
-        CONVERGE,
+        WITHIN_SECONDS,
         || async {
             let binding = bindings.get("soberana-residency").await?;
             Ok(binding
@@ -739,5 +756,117 @@ async fn stolen_operator_token(plane: Arc<ControlPlane>) -> Result<()> {
         "the operator's token deleting namespace kube-tools",
     )?;
     ensure!(message.contains("soberana-operator may not"), "{message}");
+    Ok(())
+}
+
+async fn edited_fence_restored(plane: Arc<ControlPlane>) -> Result<()> {
+    let (installation, _operator) = start(&plane, "edited-fence-test").await?;
+    let client = &installation.management;
+    apply(
+        client,
+        &tenant("public-works", "mopt", &["state-dc"], &["prod"]),
+    )
+    .await?;
+    wait_ready(client, "public-works", CONVERGE).await?;
+    // A cluster admin may break glass; the fence is put back as the Tenant says.
+    let admin = member(&plane, "state-dc").await?;
+    let quotas: Api<ResourceQuota> = Api::namespaced(admin.clone(), "mopt-prod");
+    let raise = json!({"spec": {"hard": {"requests.cpu": "999", "limits.cpu": "999"}}});
+    quotas
+        .patch(
+            "soberana-quota",
+            &PatchParams::default(),
+            &Patch::Merge(&raise),
+        )
+        .await?;
+    let policies: Api<NetworkPolicy> = Api::namespaced(admin.clone(), "mopt-prod");
+    let open = json!({"spec": {"ingress": [{}]}});
+    policies
+        .patch(
+            "soberana-default-deny-ingress",
+            &PatchParams::default(),
+            &Patch::Merge(&open),
+        )
+        .await?;
+    wait_until(
+        "the edited quota and NetworkPolicy to be restored",
+        CONVERGE,
+        || async {
+            let hard = quotas
+                .get("soberana-quota")
+                .await?
+                .spec
+                .and_then(|spec| spec.hard)
+                .unwrap_or_default();
+            let deny = policies
+                .get("soberana-default-deny-ingress")
+                .await?
+                .spec
+                .unwrap_or_default();
+            Ok(
+                hard.get("requests.cpu").map(|quantity| quantity.0.as_str()) == Some("4")
+                    && !hard.contains_key("limits.cpu")
+                    && deny.ingress.unwrap_or_default().is_empty(),
+            )
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn status_and_job_template_labels(plane: Arc<ControlPlane>) -> Result<()> {
+    let (installation, _operator) = start(&plane, "status-labels-test").await?;
+    let client = &installation.management;
+    apply(
+        client,
+        &tenant("environment-ministry", "minae", &["state-dc"], &["prod"]),
+    )
+    .await?;
+    wait_ready(client, "environment-ministry", CONVERGE).await?;
+    wait_residency_enforced(client, "state-dc").await?;
+    let admin = member(&plane, "state-dc").await?;
+    // The status subresource would change a tenant's labels without the namespace policy.
+    let namespaces: Api<Namespace> = Api::all(admin.clone());
+    let relabel =
+        json!({"metadata": {"labels": {"soberana.io/classification-ceiling": "restricted"}}});
+    let message = refusal(
+        namespaces
+            .patch_status(
+                "minae-prod",
+                &PatchParams::default(),
+                &Patch::Merge(&relabel),
+            )
+            .await,
+        "raising the classification ceiling through namespaces/status",
+    )?;
+    ensure!(
+        message.contains("through the status subresource"),
+        "{message}"
+    );
+    // A CronJob whose Jobs would carry another classification than its own.
+    let cronjob: CronJob = serde_json::from_value(json!({
+        "apiVersion": "batch/v1", "kind": "CronJob",
+        "metadata": {"name": "reports", "labels": {"soberana.io/classification": "internal"}},
+        "spec": {
+            "schedule": "0 3 * * *",
+            "jobTemplate": {
+                "metadata": {"labels": {"soberana.io/classification": "confidential"}},
+                "spec": {"template": {
+                    "metadata": {"labels": {"soberana.io/classification": "internal"}},
+                    "spec": {"restartPolicy": "Never", "containers": [{"name": "report", "image": "registry.invalid/report:1"}]}
+                }}
+            }
+        }
+    }))?;
+    let message = refusal(
+        Api::<CronJob>::namespaced(admin, "minae-prod")
+            .create(&PostParams::default(), &cronjob)
+            .await,
+        "a CronJob whose job template carries another classification",
+    )?;
+    ensure!(
+        message.contains("the job template's soberana.io/classification is confidential"),
+        "{message}"
+    );
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! Compiling a site's residency rules into `ValidatingAdmissionPolicy` objects and their
-//! bindings (`admissionregistration.k8s.io/v1`). Five policies, each about one thing:
+//! bindings (`admissionregistration.k8s.io/v1`). Six policies, each about one thing:
 //!
 //! - `soberana-residency`: namespaces and workloads whose classification this site may not host,
 //!   or that name an unknown classification;
@@ -8,7 +8,9 @@
 //! - `soberana-pod-templates` and `soberana-cronjob-templates`: a workload's pod template must
 //!   carry the workload's classification, since the pods it creates are judged by their own label;
 //! - `soberana-tenant-namespace-labels`: only Soberana may set or change the labels that make a
-//!   namespace a tenant's.
+//!   namespace a tenant's (and, on a tenant namespace, its Pod Security level and tenant UID);
+//! - `soberana-status-labels`: none of those labels, nor a pod's classification, may change
+//!   through the `status` subresource, which would otherwise bypass the policies above.
 //!
 //! Every expression tolerates missing labels, so a policy never fails on odd input; the policies
 //! fail closed (`failurePolicy: Fail`) if the API server cannot evaluate them.
@@ -96,12 +98,9 @@ pub fn compile(residency: &SiteResidency, soberana_identity: &str) -> CompiledPo
                 ("batch", &["jobs"]),
             ],
         ),
-        pod_template_policy(
-            "soberana-cronjob-templates",
-            "object.spec.jobTemplate.spec.template",
-            &[("batch", &["cronjobs"])],
-        ),
+        cronjob_templates_policy(),
         namespace_labels_policy(soberana_identity),
+        status_labels_policy(soberana_identity),
     ];
     let bindings: Vec<AdmissionObject> = policies
         .iter()
@@ -279,6 +278,87 @@ fn pod_template_policy(
                     labels::CLASSIFICATION
                 )),
                 cel::string(": its pods are judged by their own label, so both must be the same")
+            )),
+            reason: Some("Forbidden".to_owned()),
+            ..Validation::default()
+        }],
+    )
+}
+
+/// A CronJob's pod template and its job template must both carry the CronJob's classification:
+/// the Jobs it creates are judged by the job template's labels, their pods by the pod template's.
+fn cronjob_templates_policy() -> ValidatingAdmissionPolicy {
+    let mut policy = pod_template_policy(
+        "soberana-cronjob-templates",
+        "object.spec.jobTemplate.spec.template",
+        &[("batch", &["cronjobs"])],
+    );
+    if let Some(spec) = policy.spec.as_mut() {
+        spec.variables.get_or_insert_with(Vec::new).extend([
+            variable(
+                "jobTemplateLabels",
+                "has(object.spec.jobTemplate.metadata) && has(object.spec.jobTemplate.metadata.labels) ? object.spec.jobTemplate.metadata.labels : {}",
+            ),
+            variable(
+                "jobTemplateClassification",
+                &cel::effective_classification("variables.jobTemplateLabels"),
+            ),
+        ]);
+        spec.validations.get_or_insert_with(Vec::new).push(Validation {
+            expression: "variables.jobTemplateClassification == variables.classification"
+                .to_owned(),
+            message_expression: Some(format!(
+                "{} + (variables.jobTemplateClassification == '' ? 'none' : variables.jobTemplateClassification) + ' but the CronJob has ' + (variables.classification == '' ? 'none' : variables.classification) + {}",
+                cel::string(&format!(
+                    "the job template's {} is ",
+                    labels::CLASSIFICATION
+                )),
+                cel::string(": the Jobs it creates are judged by their own label, so both must be the same")
+            )),
+            reason: Some("Forbidden".to_owned()),
+            ..Validation::default()
+        });
+    }
+    policy
+}
+
+/// Labels can also change through the `status` subresource of namespaces and pods; there only
+/// Soberana may change the labels that decide residency (a tenant's labels, a pod's
+/// classification, the namespace's Pod Security level).
+fn status_labels_policy(soberana_identity: &str) -> ValidatingAdmissionPolicy {
+    let guarded: Vec<&str> = labels::TENANT_NAMESPACE_LABELS
+        .iter()
+        .copied()
+        .chain([labels::CLASSIFICATION, labels::POD_SECURITY_ENFORCE])
+        .collect();
+    policy(
+        "soberana-status-labels",
+        &[("", &["namespaces/status", "pods/status"])],
+        vec![
+            variable("newLabels", &cel::labels_of("object.metadata")),
+            variable(
+                "oldLabels",
+                "oldObject != null && has(oldObject.metadata.labels) ? oldObject.metadata.labels : {}",
+            ),
+        ],
+        vec![MatchCondition {
+            name: "not-soberana".to_owned(),
+            expression: format!(
+                "request.userInfo.username != {}",
+                cel::string(soberana_identity)
+            ),
+        }],
+        vec![Validation {
+            expression: format!(
+                "{}.all(key, (key in variables.newLabels ? variables.newLabels[key] : '') == (key in variables.oldLabels ? variables.oldLabels[key] : ''))",
+                cel::string_list(guarded.iter().copied())
+            ),
+            message_expression: Some(format!(
+                "{} + request.userInfo.username + ' may not change them on ' + request.resource.resource + ' ' + object.metadata.name",
+                cel::string(&format!(
+                    "the labels {} change only through the object itself, and only by Soberana for tenant labels; through the status subresource ",
+                    guarded.join(", ")
+                ))
             )),
             reason: Some("Forbidden".to_owned()),
             ..Validation::default()
