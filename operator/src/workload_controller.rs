@@ -25,7 +25,7 @@ use soberana_core::resources::workload::{
 };
 
 use crate::caches::cached;
-use crate::conditions::condition;
+use crate::conditions::{bounded_message, condition};
 use crate::context::Context;
 use crate::error::Error;
 use crate::events::publish;
@@ -315,7 +315,8 @@ async fn run_on(
             state: state.to_owned(),
             desired_replicas: rollout.desired,
             available_replicas: rollout.available,
-            message,
+            // Messages may quote a member API server's answer.
+            message: message.map(|text| bounded_message(&text)),
         }
     };
     if objects.is_empty() {
@@ -395,7 +396,7 @@ fn stale(site: &str, message: &str) -> WorkloadSiteStatus {
         state: "Stale".to_owned(),
         desired_replicas: 0,
         available_replicas: 0,
-        message: Some(message.to_owned()),
+        message: Some(bounded_message(message)),
     }
 }
 
