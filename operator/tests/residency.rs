@@ -182,7 +182,7 @@ async fn policies_in_force(plane: Arc<ControlPlane>) -> Result<()> {
             .list(&ListParams::default().labels("app.kubernetes.io/managed-by=soberana"))
             .await?;
         ensure!(
-            live.items.len() == 5,
+            live.items.len() == 6,
             "site {name}: {} policies",
             live.items.len()
         );
