@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use prost::Message;
+use soberana_api::server::auth::DEFAULT_TOKEN_AUDIENCE;
 use soberana_api::server::serve::{Settings, TlsFiles, serve};
+use soberana_api::server::transport_policy::Plaintext;
 use soberana_api::store::etcd::EtcdStore;
 use soberana_e2e::ControlPlane;
 use soberana_e2e::agency_access::agency_token;
@@ -190,6 +192,8 @@ async fn main() -> Result<()> {
         address: format!("127.0.0.1:{api_port}").parse()?,
         metrics_address: format!("127.0.0.1:{}", free_port()?).parse()?,
         tls: TlsFiles::default(),
+        plaintext: Plaintext::Loopback,
+        token_audience: DEFAULT_TOKEN_AUDIENCE.to_owned(),
     };
     tokio::spawn(serve(
         settings,

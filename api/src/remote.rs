@@ -32,6 +32,7 @@ pub struct Connection {
 impl Connection {
     /// A channel to the server.
     pub async fn channel(&self) -> Result<Channel> {
+        refuse_remote_plaintext(&self.server)?;
         let mut endpoint = Endpoint::from_shared(self.server.clone())
             .with_context(|| format!("--server {:?} is not a URL", self.server))?
             .connect_timeout(std::time::Duration::from_secs(5));
@@ -107,4 +108,50 @@ pub fn fresh_request_id() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_nanos());
     format!("cli-{}-{nanos:x}", std::process::id())
+}
+
+/// The CLI sends a bearer token on every call: over `http://` only to a loopback server (a local
+/// lab, a port-forward), never across a network.
+fn refuse_remote_plaintext(server: &str) -> Result<()> {
+    let uri: tonic::codegen::http::Uri = server
+        .parse()
+        .with_context(|| format!("--server {server:?} is not a URL"))?;
+    if uri.scheme_str() != Some("http") {
+        return Ok(());
+    }
+    let host = uri.host().unwrap_or_default();
+    let loopback = host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| address.is_loopback());
+    if !loopback {
+        bail!(
+            "--server {server}: plaintext http:// is refused for a server that is not on loopback, since the token would cross the network in clear; use https:// (with --ca-file if its CA is private)"
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plaintext_only_to_loopback() {
+        assert!(refuse_remote_plaintext("http://127.0.0.1:8443").is_ok());
+        assert!(refuse_remote_plaintext("http://localhost:8443").is_ok());
+        assert!(refuse_remote_plaintext("http://[::1]:8443").is_ok());
+        assert!(refuse_remote_plaintext("https://api.dc.example:8443").is_ok());
+        let refused = refuse_remote_plaintext("http://api.dc.example:8443")
+            .err()
+            .map(|error| error.to_string())
+            .unwrap_or_default();
+        assert!(
+            refused.contains("plaintext http:// is refused"),
+            "{refused}"
+        );
+        assert!(refuse_remote_plaintext("http://10.0.0.5:8443").is_err());
+    }
 }

@@ -18,9 +18,11 @@ use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use soberana_api::ledger::{LedgerRecord, RecordKind, verify};
+use soberana_api::server::auth::DEFAULT_TOKEN_AUDIENCE;
 use soberana_api::server::serve::{Settings, TlsFiles, serve};
+use soberana_api::server::transport_policy::Plaintext;
 use soberana_api::store::etcd::EtcdStore;
-use soberana_e2e::agency_access::agency_token;
+use soberana_e2e::agency_access::{API_AUDIENCE, agency_token};
 use soberana_e2e::etcd_server::EtcdServer;
 use soberana_e2e::soberana_install::service_account_token;
 use soberana_e2e::soberana_manifests::{examples_directory, install_crds, yaml_documents};
@@ -122,6 +124,8 @@ async fn start(plane: &ControlPlane) -> Result<RunningApi> {
         address: format!("127.0.0.1:{port}").parse()?,
         metrics_address: format!("127.0.0.1:{metrics_port}").parse()?,
         tls: TlsFiles::default(),
+        plaintext: Plaintext::Loopback,
+        token_audience: DEFAULT_TOKEN_AUDIENCE.to_owned(),
     };
     // The API runs as its own ServiceAccount under charts/rbac/api-management-cluster.yaml.
     let cluster = plane.cluster("mgmt")?;
@@ -325,6 +329,32 @@ async fn own_tenant_only(plane: Arc<ControlPlane>) -> Result<()> {
         .into_inner();
     ensure!(got.migration.unwrap().classification == "restricted");
 
+    // Agency A in its own namespace on B's behalf, or naming a tenant that does not exist: the
+    // same refusal, naming the field, so tenants cannot be probed.
+    let placements =
+        proto::placement_service_client::PlacementServiceClient::new(api.channel.clone());
+    for claimed in ["agency-b", "no-such-agency"] {
+        let mut spec = workload("public", 100);
+        spec.tenant = claimed.to_owned();
+        let refused = placements
+            .clone()
+            .evaluate(with_token(
+                proto::EvaluateRequest {
+                    namespace: "agna-prod".to_owned(),
+                    workload: Some(spec),
+                },
+                &api.agency_a,
+            ))
+            .await
+            .unwrap_err();
+        ensure!(
+            refused.code() == Code::InvalidArgument
+                && refused.message().contains("workload.tenant")
+                && refused.message().contains("must be agency-a"),
+            "{claimed}: {refused:?}"
+        );
+    }
+
     // Agency A in B's tenant: refused, whether or not the object exists.
     let denied = migrations
         .plan_migration(with_token(
@@ -380,12 +410,31 @@ async fn own_tenant_only(plane: Arc<ControlPlane>) -> Result<()> {
         .await
         .unwrap_err();
     ensure!(forged.code() == Code::Unauthenticated, "{forged:?}");
+    // A genuine token issued for the Kubernetes API, not for this one: refused, so a token the
+    // API receives is never one that could be replayed against the cluster.
+    let cluster_token = admin_token(&plane, None).await?;
+    let wrong_audience = migrations
+        .get_migration(with_token(
+            proto::GetMigrationRequest {
+                name: "agna-prod/citas".to_owned(),
+            },
+            &cluster_token,
+        ))
+        .await
+        .unwrap_err();
+    ensure!(
+        wrong_audience.code() == Code::Unauthenticated
+            && wrong_audience
+                .message()
+                .contains("not valid for audience soberana-api"),
+        "{wrong_audience:?}"
+    );
 
     // The ledger has the plan and the submission, and verifies.
     let records = ledger(&api, &api.agency_a).await;
     // Agency A may not list the ledger cluster-wide.
     ensure!(records.is_err(), "an agency read the whole ledger");
-    let admin_token = admin_token(&plane).await?;
+    let admin_token = admin_token(&plane, Some(API_AUDIENCE)).await?;
     let records = ledger(&api, &admin_token).await?;
     ensure!(records.len() == 2, "{records:?}");
     ensure!(records[0].kind == RecordKind::Plan && records[1].kind == RecordKind::Submission);
@@ -397,7 +446,9 @@ async fn own_tenant_only(plane: Arc<ControlPlane>) -> Result<()> {
     for sample in [
         "soberana_api_requests_total{code=\"Ok\",method=\"PlanMigration\"} 1",
         "soberana_api_requests_total{code=\"PermissionDenied\",method=\"PlanMigration\"} 1",
-        "soberana_api_requests_total{code=\"Unauthenticated\",method=\"GetMigration\"} 2",
+        // No token, a forged one, one for another audience.
+        "soberana_api_requests_total{code=\"Unauthenticated\",method=\"GetMigration\"} 3",
+        "soberana_api_requests_total{code=\"InvalidArgument\",method=\"Evaluate\"} 2",
         "soberana_api_request_duration_seconds_count{method=\"SubmitMigration\"} 1",
     ] {
         ensure!(
@@ -409,7 +460,8 @@ async fn own_tenant_only(plane: Arc<ControlPlane>) -> Result<()> {
 }
 
 /// A token with cluster-wide rights (for reading the whole ledger).
-async fn admin_token(plane: &ControlPlane) -> Result<String> {
+/// A token of a cluster-admin ServiceAccount, issued for `audience` (none: the cluster's own).
+async fn admin_token(plane: &ControlPlane, audience: Option<&str>) -> Result<String> {
     let admin = plane.cluster("mgmt")?.client().await?;
     let params = PatchParams::apply("soberana-e2e").force();
     let accounts: Api<ServiceAccount> = Api::namespaced(admin.clone(), "default");
@@ -430,6 +482,7 @@ async fn admin_token(plane: &ControlPlane) -> Result<String> {
     let request = TokenRequest {
         spec: Some(TokenRequestSpec {
             expiration_seconds: Some(3600),
+            audiences: audience.map(|audience| vec![audience.to_owned()]),
             ..TokenRequestSpec::default()
         }),
         ..TokenRequest::default()
@@ -495,7 +548,7 @@ async fn idempotent_retry(plane: Arc<ControlPlane>) -> Result<()> {
         taken.code() == Code::AlreadyExists && taken.message().contains("workload_name"),
         "{taken:?}"
     );
-    let admin_token = admin_token(&plane).await?;
+    let admin_token = admin_token(&plane, Some(API_AUDIENCE)).await?;
     let records = ledger(&api, &admin_token).await?;
     let plans = records
         .iter()
@@ -601,7 +654,7 @@ async fn deadline(plane: Arc<ControlPlane>) -> Result<()> {
             && line.ends_with(" 1")
     });
     ensure!(counted, "the abandoned call is not counted as Cancelled");
-    let admin_token = admin_token(&plane).await?;
+    let admin_token = admin_token(&plane, Some(API_AUDIENCE)).await?;
     let plan_records = || async {
         anyhow::Ok(
             ledger(&api, &admin_token)
@@ -761,7 +814,7 @@ async fn etcd_outage(plane: Arc<ControlPlane>) -> Result<()> {
     ensure!(back, "health did not return to SERVING");
     api.plan_as_agency_a("after", workload("public", 100), 600)
         .await?;
-    let admin_token = admin_token(&plane).await?;
+    let admin_token = admin_token(&plane, Some(API_AUDIENCE)).await?;
     let records = ledger(&api, &admin_token).await?;
     ensure!(
         records.len() == 2 && records[0].sequence == 1 && records[1].sequence == 2,
@@ -973,7 +1026,7 @@ async fn cli(plane: Arc<ControlPlane>) -> Result<()> {
         "{stderr}"
     );
 
-    let auditor = admin_token(&plane).await?;
+    let auditor = admin_token(&plane, Some(API_AUDIENCE)).await?;
     let (code, verified, stderr) = soberana(&api, &auditor, &["audit", "verify"]).await?;
     ensure!(
         code == 0 && verified.contains("3 records, every link verified"),

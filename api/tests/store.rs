@@ -334,6 +334,24 @@ async fn the_etcd_store_against_a_real_etcd() {
         .await
         .unwrap();
 
+    // Deleting the head does not restart the chain over old records: appending refuses.
+    let head_key = "/soberana/ledger/head";
+    let head = raw.get(head_key, None).await.unwrap();
+    raw.delete(head_key, None).await.unwrap();
+    let refused = store.append(record(6)).await.unwrap_err();
+    assert!(
+        matches!(&refused, StoreError::Corrupt(message) if message.contains("ledger record 1 already exists")),
+        "{refused}"
+    );
+    assert_eq!(
+        verify(&store.records(1, 100).await.unwrap()),
+        Ok(appended),
+        "no record was overwritten"
+    );
+    raw.put(head_key, head.kvs()[0].value().to_vec(), None)
+        .await
+        .unwrap();
+
     // Stopped: unavailable, and said so. Restarted: everything is still there.
     etcd.stop();
     assert!(!store.healthy().await);

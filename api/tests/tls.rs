@@ -11,7 +11,9 @@ use std::time::Duration;
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, ExtendedKeyUsagePurpose, IsCa, KeyPair,
 };
+use soberana_api::server::auth::DEFAULT_TOKEN_AUDIENCE;
 use soberana_api::server::serve::{Settings, TlsFiles, serve};
+use soberana_api::server::transport_policy::Plaintext;
 use soberana_api::store::memory::MemoryStore;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 
@@ -80,6 +82,8 @@ async fn start(directory: &Path, client_ca: bool, ca: &CertifiedIssuer<'static, 
             key: Some(directory.join("server-key.pem")),
             client_ca: client_ca.then(|| directory.join("ca.pem")),
         },
+        plaintext: Plaintext::Refused,
+        token_audience: DEFAULT_TOKEN_AUDIENCE.to_owned(),
     };
     tokio::spawn(async move {
         serve(
@@ -164,4 +168,39 @@ async fn tls_and_mutual_tls() {
     let identified = trusted().identity(Identity::from_pem(client.certificate, client.key));
     let channel = connect(mtls_port, Some(identified)).await.unwrap();
     assert_eq!(health(channel).await.unwrap(), not_serving);
+}
+
+/// Without TLS the API refuses to start unless plaintext is asked for, and then only on loopback.
+#[tokio::test]
+async fn plaintext_is_refused_unless_asked_for_and_on_loopback() {
+    let attempt = |address: &str, plaintext: Plaintext| {
+        let settings = Settings {
+            address: address.parse().unwrap(),
+            metrics_address: format!("127.0.0.1:{}", port()).parse().unwrap(),
+            tls: TlsFiles::default(),
+            plaintext,
+            token_audience: DEFAULT_TOKEN_AUDIENCE.to_owned(),
+        };
+        serve(
+            settings,
+            unreachable_kube(),
+            Arc::new(MemoryStore::default()),
+            std::future::ready(()),
+        )
+    };
+    let refused = attempt(&format!("127.0.0.1:{}", port()), Plaintext::Refused)
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("TLS is required"),
+        "{refused:#}"
+    );
+    let remote = attempt(&format!("0.0.0.0:{}", port()), Plaintext::Loopback)
+        .await
+        .unwrap_err();
+    assert!(remote.to_string().contains("is not one"), "{remote:#}");
+    // Asked for, on loopback: it serves (until the shutdown signal, here at once).
+    attempt(&format!("127.0.0.1:{}", port()), Plaintext::Loopback)
+        .await
+        .unwrap();
 }

@@ -9,6 +9,7 @@ use soberana_core::resources::site::Site;
 use soberana_core::resources::tenant::{Tenant, TenantSpec};
 use soberana_core::tenancy::{
     Departure, TenantIdentity, TenantObject, departure, desired_objects, sites_for_tenant,
+    tenant_of_namespace,
 };
 
 fn tenant(extra: serde_json::Value) -> TenantSpec {
@@ -225,4 +226,30 @@ fn the_pod_security_level_can_be_lowered_to_baseline_per_tenant() {
         namespace.metadata.labels.as_ref().unwrap()["pod-security.kubernetes.io/enforce"],
         "baseline"
     );
+}
+
+#[test]
+fn a_namespace_belongs_to_the_tenant_one_of_whose_environments_it_is() {
+    let tenant_named = |name: &str, short_code: &str| -> Tenant {
+        let mut spec = tenant(json!({}));
+        spec.short_code = short_code.to_owned();
+        Tenant::new(name, spec)
+    };
+    let tenants = [
+        tenant_named("ministry-of-health", "minsa"),
+        tenant_named("tax-administration", "hacienda"),
+    ];
+    let owner = |namespace: &str| {
+        tenant_of_namespace(&tenants, namespace).map(|tenant| tenant.metadata.name.clone().unwrap())
+    };
+    assert_eq!(
+        owner("minsa-staging").as_deref(),
+        Some("ministry-of-health")
+    );
+    assert_eq!(
+        owner("hacienda-prod").as_deref(),
+        Some("tax-administration")
+    );
+    assert_eq!(owner("hacienda-dev"), None, "not one of its environments");
+    assert_eq!(owner("kube-system"), None);
 }

@@ -77,11 +77,16 @@ pub async fn auditor_token(admin: &Client, namespace: &str, account: &str) -> Re
     token(&accounts, namespace, account).await
 }
 
-/// A one-hour token for the ServiceAccount `account`.
+/// The audience `soberana-api` accepts by default (its `--token-audience`).
+pub const API_AUDIENCE: &str = "soberana-api";
+
+/// A one-hour token for the ServiceAccount `account`, issued for the API only: what
+/// `kubectl create token <account> --audience soberana-api` gives.
 async fn token(accounts: &Api<ServiceAccount>, namespace: &str, account: &str) -> Result<String> {
     let request = TokenRequest {
         spec: Some(TokenRequestSpec {
             expiration_seconds: Some(3600),
+            audiences: Some(vec![API_AUDIENCE.to_owned()]),
             ..TokenRequestSpec::default()
         }),
         ..TokenRequest::default()

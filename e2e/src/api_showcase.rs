@@ -74,6 +74,8 @@ pub async fn start_and_plan(
         api_binary,
         vec![
             format!("--address=127.0.0.1:{port}"),
+            // The demo's API is on loopback only, beside its clusters.
+            "--insecure-listen".to_owned(),
             format!("--metrics-address=127.0.0.1:{metrics_port}"),
             format!("--etcd-endpoints={}", etcd.endpoint()),
             format!("--kubeconfig={}", kubeconfig.display()),

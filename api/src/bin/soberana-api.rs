@@ -11,6 +11,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::Parser;
 use soberana_api::server::serve::{Settings, TlsFiles, serve};
+use soberana_api::server::transport_policy::Plaintext;
 use soberana_api::store::etcd::EtcdStore;
 
 /// mimalloc: a decision's answer is many small strings, and the system allocator showed as the
@@ -54,6 +55,15 @@ struct Arguments {
     /// PEM CA whose client certificates are required (mutual TLS).
     #[arg(long)]
     client_ca: Option<PathBuf>,
+    /// Serve plaintext gRPC (no TLS), on a loopback --address only: for a lab or a sidecar.
+    #[arg(long)]
+    insecure_listen: bool,
+    /// With --insecure-listen, also on a non-loopback --address (bearer tokens in clear).
+    #[arg(long, requires = "insecure_listen")]
+    allow_insecure_remote: bool,
+    /// The audience callers' tokens must be issued for (`kubectl create token … --audience`).
+    #[arg(long, default_value = soberana_api::server::auth::DEFAULT_TOKEN_AUDIENCE)]
+    token_audience: String,
 }
 
 fn main() -> ExitCode {
@@ -116,6 +126,12 @@ async fn run(arguments: Arguments) -> Result<()> {
                 key: arguments.tls_key,
                 client_ca: arguments.client_ca,
             },
+            plaintext: match (arguments.insecure_listen, arguments.allow_insecure_remote) {
+                (false, _) => Plaintext::Refused,
+                (true, false) => Plaintext::Loopback,
+                (true, true) => Plaintext::Anywhere,
+            },
+            token_audience: arguments.token_audience,
         },
         kube,
         Arc::new(store),

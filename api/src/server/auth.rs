@@ -20,9 +20,19 @@ pub struct Caller {
     pub uid: Option<String>,
 }
 
-/// The caller behind the request's `authorization: Bearer …` header.
-pub async fn authenticate(kube: &Client, metadata: &MetadataMap) -> Result<Caller, Status> {
-    review_token(kube, bearer_token(metadata)?).await
+/// The audience a token must be issued for unless `--token-audience` says otherwise: a token
+/// meant for the Kubernetes API (or anything else) is not accepted, so one the API receives
+/// cannot be replayed against the cluster, nor one from the cluster against the API.
+pub const DEFAULT_TOKEN_AUDIENCE: &str = "soberana-api";
+
+/// The caller behind the request's `authorization: Bearer …` header, whose token must be
+/// issued for `audience`.
+pub async fn authenticate(
+    kube: &Client,
+    metadata: &MetadataMap,
+    audience: &str,
+) -> Result<Caller, Status> {
+    review_token(kube, bearer_token(metadata)?, audience).await
 }
 
 /// The request's bearer token.
@@ -38,12 +48,13 @@ pub fn bearer_token(metadata: &MetadataMap) -> Result<&str, Status> {
         })
 }
 
-/// The caller `token` belongs to, by the management cluster's `TokenReview`.
-pub async fn review_token(kube: &Client, token: &str) -> Result<Caller, Status> {
+/// The caller `token` belongs to, by the management cluster's `TokenReview`, provided the token
+/// was issued for `audience`.
+pub async fn review_token(kube: &Client, token: &str, audience: &str) -> Result<Caller, Status> {
     let review = TokenReview {
         spec: TokenReviewSpec {
             token: token.to_owned(),
-            ..TokenReviewSpec::default()
+            audiences: Some(vec![audience.to_owned()]),
         },
         ..TokenReview::default()
     };
@@ -52,8 +63,14 @@ pub async fn review_token(kube: &Client, token: &str) -> Result<Caller, Status> 
         .await
         .map_err(|error| Status::unavailable(format!("cannot validate the token: {error}")))?;
     let status = reviewed.status.unwrap_or_default();
-    if status.authenticated != Some(true) {
-        return Err(Status::unauthenticated("the token is not valid"));
+    let for_us = status
+        .audiences
+        .as_ref()
+        .is_some_and(|audiences| audiences.iter().any(|issued| issued == audience));
+    if status.authenticated != Some(true) || !for_us {
+        return Err(Status::unauthenticated(format!(
+            "the token is not valid for audience {audience}: request one issued for it, e.g. `kubectl create token <service-account> --audience {audience}`"
+        )));
     }
     let user = status.user.unwrap_or_default();
     Ok(Caller {

@@ -16,7 +16,7 @@ use sha2::Digest;
 use tonic::metadata::MetadataMap;
 use tonic::{Code, Status};
 
-use super::auth::{Caller, authorize, bearer_token, review_token};
+use super::auth::{Caller, DEFAULT_TOKEN_AUDIENCE, authorize, bearer_token, review_token};
 use super::lock;
 
 /// How long an answer is reused at most.
@@ -25,13 +25,35 @@ const CACHE_TTL: Duration = Duration::from_secs(10);
 const REFRESH_AFTER: Duration = Duration::from_secs(5);
 
 /// The cached answers: who each token is, and which questions were allowed.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct AuthCache {
+    /// The audience every token must be issued for.
+    audience: String,
     callers: Answers<Caller>,
     allowed: Answers<()>,
 }
 
+impl Default for AuthCache {
+    fn default() -> Self {
+        Self::new(DEFAULT_TOKEN_AUDIENCE)
+    }
+}
+
 impl AuthCache {
+    /// Answers for tokens issued for `audience`.
+    pub fn new(audience: &str) -> Self {
+        Self {
+            audience: audience.to_owned(),
+            callers: Answers::default(),
+            allowed: Answers::default(),
+        }
+    }
+
+    /// The audience every token must be issued for.
+    pub fn audience(&self) -> &str {
+        &self.audience
+    }
+
     /// `auth::authenticate`, reusing a recent answer for the same token (kept by digest only).
     pub async fn authenticate(
         self: &Arc<Self>,
@@ -45,13 +67,13 @@ impl AuthCache {
             Lookup::Refresh(caller) => {
                 let (cache, kube, token) = (Arc::clone(self), kube.clone(), token.to_owned());
                 tokio::spawn(async move {
-                    let answer = review_token(&kube, &token).await;
+                    let answer = review_token(&kube, &token, &cache.audience).await;
                     cache.callers.refreshed(&key, answer, Instant::now());
                 });
                 Ok(caller)
             }
             Lookup::Missing => {
-                let caller = review_token(kube, token).await?;
+                let caller = review_token(kube, token, &self.audience).await?;
                 self.callers.keep(key, caller.clone(), Instant::now());
                 Ok(caller)
             }

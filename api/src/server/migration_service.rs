@@ -633,5 +633,5 @@ impl proto::migration_service_server::MigrationService for MigrationApi {
 }
 
 async fn auth_caller<T>(shared: &Shared, request: &Request<T>) -> Result<Caller, Status> {
-    super::auth::authenticate(&shared.kube, request.metadata()).await
+    super::auth::authenticate(&shared.kube, request.metadata(), shared.auth.audience()).await
 }

@@ -15,6 +15,7 @@ pub mod rpc_metrics;
 pub mod serve;
 pub mod snapshot_cache;
 pub mod tenant_service;
+pub mod transport_policy;
 pub mod validation;
 
 use std::sync::Arc;

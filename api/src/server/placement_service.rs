@@ -1,8 +1,10 @@
 //! `PlacementService.Evaluate`: the engine's explained decision for a workload spec, reserving
 //! nothing.
 
+use kube::ResourceExt;
 use soberana_core::placement::{Reservation, evaluate};
 use soberana_core::resources::workload::Workload;
+use soberana_core::tenancy::tenant_of_namespace;
 use soberana_proto::v1 as proto;
 use tonic::{Request, Response, Status};
 
@@ -36,6 +38,26 @@ pub async fn decide(
         })
         .collect();
     let snapshot = shared.snapshot(reservations).await?;
+    // The namespace decides the tenant: a caller allowed in one tenant's namespace cannot ask on
+    // another's behalf, nor learn which tenants exist by naming them.
+    let tenants = shared.inventory.tenants.state();
+    let owner = tenant_of_namespace(tenants.iter().map(|tenant| &**tenant), namespace)
+        .map(ResourceExt::name_any)
+        .ok_or_else(|| {
+            Status::permission_denied(format!(
+                "namespace {namespace} is not a tenant's namespace: no workload can be placed for it"
+            ))
+        })?;
+    if spec.tenant != owner {
+        let mut violations = Violations::default();
+        violations.add(
+            "workload.tenant",
+            format!(
+                "must be {owner}, the tenant namespace {namespace} belongs to: a call acts only for its namespace's tenant"
+            ),
+        );
+        violations.into_result()?;
+    }
     let mut workload = Workload::new("plan", spec);
     workload.metadata.namespace = Some(namespace.to_owned());
     let decision = evaluate(&snapshot, &workload).map_err(|error| {

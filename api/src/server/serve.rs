@@ -18,6 +18,7 @@ use super::migration_service::MigrationApi;
 use super::placement_service::PlacementApi;
 use super::rpc_metrics::RpcMetrics;
 use super::tenant_service::TenantApi;
+use super::transport_policy::{self, Plaintext};
 use crate::store::Store;
 
 /// Largest request or response message, in bytes.
@@ -49,6 +50,10 @@ pub struct Settings {
     pub address: SocketAddr,
     pub metrics_address: SocketAddr,
     pub tls: TlsFiles,
+    /// Whether plaintext is allowed at all, and where (see [`transport_policy`]).
+    pub plaintext: Plaintext,
+    /// The audience callers' tokens must be issued for (`soberana-api` by default).
+    pub token_audience: String,
 }
 
 /// Serves until `shutdown` resolves.
@@ -58,6 +63,9 @@ pub async fn serve(
     store: Arc<dyn Store>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    // Refused before anything starts: no plaintext unless asked for, and then on loopback.
+    let tls = tls_config(&settings.tls)?;
+    transport_policy::check(settings.address, tls.is_some(), settings.plaintext)?;
     let metrics = RpcMetrics::new().context("registering metrics")?;
     let inventory = super::inventory_cache::InventoryCache::start(&kube);
     let shared = Shared {
@@ -65,7 +73,7 @@ pub async fn serve(
         store: store.clone(),
         metrics: metrics.clone(),
         inventory: inventory.clone(),
-        auth: Arc::default(),
+        auth: Arc::new(super::auth_cache::AuthCache::new(&settings.token_audience)),
         snapshots: Arc::default(),
         in_flight: Arc::default(),
     };
@@ -85,7 +93,7 @@ pub async fn serve(
     tokio::spawn(serve_metrics(settings.metrics_address, metrics));
 
     let mut builder = Server::builder();
-    if let Some(tls) = tls_config(&settings.tls)? {
+    if let Some(tls) = tls {
         builder = builder.tls_config(tls).context("configuring TLS")?;
     }
     builder

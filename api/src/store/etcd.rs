@@ -350,22 +350,20 @@ impl Store for EtcdStore {
                 sequence: chained.sequence,
                 hash: chained.hash.clone(),
             };
+            let record_key = self.key(&format!("ledger/records/{:020}", chained.sequence));
+            // A record is written once: if the head was deleted or rolled back, the next
+            // sequence already exists and appending must fail rather than overwrite history.
             let committed = self
                 .client
                 .kv_client()
                 .txn(
                     Txn::new()
-                        .when(vec![Compare::mod_revision(
-                            head_key.clone(),
-                            CompareOp::Equal,
-                            revision,
-                        )])
+                        .when(vec![
+                            Compare::mod_revision(head_key.clone(), CompareOp::Equal, revision),
+                            Compare::create_revision(record_key.clone(), CompareOp::Equal, 0),
+                        ])
                         .and_then(vec![
-                            TxnOp::put(
-                                self.key(&format!("ledger/records/{:020}", chained.sequence)),
-                                encode(&chained)?,
-                                None,
-                            ),
+                            TxnOp::put(record_key.clone(), encode(&chained)?, None),
                             TxnOp::put(head_key.clone(), encode(&new_head)?, None),
                         ]),
                 )
@@ -374,6 +372,18 @@ impl Store for EtcdStore {
                 .succeeded();
             if committed {
                 return Ok(chained);
+            }
+            let existing = self
+                .client
+                .kv_client()
+                .get(record_key, Some(GetOptions::new().with_count_only()))
+                .await
+                .map_err(unavailable)?;
+            if existing.count() > 0 {
+                return Err(StoreError::Corrupt(format!(
+                    "ledger record {} already exists but the head says the chain ends at {}: the head was deleted or rolled back; refusing to overwrite history",
+                    chained.sequence, previous.sequence
+                )));
             }
         }
         Err(StoreError::Contended("the ledger".to_owned()))

@@ -14,7 +14,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use crate::resources::tenant::{OwnerKind, TenantQuota, TenantSpec};
+use crate::resources::tenant::{OwnerKind, Tenant, TenantQuota, TenantSpec};
 
 use super::labels;
 use super::ownership::TenantIdentity;
@@ -64,6 +64,19 @@ impl TenantObject {
 /// The namespace of a tenant's environment on every site: `<shortCode>-<environment>`.
 pub fn namespace_name(short_code: &str, environment: &str) -> String {
     format!("{short_code}-{environment}")
+}
+
+/// The Tenant one of whose environments is `namespace`, if any. The namespace, not what a caller
+/// says in a request, decides whose a request is.
+pub fn tenant_of_namespace<'a>(
+    tenants: impl IntoIterator<Item = &'a Tenant>,
+    namespace: &str,
+) -> Option<&'a Tenant> {
+    tenants.into_iter().find(|tenant| {
+        tenant.spec.environments.iter().any(|environment| {
+            namespace_name(&tenant.spec.short_code, &environment.name) == namespace
+        })
+    })
 }
 
 /// Everything the tenant needs on a site, namespaces first (the rest live in them). Each
