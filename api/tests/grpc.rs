@@ -24,10 +24,11 @@ use soberana_api::server::transport_policy::Plaintext;
 use soberana_api::store::etcd::EtcdStore;
 use soberana_e2e::agency_access::{API_AUDIENCE, agency_token};
 use soberana_e2e::etcd_server::EtcdServer;
+use soberana_e2e::operator_process::sum_samples;
 use soberana_e2e::soberana_install::service_account_token;
 use soberana_e2e::soberana_manifests::{examples_directory, install_crds, yaml_documents};
 use soberana_e2e::state_data_centre::apply;
-use soberana_e2e::{ControlPlane, Suite};
+use soberana_e2e::{ControlPlane, Suite, wait_until};
 use soberana_proto::v1 as proto;
 use tonic::transport::Channel;
 use tonic::{Code, Request};
@@ -62,6 +63,10 @@ fn main() -> ExitCode {
             malformed_requests,
         )
         .test("the_cli_plans_submits_watches_and_verifies_the_ledger", cli)
+        .test(
+            "a_watch_ends_when_its_client_leaves_or_the_migration_settles",
+            watch_lifetime,
+        )
         .run()
 }
 
@@ -1038,5 +1043,83 @@ async fn cli(plane: Arc<ControlPlane>) -> Result<()> {
         "{sites}"
     );
     std::fs::remove_dir_all(&directory)?;
+    Ok(())
+}
+
+/// `WatchMigration` streams being served, by the API's own gauge.
+async fn open_watches(api: &RunningApi) -> Result<f64> {
+    let text = metrics_text(api.metrics_port).await?;
+    Ok(sum_samples(
+        &text,
+        "soberana_api_open_streams",
+        &[("method", "WatchMigration")],
+    ))
+}
+
+async fn watch_lifetime(plane: Arc<ControlPlane>) -> Result<()> {
+    let api = start(&plane).await?;
+    let mut migrations = Migrations::new(api.channel.clone());
+    let plan = api
+        .plan_as_agency_a("watched", workload("public", 100), 600)
+        .await?;
+    migrations
+        .submit_migration(with_token(
+            proto::SubmitMigrationRequest {
+                request_id: "watched-submit".to_owned(),
+                plan_id: plan.plan_id,
+                workload_name: "watched".to_owned(),
+            },
+            &api.agency_a,
+        ))
+        .await?;
+    let request = || {
+        with_token(
+            proto::WatchMigrationRequest {
+                name: "agna-prod/watched".to_owned(),
+            },
+            &api.agency_a,
+        )
+    };
+
+    // A client that leaves mid-watch leaves nothing behind: no task, no watch.
+    let mut stream = migrations.watch_migration(request()).await?.into_inner();
+    stream.message().await?.context("the first answer")?;
+    ensure!(open_watches(&api).await? == 1.0, "one stream open");
+    drop(stream);
+    wait_until(
+        "the abandoned watch to end",
+        Duration::from_secs(10),
+        || async { Ok(open_watches(&api).await? == 0.0) },
+    )
+    .await?;
+
+    // Placed with no template to deploy is settled: the stream ends by itself.
+    let admin = plane.cluster("mgmt")?.client().await?;
+    Api::<soberana_core::resources::workload::Workload>::namespaced(admin, "agna-prod")
+        .patch_status(
+            "watched",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"phase": "Placed"}})),
+        )
+        .await?;
+    let mut stream = migrations.watch_migration(request()).await?.into_inner();
+    let mut last = None;
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(message) = stream.message().await? {
+            last = message.migration;
+        }
+        anyhow::Ok(())
+    })
+    .await;
+    ensure!(
+        ended.is_ok(),
+        "the watch of a settled migration did not end"
+    );
+    ended??;
+    ensure!(
+        last.is_some_and(|migration| migration.phase() == proto::MigrationPhase::Placed),
+        "the last answer is Placed"
+    );
+    ensure!(open_watches(&api).await? == 0.0, "no stream left open");
     Ok(())
 }

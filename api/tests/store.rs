@@ -216,6 +216,7 @@ async fn retries_get_the_first_answer(store: &dyn Store) {
 }
 
 async fn the_ledger_chains(store: &dyn Store) -> u64 {
+    assert_eq!(store.last_sequence().await.unwrap(), 0, "an empty ledger");
     for index in 1..=5 {
         let appended = store.append(record(index)).await.unwrap();
         assert_eq!(appended.sequence, u64::from(index));
@@ -223,6 +224,7 @@ async fn the_ledger_chains(store: &dyn Store) -> u64 {
     let records = store.records(1, 100).await.unwrap();
     assert_eq!(verify(&records), Ok(5));
     assert_eq!(store.records(4, 1).await.unwrap()[0].sequence, 4);
+    assert_eq!(store.last_sequence().await.unwrap(), 5);
     5
 }
 

@@ -109,19 +109,13 @@ impl proto::audit_service_server::AuditService for AuditApi {
                 let store = self.0.store.clone();
                 let mut next = request.get_ref().from_sequence;
                 if next == 0 {
-                    // Only new records: start after the last one.
-                    let mut last = 0;
-                    loop {
-                        let page = store.records(last + 1, 1000).await.map_err(store_status)?;
-                        match page.last() {
-                            Some(record) => last = record.sequence,
-                            None => break,
-                        }
-                    }
-                    next = last + 1;
+                    // Only new records: start after the last one (read from the head, no scan).
+                    next = store.last_sequence().await.map_err(store_status)? + 1;
                 }
                 let (sender, receiver) = tokio::sync::mpsc::channel(64);
+                let open = self.0.metrics.open_stream("WatchDecisions");
                 tokio::spawn(async move {
+                    let _open = open;
                     loop {
                         match store.records(next, 100).await {
                             Ok(records) => {
@@ -140,7 +134,11 @@ impl proto::audit_service_server::AuditService for AuditApi {
                                 return;
                             }
                         }
-                        tokio::time::sleep(WATCH_POLL).await;
+                        // A client that left ends the task now, not at its next record.
+                        tokio::select! {
+                            () = sender.closed() => return,
+                            () = tokio::time::sleep(WATCH_POLL) => {}
+                        }
                     }
                 });
                 Ok(Response::new(ReceiverStream::new(receiver)))

@@ -11,12 +11,13 @@ use prost::Message;
 use sha2::{Digest, Sha256};
 use soberana_core::placement::{Outcome, ReasonCode};
 use soberana_core::resources::capacity::Capacity;
-use soberana_core::resources::workload::{Workload, WorkloadPhase};
+use soberana_core::resources::workload::Workload;
 use soberana_proto::v1 as proto;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use super::auth::Caller;
+use super::migration_watch;
 use super::placement_service::decide;
 use super::validation::{Violations, dns_label, request_id};
 use super::{Shared, convert, kube_status, store_status};
@@ -31,8 +32,6 @@ const ANSWER_TTL: Duration = Duration::from_secs(24 * 3600);
 const PLAN_ATTEMPTS: usize = 3;
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 500;
-/// How often a watched migration is looked at.
-const WATCH_POLL: Duration = Duration::from_millis(500);
 /// On a submitted Workload: the plan it came from (its reservations are released on cancel).
 pub const PLAN_ANNOTATION: &str = "soberana.io/plan";
 /// On a submitted Workload: the (caller, request id) key of the submission that created it, so
@@ -320,13 +319,6 @@ fn split_name(value: &str, field: &str) -> Result<(String, String), Status> {
     }
 }
 
-fn terminal(phase: Option<WorkloadPhase>) -> bool {
-    matches!(
-        phase,
-        Some(WorkloadPhase::Running | WorkloadPhase::Unplaceable)
-    )
-}
-
 #[tonic::async_trait]
 impl proto::migration_service_server::MigrationService for MigrationApi {
     async fn plan_migration(
@@ -523,53 +515,8 @@ impl proto::migration_service_server::MigrationService for MigrationApi {
                 let api = Api::<Workload>::namespaced(self.0.kube.clone(), &namespace);
                 let first = api.get(&name).await.map_err(kube_status)?;
                 let (sender, receiver) = tokio::sync::mpsc::channel(16);
-                tokio::spawn(async move {
-                    let mut last = convert::migration(&first);
-                    let mut phase = first.status.and_then(|status| status.phase);
-                    if sender
-                        .send(Ok(proto::WatchMigrationResponse {
-                            migration: Some(last.clone()),
-                        }))
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                    while !terminal(phase) {
-                        tokio::time::sleep(WATCH_POLL).await;
-                        match api.get_opt(&name).await {
-                            Ok(Some(workload)) => {
-                                phase = workload.status.as_ref().and_then(|status| status.phase);
-                                let now = convert::migration(&workload);
-                                if now != last {
-                                    last = now.clone();
-                                    if sender
-                                        .send(Ok(proto::WatchMigrationResponse {
-                                            migration: Some(now),
-                                        }))
-                                        .await
-                                        .is_err()
-                                    {
-                                        return;
-                                    }
-                                }
-                            }
-                            Ok(None) => {
-                                last.phase = proto::MigrationPhase::Cancelled.into();
-                                let _ = sender
-                                    .send(Ok(proto::WatchMigrationResponse {
-                                        migration: Some(last),
-                                    }))
-                                    .await;
-                                return;
-                            }
-                            Err(error) => {
-                                let _ = sender.send(Err(kube_status(error))).await;
-                                return;
-                            }
-                        }
-                    }
-                });
+                let open = self.0.metrics.open_stream("WatchMigration");
+                tokio::spawn(migration_watch::follow(api, name, first, sender, open));
                 Ok(Response::new(ReceiverStream::new(receiver)))
             })
             .await

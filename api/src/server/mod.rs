@@ -10,6 +10,7 @@ pub mod in_flight;
 pub mod inventory_cache;
 pub mod inventory_service;
 pub mod migration_service;
+pub mod migration_watch;
 pub mod placement_service;
 pub mod rpc_metrics;
 pub mod serve;

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
 use tonic::Status;
 
 #[derive(Clone, Debug)]
@@ -10,6 +10,7 @@ pub struct RpcMetrics {
     pub registry: Registry,
     requests: IntCounterVec,
     duration: HistogramVec,
+    streams: IntGaugeVec,
 }
 
 impl RpcMetrics {
@@ -32,13 +33,29 @@ impl RpcMetrics {
             ]),
             &["method"],
         )?;
+        let streams = IntGaugeVec::new(
+            Opts::new(
+                "soberana_api_open_streams",
+                "Server streams being served, by method: each holds a task and a watch",
+            ),
+            &["method"],
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(duration.clone()))?;
+        registry.register(Box::new(streams.clone()))?;
         Ok(Self {
             registry,
             requests,
             duration,
+            streams,
         })
+    }
+
+    /// Counts one open stream of `method` until the returned guard is dropped.
+    pub fn open_stream(&self, method: &str) -> OpenStream {
+        let gauge = self.streams.with_label_values(&[method]);
+        gauge.inc();
+        OpenStream(gauge)
     }
 
     /// Records one call of `method` that started at `started`.
@@ -85,5 +102,15 @@ impl Drop for Unfinished<'_> {
             self.metrics
                 .observe_code(self.method, self.started, tonic::Code::Cancelled);
         }
+    }
+}
+
+/// One stream counted in `soberana_api_open_streams` while it lives.
+#[derive(Debug)]
+pub struct OpenStream(prometheus::IntGauge);
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }

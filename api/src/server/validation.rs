@@ -82,6 +82,46 @@ pub fn name(value: &str, field: &str, violations: &mut Violations) {
     }
 }
 
+/// Most labels a workload may carry, and the longest key and value (Kubernetes' own limits:
+/// a 253-character prefix, '/', a 63-character name; 63-character values), so that a request
+/// cannot make the API hold or echo unbounded text.
+const MAX_LABELS: usize = 64;
+const MAX_LABEL_KEY: usize = 317;
+const MAX_LABEL_VALUE: usize = 63;
+
+/// A workload's labels, bounded in number and size.
+pub fn workload_labels<'a>(
+    labels: impl IntoIterator<Item = (&'a String, &'a String)> + Clone,
+    field: &str,
+    violations: &mut Violations,
+) {
+    let count = labels.clone().into_iter().count();
+    if count > MAX_LABELS {
+        violations.add(field, format!("{count} labels; at most {MAX_LABELS}"));
+        return;
+    }
+    for (key, value) in labels {
+        let shown: String = key.chars().take(40).collect();
+        if key.is_empty() || key.len() > MAX_LABEL_KEY {
+            violations.add(
+                format!("{field}[{shown}]"),
+                format!(
+                    "the key is {} characters long; 1 to {MAX_LABEL_KEY}",
+                    key.len()
+                ),
+            );
+        } else if value.len() > MAX_LABEL_VALUE {
+            violations.add(
+                format!("{field}[{shown}]"),
+                format!(
+                    "the value is {} characters long; at most {MAX_LABEL_VALUE}",
+                    value.len()
+                ),
+            );
+        }
+    }
+}
+
 /// A request id: what makes a retry recognisable.
 pub fn request_id(value: &str, violations: &mut Violations) {
     if value.is_empty() {
@@ -198,6 +238,7 @@ pub fn workload_spec(
     if spec.tolerations.len() > 16 {
         violations.add(format!("{field}.tolerations"), "at most 16");
     }
+    workload_labels(&spec.labels, &format!("{field}.labels"), violations);
     let labels: BTreeMap<String, String> = spec.labels.clone().into_iter().collect();
     Some(WorkloadSpec {
         tenant: spec.tenant.clone(),
@@ -219,6 +260,34 @@ pub fn workload_spec(
 #[allow(clippy::unwrap_used, reason = "a test panics to report a failure")]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_are_bounded_in_number_and_size() {
+        let check = |labels: Vec<(String, String)>| {
+            let map: std::collections::HashMap<String, String> = labels.into_iter().collect();
+            let mut violations = Violations::default();
+            workload_labels(&map, "workload.labels", &mut violations);
+            violations
+                .into_result()
+                .err()
+                .map(|status| status.message().to_owned())
+        };
+        assert_eq!(check(vec![("team".into(), "pagos".into())]), None);
+        let many = (0..65)
+            .map(|index| (format!("k{index}"), "v".to_owned()))
+            .collect();
+        assert!(check(many).unwrap().contains("65 labels; at most 64"));
+        let long_value = check(vec![("team".into(), "x".repeat(64))]).unwrap();
+        assert!(
+            long_value.contains("workload.labels[team]: the value is 64 characters long"),
+            "{long_value}"
+        );
+        assert!(
+            check(vec![("k".repeat(400), "v".into())])
+                .unwrap()
+                .contains("the key is 400 characters long")
+        );
+    }
 
     #[test]
     fn every_problem_is_reported_with_its_field_path() {

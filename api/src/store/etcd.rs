@@ -389,6 +389,21 @@ impl Store for EtcdStore {
         Err(StoreError::Contended("the ledger".to_owned()))
     }
 
+    async fn last_sequence(&self) -> Result<u64, StoreError> {
+        let head = self
+            .client
+            .kv_client()
+            .get(self.key("ledger/head"), None)
+            .await
+            .map_err(unavailable)?;
+        match head.kvs().first() {
+            Some(kv) => serde_json::from_slice::<Head>(kv.value())
+                .map(|head| head.sequence)
+                .map_err(|error| StoreError::Corrupt(format!("ledger head: {error}"))),
+            None => Ok(0),
+        }
+    }
+
     async fn records(&self, from: u64, limit: usize) -> Result<Vec<LedgerRecord>, StoreError> {
         let start = self.key(&format!("ledger/records/{:020}", from.max(1)));
         let end = self.key("ledger/records0");

@@ -107,6 +107,11 @@ impl Store for MemoryStore {
         Ok(chained)
     }
 
+    async fn last_sequence(&self) -> Result<u64, StoreError> {
+        let state = self.state.lock().await;
+        Ok(state.ledger.last().map_or(0, |last| last.sequence))
+    }
+
     async fn records(&self, from: u64, limit: usize) -> Result<Vec<LedgerRecord>, StoreError> {
         let state = self.state.lock().await;
         Ok(state

@@ -79,6 +79,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn append(&self, record: NewRecord) -> Result<LedgerRecord, StoreError>;
     /// Up to `limit` records from sequence `from` on, in order.
     async fn records(&self, from: u64, limit: usize) -> Result<Vec<LedgerRecord>, StoreError>;
+    /// The sequence of the last record (0 while the ledger is empty), read without a scan.
+    async fn last_sequence(&self) -> Result<u64, StoreError>;
     /// Whether the store answers now.
     async fn healthy(&self) -> bool;
 }
