@@ -175,6 +175,13 @@ fn check_server(server: &str) -> Result<(), String> {
     if uri.host().is_none_or(str::is_empty) {
         return Err("no host; only https:// URLs are accepted".to_owned());
     }
+    // Credentials belong in the user entry, never in a URL that ends up in logs and errors.
+    if uri
+        .authority()
+        .is_some_and(|authority| authority.as_str().contains('@'))
+    {
+        return Err("credentials in the URL; put them in the user entry".to_owned());
+    }
     Ok(())
 }
 
@@ -192,6 +199,15 @@ fn entry_name(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_server_url_carrying_credentials_is_refused() {
+        assert_eq!(
+            check_server("https://admin:secret@203.0.113.10:6443"),
+            Err("credentials in the URL; put them in the user entry".to_owned())
+        );
+        assert_eq!(check_server("https://203.0.113.10:6443"), Ok(()));
+    }
 
     /// A kubeconfig with inline credentials only, the shape the operator accepts.
     const INLINE: &str = "apiVersion: v1
