@@ -219,6 +219,34 @@ fn member_objects_carry_the_classification_replicas_and_selector() {
         objects[1]["spec"]["selector"]["soberana.io/workload"],
         "records"
     );
+    // What the restricted Pod Security level of tenant namespaces requires, by default.
+    let pod = &deployment["spec"]["template"]["spec"];
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
+    assert_eq!(
+        pod["containers"][0]["securityContext"],
+        json!({"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}})
+    );
+}
+
+#[test]
+fn a_template_that_sets_its_own_security_context_keeps_it() {
+    let template = json!({
+        "deployment": {"template": {"spec": {
+            "securityContext": {"runAsUser": 1000},
+            "containers": [{"name": "app", "image": "i", "securityContext": {"readOnlyRootFilesystem": true}}]
+        }}}
+    });
+    let objects = member_objects(&workload("minsa-prod", template), "minsa-prod").unwrap();
+    let pod = &objects[0]["spec"]["template"]["spec"];
+    assert_eq!(pod["securityContext"], json!({"runAsUser": 1000}));
+    assert_eq!(
+        pod["containers"][0]["securityContext"],
+        json!({"readOnlyRootFilesystem": true})
+    );
 }
 
 #[test]

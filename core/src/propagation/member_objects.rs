@@ -102,6 +102,7 @@ pub fn member_objects(
         json!(workload.spec.classification),
     );
     pod_labels.insert(WORKLOAD.to_owned(), json!(name));
+    restricted_defaults(pod_template);
 
     let metadata = json!({"name": name, "namespace": namespace, "labels": object_labels});
     let mut objects = vec![json!({
@@ -130,6 +131,33 @@ pub fn member_objects(
         }
     }
     Ok(objects)
+}
+
+/// Tenant namespaces enforce the `restricted` Pod Security Standard by default, so a template
+/// that says nothing about security gets what that standard requires: non-root, the runtime's
+/// seccomp profile, no privilege escalation, no capabilities. What a template does say is kept
+/// (and judged by the namespace's Pod Security admission as written).
+fn restricted_defaults(pod_template: &mut Value) {
+    let Some(spec) = pod_template
+        .as_object_mut()
+        .map(|template| template.entry("spec").or_insert_with(|| json!({})))
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    spec.entry("securityContext").or_insert_with(
+        || json!({"runAsNonRoot": true, "seccompProfile": {"type": "RuntimeDefault"}}),
+    );
+    for list in ["initContainers", "containers"] {
+        let Some(containers) = spec.get_mut(list).and_then(Value::as_array_mut) else {
+            continue;
+        };
+        for container in containers.iter_mut().filter_map(Value::as_object_mut) {
+            container.entry("securityContext").or_insert_with(
+                || json!({"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}}),
+            );
+        }
+    }
 }
 
 fn object(
