@@ -194,6 +194,7 @@ async fn main() -> Result<()> {
         tls: TlsFiles::default(),
         plaintext: Plaintext::Loopback,
         token_audience: DEFAULT_TOKEN_AUDIENCE.to_owned(),
+        reflection: true,
     };
     tokio::spawn(serve(
         settings,

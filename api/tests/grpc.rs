@@ -131,6 +131,7 @@ async fn start(plane: &ControlPlane) -> Result<RunningApi> {
         tls: TlsFiles::default(),
         plaintext: Plaintext::Loopback,
         token_audience: DEFAULT_TOKEN_AUDIENCE.to_owned(),
+        reflection: true,
     };
     // The API runs as its own ServiceAccount under charts/rbac/api-management-cluster.yaml.
     let cluster = plane.cluster("mgmt")?;

@@ -84,6 +84,7 @@ async fn start(directory: &Path, client_ca: bool, ca: &CertifiedIssuer<'static, 
         },
         plaintext: Plaintext::Refused,
         token_audience: DEFAULT_TOKEN_AUDIENCE.to_owned(),
+        reflection: true,
     };
     tokio::spawn(async move {
         serve(
@@ -180,6 +181,7 @@ async fn plaintext_is_refused_unless_asked_for_and_on_loopback() {
             tls: TlsFiles::default(),
             plaintext,
             token_audience: DEFAULT_TOKEN_AUDIENCE.to_owned(),
+            reflection: true,
         };
         serve(
             settings,
@@ -203,4 +205,58 @@ async fn plaintext_is_refused_unless_asked_for_and_on_loopback() {
     attempt(&format!("127.0.0.1:{}", port()), Plaintext::Loopback)
         .await
         .unwrap();
+}
+
+/// With `--no-reflection` the API does not describe its services to whoever asks; by default it
+/// does.
+#[tokio::test]
+async fn reflection_can_be_turned_off() {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+
+    async fn list_services(reflection: bool) -> Result<(), tonic::Status> {
+        let port = port();
+        let settings = Settings {
+            address: format!("127.0.0.1:{port}").parse().unwrap(),
+            metrics_address: format!("127.0.0.1:{}", self::port()).parse().unwrap(),
+            tls: TlsFiles::default(),
+            plaintext: Plaintext::Loopback,
+            token_audience: DEFAULT_TOKEN_AUDIENCE.to_owned(),
+            reflection,
+        };
+        tokio::spawn(serve(
+            settings,
+            unreachable_kube(),
+            Arc::new(MemoryStore::default()),
+            std::future::pending(),
+        ));
+        let mut channel = None;
+        for _ in 0..50 {
+            if let Ok(connected) =
+                tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+                    .unwrap()
+                    .connect()
+                    .await
+            {
+                channel = Some(connected);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut answers = ServerReflectionClient::new(channel.expect("the API listens"))
+            .server_reflection_info(tokio_stream::iter(vec![request]))
+            .await?
+            .into_inner();
+        answers.message().await?;
+        Ok(())
+    }
+
+    list_services(true).await.unwrap();
+    let refused = list_services(false).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unimplemented, "{refused:?}");
 }

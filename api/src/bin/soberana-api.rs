@@ -64,6 +64,9 @@ struct Arguments {
     /// The audience callers' tokens must be issued for (`kubectl create token … --audience`).
     #[arg(long, default_value = soberana_api::server::auth::DEFAULT_TOKEN_AUDIENCE)]
     token_audience: String,
+    /// Do not serve gRPC server reflection (which describes every service to any caller).
+    #[arg(long)]
+    no_reflection: bool,
 }
 
 fn main() -> ExitCode {
@@ -132,6 +135,7 @@ async fn run(arguments: Arguments) -> Result<()> {
                 (true, true) => Plaintext::Anywhere,
             },
             token_audience: arguments.token_audience,
+            reflection: !arguments.no_reflection,
         },
         kube,
         Arc::new(store),

@@ -54,6 +54,8 @@ pub struct Settings {
     pub plaintext: Plaintext,
     /// The audience callers' tokens must be issued for (`soberana-api` by default).
     pub token_audience: String,
+    /// Whether to serve gRPC server reflection (it lists every service and message).
+    pub reflection: bool,
 }
 
 /// Serves until `shutdown` resolves.
@@ -85,11 +87,17 @@ pub async fn serve(
             .await;
     }
     tokio::spawn(report_health(reporter, kube, store));
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .context("building server reflection")?;
+    let reflection = if settings.reflection {
+        Some(
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                .build_v1()
+                .context("building server reflection")?,
+        )
+    } else {
+        None
+    };
     tokio::spawn(serve_metrics(settings.metrics_address, metrics));
 
     let mut builder = Server::builder();
@@ -98,7 +106,7 @@ pub async fn serve(
     }
     builder
         .add_service(health)
-        .add_service(reflection)
+        .add_optional_service(reflection)
         .add_service(
             proto::placement_service_server::PlacementServiceServer::new(PlacementApi(
                 shared.clone(),
