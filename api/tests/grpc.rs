@@ -67,6 +67,10 @@ fn main() -> ExitCode {
             "a_watch_ends_when_its_client_leaves_or_the_migration_settles",
             watch_lifetime,
         )
+        .test(
+            "an_address_guessing_tokens_is_refused_without_more_token_reviews",
+            token_guessing,
+        )
         .run()
 }
 
@@ -1122,5 +1126,44 @@ async fn watch_lifetime(plane: Arc<ControlPlane>) -> Result<()> {
         "the last answer is Placed"
     );
     ensure!(open_watches(&api).await? == 0.0, "no stream left open");
+    Ok(())
+}
+
+async fn token_guessing(plane: Arc<ControlPlane>) -> Result<()> {
+    let api = start(&plane).await?;
+    let mut migrations = Migrations::new(api.channel.clone());
+    let get = |token: &str| {
+        with_token(
+            proto::GetMigrationRequest {
+                name: "agna-prod/anything".to_owned(),
+            },
+            token,
+        )
+    };
+    // Up to the limit, each bad token is reviewed and refused as such…
+    for guess in 0..20 {
+        let refused = migrations
+            .get_migration(get(&format!("guess-{guess}")))
+            .await
+            .unwrap_err();
+        ensure!(
+            refused.code() == Code::Unauthenticated,
+            "{guess}: {refused:?}"
+        );
+    }
+    // …then the address is refused outright, even with a good token, until its window ends.
+    let limited = migrations.get_migration(get("guess-21")).await.unwrap_err();
+    ensure!(
+        limited.code() == Code::ResourceExhausted
+            && limited
+                .message()
+                .contains("more than 20 failed authentications from this address"),
+        "{limited:?}"
+    );
+    let even_good = migrations
+        .get_migration(get(&api.agency_a))
+        .await
+        .unwrap_err();
+    ensure!(even_good.code() == Code::ResourceExhausted, "{even_good:?}");
     Ok(())
 }

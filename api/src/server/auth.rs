@@ -25,16 +25,6 @@ pub struct Caller {
 /// cannot be replayed against the cluster, nor one from the cluster against the API.
 pub const DEFAULT_TOKEN_AUDIENCE: &str = "soberana-api";
 
-/// The caller behind the request's `authorization: Bearer …` header, whose token must be
-/// issued for `audience`.
-pub async fn authenticate(
-    kube: &Client,
-    metadata: &MetadataMap,
-    audience: &str,
-) -> Result<Caller, Status> {
-    review_token(kube, bearer_token(metadata)?, audience).await
-}
-
 /// The request's bearer token.
 pub fn bearer_token(metadata: &MetadataMap) -> Result<&str, Status> {
     metadata

@@ -54,7 +54,8 @@ impl AuthCache {
         &self.audience
     }
 
-    /// `auth::authenticate`, reusing a recent answer for the same token (kept by digest only).
+    /// The caller behind the request's bearer token (by `auth::review_token`), reusing a recent
+    /// answer for the same token (kept by digest only).
     pub async fn authenticate(
         self: &Arc<Self>,
         kube: &Client,

@@ -362,7 +362,7 @@ impl proto::migration_service_server::MigrationService for MigrationApi {
                     violations.add("plan_id", "is required: the plan_id PlanMigration returned");
                 }
                 violations.into_result()?;
-                let caller = auth_caller(&self.0, &request).await?;
+                let caller = self.0.authenticate(&request).await?;
                 let plan = self
                     .0
                     .store
@@ -577,8 +577,4 @@ impl proto::migration_service_server::MigrationService for MigrationApi {
             })
             .await
     }
-}
-
-async fn auth_caller<T>(shared: &Shared, request: &Request<T>) -> Result<Caller, Status> {
-    super::auth::authenticate(&shared.kube, request.metadata(), shared.auth.audience()).await
 }

@@ -5,6 +5,7 @@
 pub mod audit_service;
 pub mod auth;
 pub mod auth_cache;
+pub mod auth_failures;
 pub mod convert;
 pub mod in_flight;
 pub mod inventory_cache;
@@ -40,6 +41,8 @@ pub struct Shared {
     /// The data centre, watched.
     pub inventory: InventoryCache,
     pub auth: Arc<auth_cache::AuthCache>,
+    /// Failed authentications per client address, to refuse token guessing.
+    pub failures: Arc<auth_failures::AuthFailures>,
     pub snapshots: Arc<snapshot_cache::SnapshotCache>,
     /// Mutating requests at work on this replica, which retries join.
     pub in_flight: Arc<in_flight::InFlight>,
@@ -55,6 +58,27 @@ impl std::fmt::Debug for Shared {
 }
 
 impl Shared {
+    /// The request's caller, unless its address has failed to authenticate too often lately.
+    pub async fn authenticate<T>(&self, request: &tonic::Request<T>) -> Result<Caller, Status> {
+        let address = request.remote_addr().map(|address| address.ip());
+        let now = std::time::Instant::now();
+        if let Some(wait) = address.and_then(|address| self.failures.refused_for(address, now)) {
+            return Err(Status::resource_exhausted(format!(
+                "more than {} failed authentications from this address within {} s; try again in {} s",
+                self.failures.limit(),
+                self.failures.window().as_secs(),
+                wait.as_secs().max(1)
+            )));
+        }
+        let result = self.auth.authenticate(&self.kube, request.metadata()).await;
+        if let (Err(status), Some(address)) = (&result, address)
+            && status.code() == tonic::Code::Unauthenticated
+        {
+            self.failures.failed(address, now);
+        }
+        result
+    }
+
     /// Authenticates the request's caller and authorizes `verb` on `resource` in `namespace`.
     pub async fn allow<T>(
         &self,
@@ -63,10 +87,7 @@ impl Shared {
         resource: &str,
         namespace: &str,
     ) -> Result<Caller, Status> {
-        let caller = self
-            .auth
-            .authenticate(&self.kube, request.metadata())
-            .await?;
+        let caller = self.authenticate(request).await?;
         self.auth
             .authorize(&self.kube, &caller, verb, resource, namespace)
             .await?;

@@ -76,6 +76,7 @@ pub async fn serve(
         metrics: metrics.clone(),
         inventory: inventory.clone(),
         auth: Arc::new(super::auth_cache::AuthCache::new(&settings.token_audience)),
+        failures: Arc::default(),
         snapshots: Arc::default(),
         in_flight: Arc::default(),
     };
