@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use soberana_core::resources::data_classification::DataClassification;
 use soberana_core::resources::site::Site;
 use soberana_core::resources::tenant::{ProvisioningState, Tenant};
-use soberana_e2e::operator_process::OperatorSettings;
+use soberana_e2e::operator_process::{OperatorProcess, OperatorSettings};
 use soberana_e2e::soberana_install::store_kubeconfig;
 use soberana_e2e::soberana_manifests::{examples_directory, yaml_documents};
 use soberana_e2e::state_data_centre::{Installation, apply};
@@ -358,6 +358,20 @@ async fn foreign_namespace(plane: Arc<ControlPlane>) -> Result<()> {
     Ok(())
 }
 
+/// Waits until the operator has probed `site` `more` times more (each probe of a reachable site
+/// also runs its drift check): what a misbehaving operator would have done by then, it has done.
+async fn probes_pass(operator: &OperatorProcess, site: &str, more: f64) -> Result<()> {
+    let labels = [("site", site)];
+    let count = || operator.metric("soberana_site_probes_total", &labels);
+    let start = count().await?;
+    wait_until(
+        &format!("{more} more probes of {site}"),
+        CONVERGE,
+        || async { Ok(count().await? >= start + more) },
+    )
+    .await
+}
+
 /// The example DataClassifications, as `make demo` installs them.
 fn example_classifications() -> Result<Vec<Value>> {
     Ok(
@@ -418,8 +432,8 @@ async fn stricter_classification(plane: Arc<ControlPlane>) -> Result<()> {
             pending == ["national-cloud", "public-cloud"],
             "the sites without TierIII wait for a person: {pending:?}"
         );
-        // Give a deleting operator every chance: a few probe and drift intervals.
-        tokio::time::sleep(Duration::from_secs(8)).await;
+        // Give a deleting operator every chance: a few more probes, each with its drift check.
+        probes_pass(&operator, "public-cloud", 3.0).await?;
         namespace_everywhere(&plane, "hacienda-prod").await?;
         ensure!(
             Api::<Deployment>::namespaced(public_cloud.clone(), "hacienda-prod")
@@ -473,7 +487,7 @@ async fn stricter_classification(plane: Arc<ControlPlane>) -> Result<()> {
 }
 
 async fn no_classifications(plane: Arc<ControlPlane>) -> Result<()> {
-    let (installation, _operator) = start(&plane, "no-classifications-test").await?;
+    let (installation, operator) = start(&plane, "no-classifications-test").await?;
     let client = &installation.management;
     let mut object = tenant("civil-registry", "tse", &[], &["prod"]);
     object["spec"]["deletionPolicy"] = "Delete".into();
@@ -492,7 +506,7 @@ async fn no_classifications(plane: Arc<ControlPlane>) -> Result<()> {
             ready.status == "False" && ready.message.contains("nothing is changed on any site"),
             "Ready says why: {ready:?}"
         );
-        tokio::time::sleep(Duration::from_secs(8)).await;
+        probes_pass(&operator, "public-cloud", 3.0).await?;
         namespace_everywhere(&plane, "tse-prod").await
     }
     .await;
@@ -503,7 +517,7 @@ async fn no_classifications(plane: Arc<ControlPlane>) -> Result<()> {
 }
 
 async fn exec_kubeconfig(plane: Arc<ControlPlane>) -> Result<()> {
-    let (installation, _operator) = start(&plane, "exec-test").await?;
+    let (installation, operator) = start(&plane, "exec-test").await?;
     let client = &installation.management;
     let marker = plane.directory().join("exec-plugin-ran");
     let _ = std::fs::remove_file(&marker);
@@ -547,13 +561,14 @@ async fn exec_kubeconfig(plane: Arc<ControlPlane>) -> Result<()> {
         },
     )
     .await;
-    // Several probe intervals: a plugin, if run, would have left its marker by now.
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    // Several probes, each building the site's client: a plugin, if run, leaves its marker.
+    let probed = probes_pass(&operator, "plugin-site", 3.0).await;
     let ran = marker.exists();
     sites
         .delete("plugin-site", &DeleteParams::default())
         .await?;
     outcome?;
+    probed?;
     ensure!(!ran, "the kubeconfig's exec plugin ran inside the operator");
     Ok(())
 }
