@@ -82,69 +82,58 @@ fn check_user(user: &AuthInfo, path: &str) -> Result<(), UnsafeKubeconfig> {
     // Each refused field, in the order it is checked, with why.
     let refused: [(bool, &str, &str); 11] = [
         (
-            // A credential plugin would run a command inside the operator.
             user.exec.is_some(),
             "exec",
             "credential plugins would run a command inside the operator; use token or \
              client-certificate-data",
         ),
         (
-            // Auth providers run commands (`cmd-path`) and refresh tokens from the operator.
             user.auth_provider.is_some(),
             "auth-provider",
             "auth providers would run commands inside the operator; use token or \
              client-certificate-data",
         ),
         (
-            // A path would read the operator's own disk.
             user.token_file.is_some(),
             "tokenFile",
             "a file path on the operator's disk; use token",
         ),
         (
-            // A path would read the operator's own disk.
             user.client_certificate.is_some(),
             "client-certificate",
             "a file path on the operator's disk; use client-certificate-data",
         ),
         (
-            // A path would read the operator's own disk.
             user.client_key.is_some(),
             "client-key",
             "a file path on the operator's disk; use client-key-data",
         ),
         (
-            // Basic authentication is not accepted: use a token or a client certificate.
             user.username.is_some(),
             "username",
             "basic authentication is not accepted; use token or client-certificate-data",
         ),
         (
-            // Basic authentication is not accepted: use a token or a client certificate.
             user.password.is_some(),
             "password",
             "basic authentication is not accepted; use token or client-certificate-data",
         ),
         (
-            // Impersonation would act as someone the credentials do not name.
             user.impersonate.is_some(),
             "as",
             "impersonation is not accepted",
         ),
         (
-            // Impersonation would act as someone the credentials do not name.
             user.impersonate_uid.is_some(),
             "as-uid",
             "impersonation is not accepted",
         ),
         (
-            // Impersonation would act as someone the credentials do not name.
             user.impersonate_groups.is_some(),
             "as-groups",
             "impersonation is not accepted",
         ),
         (
-            // Impersonation would act as someone the credentials do not name.
             user.impersonate_user_extra.is_some(),
             "as-user-extra",
             "impersonation is not accepted",
