@@ -195,6 +195,7 @@ async fn main() -> Result<()> {
         plaintext: Plaintext::Loopback,
         token_audience: DEFAULT_TOKEN_AUDIENCE.to_owned(),
         reflection: true,
+        checkpoints: None,
     };
     tokio::spawn(serve(
         settings,

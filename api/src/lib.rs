@@ -1,6 +1,6 @@
 //! The Soberana gRPC API for agencies' migration tooling, and the `soberana` CLI.
 
-pub mod ledger;
+pub mod checkpoint_files;
 pub mod manifests;
 pub mod offline;
 pub mod references;

@@ -10,10 +10,11 @@ use soberana_proto::v1 as proto;
 use tonic::Code;
 use tonic_types::StatusExt;
 
-use crate::ledger::{LedgerRecord, RecordKind, verify};
 use crate::manifests::load_objects;
 use crate::remote::{Connection, fresh_request_id};
 use crate::remote_output as output;
+use soberana_core::ledger::anchored::verify_anchored;
+use soberana_core::ledger::{LedgerRecord, RecordKind, verify};
 
 /// How answers are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -425,20 +426,78 @@ pub async fn audit_list(connection: &Connection, format: Format) -> Result<u8, F
     Ok(0)
 }
 
-/// Walks the whole chain; exit 0 when it holds, 1 naming the first broken link.
-pub async fn audit_verify(connection: &Connection) -> Result<u8, Failure> {
+/// Signed checkpoints a ledger must contain: a file or directory of them, and the public key
+/// that signed them.
+#[derive(Debug, Clone)]
+pub struct Anchors {
+    pub checkpoints: std::path::PathBuf,
+    pub public_key: std::path::PathBuf,
+}
+
+/// Walks the whole chain, and with `anchors` checks that it contains every signed checkpoint;
+/// exit 0 when it holds, 1 naming the first broken or contradicted record, 2 for unusable
+/// checkpoint or key files.
+pub async fn audit_verify(
+    connection: &Connection,
+    anchors: Option<&Anchors>,
+) -> Result<u8, Failure> {
+    let bad_input = |message: String| Failure { message, code: 2 };
+    let checkpoints = match anchors {
+        Some(anchors) => {
+            let key = crate::checkpoint_files::read_public_key(&anchors.public_key)
+                .map_err(|error| bad_input(format!("--public-key {error}")))?;
+            let read = crate::checkpoint_files::read_checkpoints(&anchors.checkpoints, &key)
+                .map_err(|error| bad_input(format!("--checkpoint {error}")))?;
+            if read.is_empty() {
+                return Err(bad_input(format!(
+                    "--checkpoint {}: no checkpoint-*.json files there",
+                    anchors.checkpoints.display()
+                )));
+            }
+            Some(
+                read.into_iter()
+                    .map(|(_, checkpoint)| checkpoint)
+                    .collect::<Vec<_>>(),
+            )
+        }
+        None => None,
+    };
     let records = ledger(connection).await?;
     let chain: Vec<LedgerRecord> = records.iter().map(ledger_record).collect::<Result<_>>()?;
-    match verify(&chain) {
-        Ok(count) => {
+    let verified = match &checkpoints {
+        Some(checkpoints) => verify_anchored(&chain, checkpoints).map(|anchored| {
+            format!(
+                "; anchored through record {} by {} signed checkpoint(s){}",
+                anchored.anchored_through,
+                checkpoints.len(),
+                if anchored.records > anchored.anchored_through {
+                    format!(
+                        " ({} later record(s) chained but not yet checkpointed)",
+                        anchored.records - anchored.anchored_through
+                    )
+                } else {
+                    String::new()
+                }
+            )
+        }),
+        None => verify(&chain).map(|_| String::new()),
+    };
+    match verified {
+        Ok(anchoring) => {
             let of = |kind: RecordKind| chain.iter().filter(|record| record.kind == kind).count();
             println!(
-                "The ledger holds: {count} records, every link verified ({} plans, {} submissions, {} placements, {} cancellations).",
+                "The ledger holds: {} records, every link verified ({} plans, {} submissions, {} placements, {} cancellations){anchoring}.",
+                chain.len(),
                 of(RecordKind::Plan),
                 of(RecordKind::Submission),
                 of(RecordKind::Placement),
                 of(RecordKind::Cancellation)
             );
+            if checkpoints.is_none() {
+                println!(
+                    "Not anchored: pass --checkpoint and --public-key to detect a cut tail, a rewritten suffix or a restarted chain."
+                );
+            }
             Ok(0)
         }
         Err(broken) => {

@@ -17,11 +17,17 @@ use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
-use soberana_api::ledger::{LedgerRecord, RecordKind, verify};
 use soberana_api::server::auth::DEFAULT_TOKEN_AUDIENCE;
+use soberana_api::server::checkpoint_schedule::CheckpointSchedule;
+use soberana_api::server::checkpoint_signer::CheckpointSettings;
+use soberana_api::server::checkpoint_sinks::{
+    CheckpointSink, DirectorySink, LogSink, checkpoint_file_name,
+};
+use soberana_api::server::migration_service::{PLAN_ANNOTATION, REQUEST_ANNOTATION, answer_key};
 use soberana_api::server::serve::{Settings, TlsFiles, serve};
 use soberana_api::server::transport_policy::Plaintext;
 use soberana_api::store::etcd::EtcdStore;
+use soberana_core::ledger::{LedgerRecord, RecordKind, verify};
 use soberana_e2e::agency_access::{API_AUDIENCE, agency_token};
 use soberana_e2e::etcd_server::EtcdServer;
 use soberana_e2e::operator_process::sum_samples;
@@ -71,6 +77,10 @@ fn main() -> ExitCode {
             "an_address_guessing_tokens_is_refused_without_more_token_reviews",
             token_guessing,
         )
+        .test(
+            "a_rewritten_suffix_a_cut_tail_and_a_restarted_chain_contradict_signed_checkpoints",
+            anchored_ledger,
+        )
         .run()
 }
 
@@ -114,6 +124,14 @@ fn tenant(name: &str, short_code: &str) -> Value {
 
 /// Installs the scenario (idempotent) and starts an API with a fresh etcd.
 async fn start(plane: &ControlPlane) -> Result<RunningApi> {
+    start_with(plane, None).await
+}
+
+/// [`start`], signing ledger checkpoints when `checkpoints` are given.
+async fn start_with(
+    plane: &ControlPlane,
+    checkpoints: Option<CheckpointSettings>,
+) -> Result<RunningApi> {
     let admin = plane.cluster("mgmt")?.client().await?;
     install_crds(&admin).await?;
     for (_, classification) in yaml_documents(&examples_directory().join("classifications.yaml"))? {
@@ -136,6 +154,7 @@ async fn start(plane: &ControlPlane) -> Result<RunningApi> {
         plaintext: Plaintext::Loopback,
         token_audience: DEFAULT_TOKEN_AUDIENCE.to_owned(),
         reflection: true,
+        checkpoints,
     };
     // The API runs as its own ServiceAccount under charts/rbac/api-management-cluster.yaml.
     let cluster = plane.cluster("mgmt")?;
@@ -543,6 +562,51 @@ async fn idempotent_retry(plane: Arc<ControlPlane>) -> Result<()> {
         created == after_loss,
         "a retry after a lost answer differs: {after_loss:?}"
     );
+    // A replica that stopped after creating the Workload and before recording it: the retry
+    // finds that Workload and records the submission then (once).
+    let second = api
+        .plan_as_agency_a("retry-4", workload("internal", 100), 600)
+        .await?;
+    let submitter = soberana_api::server::auth::Caller {
+        user: "system:serviceaccount:agna-prod:migrator".to_owned(),
+        groups: Vec::new(),
+        uid: None,
+    };
+    let admin = plane.cluster("mgmt")?.client().await?;
+    let half_done: soberana_core::resources::workload::Workload = serde_json::from_value(json!({
+        "apiVersion": "soberana.io/v1alpha1", "kind": "Workload",
+        "metadata": {"name": "portal-2", "namespace": "agna-prod", "annotations": {
+            PLAN_ANNOTATION: second.plan_id,
+            REQUEST_ANNOTATION: answer_key(&submitter, "retry-5"),
+        }},
+        "spec": {"tenant": "agency-a", "classification": "internal",
+                 "resources": {"cpuMillicores": 100, "memoryMebibytes": 64}, "replicas": 1}
+    }))?;
+    let _: soberana_core::resources::workload::Workload = Api::namespaced(admin, "agna-prod")
+        .create(&PostParams::default(), &half_done)
+        .await?;
+    for _ in 0..2 {
+        let finished = migrations
+            .submit_migration(with_token(
+                proto::SubmitMigrationRequest {
+                    request_id: "retry-5".to_owned(),
+                    plan_id: second.plan_id.clone(),
+                    workload_name: "portal-2".to_owned(),
+                },
+                &api.agency_a,
+            ))
+            .await?
+            .into_inner();
+        ensure!(
+            finished
+                .migration
+                .as_ref()
+                .map(|migration| migration.name.as_str())
+                == Some("agna-prod/portal-2"),
+            "{finished:?}"
+        );
+        forget_answers(&api, "SubmitMigration").await?;
+    }
     // Another request for a name already taken is refused, naming the field.
     let taken = migrations
         .submit_migration(with_token(
@@ -568,7 +632,18 @@ async fn idempotent_retry(plane: Arc<ControlPlane>) -> Result<()> {
         .iter()
         .filter(|record| record.kind == RecordKind::Submission)
         .count();
-    ensure!((plans, submissions) == (1, 1), "{records:?}");
+    let recorded = |subject: &str| {
+        records
+            .iter()
+            .filter(|record| record.kind == RecordKind::Submission && record.subject == subject)
+            .count()
+    };
+    ensure!(
+        (plans, submissions) == (2, 2)
+            && recorded("agna-prod/portal") == 1
+            && recorded("agna-prod/portal-2") == 1,
+        "{records:?}"
+    );
     Ok(())
 }
 
@@ -616,15 +691,32 @@ async fn cancel_releases(plane: Arc<ControlPlane>) -> Result<()> {
         .await
         .unwrap_err();
     ensure!(blocked.code() == Code::ResourceExhausted, "{blocked:?}");
+    let cancel = proto::CancelMigrationRequest {
+        request_id: "holder-cancel".to_owned(),
+        name: "agna-prod/short-lived".to_owned(),
+    };
     migrations
-        .cancel_migration(with_token(
-            proto::CancelMigrationRequest {
-                request_id: "holder-cancel".to_owned(),
-                name: "agna-prod/short-lived".to_owned(),
-            },
-            &api.agency_a,
-        ))
+        .cancel_migration(with_token(cancel.clone(), &api.agency_a))
         .await?;
+    // A replica that stopped after deleting the Workload, before answering: the retry finishes
+    // the cancellation (not NOT_FOUND), and the ledger records it once.
+    forget_answers(&api, "CancelMigration").await?;
+    let retried = migrations
+        .cancel_migration(with_token(cancel, &api.agency_a))
+        .await?
+        .into_inner();
+    ensure!(
+        retried.migration.map(|migration| migration.phase())
+            == Some(proto::MigrationPhase::Cancelled),
+        "the retried cancellation"
+    );
+    let auditor = admin_token(&plane, Some(API_AUDIENCE)).await?;
+    let cancellations = ledger(&api, &auditor)
+        .await?
+        .iter()
+        .filter(|record| record.kind == RecordKind::Cancellation)
+        .count();
+    ensure!(cancellations == 1, "{cancellations} cancellation records");
     let freed = api
         .plan_as_agency_a("waiting-2", workload("restricted", 1800), 600)
         .await?;
@@ -1165,5 +1257,170 @@ async fn token_guessing(plane: Arc<ControlPlane>) -> Result<()> {
         .await
         .unwrap_err();
     ensure!(even_good.code() == Code::ResourceExhausted, "{even_good:?}");
+    Ok(())
+}
+
+/// The API signs a checkpoint after every record into a directory. Three tamperings that keep
+/// the hash chain itself intact (so a plain `audit verify` passes) are each found by
+/// `audit verify --checkpoint --public-key`, which exits 1 naming the record; the API refuses to
+/// sign a chain that does not continue its last checkpoint.
+async fn anchored_ledger(plane: Arc<ControlPlane>) -> Result<()> {
+    let directory = std::env::temp_dir().join(format!("soberana-anchored-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&directory);
+    std::fs::create_dir_all(&directory)?;
+    let (private, public) = (directory.join("signing.pem"), directory.join("public.pem"));
+    let keygen = tokio::process::Command::new(SOBERANA)
+        .args(["audit", "keygen", "--private-key"])
+        .arg(&private)
+        .arg("--public-key")
+        .arg(&public)
+        .output()
+        .await?;
+    ensure!(keygen.status.success(), "keygen: {keygen:?}");
+    let again = tokio::process::Command::new(SOBERANA)
+        .args(["audit", "keygen", "--private-key"])
+        .arg(&private)
+        .arg("--public-key")
+        .arg(&public)
+        .output()
+        .await?;
+    ensure!(
+        again.status.code() == Some(2)
+            && String::from_utf8_lossy(&again.stderr).contains("signing.pem"),
+        "an existing key must not be replaced: {again:?}"
+    );
+    let key = soberana_core::ledger::checkpoint::signing_key_from_pem(&std::fs::read_to_string(
+        &private,
+    )?)?;
+    let checkpoints = directory.join("checkpoints");
+    std::fs::create_dir_all(&checkpoints)?;
+    let sinks: Vec<Arc<dyn CheckpointSink>> = vec![
+        Arc::new(LogSink),
+        Arc::new(DirectorySink {
+            directory: checkpoints.clone(),
+        }),
+    ];
+    let api = start_with(
+        &plane,
+        Some(CheckpointSettings {
+            key,
+            schedule: CheckpointSchedule {
+                every_records: 1,
+                interval: Duration::from_secs(3600),
+            },
+            sinks,
+            anchor: None,
+        }),
+    )
+    .await?;
+    for request in ["anchored-1", "anchored-2", "anchored-3"] {
+        api.plan_as_agency_a(request, workload("internal", 10), 60)
+            .await?;
+    }
+    wait_until(
+        "the checkpoint of record 3",
+        Duration::from_secs(30),
+        || async { Ok(checkpoints.join(checkpoint_file_name(3)).exists()) },
+    )
+    .await?;
+    let auditor = admin_token(&plane, Some(API_AUDIENCE)).await?;
+    let (checkpoint_arg, key_arg) = (
+        checkpoints.display().to_string(),
+        public.display().to_string(),
+    );
+    let anchored = [
+        "audit",
+        "verify",
+        "--checkpoint",
+        &checkpoint_arg,
+        "--public-key",
+        &key_arg,
+    ];
+    let (code, out, err) = soberana(&api, &auditor, &anchored).await?;
+    ensure!(
+        code == 0 && out.contains("anchored through record 3"),
+        "{out} {err}"
+    );
+
+    let mut etcd = etcd_client::Client::connect([api.etcd.endpoint()], None).await?;
+    let record_key = |sequence: u64| format!("/soberana/ledger/records/{sequence:020}");
+    let head_key = "/soberana/ledger/head";
+    let original_head = etcd.get(head_key, None).await?.kvs()[0].value().to_vec();
+    let original_third = etcd.get(record_key(3), None).await?.kvs()[0]
+        .value()
+        .to_vec();
+    let put_head =
+        |sequence: u64, hash: &str| json!({"sequence": sequence, "hash": hash}).to_string();
+
+    // 1. A rewritten suffix, re-chained: record 3 claims another actor, with a hash to match.
+    let mut rewritten: LedgerRecord = serde_json::from_slice(&original_third)?;
+    rewritten.actor = "someone-else".to_owned();
+    rewritten.hash = rewritten.computed_hash();
+    etcd.put(record_key(3), serde_json::to_vec(&rewritten)?, None)
+        .await?;
+    etcd.put(head_key, put_head(3, &rewritten.hash), None)
+        .await?;
+    let (code, out, _) = soberana(&api, &auditor, &["audit", "verify"]).await?;
+    ensure!(
+        code == 0,
+        "the chain alone cannot see a consistent rewrite: {out}"
+    );
+    let (code, out, _) = soberana(&api, &auditor, &anchored).await?;
+    ensure!(
+        code == 1 && out.contains("ledger record 3") && out.contains("rewritten"),
+        "{out}"
+    );
+    etcd.put(record_key(3), original_third.clone(), None)
+        .await?;
+    etcd.put(head_key, original_head.clone(), None).await?;
+
+    // 2. A cut tail: record 3 and the head rolled back to record 2.
+    let second: LedgerRecord =
+        serde_json::from_slice(etcd.get(record_key(2), None).await?.kvs()[0].value())?;
+    etcd.delete(record_key(3), None).await?;
+    etcd.put(head_key, put_head(2, &second.hash), None).await?;
+    let (code, out, _) = soberana(&api, &auditor, &["audit", "verify"]).await?;
+    ensure!(code == 0, "the chain alone cannot see a cut tail: {out}");
+    let (code, out, _) = soberana(&api, &auditor, &anchored).await?;
+    ensure!(
+        code == 1 && out.contains("ledger record 3: missing"),
+        "{out}"
+    );
+    etcd.put(record_key(3), original_third, None).await?;
+    etcd.put(head_key, original_head, None).await?;
+    let (code, out, _) = soberana(&api, &auditor, &anchored).await?;
+    ensure!(code == 0, "restored: {out}");
+
+    // 3. The head and every record deleted: the chain starts again at 1 with the next plan.
+    etcd.delete(
+        "/soberana/ledger/",
+        Some(etcd_client::DeleteOptions::new().with_prefix()),
+    )
+    .await?;
+    api.plan_as_agency_a("anchored-4", workload("internal", 10), 60)
+        .await?;
+    let (code, out, _) = soberana(&api, &auditor, &["audit", "verify"]).await?;
+    ensure!(
+        code == 0 && out.contains("1 records"),
+        "the chain alone cannot see a restart: {out}"
+    );
+    let (code, out, _) = soberana(&api, &auditor, &anchored).await?;
+    ensure!(code == 1 && out.contains("ledger record 1"), "{out}");
+    // The API refused to sign the restarted chain, and said so in its metrics.
+    wait_until("a refused checkpoint", Duration::from_secs(30), || async {
+        let text = metrics_text(api.metrics_port).await?;
+        Ok(sum_samples(&text, "soberana_ledger_checkpoint_failures_total", &[]) >= 1.0)
+    })
+    .await?;
+    // The checkpoint of the old record 1 was not replaced by one of the new chain.
+    let signed_first: soberana_core::ledger::checkpoint::Checkpoint =
+        serde_json::from_slice(&std::fs::read(checkpoints.join(checkpoint_file_name(1)))?)?;
+    let new_first: LedgerRecord =
+        serde_json::from_slice(etcd.get(record_key(1), None).await?.kvs()[0].value())?;
+    ensure!(
+        signed_first.hash != new_first.hash,
+        "the restarted chain was signed"
+    );
+    std::fs::remove_dir_all(&directory)?;
     Ok(())
 }

@@ -10,10 +10,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use soberana_api::ledger::{NewRecord, RecordKind, verify};
 use soberana_api::store::etcd::EtcdStore;
 use soberana_api::store::memory::MemoryStore;
 use soberana_api::store::{Held, Store, StoreError};
+use soberana_core::ledger::{NewRecord, RecordKind, verify};
 use soberana_core::resources::capacity::Capacity;
 use soberana_e2e::etcd_server::EtcdServer;
 
@@ -228,6 +228,31 @@ async fn the_ledger_chains(store: &dyn Store) -> u64 {
     5
 }
 
+/// A retried request appends its record once, however often it is retried.
+async fn a_retried_record_is_appended_once(store: &dyn Store) {
+    let before = store.last_sequence().await.unwrap();
+    let first = store
+        .append_once("SubmitMigration/req-9", record(9))
+        .await
+        .unwrap();
+    assert_eq!(first.sequence, before + 1);
+    let again = store
+        .append_once("SubmitMigration/req-9", record(9))
+        .await
+        .unwrap();
+    assert_eq!(again, first, "the retry gets the record already appended");
+    let other = store
+        .append_once("CancelMigration/req-9", record(9))
+        .await
+        .unwrap();
+    assert_eq!(other.sequence, before + 2, "another key is another record");
+    assert_eq!(store.last_sequence().await.unwrap(), before + 2);
+    assert_eq!(
+        verify(&store.records(1, 1000).await.unwrap()),
+        Ok(before + 2)
+    );
+}
+
 #[tokio::test]
 async fn the_memory_twin_keeps_the_same_promises() {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
@@ -237,6 +262,7 @@ async fn the_memory_twin_keeps_the_same_promises() {
     reservations_expire(store.as_ref()).await;
     retries_get_the_first_answer(store.as_ref()).await;
     the_ledger_chains(store.as_ref()).await;
+    a_retried_record_is_appended_once(store.as_ref()).await;
 }
 
 /// Polls `store`'s reservations until `done` holds of them (a watch is not instantaneous).
@@ -313,7 +339,9 @@ async fn the_etcd_store_against_a_real_etcd() {
     racing_plans_get_exactly_what_fits(store.clone()).await;
     reservations_expire(store.as_ref()).await;
     retries_get_the_first_answer(store.as_ref()).await;
-    let appended = the_ledger_chains(store.as_ref()).await;
+    the_ledger_chains(store.as_ref()).await;
+    a_retried_record_is_appended_once(store.as_ref()).await;
+    let appended = store.last_sequence().await.unwrap();
     store
         .reserve("kept", &[("state-dc".to_owned(), cpu(100))], &free(), TTL)
         .await

@@ -85,6 +85,7 @@ async fn start(directory: &Path, client_ca: bool, ca: &CertifiedIssuer<'static, 
         plaintext: Plaintext::Refused,
         token_audience: DEFAULT_TOKEN_AUDIENCE.to_owned(),
         reflection: true,
+        checkpoints: None,
     };
     tokio::spawn(async move {
         serve(
@@ -182,6 +183,7 @@ async fn plaintext_is_refused_unless_asked_for_and_on_loopback() {
             plaintext,
             token_audience: DEFAULT_TOKEN_AUDIENCE.to_owned(),
             reflection: true,
+            checkpoints: None,
         };
         serve(
             settings,
@@ -224,6 +226,7 @@ async fn reflection_can_be_turned_off() {
             plaintext: Plaintext::Loopback,
             token_audience: DEFAULT_TOKEN_AUDIENCE.to_owned(),
             reflection,
+            checkpoints: None,
         };
         tokio::spawn(serve(
             settings,

@@ -4,6 +4,7 @@
 //! operator, the gRPC API and the offline CLI all share one definition of every rule.
 
 pub mod digest;
+pub mod ledger;
 pub mod placement;
 pub mod propagation;
 pub mod residency;

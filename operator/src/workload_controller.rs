@@ -116,8 +116,8 @@ async fn record_decisions(context: &Context, workload: &Workload, outcome: &Outc
             "chosenSites": outcome.status.chosen_sites,
             "classification": workload.spec.classification,
         });
-        let record = soberana_api::ledger::NewRecord {
-            kind: soberana_api::ledger::RecordKind::Placement,
+        let record = soberana_core::ledger::NewRecord {
+            kind: soberana_core::ledger::RecordKind::Placement,
             time: Timestamp::now().to_string(),
             actor: "soberana-operator".to_owned(),
             subject: subject.clone(),

@@ -10,9 +10,13 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Parser;
+use soberana_api::server::checkpoint_schedule::CheckpointSchedule;
+use soberana_api::server::checkpoint_signer::CheckpointSettings;
+use soberana_api::server::checkpoint_sinks::{CheckpointSink, DirectorySink, LogSink};
 use soberana_api::server::serve::{Settings, TlsFiles, serve};
 use soberana_api::server::transport_policy::Plaintext;
 use soberana_api::store::etcd::EtcdStore;
+use soberana_core::ledger::checkpoint::signing_key_from_pem;
 
 /// mimalloc: a decision's answer is many small strings, and the system allocator showed as the
 /// largest single cost of an `Evaluate` in profiles (see BENCHMARKS.md).
@@ -67,6 +71,53 @@ struct Arguments {
     /// Do not serve gRPC server reflection (which describes every service to any caller).
     #[arg(long)]
     no_reflection: bool,
+    /// Ed25519 private key (PKCS#8 PEM, e.g. a mounted Secret) that signs ledger checkpoints.
+    /// Keep it out of etcd: whoever holds it can anchor a rewritten ledger.
+    #[arg(long, env = "SOBERANA_LEDGER_SIGNING_KEY")]
+    ledger_signing_key: Option<PathBuf>,
+    /// Directory (a volume, or a synced object-store bucket) where each checkpoint is written
+    /// once as checkpoint-<sequence>.json; checkpoints are also printed to the log.
+    #[arg(long, requires = "ledger_signing_key")]
+    checkpoint_dir: Option<PathBuf>,
+    /// Sign a checkpoint after this many new records…
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    checkpoint_every: u64,
+    /// …or after this many seconds with any new record.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    checkpoint_interval_seconds: u64,
+}
+
+/// The checkpoint signer's settings from the arguments (none without a key).
+fn checkpoints(arguments: &Arguments) -> Result<Option<CheckpointSettings>> {
+    let Some(path) = &arguments.ledger_signing_key else {
+        return Ok(None);
+    };
+    let pem = std::fs::read_to_string(path)
+        .with_context(|| format!("--ledger-signing-key: reading {}", path.display()))?;
+    let key = signing_key_from_pem(&pem)
+        .with_context(|| format!("--ledger-signing-key {}", path.display()))?;
+    let mut sinks: Vec<Arc<dyn CheckpointSink>> = vec![Arc::new(LogSink)];
+    let mut anchor = None;
+    if let Some(directory) = &arguments.checkpoint_dir {
+        std::fs::create_dir_all(directory)
+            .with_context(|| format!("--checkpoint-dir: creating {}", directory.display()))?;
+        let sink = DirectorySink {
+            directory: directory.clone(),
+        };
+        anchor = sink
+            .latest(&key.verifying_key())
+            .map_err(|error| anyhow::anyhow!("--checkpoint-dir: {error}"))?;
+        sinks.push(Arc::new(sink));
+    }
+    Ok(Some(CheckpointSettings {
+        key,
+        schedule: CheckpointSchedule {
+            every_records: arguments.checkpoint_every,
+            interval: std::time::Duration::from_secs(arguments.checkpoint_interval_seconds),
+        },
+        sinks,
+        anchor,
+    }))
 }
 
 fn main() -> ExitCode {
@@ -102,6 +153,7 @@ async fn run(arguments: Arguments) -> Result<()> {
         }
         None => kube::Config::infer().await?,
     };
+    let checkpoints = checkpoints(&arguments)?;
     let kube = kube::Client::try_from(config).context("building the Kubernetes client")?;
     let store = EtcdStore::connect(&arguments.etcd_endpoints, &arguments.etcd_prefix)
         .await
@@ -136,6 +188,7 @@ async fn run(arguments: Arguments) -> Result<()> {
             },
             token_audience: arguments.token_audience,
             reflection: !arguments.no_reflection,
+            checkpoints,
         },
         kube,
         Arc::new(store),

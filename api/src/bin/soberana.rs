@@ -5,7 +5,7 @@
 //! kubeconfig's current user).
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -141,8 +141,26 @@ enum AuditAction {
         #[arg(short = 'o', long, value_enum, default_value_t = RemoteFormat::Table)]
         output: RemoteFormat,
     },
-    /// Walk the chain; exit 1 naming the first broken link.
-    Verify,
+    /// Walk the chain; exit 1 naming the first broken link. With --checkpoint and --public-key,
+    /// also check that the ledger still contains every signed checkpoint (a cut tail, a
+    /// rewritten suffix or a restarted chain is then found too).
+    Verify {
+        /// A checkpoint file, or the directory of them (the API's --checkpoint-dir).
+        #[arg(long, requires = "public_key")]
+        checkpoint: Option<PathBuf>,
+        /// The Ed25519 public key (SPKI PEM) the API signs checkpoints with.
+        #[arg(long, requires = "checkpoint")]
+        public_key: Option<PathBuf>,
+    },
+    /// Make an Ed25519 key pair for the API's --ledger-signing-key (offline; never overwrites).
+    Keygen {
+        /// Where to write the private key (PKCS#8 PEM, mode 0600).
+        #[arg(long)]
+        private_key: PathBuf,
+        /// Where to write the public key (SPKI PEM), for `audit verify --public-key`.
+        #[arg(long)]
+        public_key: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -171,6 +189,13 @@ fn main() -> ExitCode {
             files,
             soberana_identity,
         } => run_policies(&site, &files, &soberana_identity),
+        Command::Audit {
+            action:
+                AuditAction::Keygen {
+                    private_key,
+                    public_key,
+                },
+        } => run_keygen(&private_key, &public_key),
         remote_command => return run_remote(remote_command, &cli.connection),
     };
     match result {
@@ -182,6 +207,46 @@ fn main() -> ExitCode {
             ExitCode::from(BAD_INPUT)
         }
     }
+}
+
+/// Writes a fresh Ed25519 key pair, refusing to replace an existing file (a lost signing key
+/// cannot be recovered, and a replaced one orphans every checkpoint it signed).
+fn run_keygen(private_key: &Path, public_key: &Path) -> Result<u8, Vec<InputError>> {
+    let mut secret = [0_u8; 32];
+    getrandom::fill(&mut secret)
+        .map_err(|error| vec![InputError::new(None, format!("no randomness: {error}"))])?;
+    let (private, public) = soberana_core::ledger::checkpoint::key_pair_pem(&secret)
+        .map_err(|error| vec![InputError::new(None, error.to_string())])?;
+    write_new(private_key, &private, 0o600)?;
+    write_new(public_key, &public, 0o644)?;
+    println!(
+        "Wrote the signing key to {} (give it to soberana-api --ledger-signing-key; keep it out of etcd) and the public key to {} (for audit verify --public-key).",
+        private_key.display(),
+        public_key.display()
+    );
+    Ok(0)
+}
+
+fn write_new(path: &Path, text: &str, mode: u32) -> Result<(), Vec<InputError>> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .map_err(|error| {
+            vec![InputError::new(
+                None,
+                format!("{}: {error}", path.display()),
+            )]
+        })?;
+    file.write_all(text.as_bytes()).map_err(|error| {
+        vec![InputError::new(
+            None,
+            format!("{}: {error}", path.display()),
+        )]
+    })
 }
 
 /// Runs a command against the API and turns its outcome into the exit code.
@@ -223,8 +288,24 @@ fn run_remote(command: Command, connection: &Connection) -> ExitCode {
                 action: AuditAction::List { output },
             } => remote::audit_list(connection, output).await,
             Command::Audit {
-                action: AuditAction::Verify,
-            } => remote::audit_verify(connection).await,
+                action:
+                    AuditAction::Verify {
+                        checkpoint,
+                        public_key,
+                    },
+            } => {
+                let anchors =
+                    checkpoint
+                        .zip(public_key)
+                        .map(|(checkpoints, public_key)| remote::Anchors {
+                            checkpoints,
+                            public_key,
+                        });
+                remote::audit_verify(connection, anchors.as_ref()).await
+            }
+            Command::Audit {
+                action: AuditAction::Keygen { .. },
+            } => Ok(0),
             Command::Evaluate { .. } | Command::Explain { .. } | Command::Policies { .. } => Ok(0),
         }
     });

@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status};
 
 use super::validation::Violations;
 use super::{Shared, store_status};
-use crate::ledger::{LedgerRecord, RecordKind};
+use soberana_core::ledger::{LedgerRecord, RecordKind};
 
 const DEFAULT_PAGE: u32 = 100;
 const MAX_PAGE: u32 = 1000;

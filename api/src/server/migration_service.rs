@@ -21,7 +21,7 @@ use super::migration_watch;
 use super::placement_service::decide;
 use super::validation::{Violations, dns_label, request_id};
 use super::{Shared, convert, kube_status, store_status};
-use crate::ledger::{NewRecord, RecordKind};
+use soberana_core::ledger::{NewRecord, RecordKind};
 
 /// How long a plan's reservation lasts unless asked otherwise, and at most.
 const DEFAULT_TTL: Duration = Duration::from_secs(600);
@@ -86,8 +86,12 @@ impl MigrationApi {
             .map_err(|error| Status::internal(format!("a stored answer is unreadable: {error}")))
     }
 
+    /// Appends the record of the request `once` (method and answer key): a retry of a request
+    /// whose record was already appended appends nothing, and one whose first attempt stopped
+    /// before appending appends it then.
     async fn record(
         &self,
+        once: &str,
         kind: RecordKind,
         caller: &Caller,
         subject: &str,
@@ -97,15 +101,19 @@ impl MigrationApi {
             serde_json::to_string(payload).map_err(|error| Status::internal(error.to_string()))?;
         self.0
             .store
-            .append(NewRecord {
-                kind,
-                time: rfc3339_now(),
-                actor: caller.user.clone(),
-                subject: subject.to_owned(),
-                payload_json,
-            })
+            .append_once(
+                once,
+                NewRecord {
+                    kind,
+                    time: rfc3339_now(),
+                    actor: caller.user.clone(),
+                    subject: subject.to_owned(),
+                    payload_json,
+                },
+            )
             .await
             .map_err(store_status)?;
+        self.0.ledger_appended.notify_one();
         Ok(())
     }
 
@@ -165,6 +173,7 @@ impl MigrationApi {
                     reservations: Vec::new(),
                 };
                 self.record(
+                    &format!("PlanMigration/{plan_id}"),
                     RecordKind::Plan,
                     caller,
                     &format!("{}/(plan {plan_id})", request.namespace),
@@ -206,6 +215,7 @@ impl MigrationApi {
                         .await
                         .map_err(store_status)?;
                     self.record(
+                        &format!("PlanMigration/{plan_id}"),
                         RecordKind::Plan,
                         caller,
                         &format!("{}/(plan {plan_id})", request.namespace),
@@ -241,7 +251,9 @@ impl MigrationApi {
     }
 }
 
-fn answer_key(caller: &Caller, request: &str) -> String {
+/// The key of `caller`'s request `request` (stored answers, ledger records, the Workload's
+/// submission annotation): per caller, so request ids of different callers never meet.
+pub fn answer_key(caller: &Caller, request: &str) -> String {
     let digest = Sha256::digest(format!("{}\n{request}", caller.user).as_bytes());
     digest
         .iter()
@@ -254,24 +266,16 @@ fn plan_id(caller: &Caller, request: &str) -> String {
     format!("plan-{}", answer_key(caller, request))
 }
 
-/// What submitting a Workload came to.
-enum Creation {
-    /// This attempt created it.
-    Created(Workload),
-    /// An earlier attempt of the same submission had (on a replica that stopped before storing
-    /// its answer).
-    Earlier(Workload),
-}
-
-/// Creates `workload` for the submission `request` (see `REQUEST_ANNOTATION`), unless an earlier
-/// attempt of that submission did; a Workload of that name from anyone else is ALREADY_EXISTS.
+/// Creates `workload` for the submission `request` (see `REQUEST_ANNOTATION`), or finds the one an
+/// earlier attempt of that submission created; a Workload of that name from anyone else is
+/// ALREADY_EXISTS.
 async fn create_unless_done(
     workloads: &Api<Workload>,
     workload: &Workload,
     request: &str,
-) -> Result<Creation, Status> {
+) -> Result<Workload, Status> {
     let error = match workloads.create(&PostParams::default(), workload).await {
-        Ok(created) => return Ok(Creation::Created(created)),
+        Ok(created) => return Ok(created),
         Err(error) => error,
     };
     let name = workload.name_any();
@@ -284,7 +288,7 @@ async fn create_unless_done(
                 .map(String::as_str)
                 == Some(request)
             {
-                return Ok(Creation::Earlier(existing));
+                return Ok(existing);
             }
             Err(Status::already_exists(format!(
                 "workload_name: a migration named {name} already exists in {}; choose another name",
@@ -293,6 +297,47 @@ async fn create_unless_done(
         }
         other => Err(kube_status(other)),
     }
+}
+
+/// Deletes the Workload `name` for the cancellation `key`, first noting what it deletes: a retry
+/// after the Workload is gone (its first attempt stopped before answering) finds the note and
+/// finishes the cancellation, instead of answering NOT_FOUND and never recording it.
+async fn cancel_once(
+    shared: &Shared,
+    workloads: &Api<Workload>,
+    name: &str,
+    key: &str,
+) -> Result<Workload, Status> {
+    let noted = shared
+        .store
+        .recall("CancelIntent", key)
+        .await
+        .map_err(store_status)?;
+    let workload = match workloads.get_opt(name).await.map_err(kube_status)? {
+        Some(workload) => {
+            let note = serde_json::to_vec(&workload)
+                .map_err(|error| Status::internal(error.to_string()))?;
+            shared
+                .store
+                .remember("CancelIntent", key, &note, ANSWER_TTL)
+                .await
+                .map_err(store_status)?;
+            workloads
+                .delete(name, &DeleteParams::default())
+                .await
+                .map_err(kube_status)?;
+            workload
+        }
+        None => {
+            let note = noted.ok_or_else(|| {
+                Status::not_found(format!("name: there is no migration named {name}"))
+            })?;
+            serde_json::from_slice(&note).map_err(|error| {
+                Status::internal(format!("a cancellation note is unreadable: {error}"))
+            })?
+        }
+    };
+    Ok(workload)
 }
 
 fn rfc3339_now() -> String {
@@ -411,18 +456,12 @@ impl proto::migration_service_server::MigrationService for MigrationApi {
                         ]));
                         let workloads =
                             Api::<Workload>::namespaced(api.0.kube.clone(), &plan.namespace);
-                        let created =
-                            match create_unless_done(&workloads, &workload, &request).await? {
-                                Creation::Created(created) => created,
-                                // An earlier attempt of this submission created it and recorded it.
-                                Creation::Earlier(existing) => {
-                                    return Ok(proto::SubmitMigrationResponse {
-                                        migration: Some(convert::migration(&existing)),
-                                    });
-                                }
-                            };
+                        // An earlier attempt may have created it and stopped before recording
+                        // it: recording is keyed by the request, so it happens exactly once.
+                        let created = create_unless_done(&workloads, &workload, &request).await?;
                         let name = format!("{}/{}", plan.namespace, submitted.workload_name);
                         api.record(
+                            &format!("SubmitMigration/{request}"),
                             RecordKind::Submission,
                             &submitter,
                             &name,
@@ -537,19 +576,17 @@ impl proto::migration_service_server::MigrationService for MigrationApi {
                     .0
                     .allow(&request, "delete", "workloads", &namespace)
                     .await?;
-                let (migrations, canceller, cancelled) = (
+                let (migrations, canceller, cancelled, cancel_key) = (
                     MigrationApi(self.0.clone()),
                     caller.clone(),
                     body.name.clone(),
+                    answer_key(&caller, &body.request_id),
                 );
                 let answer = self
                     .once(&caller, "CancelMigration", &body.request_id, async move {
                         let api =
                             Api::<Workload>::namespaced(migrations.0.kube.clone(), &namespace);
-                        let workload = api.get(&name).await.map_err(kube_status)?;
-                        api.delete(&name, &DeleteParams::default())
-                            .await
-                            .map_err(kube_status)?;
+                        let workload = cancel_once(&migrations.0, &api, &name, &cancel_key).await?;
                         if let Some(plan) = workload.annotations().get(PLAN_ANNOTATION) {
                             migrations
                                 .0
@@ -560,6 +597,7 @@ impl proto::migration_service_server::MigrationService for MigrationApi {
                         }
                         migrations
                             .record(
+                                &format!("CancelMigration/{cancel_key}"),
                                 RecordKind::Cancellation,
                                 &canceller,
                                 &cancelled,

@@ -6,6 +6,9 @@ pub mod audit_service;
 pub mod auth;
 pub mod auth_cache;
 pub mod auth_failures;
+pub mod checkpoint_schedule;
+pub mod checkpoint_signer;
+pub mod checkpoint_sinks;
 pub mod convert;
 pub mod in_flight;
 pub mod inventory_cache;
@@ -46,6 +49,8 @@ pub struct Shared {
     pub snapshots: Arc<snapshot_cache::SnapshotCache>,
     /// Mutating requests at work on this replica, which retries join.
     pub in_flight: Arc<in_flight::InFlight>,
+    /// Woken after each ledger append, so checkpoints follow the ledger's growth.
+    pub ledger_appended: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Shared {

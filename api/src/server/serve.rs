@@ -13,6 +13,7 @@ use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
 use super::Shared;
 use super::audit_service::AuditApi;
+use super::checkpoint_signer::{CheckpointSettings, CheckpointSigner, FINAL_CHECKPOINT_WAIT};
 use super::inventory_service::InventoryApi;
 use super::migration_service::MigrationApi;
 use super::placement_service::PlacementApi;
@@ -56,6 +57,8 @@ pub struct Settings {
     pub token_audience: String,
     /// Whether to serve gRPC server reflection (it lists every service and message).
     pub reflection: bool,
+    /// Signed checkpoints of the ledger; without them the ledger is chained but not anchored.
+    pub checkpoints: Option<CheckpointSettings>,
 }
 
 /// Serves until `shutdown` resolves.
@@ -79,6 +82,25 @@ pub async fn serve(
         failures: Arc::default(),
         snapshots: Arc::default(),
         in_flight: Arc::default(),
+        ledger_appended: Arc::default(),
+    };
+    let signer = match settings.checkpoints {
+        Some(checkpoints) => {
+            let signer = Arc::new(CheckpointSigner::new(
+                store.clone(),
+                checkpoints,
+                &metrics.registry,
+            )?);
+            signer.sign_if(false).await;
+            let task = tokio::spawn(signer.clone().run(shared.ledger_appended.clone()));
+            Some((signer, task))
+        }
+        None => {
+            tracing::warn!(
+                "no --ledger-signing-key: the ledger is hash-chained but not anchored by signed checkpoints"
+            );
+            None
+        }
     };
     let (reporter, health) = tonic_health::server::health_reporter();
     // NOT_SERVING until the first check finds both dependencies answering.
@@ -105,7 +127,7 @@ pub async fn serve(
     if let Some(tls) = tls {
         builder = builder.tls_config(tls).context("configuring TLS")?;
     }
-    builder
+    let served = builder
         .add_service(health)
         .add_optional_service(reflection)
         .add_service(
@@ -139,7 +161,13 @@ pub async fn serve(
         )
         .serve_with_shutdown(settings.address, shutdown)
         .await
-        .context("serving gRPC")
+        .context("serving gRPC");
+    if let Some((signer, task)) = signer {
+        task.abort();
+        // The records of the last calls are anchored before the process ends.
+        let _ = tokio::time::timeout(FINAL_CHECKPOINT_WAIT, signer.sign_if(true)).await;
+    }
+    served
 }
 
 fn tls_config(files: &TlsFiles) -> Result<Option<ServerTlsConfig>> {

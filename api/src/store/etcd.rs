@@ -5,7 +5,8 @@
 //!   site, and `reserve` commits only if no guard it read moved (optimistic concurrency);
 //! - `requests/<method>/<request id>`: the first answer to a request, on a lease (24 h);
 //! - `ledger/records/<sequence, 20 digits>` and `ledger/head` (last sequence and hash): `append`
-//!   commits only if the head did not move since it was read.
+//!   commits only if the head did not move since it was read; `ledger/appended/<key>` names the
+//!   record appended for a retried request, so its retry appends nothing more.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -18,7 +19,7 @@ use soberana_core::resources::capacity::Capacity;
 
 use super::reservation_mirror::ReservationMirror;
 use super::{Held, Store, StoreError, check_fits, held_for, unix_now};
-use crate::ledger::{GENESIS, LedgerRecord, NewRecord};
+use soberana_core::ledger::{GENESIS, LedgerRecord, NewRecord};
 
 /// Attempts of an optimistic transaction before giving up as contended.
 const ATTEMPTS: usize = 16;
@@ -141,6 +142,123 @@ impl EtcdStore {
             })
             .collect::<Result<_, _>>()?;
         Ok((values, newest))
+    }
+
+    /// Appends `record` chained to the head; with `once`, only if no record was appended under
+    /// that key before (then returns that record instead).
+    async fn append_keyed(
+        &self,
+        record: NewRecord,
+        once: Option<&str>,
+    ) -> Result<LedgerRecord, StoreError> {
+        let head_key = self.key("ledger/head");
+        let once_key = once.map(|key| self.key(&format!("ledger/appended/{key}")));
+        for _ in 0..ATTEMPTS {
+            let head = self
+                .client
+                .kv_client()
+                .get(head_key.clone(), None)
+                .await
+                .map_err(unavailable)?;
+            let (previous, revision) = match head.kvs().first() {
+                Some(kv) => (
+                    serde_json::from_slice::<Head>(kv.value())
+                        .map_err(|error| StoreError::Corrupt(format!("ledger head: {error}")))?,
+                    kv.mod_revision(),
+                ),
+                None => (
+                    Head {
+                        sequence: 0,
+                        hash: GENESIS.to_owned(),
+                    },
+                    0,
+                ),
+            };
+            let chained = LedgerRecord::chain(record.clone(), previous.sequence, &previous.hash);
+            let new_head = Head {
+                sequence: chained.sequence,
+                hash: chained.hash.clone(),
+            };
+            let record_key = self.key(&format!("ledger/records/{:020}", chained.sequence));
+            let mut conditions = vec![
+                Compare::mod_revision(head_key.clone(), CompareOp::Equal, revision),
+                Compare::create_revision(record_key.clone(), CompareOp::Equal, 0),
+            ];
+            let mut writes = vec![
+                TxnOp::put(record_key.clone(), encode(&chained)?, None),
+                TxnOp::put(head_key.clone(), encode(&new_head)?, None),
+            ];
+            if let Some(once_key) = &once_key {
+                conditions.push(Compare::create_revision(
+                    once_key.clone(),
+                    CompareOp::Equal,
+                    0,
+                ));
+                writes.push(TxnOp::put(
+                    once_key.clone(),
+                    chained.sequence.to_string(),
+                    None,
+                ));
+            }
+            // A record is written once: if the head was deleted or rolled back, the next
+            // sequence already exists and appending must fail rather than overwrite history.
+            let committed = self
+                .client
+                .kv_client()
+                .txn(Txn::new().when(conditions).and_then(writes))
+                .await
+                .map_err(unavailable)?
+                .succeeded();
+            if committed {
+                return Ok(chained);
+            }
+            if let Some(earlier) = self.appended_under(once_key.as_deref()).await? {
+                return Ok(earlier);
+            }
+            let existing = self
+                .client
+                .kv_client()
+                .get(record_key, Some(GetOptions::new().with_count_only()))
+                .await
+                .map_err(unavailable)?;
+            if existing.count() > 0 {
+                return Err(StoreError::Corrupt(format!(
+                    "ledger record {} already exists but the head says the chain ends at {}: the head was deleted or rolled back; refusing to overwrite history",
+                    chained.sequence, previous.sequence
+                )));
+            }
+        }
+        Err(StoreError::Contended("the ledger".to_owned()))
+    }
+
+    /// The record appended under `once_key`, if any.
+    async fn appended_under(
+        &self,
+        once_key: Option<&str>,
+    ) -> Result<Option<LedgerRecord>, StoreError> {
+        let Some(once_key) = once_key else {
+            return Ok(None);
+        };
+        let found = self
+            .client
+            .kv_client()
+            .get(once_key, None)
+            .await
+            .map_err(unavailable)?;
+        let Some(kv) = found.kvs().first() else {
+            return Ok(None);
+        };
+        let sequence = std::str::from_utf8(kv.value())
+            .ok()
+            .and_then(|text| text.parse::<u64>().ok())
+            .ok_or_else(|| StoreError::Corrupt(format!("{once_key}: not a sequence")))?;
+        let earlier = self.records(sequence, 1).await?;
+        match earlier.into_iter().next() {
+            Some(record) if record.sequence == sequence => Ok(Some(record)),
+            _ => Err(StoreError::Corrupt(format!(
+                "{once_key} names ledger record {sequence}, which does not exist"
+            ))),
+        }
     }
 
     async fn lease(&self, ttl: Duration) -> Result<i64, StoreError> {
@@ -323,70 +441,11 @@ impl Store for EtcdStore {
     }
 
     async fn append(&self, record: NewRecord) -> Result<LedgerRecord, StoreError> {
-        let head_key = self.key("ledger/head");
-        for _ in 0..ATTEMPTS {
-            let head = self
-                .client
-                .kv_client()
-                .get(head_key.clone(), None)
-                .await
-                .map_err(unavailable)?;
-            let (previous, revision) = match head.kvs().first() {
-                Some(kv) => (
-                    serde_json::from_slice::<Head>(kv.value())
-                        .map_err(|error| StoreError::Corrupt(format!("ledger head: {error}")))?,
-                    kv.mod_revision(),
-                ),
-                None => (
-                    Head {
-                        sequence: 0,
-                        hash: GENESIS.to_owned(),
-                    },
-                    0,
-                ),
-            };
-            let chained = LedgerRecord::chain(record.clone(), previous.sequence, &previous.hash);
-            let new_head = Head {
-                sequence: chained.sequence,
-                hash: chained.hash.clone(),
-            };
-            let record_key = self.key(&format!("ledger/records/{:020}", chained.sequence));
-            // A record is written once: if the head was deleted or rolled back, the next
-            // sequence already exists and appending must fail rather than overwrite history.
-            let committed = self
-                .client
-                .kv_client()
-                .txn(
-                    Txn::new()
-                        .when(vec![
-                            Compare::mod_revision(head_key.clone(), CompareOp::Equal, revision),
-                            Compare::create_revision(record_key.clone(), CompareOp::Equal, 0),
-                        ])
-                        .and_then(vec![
-                            TxnOp::put(record_key.clone(), encode(&chained)?, None),
-                            TxnOp::put(head_key.clone(), encode(&new_head)?, None),
-                        ]),
-                )
-                .await
-                .map_err(unavailable)?
-                .succeeded();
-            if committed {
-                return Ok(chained);
-            }
-            let existing = self
-                .client
-                .kv_client()
-                .get(record_key, Some(GetOptions::new().with_count_only()))
-                .await
-                .map_err(unavailable)?;
-            if existing.count() > 0 {
-                return Err(StoreError::Corrupt(format!(
-                    "ledger record {} already exists but the head says the chain ends at {}: the head was deleted or rolled back; refusing to overwrite history",
-                    chained.sequence, previous.sequence
-                )));
-            }
-        }
-        Err(StoreError::Contended("the ledger".to_owned()))
+        self.append_keyed(record, None).await
+    }
+
+    async fn append_once(&self, key: &str, record: NewRecord) -> Result<LedgerRecord, StoreError> {
+        self.append_keyed(record, Some(key)).await
     }
 
     async fn last_sequence(&self) -> Result<u64, StoreError> {

@@ -8,7 +8,7 @@ use soberana_core::resources::capacity::Capacity;
 use tokio::sync::Mutex;
 
 use super::{Held, Store, StoreError, check_fits, held_for, unix_now};
-use crate::ledger::{GENESIS, LedgerRecord, NewRecord};
+use soberana_core::ledger::{GENESIS, LedgerRecord, NewRecord};
 
 /// Everything in one lock: each call is one transaction.
 #[derive(Debug, Default)]
@@ -22,9 +22,20 @@ struct State {
     /// (method, request id) → (answer, expiry).
     answers: BTreeMap<(String, String), (Vec<u8>, u64)>,
     ledger: Vec<LedgerRecord>,
+    /// Sequence appended under each `append_once` key.
+    appended: BTreeMap<String, u64>,
 }
 
 impl State {
+    fn append(&mut self, record: NewRecord) -> LedgerRecord {
+        let (sequence, hash) = self.ledger.last().map_or((0, GENESIS.to_owned()), |last| {
+            (last.sequence, last.hash.clone())
+        });
+        let chained = LedgerRecord::chain(record, sequence, &hash);
+        self.ledger.push(chained.clone());
+        chained
+    }
+
     fn expire(&mut self) {
         let now = unix_now();
         self.reservations.retain(|held| held.expires_unix > now);
@@ -98,12 +109,19 @@ impl Store for MemoryStore {
     }
 
     async fn append(&self, record: NewRecord) -> Result<LedgerRecord, StoreError> {
+        Ok(self.state.lock().await.append(record))
+    }
+
+    async fn append_once(&self, key: &str, record: NewRecord) -> Result<LedgerRecord, StoreError> {
         let mut state = self.state.lock().await;
-        let (sequence, hash) = state.ledger.last().map_or((0, GENESIS.to_owned()), |last| {
-            (last.sequence, last.hash.clone())
-        });
-        let chained = LedgerRecord::chain(record, sequence, &hash);
-        state.ledger.push(chained.clone());
+        if let Some(sequence) = state.appended.get(key) {
+            let index = usize::try_from(*sequence - 1).unwrap_or(usize::MAX);
+            return state.ledger.get(index).cloned().ok_or_else(|| {
+                StoreError::Corrupt(format!("{key} names a record that does not exist"))
+            });
+        }
+        let chained = state.append(record);
+        state.appended.insert(key.to_owned(), chained.sequence);
         Ok(chained)
     }
 

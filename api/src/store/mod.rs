@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 use soberana_core::resources::capacity::Capacity;
 
-use crate::ledger::{LedgerRecord, NewRecord};
+use soberana_core::ledger::{LedgerRecord, NewRecord};
 
 /// Capacity held on a site for a plan until `expires`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -77,6 +77,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn recall(&self, method: &str, request_id: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Appends a record to the ledger, chained to the last one.
     async fn append(&self, record: NewRecord) -> Result<LedgerRecord, StoreError>;
+    /// Appends a record unless one was appended under `key` before (a retry of the same
+    /// request), in which case that earlier record is returned and nothing is appended.
+    async fn append_once(&self, key: &str, record: NewRecord) -> Result<LedgerRecord, StoreError>;
     /// Up to `limit` records from sequence `from` on, in order.
     async fn records(&self, from: u64, limit: usize) -> Result<Vec<LedgerRecord>, StoreError>;
     /// The sequence of the last record (0 while the ledger is empty), read without a scan.

@@ -1,6 +1,10 @@
 //! The decision ledger's records and their hash chain. Each record's hash covers its content and
 //! the previous record's hash, so changing, removing or reordering any record breaks every later
-//! link; `verify` finds the first broken one.
+//! link; `verify` finds the first broken one. Signed checkpoints of the head anchor the chain
+//! against rewrites that re-chain consistently (see `checkpoint` and `anchored`).
+
+pub mod anchored;
+pub mod checkpoint;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -86,8 +90,18 @@ pub struct BrokenLink {
 
 /// Walks `records` (from sequence 1, in order) and reports the first broken link.
 pub fn verify(records: &[LedgerRecord]) -> Result<u64, BrokenLink> {
-    let mut expected_sequence = 1;
-    let mut previous_hash = GENESIS.to_owned();
+    verify_after(0, GENESIS, records)
+}
+
+/// Walks `records`, which must continue the chain after record `sequence` with `hash`, and
+/// reports the first broken link; returns the last sequence.
+pub fn verify_after(
+    sequence: u64,
+    hash: &str,
+    records: &[LedgerRecord],
+) -> Result<u64, BrokenLink> {
+    let mut expected_sequence = sequence + 1;
+    let mut previous_hash = hash.to_owned();
     for record in records {
         let broken = |problem: String| BrokenLink {
             sequence: record.sequence,
