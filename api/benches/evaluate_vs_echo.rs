@@ -20,9 +20,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use prost::Message;
 use soberana_api::server::auth::DEFAULT_TOKEN_AUDIENCE;
-use soberana_api::server::serve::{Settings, TlsFiles, serve};
+use soberana_api::server::caller_limits::CallerLimitSettings;
+use soberana_api::server::serve::{ReservationLimits, Settings, TlsFiles, serve};
 use soberana_api::server::transport_policy::Plaintext;
-use soberana_api::store::etcd::EtcdStore;
+use soberana_api::store::etcd::{EtcdSecurity, EtcdStore};
 use soberana_e2e::ControlPlane;
 use soberana_e2e::agency_access::agency_token;
 use soberana_e2e::etcd_server::EtcdServer;
@@ -183,7 +184,8 @@ async fn main() -> Result<()> {
         .context("applying examples/")?;
     let agency = agency_token(&admin, "minsa-prod", "bench-tool").await?;
     let etcd = EtcdServer::start().await?;
-    let store = EtcdStore::connect(&[etcd.endpoint()], "/soberana/").await?;
+    let store =
+        EtcdStore::connect(&[etcd.endpoint()], "/soberana/", &EtcdSecurity::default()).await?;
     let api_token =
         service_account_token(cluster, "api-management-cluster.yaml", "soberana-api").await?;
     let api_client = cluster.client_with_token(&api_token).await?;
@@ -195,6 +197,14 @@ async fn main() -> Result<()> {
         plaintext: Plaintext::Loopback,
         token_audience: DEFAULT_TOKEN_AUDIENCE.to_owned(),
         reflection: true,
+        reservation_limits: ReservationLimits::default(),
+        // Limits in place, never reached: the layer's cost is measured, not its refusals.
+        caller_limits: CallerLimitSettings {
+            concurrency: u32::MAX,
+            rate_per_second: 1e12,
+            burst: u32::MAX,
+            ..CallerLimitSettings::default()
+        },
         checkpoints: None,
     };
     tokio::spawn(serve(

@@ -18,15 +18,16 @@ use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use soberana_api::server::auth::DEFAULT_TOKEN_AUDIENCE;
+use soberana_api::server::caller_limits::CallerLimitSettings;
 use soberana_api::server::checkpoint_schedule::CheckpointSchedule;
 use soberana_api::server::checkpoint_signer::CheckpointSettings;
 use soberana_api::server::checkpoint_sinks::{
     CheckpointSink, DirectorySink, LogSink, checkpoint_file_name,
 };
 use soberana_api::server::migration_service::{PLAN_ANNOTATION, REQUEST_ANNOTATION, answer_key};
-use soberana_api::server::serve::{Settings, TlsFiles, serve};
+use soberana_api::server::serve::{ReservationLimits, Settings, TlsFiles, serve};
 use soberana_api::server::transport_policy::Plaintext;
-use soberana_api::store::etcd::EtcdStore;
+use soberana_api::store::etcd::{EtcdSecurity, EtcdStore};
 use soberana_core::ledger::{LedgerRecord, RecordKind, verify};
 use soberana_e2e::agency_access::{API_AUDIENCE, agency_token};
 use soberana_e2e::etcd_server::EtcdServer;
@@ -78,6 +79,14 @@ fn main() -> ExitCode {
             token_guessing,
         )
         .test(
+            "a_tenant_past_its_reservation_quota_is_refused_naming_the_limit",
+            reservation_quota,
+        )
+        .test(
+            "a_caller_past_its_rate_concurrency_or_streams_is_refused_and_others_are_not",
+            caller_limits,
+        )
+        .test(
             "a_rewritten_suffix_a_cut_tail_and_a_restarted_chain_contradict_signed_checkpoints",
             anchored_ledger,
         )
@@ -124,13 +133,13 @@ fn tenant(name: &str, short_code: &str) -> Value {
 
 /// Installs the scenario (idempotent) and starts an API with a fresh etcd.
 async fn start(plane: &ControlPlane) -> Result<RunningApi> {
-    start_with(plane, None).await
+    start_with(plane, |_| {}).await
 }
 
-/// [`start`], signing ledger checkpoints when `checkpoints` are given.
+/// [`start`], with the settings changed by `adjust`.
 async fn start_with(
     plane: &ControlPlane,
-    checkpoints: Option<CheckpointSettings>,
+    adjust: impl FnOnce(&mut Settings),
 ) -> Result<RunningApi> {
     let admin = plane.cluster("mgmt")?.client().await?;
     install_crds(&admin).await?;
@@ -144,18 +153,22 @@ async fn start_with(
     let agency_a = agency_token(&admin, "agna-prod", "migrator").await?;
     let agency_b = agency_token(&admin, "agnb-prod", "migrator").await?;
     let etcd = EtcdServer::start().await?;
-    let store = EtcdStore::connect(&[etcd.endpoint()], "/soberana/").await?;
+    let store =
+        EtcdStore::connect(&[etcd.endpoint()], "/soberana/", &EtcdSecurity::default()).await?;
     let port = free_port()?;
     let metrics_port = free_port()?;
-    let settings = Settings {
+    let mut settings = Settings {
         address: format!("127.0.0.1:{port}").parse()?,
         metrics_address: format!("127.0.0.1:{metrics_port}").parse()?,
         tls: TlsFiles::default(),
         plaintext: Plaintext::Loopback,
         token_audience: DEFAULT_TOKEN_AUDIENCE.to_owned(),
         reflection: true,
-        checkpoints,
+        reservation_limits: ReservationLimits::default(),
+        caller_limits: CallerLimitSettings::default(),
+        checkpoints: None,
     };
+    adjust(&mut settings);
     // The API runs as its own ServiceAccount under charts/rbac/api-management-cluster.yaml.
     let cluster = plane.cluster("mgmt")?;
     let api_token =
@@ -1300,9 +1313,8 @@ async fn anchored_ledger(plane: Arc<ControlPlane>) -> Result<()> {
             directory: checkpoints.clone(),
         }),
     ];
-    let api = start_with(
-        &plane,
-        Some(CheckpointSettings {
+    let api = start_with(&plane, |settings| {
+        settings.checkpoints = Some(CheckpointSettings {
             key,
             schedule: CheckpointSchedule {
                 every_records: 1,
@@ -1310,8 +1322,8 @@ async fn anchored_ledger(plane: Arc<ControlPlane>) -> Result<()> {
             },
             sinks,
             anchor: None,
-        }),
-    )
+        });
+    })
     .await?;
     for request in ["anchored-1", "anchored-2", "anchored-3"] {
         api.plan_as_agency_a(request, workload("internal", 10), 60)
@@ -1422,5 +1434,166 @@ async fn anchored_ledger(plane: Arc<ControlPlane>) -> Result<()> {
         "the restarted chain was signed"
     );
     std::fs::remove_dir_all(&directory)?;
+    Ok(())
+}
+
+/// With at most two plans per tenant and 1 % of the data centre (1020m of 102000m CPU) each,
+/// agency A's third plan and a plan bigger than its share are refused with RESOURCE_EXHAUSTED
+/// naming the limit; agency B, with its own quota, still plans.
+async fn reservation_quota(plane: Arc<ControlPlane>) -> Result<()> {
+    let api = start_with(&plane, |settings| {
+        settings.reservation_limits = ReservationLimits {
+            plans_per_tenant: 2,
+            percent_per_tenant: 1,
+        };
+    })
+    .await?;
+    let too_big = api
+        .plan_as_agency_a("quota-big", workload("internal", 1100), 600)
+        .await
+        .unwrap_err();
+    ensure!(
+        too_big.code() == Code::ResourceExhausted
+            && too_big.message().contains("agency-a")
+            && too_big.message().contains("--tenant-reservation-percent"),
+        "{too_big:?}"
+    );
+    for id in ["quota-1", "quota-2"] {
+        api.plan_as_agency_a(id, workload("internal", 100), 600)
+            .await?;
+    }
+    let third = api
+        .plan_as_agency_a("quota-3", workload("internal", 100), 600)
+        .await
+        .unwrap_err();
+    ensure!(
+        third.code() == Code::ResourceExhausted
+            && third.message().contains("--tenant-reservation-plans"),
+        "{third:?}"
+    );
+    // A retry of a plan it holds is not a new plan.
+    api.plan_as_agency_a("quota-2", workload("internal", 100), 600)
+        .await?;
+    let mut migrations = Migrations::new(api.channel.clone());
+    let mut request = plan_request("quota-b", "agnb-prod", workload("internal", 100), 600);
+    if let Some(workload) = request.workload.as_mut() {
+        workload.tenant = "agency-b".to_owned();
+    }
+    migrations
+        .plan_migration(with_token(request, &api.agency_b))
+        .await
+        .context("agency B has its own quota")?;
+    Ok(())
+}
+
+/// Per-caller limits: with a burst of 3 at 1 call/s, agency A's fourth quick call is refused
+/// naming the rate while agency B is served; with one call at work allowed, a second call while
+/// the first hangs on a frozen etcd is refused naming concurrency; with two watches allowed, a
+/// third is refused naming streams, and watches end by themselves after their lifetime.
+async fn caller_limits(plane: Arc<ControlPlane>) -> Result<()> {
+    let api = start_with(&plane, |settings| {
+        settings.caller_limits = CallerLimitSettings {
+            concurrency: 1,
+            rate_per_second: 1.0,
+            burst: 3,
+            streams: 2,
+            stream_lifetime: Duration::from_secs(3),
+        };
+    })
+    .await?;
+    let migrations = Migrations::new(api.channel.clone());
+    let list = |namespace: &str, token: &str| {
+        let mut migrations = migrations.clone();
+        let request = with_token(
+            proto::ListMigrationsRequest {
+                namespace: namespace.to_owned(),
+                ..Default::default()
+            },
+            token,
+        );
+        async move { migrations.list_migrations(request).await }
+    };
+    let mut codes = Vec::new();
+    for _ in 0..5 {
+        let answer = list("agna-prod", &api.agency_a).await;
+        codes.push(answer.map_or_else(
+            |status| (status.code(), status.message().to_owned()),
+            |_| (Code::Ok, String::new()),
+        ));
+    }
+    ensure!(
+        codes[..3].iter().all(|(code, _)| *code == Code::Ok),
+        "{codes:?}"
+    );
+    ensure!(
+        codes[3..]
+            .iter()
+            .any(|(code, message)| *code == Code::ResourceExhausted
+                && message.contains("--caller-rate")),
+        "{codes:?}"
+    );
+    list("agnb-prod", &api.agency_b)
+        .await
+        .context("agency B has its own limits")?;
+    let text = metrics_text(api.metrics_port).await?;
+    ensure!(
+        sum_samples(&text, "soberana_api_throttled_total", &[("reason", "rate")]) >= 1.0,
+        "not counted"
+    );
+
+    // Concurrency: B's plan hangs on a frozen etcd; B's next call meanwhile is refused.
+    api.etcd.freeze(true);
+    let hanging = {
+        let mut migrations = Migrations::new(api.channel.clone());
+        let mut request = plan_request("limits-b", "agnb-prod", workload("internal", 10), 60);
+        if let Some(workload) = request.workload.as_mut() {
+            workload.tenant = "agency-b".to_owned();
+        }
+        let token = api.agency_b.clone();
+        tokio::spawn(async move { migrations.plan_migration(with_token(request, &token)).await })
+    };
+    let refused = std::sync::Mutex::new(None);
+    wait_until(
+        "a refusal for concurrency",
+        Duration::from_secs(10),
+        || async {
+            let answer = list("agnb-prod", &api.agency_b).await;
+            if let Err(status) = answer
+                && status.message().contains("--caller-concurrency")
+            {
+                *refused.lock().unwrap() = Some(status.code());
+                return Ok(true);
+            }
+            Ok(false)
+        },
+    )
+    .await?;
+    api.etcd.freeze(false);
+    let _ = hanging.await;
+    let refused = *refused.lock().unwrap();
+    ensure!(refused == Some(Code::ResourceExhausted), "{refused:?}");
+
+    // Streams, as the auditor (a caller of its own).
+    let auditor = admin_token(&plane, Some(API_AUDIENCE)).await?;
+    let mut audit = proto::audit_service_client::AuditServiceClient::new(api.channel.clone());
+    let watch = || with_token(proto::WatchDecisionsRequest { from_sequence: 0 }, &auditor);
+    let mut first = audit.watch_decisions(watch()).await?.into_inner();
+    let _second = audit.watch_decisions(watch()).await?.into_inner();
+    let third = audit.watch_decisions(watch()).await.unwrap_err();
+    ensure!(
+        third.code() == Code::ResourceExhausted && third.message().contains("--caller-streams"),
+        "{third:?}"
+    );
+    let ended = tokio::time::timeout(Duration::from_secs(15), first.message()).await;
+    ensure!(
+        matches!(ended, Ok(Ok(None))),
+        "the watch did not end after its lifetime: {ended:?}"
+    );
+    wait_until(
+        "a watch slot free again",
+        Duration::from_secs(15),
+        || async { Ok(audit.clone().watch_decisions(watch()).await.is_ok()) },
+    )
+    .await?;
     Ok(())
 }

@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use soberana_api::store::etcd::EtcdStore;
+use soberana_api::store::etcd::{EtcdSecurity, EtcdStore};
 use soberana_api::store::memory::MemoryStore;
-use soberana_api::store::{Held, Store, StoreError};
+use soberana_api::store::{Held, Store, StoreError, TenantQuota};
 use soberana_core::ledger::{NewRecord, RecordKind, verify};
 use soberana_core::resources::capacity::Capacity;
 use soberana_e2e::etcd_server::EtcdServer;
@@ -23,6 +23,10 @@ fn cpu(millicores: u64) -> Capacity {
         memory_mebibytes: 0,
         storage_gibibytes: 0,
     }
+}
+
+fn quota() -> TenantQuota {
+    TenantQuota::unlimited("agency")
 }
 
 fn free() -> BTreeMap<String, Capacity> {
@@ -46,12 +50,24 @@ const TTL: Duration = Duration::from_secs(600);
 
 async fn reservations_never_overbook(store: &dyn Store) {
     let first = store
-        .reserve("plan-1", &[("state-dc".to_owned(), cpu(600))], &free(), TTL)
+        .reserve(
+            "plan-1",
+            &quota(),
+            &[("state-dc".to_owned(), cpu(600))],
+            &free(),
+            TTL,
+        )
         .await
         .unwrap();
     assert_eq!(first.len(), 1);
     let refused = store
-        .reserve("plan-2", &[("state-dc".to_owned(), cpu(600))], &free(), TTL)
+        .reserve(
+            "plan-2",
+            &quota(),
+            &[("state-dc".to_owned(), cpu(600))],
+            &free(),
+            TTL,
+        )
         .await
         .unwrap_err();
     assert_eq!(
@@ -66,6 +82,7 @@ async fn reservations_never_overbook(store: &dyn Store) {
     let partial = store
         .reserve(
             "plan-3",
+            &quota(),
             &[
                 ("national".to_owned(), cpu(100)),
                 ("state-dc".to_owned(), cpu(500)),
@@ -81,7 +98,13 @@ async fn reservations_never_overbook(store: &dyn Store) {
         "{held:?}"
     );
     store
-        .reserve("plan-2", &[("state-dc".to_owned(), cpu(400))], &free(), TTL)
+        .reserve(
+            "plan-2",
+            &quota(),
+            &[("state-dc".to_owned(), cpu(400))],
+            &free(),
+            TTL,
+        )
         .await
         .unwrap();
     store.release("plan-1").await.unwrap();
@@ -94,6 +117,7 @@ async fn a_retried_plan_replaces_what_it_held(store: &dyn Store) {
         store
             .reserve(
                 "retried",
+                &quota(),
                 &[("state-dc".to_owned(), cpu(600))],
                 &free(),
                 TTL,
@@ -112,6 +136,7 @@ async fn a_retried_plan_replaces_what_it_held(store: &dyn Store) {
     store
         .reserve(
             "retried",
+            &quota(),
             &[("national".to_owned(), cpu(500))],
             &free(),
             TTL,
@@ -135,6 +160,7 @@ async fn racing_plans_get_exactly_what_fits(store: Arc<dyn Store>) {
             store
                 .reserve(
                     &format!("race-{index}"),
+                    &quota(),
                     &[("state-dc".to_owned(), cpu(300))],
                     &free(),
                     TTL,
@@ -169,6 +195,7 @@ async fn reservations_expire(store: &dyn Store) {
     store
         .reserve(
             "brief",
+            &quota(),
             &[("national".to_owned(), cpu(500))],
             &free(),
             Duration::from_secs(2),
@@ -182,7 +209,13 @@ async fn reservations_expire(store: &dyn Store) {
         "the reservation outlived its TTL"
     );
     store
-        .reserve("after", &[("national".to_owned(), cpu(500))], &free(), TTL)
+        .reserve(
+            "after",
+            &quota(),
+            &[("national".to_owned(), cpu(500))],
+            &free(),
+            TTL,
+        )
         .await
         .expect("the expired capacity is free again");
     store.release("after").await.unwrap();
@@ -228,6 +261,68 @@ async fn the_ledger_chains(store: &dyn Store) -> u64 {
     5
 }
 
+/// A tenant past its quota (plans, or capacity summed over sites) is refused naming the limit;
+/// its own retry is not counted twice, and other tenants are not affected.
+async fn a_tenant_cannot_reserve_past_its_quota(store: &dyn Store) {
+    let limited = TenantQuota {
+        tenant: "greedy".to_owned(),
+        max_plans: 2,
+        max_capacity: cpu(500),
+    };
+    let small = [("national".to_owned(), cpu(100))];
+    for plan in ["greedy-1", "greedy-2", "greedy-2"] {
+        store
+            .reserve(plan, &limited, &small, &free(), TTL)
+            .await
+            .unwrap();
+    }
+    let refused = store
+        .reserve("greedy-3", &limited, &small, &free(), TTL)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, StoreError::OverQuota(message) if message.contains("greedy") && message.contains("2 plans")),
+        "{refused}"
+    );
+    let too_big = [
+        ("state-dc".to_owned(), cpu(250)),
+        ("national".to_owned(), cpu(250)),
+    ];
+    let refused = store
+        .reserve("greedy-2", &limited, &too_big, &free(), TTL)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, StoreError::OverQuota(message) if message.contains("limit of 500m CPU") && message.contains("--tenant-reservation-percent")),
+        "{refused}"
+    );
+    store
+        .reserve(
+            "modest-1",
+            &TenantQuota {
+                tenant: "modest".to_owned(),
+                ..limited.clone()
+            },
+            &small,
+            &free(),
+            TTL,
+        )
+        .await
+        .expect("another tenant has its own quota");
+    let held = store.reservations().await.unwrap();
+    assert!(
+        held.iter()
+            .any(|held| held.plan == "greedy-2" && held.tenant == "greedy")
+    );
+    assert!(
+        !held.iter().any(|held| held.plan == "greedy-3"),
+        "nothing held for the refused plan"
+    );
+    for plan in ["greedy-1", "greedy-2", "modest-1"] {
+        store.release(plan).await.unwrap();
+    }
+}
+
 /// A retried request appends its record once, however often it is retried.
 async fn a_retried_record_is_appended_once(store: &dyn Store) {
     let before = store.last_sequence().await.unwrap();
@@ -263,6 +358,7 @@ async fn the_memory_twin_keeps_the_same_promises() {
     retries_get_the_first_answer(store.as_ref()).await;
     the_ledger_chains(store.as_ref()).await;
     a_retried_record_is_appended_once(store.as_ref()).await;
+    a_tenant_cannot_reserve_past_its_quota(store.as_ref()).await;
 }
 
 /// Polls `store`'s reservations until `done` holds of them (a watch is not instantaneous).
@@ -282,11 +378,21 @@ async fn eventually(store: &dyn Store, done: impl Fn(&[Held]) -> bool) -> Vec<He
 async fn api_replicas_see_each_others_reservations() {
     let etcd = EtcdServer::start().await.unwrap();
     let endpoints = [etcd.endpoint()];
-    let first = EtcdStore::connect(&endpoints, "/soberana/").await.unwrap();
-    let second = EtcdStore::connect(&endpoints, "/soberana/").await.unwrap();
+    let first = EtcdStore::connect(&endpoints, "/soberana/", &EtcdSecurity::default())
+        .await
+        .unwrap();
+    let second = EtcdStore::connect(&endpoints, "/soberana/", &EtcdSecurity::default())
+        .await
+        .unwrap();
     assert!(second.reservations().await.unwrap().is_empty());
     first
-        .reserve("shared", &[("state-dc".to_owned(), cpu(700))], &free(), TTL)
+        .reserve(
+            "shared",
+            &quota(),
+            &[("state-dc".to_owned(), cpu(700))],
+            &free(),
+            TTL,
+        )
         .await
         .unwrap();
     let seen = eventually(&second, |held| !held.is_empty()).await;
@@ -300,13 +406,20 @@ async fn api_replicas_see_each_others_reservations() {
     // The second replica cannot overbook what the first one holds, whatever its mirror says.
     assert!(matches!(
         second
-            .reserve("greedy", &[("state-dc".to_owned(), cpu(400))], &free(), TTL)
+            .reserve(
+                "greedy",
+                &quota(),
+                &[("state-dc".to_owned(), cpu(400))],
+                &free(),
+                TTL
+            )
             .await,
         Err(StoreError::Exhausted { .. })
     ));
     first
         .reserve(
             "brief",
+            &quota(),
             &[("national".to_owned(), cpu(100))],
             &free(),
             Duration::from_secs(2),
@@ -330,7 +443,7 @@ async fn api_replicas_see_each_others_reservations() {
 async fn the_etcd_store_against_a_real_etcd() {
     let etcd = EtcdServer::start().await.unwrap();
     let store: Arc<dyn Store> = Arc::new(
-        EtcdStore::connect(&[etcd.endpoint()], "/soberana/")
+        EtcdStore::connect(&[etcd.endpoint()], "/soberana/", &EtcdSecurity::default())
             .await
             .unwrap(),
     );
@@ -341,9 +454,16 @@ async fn the_etcd_store_against_a_real_etcd() {
     retries_get_the_first_answer(store.as_ref()).await;
     the_ledger_chains(store.as_ref()).await;
     a_retried_record_is_appended_once(store.as_ref()).await;
+    a_tenant_cannot_reserve_past_its_quota(store.as_ref()).await;
     let appended = store.last_sequence().await.unwrap();
     store
-        .reserve("kept", &[("state-dc".to_owned(), cpu(100))], &free(), TTL)
+        .reserve(
+            "kept",
+            &quota(),
+            &[("state-dc".to_owned(), cpu(100))],
+            &free(),
+            TTL,
+        )
         .await
         .unwrap();
 

@@ -12,7 +12,8 @@ use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, ExtendedKeyUsagePurpose, IsCa, KeyPair,
 };
 use soberana_api::server::auth::DEFAULT_TOKEN_AUDIENCE;
-use soberana_api::server::serve::{Settings, TlsFiles, serve};
+use soberana_api::server::caller_limits::CallerLimitSettings;
+use soberana_api::server::serve::{ReservationLimits, Settings, TlsFiles, serve};
 use soberana_api::server::transport_policy::Plaintext;
 use soberana_api::store::memory::MemoryStore;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
@@ -85,6 +86,8 @@ async fn start(directory: &Path, client_ca: bool, ca: &CertifiedIssuer<'static, 
         plaintext: Plaintext::Refused,
         token_audience: DEFAULT_TOKEN_AUDIENCE.to_owned(),
         reflection: true,
+        reservation_limits: ReservationLimits::default(),
+        caller_limits: CallerLimitSettings::default(),
         checkpoints: None,
     };
     tokio::spawn(async move {
@@ -183,6 +186,8 @@ async fn plaintext_is_refused_unless_asked_for_and_on_loopback() {
             plaintext,
             token_audience: DEFAULT_TOKEN_AUDIENCE.to_owned(),
             reflection: true,
+            reservation_limits: ReservationLimits::default(),
+            caller_limits: CallerLimitSettings::default(),
             checkpoints: None,
         };
         serve(
@@ -226,6 +231,8 @@ async fn reflection_can_be_turned_off() {
             plaintext: Plaintext::Loopback,
             token_audience: DEFAULT_TOKEN_AUDIENCE.to_owned(),
             reflection,
+            reservation_limits: ReservationLimits::default(),
+            caller_limits: CallerLimitSettings::default(),
             checkpoints: None,
         };
         tokio::spawn(serve(

@@ -60,6 +60,9 @@ struct Arguments {
     /// Key prefix of the ledger in etcd (the API's `--etcd-prefix`).
     #[arg(long, default_value = "/soberana/")]
     ledger_etcd_prefix: String,
+    // TLS and authentication to the ledger's etcd: the same flags as the API's.
+    #[command(flatten)]
+    ledger_etcd_security: soberana_api::store::etcd::EtcdSecurityArguments,
     /// How many Sites, and how many Tenants, are reconciled at once.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=256))]
     reconcile_concurrency: u16,
@@ -118,6 +121,8 @@ fn init_logging(format: LogFormat) {
 }
 
 async fn run(arguments: Arguments) -> Result<ExitCode> {
+    // Read now, so that a standby with a wrong password file fails at start, not at takeover.
+    let ledger_security = arguments.ledger_etcd_security.security()?;
     let metrics = Metrics::new().context("registering metrics")?;
     let config = management_config(arguments.kubeconfig.as_deref()).await?;
     tracing::info!(server = %config.cluster_url, namespace = %arguments.namespace, "starting");
@@ -192,6 +197,7 @@ async fn run(arguments: Arguments) -> Result<ExitCode> {
         let store = soberana_api::store::etcd::EtcdStore::connect(
             &arguments.ledger_etcd_endpoints,
             &arguments.ledger_etcd_prefix,
+            &ledger_security,
         )
         .await
         .map_err(|error| anyhow::anyhow!("--ledger-etcd-endpoints: {error}"))?;

@@ -19,7 +19,7 @@ use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client, ResourceExt};
 use serde_json::{Value, json};
 use soberana_api::store::Store;
-use soberana_api::store::etcd::EtcdStore;
+use soberana_api::store::etcd::{EtcdSecurity, EtcdStore};
 use soberana_core::ledger::verify;
 use soberana_core::placement::ReasonCode;
 use soberana_core::resources::site::Site;
@@ -430,7 +430,8 @@ async fn failover(plane: Arc<ControlPlane>) -> Result<()> {
         chosen(&settled)
     );
     ensure!(phase(&settled) == Some(WorkloadPhase::Running));
-    let store = EtcdStore::connect(&[ledger.endpoint()], "/soberana/").await?;
+    let store =
+        EtcdStore::connect(&[ledger.endpoint()], "/soberana/", &EtcdSecurity::default()).await?;
     let records = store.records(1, 100).await?;
     ensure!(verify(&records).is_ok(), "{:?}", verify(&records));
     let decisions: Vec<String> = records

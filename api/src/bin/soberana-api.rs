@@ -10,12 +10,13 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Parser;
+use soberana_api::server::caller_limits::CallerLimitSettings;
 use soberana_api::server::checkpoint_schedule::CheckpointSchedule;
 use soberana_api::server::checkpoint_signer::CheckpointSettings;
 use soberana_api::server::checkpoint_sinks::{CheckpointSink, DirectorySink, LogSink};
-use soberana_api::server::serve::{Settings, TlsFiles, serve};
+use soberana_api::server::serve::{ReservationLimits, Settings, TlsFiles, serve};
 use soberana_api::server::transport_policy::Plaintext;
-use soberana_api::store::etcd::EtcdStore;
+use soberana_api::store::etcd::{EtcdSecurityArguments, EtcdStore};
 use soberana_core::ledger::checkpoint::signing_key_from_pem;
 
 /// mimalloc: a decision's answer is many small strings, and the system allocator showed as the
@@ -36,7 +37,7 @@ struct Arguments {
         default_value = "0.0.0.0:9090"
     )]
     metrics_address: SocketAddr,
-    /// etcd endpoints, comma-separated (e.g. http://etcd-0:2379).
+    /// etcd endpoints, comma-separated (e.g. https://etcd-0:2379).
     #[arg(
         long,
         env = "SOBERANA_ETCD_ENDPOINTS",
@@ -47,6 +48,8 @@ struct Arguments {
     /// Key prefix in etcd.
     #[arg(long, default_value = "/soberana/")]
     etcd_prefix: String,
+    #[command(flatten)]
+    etcd_security: EtcdSecurityArguments,
     /// Kubeconfig of the management cluster (default: KUBECONFIG or in-cluster).
     #[arg(long)]
     kubeconfig: Option<PathBuf>,
@@ -71,6 +74,28 @@ struct Arguments {
     /// Do not serve gRPC server reflection (which describes every service to any caller).
     #[arg(long)]
     no_reflection: bool,
+    /// Calls one caller (one token) may have at work at once.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
+    caller_concurrency: u32,
+    /// Calls per second one caller may make, on average…
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    caller_rate: u32,
+    /// …and at once after a quiet spell.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    caller_burst: u32,
+    /// Watches one caller may have open at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+    caller_streams: u32,
+    /// Seconds after which the server ends a watch (the client resumes it).
+    #[arg(long, default_value_t = 1800, value_parser = clap::value_parser!(u64).range(1..))]
+    stream_lifetime_seconds: u64,
+    /// Plans one tenant may hold reservations for at once.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    tenant_reservation_plans: u64,
+    /// Share of the data centre's capacity (summed over sites, in percent) one tenant's
+    /// reservations may hold together.
+    #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u8).range(1..=100))]
+    tenant_reservation_percent: u8,
     /// Ed25519 private key (PKCS#8 PEM, e.g. a mounted Secret) that signs ledger checkpoints.
     /// Keep it out of etcd: whoever holds it can anchor a rewritten ledger.
     #[arg(long, env = "SOBERANA_LEDGER_SIGNING_KEY")]
@@ -155,14 +180,19 @@ async fn run(arguments: Arguments) -> Result<()> {
     };
     let checkpoints = checkpoints(&arguments)?;
     let kube = kube::Client::try_from(config).context("building the Kubernetes client")?;
-    let store = EtcdStore::connect(&arguments.etcd_endpoints, &arguments.etcd_prefix)
-        .await
-        .with_context(|| {
-            format!(
-                "connecting to etcd at {}",
-                arguments.etcd_endpoints.join(",")
-            )
-        })?;
+    let etcd_security = arguments.etcd_security.security()?;
+    let store = EtcdStore::connect(
+        &arguments.etcd_endpoints,
+        &arguments.etcd_prefix,
+        &etcd_security,
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "connecting to etcd at {}",
+            arguments.etcd_endpoints.join(",")
+        )
+    })?;
     tracing::info!(address = %arguments.address, metrics = %arguments.metrics_address, "serving");
     let shutdown = async {
         let mut terminate =
@@ -188,6 +218,18 @@ async fn run(arguments: Arguments) -> Result<()> {
             },
             token_audience: arguments.token_audience,
             reflection: !arguments.no_reflection,
+            caller_limits: CallerLimitSettings {
+                concurrency: arguments.caller_concurrency,
+                rate_per_second: f64::from(arguments.caller_rate),
+                burst: arguments.caller_burst,
+                streams: arguments.caller_streams,
+                stream_lifetime: std::time::Duration::from_secs(arguments.stream_lifetime_seconds),
+            },
+            reservation_limits: ReservationLimits {
+                plans_per_tenant: usize::try_from(arguments.tenant_reservation_plans)
+                    .unwrap_or(usize::MAX),
+                percent_per_tenant: arguments.tenant_reservation_percent,
+            },
             checkpoints,
         },
         kube,

@@ -105,7 +105,8 @@ impl proto::audit_service_server::AuditService for AuditApi {
     ) -> Result<Response<Self::WatchDecisionsStream>, Status> {
         self.0
             .measured("WatchDecisions", async {
-                self.0.allow(&request, "list", "workloads", "").await?;
+                let caller = self.0.allow(&request, "list", "workloads", "").await?;
+                let slot = self.0.open_stream("WatchDecisions", &caller)?;
                 let store = self.0.store.clone();
                 let mut next = request.get_ref().from_sequence;
                 if next == 0 {
@@ -113,9 +114,9 @@ impl proto::audit_service_server::AuditService for AuditApi {
                     next = store.last_sequence().await.map_err(store_status)? + 1;
                 }
                 let (sender, receiver) = tokio::sync::mpsc::channel(64);
-                let open = self.0.metrics.open_stream("WatchDecisions");
                 tokio::spawn(async move {
-                    let _open = open;
+                    let ends_at = slot.ends_at;
+                    let _slot = slot;
                     loop {
                         match store.records(next, 100).await {
                             Ok(records) => {
@@ -134,9 +135,11 @@ impl proto::audit_service_server::AuditService for AuditApi {
                                 return;
                             }
                         }
-                        // A client that left ends the task now, not at its next record.
+                        // A client that left ends the task now, not at its next record; the
+                        // stream's lifetime ends it too (the client resumes from its sequence).
                         tokio::select! {
                             () = sender.closed() => return,
+                            () = tokio::time::sleep_until(ends_at) => return,
                             () = tokio::time::sleep(WATCH_POLL) => {}
                         }
                     }

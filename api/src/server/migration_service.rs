@@ -21,6 +21,7 @@ use super::migration_watch;
 use super::placement_service::decide;
 use super::validation::{Violations, dns_label, request_id};
 use super::{Shared, convert, kube_status, store_status};
+use crate::store::TenantQuota;
 use soberana_core::ledger::{NewRecord, RecordKind};
 
 /// How long a plan's reservation lasts unless asked otherwise, and at most.
@@ -189,7 +190,13 @@ impl MigrationApi {
                 .map(|site| (site.clone(), demand))
                 .collect();
             let free = self.free_before_reservations().await?;
-            match self.0.store.reserve(&plan_id, &wanted, &free, ttl).await {
+            let quota = self.quota(&workload.spec.tenant);
+            match self
+                .0
+                .store
+                .reserve(&plan_id, &quota, &wanted, &free, ttl)
+                .await
+            {
                 Ok(held) => {
                     let plan = proto::Plan {
                         plan_id: plan_id.clone(),
@@ -232,6 +239,29 @@ impl MigrationApi {
         Err(Status::resource_exhausted(
             "the eligible sites' capacity was taken by concurrent plans; plan again",
         ))
+    }
+
+    /// What `tenant` may hold: a number of plans, and a share of the data centre's capacity.
+    fn quota(&self, tenant: &str) -> TenantQuota {
+        let limits = self.0.reservation_limits;
+        let total = super::inventory_cache::objects(&self.0.inventory.sites)
+            .iter()
+            .fold(Capacity::default(), |sum, site| {
+                sum.plus(site.spec.capacity)
+            });
+        let share = |amount: u64| {
+            amount / 100 * u64::from(limits.percent_per_tenant)
+                + amount % 100 * u64::from(limits.percent_per_tenant) / 100
+        };
+        TenantQuota {
+            tenant: tenant.to_owned(),
+            max_plans: limits.plans_per_tenant,
+            max_capacity: Capacity {
+                cpu_millicores: share(total.cpu_millicores),
+                memory_mebibytes: share(total.memory_mebibytes),
+                storage_gibibytes: share(total.storage_gibibytes),
+            },
+        }
     }
 
     /// Each site's capacity net of its allocations, before any reservation.
@@ -548,14 +578,15 @@ impl proto::migration_service_server::MigrationService for MigrationApi {
         self.0
             .measured("WatchMigration", async {
                 let (namespace, name) = split_name(&request.get_ref().name, "name")?;
-                self.0
+                let caller = self
+                    .0
                     .allow(&request, "watch", "workloads", &namespace)
                     .await?;
+                let slot = self.0.open_stream("WatchMigration", &caller)?;
                 let api = Api::<Workload>::namespaced(self.0.kube.clone(), &namespace);
                 let first = api.get(&name).await.map_err(kube_status)?;
                 let (sender, receiver) = tokio::sync::mpsc::channel(16);
-                let open = self.0.metrics.open_stream("WatchMigration");
-                tokio::spawn(migration_watch::follow(api, name, first, sender, open));
+                tokio::spawn(migration_watch::follow(api, name, first, sender, slot));
                 Ok(Response::new(ReceiverStream::new(receiver)))
             })
             .await

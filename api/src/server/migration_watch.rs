@@ -13,7 +13,7 @@ use tokio::sync::mpsc::Sender;
 use tonic::Status;
 
 use super::convert;
-use super::rpc_metrics::OpenStream;
+use super::stream_slots::StreamSlot;
 
 /// Whether nothing more will happen to the migration without a new request.
 pub fn settled(workload: &Workload) -> bool {
@@ -26,15 +26,17 @@ pub fn settled(workload: &Workload) -> bool {
 }
 
 /// Sends `first` and then every change of the Workload `name` to `sender`, until it settles,
-/// is deleted (reported Cancelled), or the client leaves. `open` counts the stream meanwhile.
+/// is deleted (reported Cancelled), the client leaves, or `slot`'s lifetime ends (the client
+/// watches again). `slot` counts the stream meanwhile.
 pub async fn follow(
     api: Api<Workload>,
     name: String,
     first: Workload,
     sender: Sender<Result<proto::WatchMigrationResponse, Status>>,
-    open: OpenStream,
+    slot: StreamSlot,
 ) {
-    let _open = open;
+    let ends_at = slot.ends_at;
+    let _slot = slot;
     let mut last = convert::migration(&first);
     let send = |migration: proto::Migration| {
         sender.send(Ok(proto::WatchMigrationResponse {
@@ -50,6 +52,7 @@ pub async fn follow(
     loop {
         let event = tokio::select! {
             () = sender.closed() => return,
+            () = tokio::time::sleep_until(ends_at) => return,
             event = events.next() => event,
         };
         let workload = match event {

@@ -6,6 +6,8 @@ pub mod audit_service;
 pub mod auth;
 pub mod auth_cache;
 pub mod auth_failures;
+pub mod caller_limit_layer;
+pub mod caller_limits;
 pub mod checkpoint_schedule;
 pub mod checkpoint_signer;
 pub mod checkpoint_sinks;
@@ -19,6 +21,7 @@ pub mod placement_service;
 pub mod rpc_metrics;
 pub mod serve;
 pub mod snapshot_cache;
+pub mod stream_slots;
 pub mod tenant_service;
 pub mod transport_policy;
 pub mod validation;
@@ -51,6 +54,9 @@ pub struct Shared {
     pub in_flight: Arc<in_flight::InFlight>,
     /// Woken after each ledger append, so checkpoints follow the ledger's growth.
     pub ledger_appended: Arc<tokio::sync::Notify>,
+    pub reservation_limits: serve::ReservationLimits,
+    /// Server streams per caller, and how long each lasts.
+    pub streams: Arc<stream_slots::StreamSlots>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -82,6 +88,16 @@ impl Shared {
             self.failures.failed(address, now);
         }
         result
+    }
+
+    /// A slot for one more `method` stream of `caller` (see [`stream_slots`]).
+    pub fn open_stream(
+        &self,
+        method: &str,
+        caller: &Caller,
+    ) -> Result<stream_slots::StreamSlot, Status> {
+        self.streams
+            .open(&caller.user, self.metrics.open_stream(method))
     }
 
     /// Authenticates the request's caller and authorizes `verb` on `resource` in `namespace`.
@@ -167,7 +183,9 @@ pub fn kube_status(error: kube::Error) -> Status {
 pub fn store_status(error: StoreError) -> Status {
     match error {
         StoreError::Unavailable(_) => Status::unavailable(error.to_string()),
-        StoreError::Exhausted { .. } => Status::resource_exhausted(error.to_string()),
+        StoreError::Exhausted { .. } | StoreError::OverQuota(_) => {
+            Status::resource_exhausted(error.to_string())
+        }
         StoreError::Contended(_) => Status::aborted(error.to_string()),
         StoreError::Corrupt(_) => Status::internal(error.to_string()),
     }

@@ -11,6 +11,7 @@ pub struct RpcMetrics {
     requests: IntCounterVec,
     duration: HistogramVec,
     streams: IntGaugeVec,
+    throttled: IntCounterVec,
 }
 
 impl RpcMetrics {
@@ -40,6 +41,14 @@ impl RpcMetrics {
             ),
             &["method"],
         )?;
+        let throttled = IntCounterVec::new(
+            Opts::new(
+                "soberana_api_throttled_total",
+                "Calls refused by a per-caller limit before any work, by reason (concurrency, rate)",
+            ),
+            &["reason"],
+        )?;
+        registry.register(Box::new(throttled.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(duration.clone()))?;
         registry.register(Box::new(streams.clone()))?;
@@ -48,7 +57,13 @@ impl RpcMetrics {
             requests,
             duration,
             streams,
+            throttled,
         })
+    }
+
+    /// Counts one call refused by a per-caller limit.
+    pub fn throttled(&self, reason: &str) {
+        self.throttled.with_label_values(&[reason]).inc();
     }
 
     /// Counts one open stream of `method` until the returned guard is dropped.

@@ -13,6 +13,8 @@ use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
 use super::Shared;
 use super::audit_service::AuditApi;
+use super::caller_limit_layer::CallerLimitLayer;
+use super::caller_limits::{CallerLimitSettings, CallerLimits};
 use super::checkpoint_signer::{CheckpointSettings, CheckpointSigner, FINAL_CHECKPOINT_WAIT};
 use super::inventory_service::InventoryApi;
 use super::migration_service::MigrationApi;
@@ -45,6 +47,24 @@ pub struct TlsFiles {
     pub client_ca: Option<PathBuf>,
 }
 
+/// Per-tenant reservation limits: plans holding reservations, and the share of the data
+/// centre's capacity (summed over sites) they may hold together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReservationLimits {
+    pub plans_per_tenant: usize,
+    /// 1 to 100.
+    pub percent_per_tenant: u8,
+}
+
+impl Default for ReservationLimits {
+    fn default() -> Self {
+        Self {
+            plans_per_tenant: 20,
+            percent_per_tenant: 25,
+        }
+    }
+}
+
 /// Where and how to serve.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -57,6 +77,10 @@ pub struct Settings {
     pub token_audience: String,
     /// Whether to serve gRPC server reflection (it lists every service and message).
     pub reflection: bool,
+    /// Per-caller concurrency, rate and streams.
+    pub caller_limits: CallerLimitSettings,
+    /// What one tenant may hold in reservations at once.
+    pub reservation_limits: ReservationLimits,
     /// Signed checkpoints of the ledger; without them the ledger is chained but not anchored.
     pub checkpoints: Option<CheckpointSettings>,
 }
@@ -83,6 +107,8 @@ pub async fn serve(
         snapshots: Arc::default(),
         in_flight: Arc::default(),
         ledger_appended: Arc::default(),
+        reservation_limits: settings.reservation_limits,
+        streams: super::stream_slots::StreamSlots::new(settings.caller_limits),
     };
     let signer = match settings.checkpoints {
         Some(checkpoints) => {
@@ -121,12 +147,16 @@ pub async fn serve(
     } else {
         None
     };
-    tokio::spawn(serve_metrics(settings.metrics_address, metrics));
+    tokio::spawn(serve_metrics(settings.metrics_address, metrics.clone()));
 
     let mut builder = Server::builder();
     if let Some(tls) = tls {
         builder = builder.tls_config(tls).context("configuring TLS")?;
     }
+    let mut builder = builder.layer(CallerLimitLayer {
+        limits: CallerLimits::new(settings.caller_limits),
+        metrics: metrics.clone(),
+    });
     let served = builder
         .add_service(health)
         .add_optional_service(reflection)

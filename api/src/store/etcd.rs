@@ -3,22 +3,27 @@
 //! - `reservations/<site>/<plan>`: a reservation, attached to an etcd lease of its TTL, so it
 //!   disappears by itself; `reservation-guards/<site>` changes with every reservation on the
 //!   site, and `reserve` commits only if no guard it read moved (optimistic concurrency);
+//!   `reservation-tenant-guards/<tenant>` does the same for a tenant's quota;
 //! - `requests/<method>/<request id>`: the first answer to a request, on a lease (24 h);
 //! - `ledger/records/<sequence, 20 digits>` and `ledger/head` (last sequence and hash): `append`
 //!   commits only if the head did not move since it was read; `ledger/appended/<key>` names the
 //!   record appended for a retried request, so its retry appends nothing more.
 
 use std::collections::BTreeMap;
+use std::error::Error as _;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use etcd_client::{Certificate, ConnectOptions, Identity, TlsOptions};
 use etcd_client::{Client, Compare, CompareOp, GetOptions, PutOptions, Txn, TxnOp};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use soberana_core::resources::capacity::Capacity;
 
 use super::reservation_mirror::ReservationMirror;
-use super::{Held, Store, StoreError, check_fits, held_for, unix_now};
+use super::{Held, Store, StoreError, TenantQuota, check_fits, held_for, unix_now};
 use soberana_core::ledger::{GENESIS, LedgerRecord, NewRecord};
 
 /// Attempts of an optimistic transaction before giving up as contended.
@@ -30,6 +35,252 @@ const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(5);
 /// How long a read waits for the reservation mirror to catch up with this store's last write
 /// before reading etcd directly.
 const MIRROR_WAIT: Duration = Duration::from_secs(1);
+
+/// Where the etcd user's password is read from (or `--etcd-password-file`): never a flag, since
+/// `ps` shows every process's arguments.
+pub const ETCD_PASSWORD_ENV: &str = "SOBERANA_ETCD_PASSWORD";
+
+/// How the store reaches etcd safely. etcd holds the decision ledger and the reservations: over
+/// plaintext anyone on the path reads and rewrites them, and without a client certificate or a
+/// user anyone who reaches etcd's port does. All optional, so that a lab etcd on loopback still
+/// works with none (`EtcdSecurity::default()`).
+#[derive(Clone, Debug, Default)]
+pub struct EtcdSecurity {
+    /// PEM CA that signed etcd's serving certificate (`--etcd-ca`): etcd must present a
+    /// certificate it signed. Without it, `https://` endpoints are checked against the system's
+    /// trusted roots.
+    pub ca: Option<PathBuf>,
+    /// PEM client certificate (`--etcd-cert`), for an etcd started with `--client-cert-auth`.
+    pub client_cert: Option<PathBuf>,
+    /// The client certificate's PEM private key (`--etcd-key`).
+    pub client_key: Option<PathBuf>,
+    /// etcd user (`--etcd-user`), for an etcd with authentication on: a user whose role covers
+    /// only the store's prefix, so that the API cannot read or break the rest of etcd.
+    pub user: Option<String>,
+    /// The user's password (`SOBERANA_ETCD_PASSWORD` or `--etcd-password-file`).
+    pub password: Option<SecretString>,
+}
+
+impl EtcdSecurity {
+    /// Whether TLS material was given, which makes every endpoint TLS.
+    fn wants_tls(&self) -> bool {
+        self.ca.is_some() || self.client_cert.is_some() || self.client_key.is_some()
+    }
+
+    /// The TLS options for `endpoints`, if they are TLS: the CA (else the system's roots) and the
+    /// client identity. The files are read now, so that a wrong one is named at start.
+    async fn tls(&self, endpoints: &[String]) -> Result<Option<TlsOptions>, String> {
+        let https = endpoints
+            .iter()
+            .filter(|endpoint| endpoint.starts_with("https://"))
+            .count();
+        let plain = endpoints
+            .iter()
+            .find(|endpoint| endpoint.starts_with("http://"));
+        if let Some(plain) = plain {
+            if self.wants_tls() {
+                return Err(format!(
+                    "--etcd-ca/--etcd-cert/--etcd-key are for TLS, but the etcd endpoint {plain} is plaintext: use https://"
+                ));
+            }
+            if https > 0 {
+                return Err(format!(
+                    "the etcd endpoints mix https:// and plaintext ({plain}): use https:// for all"
+                ));
+            }
+            return Ok(None);
+        }
+        if https == 0 && !self.wants_tls() {
+            return Ok(None);
+        }
+        let mut tls = TlsOptions::new().timeout(CALL_TIMEOUT);
+        tls = match &self.ca {
+            Some(ca) => tls.ca_certificate(Certificate::from_pem(
+                read_pem("--etcd-ca", ca, CERTIFICATE).await?,
+            )),
+            None => tls.with_native_roots(),
+        };
+        match (&self.client_cert, &self.client_key) {
+            (Some(cert), Some(key)) => {
+                let cert = read_pem("--etcd-cert", cert, CERTIFICATE).await?;
+                let key = read_pem("--etcd-key", key, PRIVATE_KEY).await?;
+                tls = tls.identity(Identity::from_pem(cert, key));
+            }
+            (None, None) => {}
+            (Some(_), None) | (None, Some(_)) => {
+                return Err("--etcd-cert and --etcd-key go together".to_owned());
+            }
+        }
+        Ok(Some(tls))
+    }
+
+    /// The user and password to authenticate as, if any.
+    fn credentials(&self) -> Result<Option<(String, String)>, String> {
+        match (&self.user, &self.password) {
+            (Some(user), Some(password)) => {
+                Ok(Some((user.clone(), password.expose_secret().to_owned())))
+            }
+            (Some(user), None) => Err(format!(
+                "--etcd-user {user} needs a password: set {ETCD_PASSWORD_ENV} or --etcd-password-file"
+            )),
+            (None, Some(_)) => Err(format!(
+                "an etcd password is set ({ETCD_PASSWORD_ENV} or --etcd-password-file) but --etcd-user is not"
+            )),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// `error` from connecting (over TLS if `encrypted`), saying which setting etcd refused.
+    fn refused(&self, error: &etcd_client::Error, encrypted: bool) -> StoreError {
+        let text = describe(error);
+        if let Some(user) = &self.user
+            && text.contains("authentication failed")
+        {
+            return StoreError::Unavailable(format!(
+                "etcd refused the password of --etcd-user {user}: {text}"
+            ));
+        }
+        if encrypted && text.contains("invalid peer certificate") {
+            let trusted = match &self.ca {
+                Some(ca) => format!("--etcd-ca {}", ca.display()),
+                None => "the system's roots (no --etcd-ca)".to_owned(),
+            };
+            return StoreError::Unavailable(format!(
+                "etcd's TLS certificate does not check out against {trusted}: {text}"
+            ));
+        }
+        // etcd checks a client certificate only after the TLS 1.3 handshake, and then just
+        // closes the connection: all the client sees is that it closed.
+        let closed_after_connecting = !text.contains("etcdserver:")
+            && !text.contains("tcp connect error")
+            && !text.contains("certificate");
+        if encrypted && self.client_cert.is_none() && closed_after_connecting {
+            return StoreError::Unavailable(format!(
+                "{text} (over TLS without a client certificate: if etcd requires one, give --etcd-cert and --etcd-key)"
+            ));
+        }
+        StoreError::Unavailable(text)
+    }
+}
+
+/// The flags that make an [`EtcdSecurity`], shared by `soberana-api` and the operator.
+#[derive(Clone, Debug, clap::Args)]
+pub struct EtcdSecurityArguments {
+    /// PEM CA that signed etcd's certificate (https:// endpoints; default: the system's roots).
+    #[arg(long, value_name = "FILE")]
+    pub etcd_ca: Option<PathBuf>,
+    /// PEM client certificate for an etcd with --client-cert-auth; with --etcd-key.
+    #[arg(long, value_name = "FILE", requires = "etcd_key")]
+    pub etcd_cert: Option<PathBuf>,
+    /// PEM private key of --etcd-cert.
+    #[arg(long, value_name = "FILE", requires = "etcd_cert")]
+    pub etcd_key: Option<PathBuf>,
+    /// etcd user, for an etcd with authentication on. Its password comes from
+    /// SOBERANA_ETCD_PASSWORD or --etcd-password-file, never a flag (`ps` would show it).
+    #[arg(long)]
+    pub etcd_user: Option<String>,
+    /// File holding the etcd user's password (a trailing newline is not part of it).
+    #[arg(long, value_name = "FILE", requires = "etcd_user")]
+    pub etcd_password_file: Option<PathBuf>,
+}
+
+impl EtcdSecurityArguments {
+    /// The security these flags ask for, the password from `SOBERANA_ETCD_PASSWORD` or
+    /// `--etcd-password-file`.
+    pub fn security(&self) -> anyhow::Result<EtcdSecurity> {
+        let from_environment = match std::env::var(ETCD_PASSWORD_ENV) {
+            Ok(password) => Some(password),
+            Err(std::env::VarError::NotPresent) => None,
+            Err(std::env::VarError::NotUnicode(_)) => {
+                anyhow::bail!("{ETCD_PASSWORD_ENV} is not UTF-8")
+            }
+        };
+        self.security_with(from_environment)
+    }
+
+    /// The security, given the value of `SOBERANA_ETCD_PASSWORD` (empty counts as unset, as a
+    /// chart sets it from an optional Secret).
+    fn security_with(&self, from_environment: Option<String>) -> anyhow::Result<EtcdSecurity> {
+        let from_environment = from_environment.filter(|password| !password.is_empty());
+        let password = match (from_environment, &self.etcd_password_file) {
+            (Some(_), Some(file)) => anyhow::bail!(
+                "the etcd password is given twice, by {ETCD_PASSWORD_ENV} and by --etcd-password-file {}: keep one",
+                file.display()
+            ),
+            (Some(password), None) => Some(password),
+            (None, Some(file)) => Some(read_password_file(file)?),
+            (None, None) => None,
+        };
+        let security = EtcdSecurity {
+            ca: self.etcd_ca.clone(),
+            client_cert: self.etcd_cert.clone(),
+            client_key: self.etcd_key.clone(),
+            user: self.etcd_user.clone(),
+            password: password.map(SecretString::from),
+        };
+        security.credentials().map_err(anyhow::Error::msg)?;
+        Ok(security)
+    }
+}
+
+/// The password in `file`, without a trailing newline (`echo` and editors add one).
+fn read_password_file(file: &Path) -> anyhow::Result<String> {
+    let mut password = std::fs::read_to_string(file)
+        .map_err(|error| anyhow::anyhow!("--etcd-password-file {}: {error}", file.display()))?;
+    if password.ends_with('\n') {
+        password.pop();
+        if password.ends_with('\r') {
+            password.pop();
+        }
+    }
+    if password.is_empty() {
+        anyhow::bail!("--etcd-password-file {}: the file is empty", file.display());
+    }
+    Ok(password)
+}
+
+/// What a PEM certificate starts with.
+const CERTIFICATE: &str = "-----BEGIN CERTIFICATE-----";
+/// What every PEM private key's first line ends with (PKCS#8, RSA or EC).
+const PRIVATE_KEY: &str = "PRIVATE KEY-----";
+
+/// The PEM file `path` given by `flag`, checked to hold `marker`.
+async fn read_pem(flag: &str, path: &Path, marker: &str) -> Result<Vec<u8>, String> {
+    let pem = tokio::fs::read(path)
+        .await
+        .map_err(|error| format!("{flag} {}: {error}", path.display()))?;
+    if !String::from_utf8_lossy(&pem).contains(marker) {
+        let what = if marker == CERTIFICATE {
+            "a PEM certificate"
+        } else {
+            "a PEM private key"
+        };
+        return Err(format!("{flag} {}: not {what}", path.display()));
+    }
+    Ok(pem)
+}
+
+/// An etcd client error as a sentence a person can act on: etcd's own message, or the transport
+/// failure with its causes (a refused certificate, a refused connection).
+fn describe(error: &etcd_client::Error) -> String {
+    let (mut text, mut cause): (String, Option<&(dyn std::error::Error + 'static)>) = match error {
+        etcd_client::Error::GRpcStatus(status) if status.message().is_empty() => {
+            (status.code().to_string(), status.source())
+        }
+        etcd_client::Error::GRpcStatus(status) => (status.message().to_owned(), status.source()),
+        etcd_client::Error::TransportError(error) => (error.to_string(), error.source()),
+        other => (other.to_string(), None),
+    };
+    while let Some(inner) = cause {
+        let inner_text = inner.to_string();
+        // tonic's wrapper of every transport failure says nothing its causes do not.
+        if inner_text != "transport error" && !text.contains(&inner_text) {
+            text = format!("{text}: {inner_text}");
+        }
+        cause = inner.source();
+    }
+    text
+}
 
 /// The store on an etcd cluster.
 #[derive(Clone)]
@@ -59,18 +310,56 @@ struct Head {
 }
 
 impl EtcdStore {
-    /// Connects to `endpoints` (e.g. `http://127.0.0.1:2379`); keys go under `prefix`.
-    pub async fn connect(endpoints: &[String], prefix: &str) -> Result<Self, StoreError> {
-        let options = etcd_client::ConnectOptions::new()
+    /// Connects to `endpoints` (e.g. `https://etcd-0:2379`); keys go under `prefix`. With
+    /// `security`, over TLS (etcd's certificate checked against the CA, a client certificate
+    /// presented) and as an etcd user. Over TLS or with a user, etcd is asked once here, so a
+    /// wrong file, a certificate either side refuses or a wrong password fails the start, named
+    /// by its flag; over plaintext without a user nothing is asked until the first call.
+    pub async fn connect(
+        endpoints: &[String],
+        prefix: &str,
+        security: &EtcdSecurity,
+    ) -> Result<Self, StoreError> {
+        let mut options = ConnectOptions::new()
             .with_connect_timeout(CALL_TIMEOUT)
             .with_timeout(CALL_TIMEOUT)
             // Pings on the connection, so that a watch on an unreachable etcd ends within
             // seconds instead of serving what it last saw.
             .with_keep_alive(KEEP_ALIVE_INTERVAL, CALL_TIMEOUT)
             .with_keep_alive_while_idle(true);
+        let tls = security
+            .tls(endpoints)
+            .await
+            .map_err(StoreError::Unavailable)?;
+        let encrypted = tls.is_some();
+        if let Some(tls) = tls {
+            options = options.with_tls(tls);
+        }
+        if let Some((user, password)) = security.credentials().map_err(StoreError::Unavailable)? {
+            if !encrypted {
+                tracing::warn!(
+                    %user,
+                    "the etcd password goes over plaintext; use https:// endpoints"
+                );
+            }
+            // etcd's tokens expire (after 5 minutes by default, and when etcd restarts): the
+            // client authenticates again when etcd says so.
+            options = options
+                .with_user(user, password)
+                .with_auto_token_refresh(true);
+        }
         let client = Client::connect(endpoints, Some(options))
             .await
-            .map_err(unavailable)?;
+            .map_err(|error| security.refused(&error, encrypted))?;
+        if encrypted {
+            // A TLS setting etcd refuses fails the start, saying which, rather than every call.
+            // (With a user this is the second call: authenticating was the first.)
+            client
+                .maintenance_client()
+                .status()
+                .await
+                .map_err(|error| security.refused(&error, encrypted))?;
+        }
         Ok(Self {
             client,
             prefix: prefix.to_owned(),
@@ -274,7 +563,7 @@ impl EtcdStore {
 }
 
 fn unavailable(error: etcd_client::Error) -> StoreError {
-    StoreError::Unavailable(error.to_string())
+    StoreError::Unavailable(describe(&error))
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
@@ -300,6 +589,7 @@ impl Store for EtcdStore {
     async fn reserve(
         &self,
         plan: &str,
+        quota: &TenantQuota,
         wanted: &[(String, Capacity)],
         free: &BTreeMap<String, Capacity>,
         ttl: Duration,
@@ -316,9 +606,23 @@ impl Store for EtcdStore {
             .filter(|held| held.plan == plan && !sites.contains(&held.site.as_str()))
             .map(|held| held.site)
             .collect();
+        let tenant_guard = self.key(&format!("reservation-tenant-guards/{}", quota.tenant));
         for _ in 0..ATTEMPTS {
             let mut held = Vec::new();
             let mut guards = Vec::new();
+            // The tenant's guard moves with each of its plans' reservations, so two plans of
+            // one tenant racing past its quota cannot both commit.
+            let tenant_revision = self
+                .client
+                .kv_client()
+                .get(tenant_guard.clone(), None)
+                .await
+                .map_err(unavailable)?
+                .kvs()
+                .first()
+                .map_or(0, |kv| kv.mod_revision());
+            let everything: Vec<Held> = self.prefixed("reservations/").await?;
+            quota.check(plan, wanted, &everything)?;
             for site in &sites {
                 let (site_held, revision) = self.site_reservations(site).await?;
                 // The plan's own earlier reservations (a retry) are replaced, not added to.
@@ -327,8 +631,8 @@ impl Store for EtcdStore {
             }
             check_fits(wanted, &held, free)?;
             let lease = self.lease(ttl).await?;
-            let made = held_for(plan, wanted, ttl);
-            let compares: Vec<Compare> = guards
+            let made = held_for(plan, &quota.tenant, wanted, ttl);
+            let mut compares: Vec<Compare> = guards
                 .iter()
                 .map(|(site, revision)| {
                     Compare::mod_revision(
@@ -338,7 +642,16 @@ impl Store for EtcdStore {
                     )
                 })
                 .collect();
-            let mut operations = Vec::new();
+            compares.push(Compare::mod_revision(
+                tenant_guard.clone(),
+                CompareOp::Equal,
+                tenant_revision,
+            ));
+            let mut operations = vec![TxnOp::put(
+                tenant_guard.clone(),
+                plan.as_bytes().to_vec(),
+                None,
+            )];
             for reservation in &made {
                 operations.push(TxnOp::put(
                     self.key(&format!("reservations/{}/{plan}", reservation.site)),
@@ -496,4 +809,97 @@ fn first_value(responses: Vec<etcd_client::TxnOpResponse>) -> Option<Vec<u8>> {
         etcd_client::TxnOpResponse::Get(get) => get.kvs().first().map(|kv| kv.value().to_vec()),
         _ => None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "a test panics to report a failure")]
+
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Flags {
+        #[command(flatten)]
+        etcd: EtcdSecurityArguments,
+    }
+
+    fn flags(arguments: &[&str]) -> Result<EtcdSecurityArguments, clap::Error> {
+        Flags::try_parse_from(std::iter::once("soberana-api").chain(arguments.iter().copied()))
+            .map(|flags| flags.etcd)
+    }
+
+    #[test]
+    fn the_password_is_never_a_flag_and_a_certificate_needs_its_key() {
+        let error = flags(&["--etcd-user", "soberana", "--etcd-password", "secret"]).unwrap_err();
+        assert_eq!(error.kind(), clap::error::ErrorKind::UnknownArgument);
+        let error = flags(&["--etcd-cert", "client.crt"]).unwrap_err();
+        assert_eq!(
+            error.kind(),
+            clap::error::ErrorKind::MissingRequiredArgument
+        );
+        assert!(error.to_string().contains("--etcd-key"), "{error}");
+        let error = flags(&["--etcd-password-file", "password"]).unwrap_err();
+        assert_eq!(
+            error.kind(),
+            clap::error::ErrorKind::MissingRequiredArgument
+        );
+    }
+
+    #[test]
+    fn the_password_comes_from_the_environment_or_a_file_but_not_both() {
+        let directory = tempfile::tempdir().unwrap();
+        let file = directory.path().join("password");
+        std::fs::write(&file, "from-the-file\n").unwrap();
+        let file_flag = file.to_str().unwrap();
+
+        let from_file = flags(&["--etcd-user", "soberana", "--etcd-password-file", file_flag])
+            .unwrap()
+            .security_with(None)
+            .unwrap();
+        assert_eq!(
+            from_file.credentials().unwrap(),
+            Some(("soberana".to_owned(), "from-the-file".to_owned())),
+            "the trailing newline is not part of the password"
+        );
+
+        let user_only = flags(&["--etcd-user", "soberana"]).unwrap();
+        let from_environment = user_only
+            .security_with(Some("from-the-environment".to_owned()))
+            .unwrap();
+        assert_eq!(
+            from_environment.credentials().unwrap(),
+            Some(("soberana".to_owned(), "from-the-environment".to_owned()))
+        );
+        let error = user_only
+            .security_with(Some(String::new()))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("needs a password"), "{error}");
+
+        let error = flags(&["--etcd-user", "soberana", "--etcd-password-file", file_flag])
+            .unwrap()
+            .security_with(Some("from-the-environment".to_owned()))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("given twice"), "{error}");
+
+        let error = flags(&[])
+            .unwrap()
+            .security_with(Some("stray".to_owned()))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("--etcd-user is not"), "{error}");
+    }
+
+    #[test]
+    fn the_password_stays_out_of_debug_output() {
+        let security = EtcdSecurity {
+            user: Some("soberana".to_owned()),
+            password: Some("hunter2".into()),
+            ..EtcdSecurity::default()
+        };
+        assert!(!format!("{security:?}").contains("hunter2"));
+    }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use soberana_core::resources::capacity::Capacity;
 use tokio::sync::Mutex;
 
-use super::{Held, Store, StoreError, check_fits, held_for, unix_now};
+use super::{Held, Store, StoreError, TenantQuota, check_fits, held_for, unix_now};
 use soberana_core::ledger::{GENESIS, LedgerRecord, NewRecord};
 
 /// Everything in one lock: each call is one transaction.
@@ -54,6 +54,7 @@ impl Store for MemoryStore {
     async fn reserve(
         &self,
         plan: &str,
+        quota: &TenantQuota,
         wanted: &[(String, Capacity)],
         free: &BTreeMap<String, Capacity>,
         ttl: Duration,
@@ -67,7 +68,8 @@ impl Store for MemoryStore {
             .cloned()
             .collect();
         check_fits(wanted, &others, free)?;
-        let made = held_for(plan, wanted, ttl);
+        quota.check(plan, wanted, &others)?;
+        let made = held_for(plan, &quota.tenant, wanted, ttl);
         state.reservations = others;
         state.reservations.extend(made.iter().cloned());
         Ok(made)

@@ -24,6 +24,9 @@ use soberana_core::ledger::{LedgerRecord, NewRecord};
 #[serde(rename_all = "camelCase")]
 pub struct Held {
     pub plan: String,
+    /// The tenant whose plan it is (empty in reservations written before tenants were kept).
+    #[serde(default)]
+    pub tenant: String,
     pub site: String,
     pub capacity: Capacity,
     /// Seconds since the Unix epoch.
@@ -45,6 +48,71 @@ pub enum StoreError {
     Contended(String),
     #[error("stored data is not what Soberana wrote: {0}")]
     Corrupt(String),
+    #[error("{0}")]
+    OverQuota(String),
+}
+
+/// How much one tenant may hold in reservations at once, so that one agency cannot reserve
+/// the data centre: plans holding reservations, and their capacity summed over sites.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TenantQuota {
+    pub tenant: String,
+    pub max_plans: usize,
+    pub max_capacity: Capacity,
+}
+
+impl TenantQuota {
+    /// No limit, for tests of everything else.
+    pub fn unlimited(tenant: &str) -> Self {
+        Self {
+            tenant: tenant.to_owned(),
+            max_plans: usize::MAX,
+            max_capacity: Capacity {
+                cpu_millicores: u64::MAX,
+                memory_mebibytes: u64::MAX,
+                storage_gibibytes: u64::MAX,
+            },
+        }
+    }
+
+    /// Checks that `plan` holding `wanted` keeps the tenant within this quota, next to what
+    /// its other plans hold among `held` (the plan's own earlier reservations are replaced).
+    pub fn check(
+        &self,
+        plan: &str,
+        wanted: &[(String, Capacity)],
+        held: &[Held],
+    ) -> Result<(), StoreError> {
+        let others: Vec<&Held> = held
+            .iter()
+            .filter(|held| held.tenant == self.tenant && held.plan != plan)
+            .collect();
+        let mut plans: Vec<&str> = others.iter().map(|held| held.plan.as_str()).collect();
+        plans.sort_unstable();
+        plans.dedup();
+        if plans.len() >= self.max_plans {
+            return Err(StoreError::OverQuota(format!(
+                "tenant {} already holds reservations for {} plans, its limit (--tenant-reservation-plans); submit or cancel one, or let it expire",
+                self.tenant,
+                plans.len()
+            )));
+        }
+        let holding = others
+            .iter()
+            .fold(Capacity::default(), |sum, held| sum.plus(held.capacity));
+        let adding = wanted
+            .iter()
+            .fold(Capacity::default(), |sum, (_, capacity)| {
+                sum.plus(*capacity)
+            });
+        if !self.max_capacity.holds(holding.plus(adding)) {
+            return Err(StoreError::OverQuota(format!(
+                "tenant {} holds {holding} in reservations; this plan's {adding} more would pass its limit of {} (--tenant-reservation-percent of the data centre)",
+                self.tenant, self.max_capacity
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// The API's persistent state.
@@ -52,12 +120,14 @@ pub enum StoreError {
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// Every reservation not yet expired.
     async fn reservations(&self) -> Result<Vec<Held>, StoreError>;
-    /// Holds `wanted` for `plan` until `ttl` passes, all or nothing, provided each site's
-    /// reservations (these included) stay within its `free` capacity (capacity net of what is
-    /// allocated, before reservations). A plan reserving again (a retry) replaces what it held.
+    /// Holds `wanted` for `plan` of `quota`'s tenant until `ttl` passes, all or nothing,
+    /// provided each site's reservations (these included) stay within its `free` capacity
+    /// (capacity net of what is allocated, before reservations) and the tenant's stay within
+    /// `quota`. A plan reserving again (a retry) replaces what it held.
     async fn reserve(
         &self,
         plan: &str,
+        quota: &TenantQuota,
         wanted: &[(String, Capacity)],
         free: &BTreeMap<String, Capacity>,
         ttl: Duration,
@@ -96,12 +166,18 @@ pub(crate) fn unix_now() -> u64 {
 }
 
 /// The reservations `plan` makes for `wanted`, expiring after `ttl` (at least a second).
-pub(crate) fn held_for(plan: &str, wanted: &[(String, Capacity)], ttl: Duration) -> Vec<Held> {
+pub(crate) fn held_for(
+    plan: &str,
+    tenant: &str,
+    wanted: &[(String, Capacity)],
+    ttl: Duration,
+) -> Vec<Held> {
     let expires_unix = unix_now() + ttl.as_secs().max(1);
     wanted
         .iter()
         .map(|(site, capacity)| Held {
             plan: plan.to_owned(),
+            tenant: tenant.to_owned(),
             site: site.clone(),
             capacity: *capacity,
             expires_unix,
