@@ -7,6 +7,7 @@ pub mod references;
 pub mod remote;
 pub mod remote_commands;
 pub mod remote_output;
+pub mod remote_token;
 pub mod report;
 pub mod server;
 pub mod store;

@@ -18,21 +18,38 @@ pub struct Connection {
         global = true
     )]
     pub server: String,
-    /// Bearer token (default: SOBERANA_TOKEN, else the kubeconfig's current user's token).
+    /// Bearer token issued for the API's audience (default: SOBERANA_TOKEN, else one the
+    /// kubeconfig's ServiceAccount requests for that audience).
     #[arg(long, env = "SOBERANA_TOKEN", hide_env_values = true, global = true)]
     pub token: Option<String>,
-    /// Kubeconfig to take the token from (default: KUBECONFIG or ~/.kube/config).
+    /// Kubeconfig whose user requests a token for the API (default: KUBECONFIG or
+    /// ~/.kube/config); its own token is never sent to the API.
     #[arg(long, global = true)]
     pub kubeconfig: Option<PathBuf>,
+    /// The audience the API accepts (its --token-audience).
+    #[arg(
+        long,
+        env = "SOBERANA_TOKEN_AUDIENCE",
+        default_value = "soberana-api",
+        global = true
+    )]
+    pub token_audience: String,
+    /// The token, once resolved by `channel`.
+    #[arg(skip)]
+    resolved: std::sync::Arc<std::sync::OnceLock<String>>,
     /// PEM CA that signed the API's certificate (for https:// servers).
     #[arg(long, global = true)]
     pub ca_file: Option<PathBuf>,
 }
 
 impl Connection {
-    /// A channel to the server.
+    /// A channel to the server, with the caller's token resolved for the requests on it.
     pub async fn channel(&self) -> Result<Channel> {
         refuse_remote_plaintext(&self.server)?;
+        if self.resolved.get().is_none() {
+            let token = self.bearer().await?;
+            let _ = self.resolved.set(token);
+        }
         let mut endpoint = Endpoint::from_shared(self.server.clone())
             .with_context(|| format!("--server {:?} is not a URL", self.server))?
             .connect_timeout(std::time::Duration::from_secs(5));
@@ -49,51 +66,29 @@ impl Connection {
             .with_context(|| format!("connecting to the API at {}", self.server))
     }
 
-    /// The caller's token.
-    pub fn bearer(&self) -> Result<String> {
+    /// The caller's token: `--token`, or one requested for the API's audience by the
+    /// kubeconfig's user (see `remote_token`).
+    async fn bearer(&self) -> Result<String> {
         if let Some(token) = &self.token {
             return Ok(token.clone());
         }
         let kubeconfig = match &self.kubeconfig {
             Some(path) => kube::config::Kubeconfig::read_from(path)
-                .with_context(|| format!("reading {}", path.display()))?,
+                .with_context(|| format!("reading --kubeconfig {}", path.display()))?,
             None => kube::config::Kubeconfig::read()
                 .context("reading the kubeconfig (or pass --token)")?,
         };
-        let context_name = kubeconfig
-            .current_context
-            .clone()
-            .context("the kubeconfig has no current context; pass --token")?;
-        let user = kubeconfig
-            .contexts
-            .iter()
-            .find(|context| context.name == context_name)
-            .and_then(|context| context.context.as_ref())
-            .map(|context| context.user.clone())
-            .context("the kubeconfig's current context names no user")?;
-        let auth = kubeconfig
-            .auth_infos
-            .iter()
-            .find(|auth| Some(&auth.name) == user.as_ref())
-            .and_then(|auth| auth.auth_info.clone())
-            .context("the kubeconfig's current user is not defined")?;
-        if let Some(token) = auth.token {
-            use secrecy::ExposeSecret;
-            return Ok(token.expose_secret().to_owned());
-        }
-        if let Some(file) = auth.token_file {
-            return Ok(std::fs::read_to_string(&file)
-                .with_context(|| format!("reading the token file {file}"))?
-                .trim()
-                .to_owned());
-        }
-        bail!("the kubeconfig's current user has no token; pass --token or set SOBERANA_TOKEN")
+        crate::remote_token::audience_token(kubeconfig, &self.token_audience).await
     }
 
     /// `message` with the caller's token.
     pub fn request<T>(&self, message: T) -> Result<Request<T>> {
         let mut request = Request::new(message);
-        let value = format!("Bearer {}", self.bearer()?)
+        let token = self
+            .resolved
+            .get()
+            .context("no token resolved: connect with `channel` first")?;
+        let value = format!("Bearer {token}")
             .parse()
             .context("the token contains characters a header cannot carry")?;
         request.metadata_mut().insert("authorization", value);

@@ -32,7 +32,7 @@ use soberana_core::ledger::{LedgerRecord, RecordKind, verify};
 use soberana_e2e::agency_access::{API_AUDIENCE, agency_token};
 use soberana_e2e::etcd_server::EtcdServer;
 use soberana_e2e::operator_process::sum_samples;
-use soberana_e2e::soberana_install::service_account_token;
+use soberana_e2e::soberana_install::{service_account_token, token_kubeconfig};
 use soberana_e2e::soberana_manifests::{examples_directory, install_crds, yaml_documents};
 use soberana_e2e::state_data_centre::apply;
 use soberana_e2e::{ControlPlane, Suite, wait_until};
@@ -85,6 +85,10 @@ fn main() -> ExitCode {
         .test(
             "a_caller_past_its_rate_concurrency_or_streams_is_refused_and_others_are_not",
             caller_limits,
+        )
+        .test(
+            "the_cli_sends_a_token_its_service_account_requests_for_the_api_never_the_kubeconfigs_own",
+            kubeconfig_token,
         )
         .test(
             "a_rewritten_suffix_a_cut_tail_and_a_restarted_chain_contradict_signed_checkpoints",
@@ -1595,5 +1599,79 @@ async fn caller_limits(plane: Arc<ControlPlane>) -> Result<()> {
         || async { Ok(audit.clone().watch_decisions(watch()).await.is_ok()) },
     )
     .await?;
+    Ok(())
+}
+
+/// The CLI given only a kubeconfig (whose token is for the Kubernetes API) asks the cluster for
+/// a token for the API's audience: a ServiceAccount allowed to do so is served; one that is not
+/// gets the `kubectl create token` command to run; the kubeconfig's own token never reaches
+/// the API (sent as --token, it is refused).
+async fn kubeconfig_token(plane: Arc<ControlPlane>) -> Result<()> {
+    let api = start(&plane).await?;
+    let cluster = plane.cluster("mgmt")?;
+    let admin = cluster.client().await?;
+    let params = PatchParams::apply("soberana-e2e").force();
+    let role = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+        "metadata": {"name": "own-token", "namespace": "agna-prod"},
+        "rules": [{"apiGroups": [""], "resources": ["serviceaccounts/token"],
+                   "verbs": ["create"], "resourceNames": ["migrator"]}]
+    });
+    Api::<k8s_openapi::api::rbac::v1::Role>::namespaced(admin.clone(), "agna-prod")
+        .patch("own-token", &params, &Patch::Apply(&role))
+        .await?;
+    let binding = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": "own-token", "namespace": "agna-prod"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "own-token"},
+        "subjects": [{"kind": "ServiceAccount", "name": "migrator", "namespace": "agna-prod"}]
+    });
+    Api::<k8s_openapi::api::rbac::v1::RoleBinding>::namespaced(admin.clone(), "agna-prod")
+        .patch("own-token", &params, &Patch::Apply(&binding))
+        .await?;
+    let directory =
+        std::env::temp_dir().join(format!("soberana-kubeconfig-{}", std::process::id()));
+    std::fs::create_dir_all(&directory)?;
+    let run = |namespace: &'static str| {
+        let (admin, directory, endpoint) = (admin.clone(), directory.clone(), api.endpoint.clone());
+        async move {
+            // The kubeconfig holds a token for the Kubernetes API (no audience asked for).
+            let kube_token = Api::<ServiceAccount>::namespaced(admin, namespace)
+                .create_token_request("migrator", &PostParams::default(), &TokenRequest::default())
+                .await?
+                .status
+                .and_then(|status| status.token)
+                .context("no token")?;
+            let file = directory.join(format!("{namespace}.kubeconfig"));
+            std::fs::write(&file, token_kubeconfig(cluster, "migrator", &kube_token))?;
+            let output = tokio::process::Command::new(SOBERANA)
+                .args([
+                    "list",
+                    "-n",
+                    namespace,
+                    "--server",
+                    &endpoint,
+                    "--kubeconfig",
+                ])
+                .arg(&file)
+                .env_remove("SOBERANA_TOKEN")
+                .output()
+                .await?;
+            anyhow::Ok((output, kube_token))
+        }
+    };
+    let (allowed, kube_token) = run("agna-prod").await?;
+    ensure!(allowed.status.success(), "{allowed:?}");
+    let (refused, _) = run("agnb-prod").await?;
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    ensure!(
+        refused.status.code() == Some(1)
+            && stderr
+                .contains("kubectl create token migrator -n agnb-prod --audience soberana-api"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = soberana(&api, &kube_token, &["list", "-n", "agna-prod"]).await?;
+    ensure!(code == 1 && stderr.contains("Unauthenticated"), "{stderr}");
+    std::fs::remove_dir_all(&directory)?;
     Ok(())
 }

@@ -1,9 +1,8 @@
 //! `soberana`: the command line for security teams and migration tooling. Offline mode evaluates
 //! placement from the same YAML users `kubectl apply`, for CI gates:
 //! exit 0 when every workload can be placed, 1 when some cannot, 2 on bad input. The other
-//! commands talk to the API (`--server`, a bearer token from `--token`, `SOBERANA_TOKEN` or the
-//! kubeconfig's current user).
-
+//! commands talk to the API (`--server`, a token issued for the API's audience from `--token`,
+//! `SOBERANA_TOKEN`, or requested by the kubeconfig's ServiceAccount).
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
