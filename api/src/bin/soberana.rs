@@ -3,6 +3,7 @@
 //! exit 0 when every workload can be placed, 1 when some cannot, 2 on bad input. The other
 //! commands talk to the API (`--server`, a token issued for the API's audience from `--token`,
 //! `SOBERANA_TOKEN`, or requested by the kubeconfig's ServiceAccount).
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
