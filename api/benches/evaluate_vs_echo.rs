@@ -1,7 +1,8 @@
 //! `PlacementService.Evaluate` through the real API (bearer-token authentication and
 //! authorization against a real API server, inventory watched from it, reservations mirrored from
 //! a real etcd, the engine, the conversions) against bare tonic servers answering the same RPC at
-//! once, built from the same tonic, on loopback, plaintext all, in the same run:
+//! once, built from the same tonic, on loopback, all over TLS (rustls, one self-signed server
+//! certificate; the API requires TLS by default), in the same run:
 //!
 //! - `echo`: answers with an empty message: the baseline the goal is stated against;
 //! - `echo+answer`: answers with the very message the API gave for this request (captured before
@@ -30,7 +31,7 @@ use soberana_e2e::etcd_server::EtcdServer;
 use soberana_e2e::soberana_install::service_account_token;
 use soberana_e2e::soberana_manifests::{apply_directory, examples_directory, install_crds};
 use soberana_proto::v1 as proto;
-use tonic::transport::{Channel, Server};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status};
 
 /// The allocator `soberana-api` runs with; the echo server and the load share it.
@@ -63,12 +64,17 @@ impl proto::placement_service_server::PlacementService for Echo {
     }
 }
 
-/// Starts a baseline server answering `answer`; returns its port.
-fn start_echo(answer: proto::EvaluateResponse) -> Result<u16> {
+/// Starts a baseline server answering `answer` over TLS with `certificate`; returns its port.
+fn start_echo(answer: proto::EvaluateResponse, certificate: &ServerCertificate) -> Result<u16> {
     let port = free_port()?;
     let address = format!("127.0.0.1:{port}").parse()?;
+    let tls = ServerTlsConfig::new().identity(Identity::from_pem(
+        &certificate.certificate_pem,
+        &certificate.key_pem,
+    ));
     tokio::spawn(
         Server::builder()
+            .tls_config(tls)?
             .add_service(
                 proto::placement_service_server::PlacementServiceServer::new(Echo { answer }),
             )
@@ -153,9 +159,45 @@ fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
     sorted.get(index).copied().unwrap_or_default()
 }
 
-async fn channel(port: u16) -> Result<Channel> {
+/// A self-signed certificate for 127.0.0.1, in files for the API and in memory for the rest.
+struct ServerCertificate {
+    certificate_pem: String,
+    key_pem: String,
+    directory: std::path::PathBuf,
+}
+
+impl ServerCertificate {
+    fn generate() -> Result<Self> {
+        let key = rcgen::KeyPair::generate()?;
+        let certificate =
+            rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])?.self_signed(&key)?;
+        let directory =
+            std::env::temp_dir().join(format!("soberana-bench-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&directory)?;
+        let generated = Self {
+            certificate_pem: certificate.pem(),
+            key_pem: key.serialize_pem(),
+            directory,
+        };
+        std::fs::write(
+            generated.directory.join("server.pem"),
+            &generated.certificate_pem,
+        )?;
+        std::fs::write(
+            generated.directory.join("server-key.pem"),
+            &generated.key_pem,
+        )?;
+        Ok(generated)
+    }
+}
+
+async fn channel(port: u16, certificate: &ServerCertificate) -> Result<Channel> {
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(&certificate.certificate_pem))
+        .domain_name("127.0.0.1");
     for _ in 0..100 {
-        if let Ok(channel) = Channel::from_shared(format!("http://127.0.0.1:{port}"))?
+        if let Ok(channel) = Channel::from_shared(format!("https://127.0.0.1:{port}"))?
+            .tls_config(tls.clone())?
             .connect()
             .await
         {
@@ -190,11 +232,16 @@ async fn main() -> Result<()> {
         service_account_token(cluster, "api-management-cluster.yaml", "soberana-api").await?;
     let api_client = cluster.client_with_token(&api_token).await?;
     let api_port = free_port()?;
+    let certificate = ServerCertificate::generate()?;
     let settings = Settings {
         address: format!("127.0.0.1:{api_port}").parse()?,
         metrics_address: format!("127.0.0.1:{}", free_port()?).parse()?,
-        tls: TlsFiles::default(),
-        plaintext: Plaintext::Loopback,
+        tls: TlsFiles {
+            certificate: Some(certificate.directory.join("server.pem")),
+            key: Some(certificate.directory.join("server-key.pem")),
+            client_ca: None,
+        },
+        plaintext: Plaintext::Refused,
         token_audience: DEFAULT_TOKEN_AUDIENCE.to_owned(),
         reflection: true,
         reservation_limits: ReservationLimits::default(),
@@ -213,7 +260,7 @@ async fn main() -> Result<()> {
         Arc::new(store),
         std::future::pending(),
     ));
-    let api = channel(api_port).await?;
+    let api = channel(api_port, &certificate).await?;
     // Warm up: the inventory loads, the first review is cached, connections open.
     let mut answer = proto::EvaluateResponse::default();
     for _ in 0..50 {
@@ -227,9 +274,16 @@ async fn main() -> Result<()> {
         ("soberana-api", api),
         (
             "echo",
-            channel(start_echo(proto::EvaluateResponse::default())?).await?,
+            channel(
+                start_echo(proto::EvaluateResponse::default(), &certificate)?,
+                &certificate,
+            )
+            .await?,
         ),
-        ("echo+answer", channel(start_echo(answer.clone())?).await?),
+        (
+            "echo+answer",
+            channel(start_echo(answer.clone(), &certificate)?, &certificate).await?,
+        ),
     ];
 
     let mut most = [0.0; 3];
@@ -239,7 +293,7 @@ async fn main() -> Result<()> {
         }
     }
     println!(
-        "Evaluate through soberana-api vs bare tonic servers, loopback, plaintext, alternating rounds of {} s per server ({ROUNDS} for throughput, {LATENCY_ROUNDS} per latency rate); the API's answer is {} bytes",
+        "Evaluate through soberana-api vs bare tonic servers, loopback, TLS for all, alternating rounds of {} s per server ({ROUNDS} for throughput, {LATENCY_ROUNDS} per latency rate); the API's answer is {} bytes",
         RUN.as_secs(),
         answer.encoded_len()
     );
@@ -248,7 +302,7 @@ async fn main() -> Result<()> {
         println!("  {name:<14} {calls:>8.0}");
     }
     println!(
-        "throughput ratio {:.2} vs echo (goal ≥ 0.50), {:.2} vs echo+answer",
+        "throughput ratio {:.2} vs echo (goal ≥ 0.60 with TLS), {:.2} vs echo+answer",
         most[0] / most[1],
         most[0] / most[2]
     );
@@ -285,5 +339,6 @@ async fn main() -> Result<()> {
         );
     }
     println!("p99 goal: ratio ≤ 2.00 vs echo at the same fixed rate");
+    std::fs::remove_dir_all(&certificate.directory)?;
     Ok(())
 }
