@@ -67,6 +67,25 @@ pub async fn start_and_plan(
         &kubeconfig,
         token_kubeconfig(cluster, "soberana-api", &token),
     )?;
+    // The ledger's signing key, made once with the CLI; checkpoints go to a directory.
+    let signing_key = directory.join("ledger-signing.pem");
+    let public_key = directory.join("ledger.pub");
+    let checkpoints = directory.join("ledger-checkpoints");
+    if !signing_key.exists() {
+        let keygen = tokio::process::Command::new(cli_binary)
+            .args(["audit", "keygen", "--private-key"])
+            .arg(&signing_key)
+            .arg("--public-key")
+            .arg(&public_key)
+            .output()
+            .await
+            .with_context(|| format!("running {}", cli_binary.display()))?;
+        anyhow::ensure!(
+            keygen.status.success(),
+            "soberana audit keygen: {}",
+            String::from_utf8_lossy(&keygen.stderr)
+        );
+    }
     let port = free_loopback_port()?;
     let metrics_port = free_loopback_port()?;
     let mut api = Component::new(
@@ -79,6 +98,10 @@ pub async fn start_and_plan(
             format!("--metrics-address=127.0.0.1:{metrics_port}"),
             format!("--etcd-endpoints={}", etcd.endpoint()),
             format!("--kubeconfig={}", kubeconfig.display()),
+            format!("--ledger-signing-key={}", signing_key.display()),
+            format!("--checkpoint-dir={}", checkpoints.display()),
+            // A checkpoint after every record, so the demo's verification anchors its plan.
+            "--checkpoint-every=1".to_owned(),
         ],
         directory,
     );
@@ -136,10 +159,31 @@ pub async fn start_and_plan(
         lines.extend(errors.lines().map(|line| format!("    {line}")));
     }
     let auditor = auditor_token(&admin, "default", "ledger-auditor").await?;
+    // The plan's checkpoint is signed just after the plan is recorded.
+    let mut anchored = false;
+    for _ in 0..100 {
+        anchored = std::fs::read_dir(&checkpoints)
+            .map(|entries| entries.count() > 0)
+            .unwrap_or(false);
+        if anchored {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::ensure!(
+        anchored,
+        "soberana-api signed no checkpoint into {}:\n{}",
+        checkpoints.display(),
+        api.log_tail(20)
+    );
     let verified = tokio::process::Command::new(cli_binary)
         .args([
             "audit", "verify", "--server", &endpoint, "--token", &auditor,
         ])
+        .arg("--checkpoint")
+        .arg(&checkpoints)
+        .arg("--public-key")
+        .arg(&public_key)
         .output()
         .await
         .with_context(|| format!("running {}", cli_binary.display()))?;
@@ -147,8 +191,10 @@ pub async fn start_and_plan(
         "A security team (ServiceAccount default/ledger-auditor, allowed to list Workloads) verifies the decision ledger, where the API records plans and the operator its placements:".to_owned(),
     );
     lines.push(format!(
-        "  {} audit verify --token $(…)",
-        cli_binary.display()
+        "  {} audit verify --token $(…) --checkpoint {} --public-key {}",
+        cli_binary.display(),
+        checkpoints.display(),
+        public_key.display()
     ));
     for stream in [&verified.stdout, &verified.stderr] {
         lines.extend(

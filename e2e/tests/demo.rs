@@ -115,7 +115,9 @@ fn demo_serves_kubectl_on_every_site_until_interrupted() {
         .find(|line| line.contains("every link verified"))
         .unwrap_or_default();
     assert!(
-        ledger.contains("(1 plans,") && !ledger.contains(" 0 placements"),
+        ledger.contains("(1 plans,")
+            && !ledger.contains(" 0 placements")
+            && ledger.contains("anchored through record"),
         "the demo did not verify a ledger with the plan and the operator's placements:\n{transcript}"
     );
     // The operator provisioned the institutions allowed on public-cloud-us there.
