@@ -31,7 +31,7 @@ test: tools harness
 
 ## demo: a local state data centre (mgmt + one cluster per example site) with the operator, until Ctrl-C
 demo: tools harness
-	$(CARGO) build --locked -p soberana-operator -p soberana-api --bins
+	$(CARGO) build --locked -p soberana-operator -p soberana-api -p soberana-cli --bins
 	SOBERANA_HARNESS_BIN="$$($(HARNESS))" $(CARGO) run --locked -p soberana-e2e --bin soberana-demo -- $(DEMO_ARGS)
 
 ## tools: check and install protoc, rustfmt and clippy
@@ -48,10 +48,10 @@ crds:
 
 ## policies: regenerate the snapshots of each example site's compiled admission policies
 policies:
-	$(CARGO) build --locked -q -p soberana-api --bin soberana
-	mkdir -p api/tests/snapshots
+	$(CARGO) build --locked -q -p soberana-cli --bin soberana
+	mkdir -p cli/tests/snapshots
 	for site in $$(grep -A2 '^kind: Site' examples/sites.yaml | awk '/^  name:/ { print $$2 }'); do \
-	  target/debug/soberana policies --site "$$site" -f examples/ > "api/tests/snapshots/residency-$$site.yaml"; \
+	  target/debug/soberana policies --site "$$site" -f examples/ > "cli/tests/snapshots/residency-$$site.yaml"; \
 	done
 
 ## bench: engine vs Rego, operator vs a plain write loop, API Evaluate vs a bare tonic server; figures go in BENCHMARKS.md

@@ -24,13 +24,14 @@ use soberana_api::server::auth::DEFAULT_TOKEN_AUDIENCE;
 use soberana_api::server::caller_limits::CallerLimitSettings;
 use soberana_api::server::serve::{ReservationLimits, Settings, TlsFiles, serve};
 use soberana_api::server::transport_policy::Plaintext;
-use soberana_api::store::etcd::{EtcdSecurity, EtcdStore};
 use soberana_e2e::ControlPlane;
 use soberana_e2e::agency_access::agency_token;
 use soberana_e2e::etcd_server::EtcdServer;
 use soberana_e2e::soberana_install::service_account_token;
 use soberana_e2e::soberana_manifests::{apply_directory, examples_directory, install_crds};
 use soberana_proto::v1 as proto;
+use soberana_store::etcd::EtcdStore;
+use soberana_store::etcd_security::EtcdSecurity;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status};
 

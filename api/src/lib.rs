@@ -1,14 +1,5 @@
-//! The Soberana gRPC API for agencies' migration tooling, and the `soberana` CLI.
+//! `soberana-api`: the gRPC server agencies' migration tooling and security teams call. Owns the
+//! services, authentication and authorization, per-caller limits, caches of the data centre and
+//! ledger checkpoint signing. Depends on `core`, `proto` and `store`; nothing depends on it.
 
-pub mod checkpoint_files;
-pub mod manifests;
-pub mod offline;
-pub mod references;
-pub mod remote;
-pub mod remote_commands;
-pub mod remote_output;
-pub mod remote_token;
-pub mod report;
 pub mod server;
-pub mod store;
-pub mod unknown_fields;

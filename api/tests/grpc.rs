@@ -27,7 +27,6 @@ use soberana_api::server::checkpoint_sinks::{
 use soberana_api::server::migration_service::{PLAN_ANNOTATION, REQUEST_ANNOTATION, answer_key};
 use soberana_api::server::serve::{ReservationLimits, Settings, TlsFiles, serve};
 use soberana_api::server::transport_policy::Plaintext;
-use soberana_api::store::etcd::{EtcdSecurity, EtcdStore};
 use soberana_core::ledger::{LedgerRecord, RecordKind, verify};
 use soberana_e2e::agency_access::{API_AUDIENCE, agency_token};
 use soberana_e2e::etcd_server::EtcdServer;
@@ -37,6 +36,8 @@ use soberana_e2e::soberana_manifests::{examples_directory, install_crds, yaml_do
 use soberana_e2e::state_data_centre::apply;
 use soberana_e2e::{ControlPlane, Suite, wait_until};
 use soberana_proto::v1 as proto;
+use soberana_store::etcd::EtcdStore;
+use soberana_store::etcd_security::EtcdSecurity;
 use tonic::transport::Channel;
 use tonic::{Code, Request};
 use tonic_types::StatusExt;
@@ -1023,7 +1024,10 @@ async fn malformed_requests(plane: Arc<ControlPlane>) -> Result<()> {
     Ok(())
 }
 
-const SOBERANA: &str = env!("CARGO_BIN_EXE_soberana");
+/// The `soberana` CLI, built beside this test by `cargo test --workspace`.
+static SOBERANA: std::sync::LazyLock<std::path::PathBuf> = std::sync::LazyLock::new(|| {
+    soberana_e2e::workspace_binaries::workspace_binary("soberana").unwrap()
+});
 
 /// Runs the CLI against the API as `token`; returns (exit code, stdout, stderr).
 async fn soberana(
@@ -1031,7 +1035,7 @@ async fn soberana(
     token: &str,
     arguments: &[&str],
 ) -> Result<(i32, String, String)> {
-    let output = tokio::process::Command::new(SOBERANA)
+    let output = tokio::process::Command::new(&*SOBERANA)
         .args(arguments)
         .args(["--server", &api.endpoint, "--token", token])
         .output()
@@ -1091,7 +1095,7 @@ async fn cli(plane: Arc<ControlPlane>) -> Result<()> {
         let endpoint = api.endpoint.clone();
         let token = api.agency_a.clone();
         tokio::spawn(async move {
-            tokio::process::Command::new(SOBERANA)
+            tokio::process::Command::new(&*SOBERANA)
                 .args([
                     "watch",
                     "agna-prod/expedientes",
@@ -1286,7 +1290,7 @@ async fn anchored_ledger(plane: Arc<ControlPlane>) -> Result<()> {
     let _ = std::fs::remove_dir_all(&directory);
     std::fs::create_dir_all(&directory)?;
     let (private, public) = (directory.join("signing.pem"), directory.join("public.pem"));
-    let keygen = tokio::process::Command::new(SOBERANA)
+    let keygen = tokio::process::Command::new(&*SOBERANA)
         .args(["audit", "keygen", "--private-key"])
         .arg(&private)
         .arg("--public-key")
@@ -1294,7 +1298,7 @@ async fn anchored_ledger(plane: Arc<ControlPlane>) -> Result<()> {
         .output()
         .await?;
     ensure!(keygen.status.success(), "keygen: {keygen:?}");
-    let again = tokio::process::Command::new(SOBERANA)
+    let again = tokio::process::Command::new(&*SOBERANA)
         .args(["audit", "keygen", "--private-key"])
         .arg(&private)
         .arg("--public-key")
@@ -1644,7 +1648,7 @@ async fn kubeconfig_token(plane: Arc<ControlPlane>) -> Result<()> {
                 .context("no token")?;
             let file = directory.join(format!("{namespace}.kubeconfig"));
             std::fs::write(&file, token_kubeconfig(cluster, "migrator", &kube_token))?;
-            let output = tokio::process::Command::new(SOBERANA)
+            let output = tokio::process::Command::new(&*SOBERANA)
                 .args([
                     "list",
                     "-n",

@@ -15,7 +15,7 @@ use soberana_api::server::auth::DEFAULT_TOKEN_AUDIENCE;
 use soberana_api::server::caller_limits::CallerLimitSettings;
 use soberana_api::server::serve::{ReservationLimits, Settings, TlsFiles, serve};
 use soberana_api::server::transport_policy::Plaintext;
-use soberana_api::store::memory::MemoryStore;
+use soberana_store::memory::MemoryStore;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 
 struct Pem {

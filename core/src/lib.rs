@@ -1,4 +1,5 @@
-//! Soberana's domain: the custom resources, the placement engine and the residency-policy compiler.
+//! Soberana's domain: the custom resources, the placement engine, the residency-policy compiler,
+//! tenancy and the decision ledger's records, hash chain and signed checkpoints.
 //!
 //! This crate performs no I/O and knows nothing of Kubernetes clients or gRPC transports, so the
 //! operator, the gRPC API and the offline CLI all share one definition of every rule.

@@ -25,6 +25,7 @@ pub mod state_data_centre;
 mod suite;
 mod wait;
 pub mod workload_showcase;
+pub mod workspace_binaries;
 
 pub use binaries::{BINARY_DIR_ENV, HarnessBinaries, pinned_kubernetes_version};
 pub use cluster::Cluster;

@@ -43,7 +43,7 @@ pub struct Settings {
 pub struct Context {
     pub client: Client,
     /// The decision ledger, when the operator is given one: placement decisions are appended.
-    pub ledger: Option<std::sync::Arc<dyn soberana_api::store::Store>>,
+    pub ledger: Option<std::sync::Arc<dyn soberana_store::Store>>,
     pub caches: Caches,
     pub connections: SiteConnections,
     pub metrics: Metrics,

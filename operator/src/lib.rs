@@ -1,5 +1,6 @@
 //! The Soberana operator: controllers that keep member clusters in line with the policy held in
-//! the management cluster. The controllers are built on `soberana-core`.
+//! the management cluster. Built on `core` (every decision) and `store` (appending placement
+//! decisions to the ledger); it must not depend on the API server or the CLI.
 
 pub mod api_client;
 pub mod availability_window;

@@ -62,7 +62,7 @@ struct Arguments {
     ledger_etcd_prefix: String,
     // TLS and authentication to the ledger's etcd: the same flags as the API's.
     #[command(flatten)]
-    ledger_etcd_security: soberana_api::store::etcd::EtcdSecurityArguments,
+    ledger_etcd_security: soberana_store::etcd_security::EtcdSecurityArguments,
     /// How many Sites, and how many Tenants, are reconciled at once.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=256))]
     reconcile_concurrency: u16,
@@ -194,7 +194,7 @@ async fn run(arguments: Arguments) -> Result<ExitCode> {
     let (caches, cache_writers) = caches();
     let mut context = Context::new(client, metrics, settings, &identity, caches);
     if !arguments.ledger_etcd_endpoints.is_empty() {
-        let store = soberana_api::store::etcd::EtcdStore::connect(
+        let store = soberana_store::etcd::EtcdStore::connect(
             &arguments.ledger_etcd_endpoints,
             &arguments.ledger_etcd_prefix,
             &ledger_security,

@@ -18,8 +18,6 @@ use k8s_openapi::api::core::v1::{Namespace, Service};
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client, ResourceExt};
 use serde_json::{Value, json};
-use soberana_api::store::Store;
-use soberana_api::store::etcd::{EtcdSecurity, EtcdStore};
 use soberana_core::ledger::verify;
 use soberana_core::placement::ReasonCode;
 use soberana_core::resources::site::Site;
@@ -28,6 +26,9 @@ use soberana_e2e::etcd_server::EtcdServer;
 use soberana_e2e::operator_process::{OperatorProcess, OperatorSettings};
 use soberana_e2e::state_data_centre::apply;
 use soberana_e2e::{ControlPlane, Suite, wait_until};
+use soberana_store::Store;
+use soberana_store::etcd::EtcdStore;
+use soberana_store::etcd_security::EtcdSecurity;
 
 use common::{member, start, start_with, tenant, wait_ready, writes};
 

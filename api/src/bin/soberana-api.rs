@@ -16,8 +16,9 @@ use soberana_api::server::checkpoint_signer::CheckpointSettings;
 use soberana_api::server::checkpoint_sinks::{CheckpointSink, DirectorySink, LogSink};
 use soberana_api::server::serve::{ReservationLimits, Settings, TlsFiles, serve};
 use soberana_api::server::transport_policy::Plaintext;
-use soberana_api::store::etcd::{EtcdSecurityArguments, EtcdStore};
 use soberana_core::ledger::checkpoint::signing_key_from_pem;
+use soberana_store::etcd::EtcdStore;
+use soberana_store::etcd_security::EtcdSecurityArguments;
 
 /// mimalloc: a decision's answer is many small strings, and the system allocator showed as the
 /// largest single cost of an `Evaluate` in profiles (see BENCHMARKS.md).

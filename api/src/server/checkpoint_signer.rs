@@ -15,7 +15,7 @@ use tokio::sync::{Mutex, Notify};
 
 use super::checkpoint_schedule::{CheckpointSchedule, Signed};
 use super::checkpoint_sinks::CheckpointSink;
-use crate::store::Store;
+use soberana_store::Store;
 
 /// Records read per page while checking the chain since the last checkpoint.
 const PAGE: usize = 1000;

@@ -53,7 +53,7 @@ impl DirectorySink {
             return Ok(None);
         }
         Ok(
-            crate::checkpoint_files::read_checkpoints(&self.directory, key)?
+            soberana_store::checkpoint_files::read_checkpoints(&self.directory, key)?
                 .into_iter()
                 .map(|(_, checkpoint)| checkpoint)
                 .max_by_key(|checkpoint| checkpoint.sequence),

@@ -21,8 +21,8 @@ use super::migration_watch;
 use super::placement_service::decide;
 use super::validation::{Violations, dns_label, request_id};
 use super::{Shared, convert, kube_status, store_status};
-use crate::store::TenantQuota;
 use soberana_core::ledger::{NewRecord, RecordKind};
+use soberana_store::TenantQuota;
 
 /// How long a plan's reservation lasts unless asked otherwise, and at most.
 const DEFAULT_TTL: Duration = Duration::from_secs(600);
@@ -232,7 +232,7 @@ impl MigrationApi {
                     return Ok(proto::PlanMigrationResponse { plan: Some(plan) });
                 }
                 // Another plan took the room first: decide again with its reservation counted.
-                Err(crate::store::StoreError::Exhausted { .. }) => {}
+                Err(soberana_store::StoreError::Exhausted { .. }) => {}
                 Err(error) => return Err(store_status(error)),
             }
         }

@@ -32,10 +32,10 @@ use kube::Client;
 use soberana_core::placement::{Reservation, Snapshot};
 use tonic::Status;
 
-use crate::store::{Store, StoreError};
 use auth::Caller;
 use inventory_cache::InventoryCache;
 use rpc_metrics::RpcMetrics;
+use soberana_store::{Store, StoreError};
 
 /// What every handler shares.
 #[derive(Clone)]

@@ -22,7 +22,7 @@ use super::placement_service::PlacementApi;
 use super::rpc_metrics::RpcMetrics;
 use super::tenant_service::TenantApi;
 use super::transport_policy::{self, Plaintext};
-use crate::store::Store;
+use soberana_store::Store;
 
 /// Largest request or response message, in bytes.
 pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;

@@ -208,8 +208,8 @@ async fn run(arguments: Arguments) -> Result<()> {
         let (running_api, lines) = api_showcase::start_and_plan(
             &plane,
             MANAGEMENT_SITE,
-            &sibling_binary("soberana-api")?,
-            &sibling_binary("soberana")?,
+            &soberana_e2e::workspace_binaries::workspace_binary("soberana-api")?,
+            &soberana_e2e::workspace_binaries::workspace_binary("soberana")?,
             ledger,
         )
         .await?;
@@ -339,31 +339,17 @@ async fn watch_convergence(
 
 /// The operator binary: `--operator`, or `soberana-operator` next to this program.
 fn operator_binary(explicit: Option<&Path>) -> Result<PathBuf> {
-    let path = match explicit {
-        Some(path) => path.to_owned(),
-        None => std::env::current_exe()
-            .context("locating this program")?
-            .with_file_name("soberana-operator"),
-    };
-    anyhow::ensure!(
-        path.is_file(),
-        "the operator binary {} does not exist; build it with `cargo build -p soberana-operator` or pass --operator",
-        path.display()
-    );
-    Ok(path)
-}
-
-/// A binary built next to this one (`cargo build` puts the workspace's binaries together).
-fn sibling_binary(name: &str) -> Result<PathBuf> {
-    let path = std::env::current_exe()
-        .context("locating this program")?
-        .with_file_name(name);
-    anyhow::ensure!(
-        path.is_file(),
-        "{} does not exist; build it with `cargo build -p soberana-api --bins`",
-        path.display()
-    );
-    Ok(path)
+    match explicit {
+        Some(path) => {
+            anyhow::ensure!(
+                path.is_file(),
+                "--operator {}: no such file",
+                path.display()
+            );
+            Ok(path.to_owned())
+        }
+        None => soberana_e2e::workspace_binaries::workspace_binary("soberana-operator"),
+    }
 }
 
 fn is_dns_label(name: &str) -> bool {

@@ -16,8 +16,8 @@ use soberana_core::resources::site::Site;
 use soberana_core::resources::tenant::Tenant;
 use soberana_core::resources::workload::Workload;
 
-use crate::references::dangling_references;
-use crate::unknown_fields::unknown_fields;
+use crate::offline::references::dangling_references;
+use crate::offline::unknown_fields::unknown_fields;
 
 /// The API version every Soberana manifest must carry.
 pub const API_VERSION: &str = "soberana.io/v1alpha1";

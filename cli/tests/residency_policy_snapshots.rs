@@ -1,5 +1,5 @@
 //! `soberana policies` for every example site matches the reviewed snapshot in
-//! `api/tests/snapshots/`: a change to the compiled admission policies shows up in review.
+//! `cli/tests/snapshots/`: a change to the compiled admission policies shows up in review.
 //! Regenerate with `make policies` after an intended change.
 
 #![allow(clippy::unwrap_used, reason = "a test panics to report a failure")]

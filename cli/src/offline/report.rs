@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use soberana_core::placement::Outcome;
 
-use crate::offline::Evaluated;
+use crate::offline::evaluate::Evaluated;
 
 /// One row per workload: where it goes, or that it cannot go anywhere.
 pub fn decisions_table(decisions: &[Evaluated]) -> String {

@@ -10,9 +10,9 @@ use soberana_proto::v1 as proto;
 use tonic::Code;
 use tonic_types::StatusExt;
 
-use crate::manifests::load_objects;
-use crate::remote::{Connection, fresh_request_id};
-use crate::remote_output as output;
+use crate::offline::manifests::load_objects;
+use crate::remote::connection::{Connection, fresh_request_id};
+use crate::remote::output;
 use soberana_core::ledger::anchored::verify_anchored;
 use soberana_core::ledger::{LedgerRecord, RecordKind, verify};
 
@@ -444,10 +444,11 @@ pub async fn audit_verify(
     let bad_input = |message: String| Failure { message, code: 2 };
     let checkpoints = match anchors {
         Some(anchors) => {
-            let key = crate::checkpoint_files::read_public_key(&anchors.public_key)
+            let key = soberana_store::checkpoint_files::read_public_key(&anchors.public_key)
                 .map_err(|error| bad_input(format!("--public-key {error}")))?;
-            let read = crate::checkpoint_files::read_checkpoints(&anchors.checkpoints, &key)
-                .map_err(|error| bad_input(format!("--checkpoint {error}")))?;
+            let read =
+                soberana_store::checkpoint_files::read_checkpoints(&anchors.checkpoints, &key)
+                    .map_err(|error| bad_input(format!("--checkpoint {error}")))?;
             if read.is_empty() {
                 return Err(bad_input(format!(
                     "--checkpoint {}: no checkpoint-*.json files there",

@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use soberana_api::manifests::{InputError, load};
-use soberana_api::offline::{Evaluated, evaluate_all};
-use soberana_api::remote::Connection;
-use soberana_api::remote_commands::{self as remote, Failure, Format as RemoteFormat};
-use soberana_api::report::{decisions_table, explanation, unplaceable_summary};
+use soberana_cli::offline::evaluate::{Evaluated, evaluate_all};
+use soberana_cli::offline::manifests::{InputError, load};
+use soberana_cli::offline::report::{decisions_table, explanation, unplaceable_summary};
+use soberana_cli::remote::commands::{self as remote, Failure, Format as RemoteFormat};
+use soberana_cli::remote::connection::Connection;
 use soberana_core::placement::{Decision, Outcome};
 use soberana_core::residency::admission_policies::DEFAULT_SOBERANA_IDENTITY;
 use soberana_core::residency::{SiteResidency, compile};

@@ -78,7 +78,7 @@ impl Connection {
             None => kube::config::Kubeconfig::read()
                 .context("reading the kubeconfig (or pass --token)")?,
         };
-        crate::remote_token::audience_token(kubeconfig, &self.token_audience).await
+        crate::remote::token::audience_token(kubeconfig, &self.token_audience).await
     }
 
     /// `message` with the caller's token.

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use kube::ResourceExt;
 
-use crate::manifests::{InputError, Manifests};
+use crate::offline::manifests::{InputError, Manifests};
 
 /// Every reference in `manifests` that names an object the manifests do not define.
 pub fn dangling_references(manifests: &Manifests) -> Vec<InputError> {

@@ -1,13 +1,17 @@
 //! What the API keeps between calls, behind one trait with two implementations: etcd for real
 //! (capacity reservations bound to etcd leases, idempotency records, the hash-chained decision
-//! ledger) and an in-memory twin with the same semantics for unit tests.
+//! ledger) and an in-memory twin with the same semantics for unit tests; and the ledger's signed
+//! checkpoints on disk. Owns persistence only: it depends on `core` for the domain types and on
+//! no gRPC, Kubernetes client or CLI crate, so both the API and the operator can use it.
 //!
 //! Reservations never overbook a site: `reserve` checks the reservations already held on each
 //! site against its free capacity and writes in one transaction that fails if any of those
 //! sites' reservations changed in between; the loser re-reads and either fits or gets
 //! `Exhausted`.
 
+pub mod checkpoint_files;
 pub mod etcd;
+pub mod etcd_security;
 pub mod memory;
 mod reservation_mirror;
 

@@ -4,7 +4,7 @@
 use kube::ResourceExt;
 use soberana_core::placement::{Decision, Snapshot, evaluate};
 
-use crate::manifests::{InputError, Manifests};
+use crate::offline::manifests::{InputError, Manifests};
 
 /// A decision with the workload's tenant and classification, for reports.
 #[derive(Debug, Clone)]

@@ -10,11 +10,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use soberana_api::store::etcd::{EtcdSecurity, EtcdStore};
-use soberana_api::store::{Store, StoreError, TenantQuota};
 use soberana_core::ledger::{NewRecord, RecordKind, verify};
 use soberana_core::resources::capacity::Capacity;
 use soberana_e2e::etcd_server::{EtcdServer, EtcdTlsFiles, SOBERANA_PREFIX, SOBERANA_USER};
+use soberana_store::etcd::EtcdStore;
+use soberana_store::etcd_security::EtcdSecurity;
+use soberana_store::{Store, StoreError, TenantQuota};
 
 fn record() -> NewRecord {
     NewRecord {

@@ -10,12 +10,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use soberana_api::store::etcd::{EtcdSecurity, EtcdStore};
-use soberana_api::store::memory::MemoryStore;
-use soberana_api::store::{Held, Store, StoreError, TenantQuota};
 use soberana_core::ledger::{NewRecord, RecordKind, verify};
 use soberana_core::resources::capacity::Capacity;
 use soberana_e2e::etcd_server::EtcdServer;
+use soberana_store::etcd::EtcdStore;
+use soberana_store::etcd_security::EtcdSecurity;
+use soberana_store::memory::MemoryStore;
+use soberana_store::{Held, Store, StoreError, TenantQuota};
 
 fn cpu(millicores: u64) -> Capacity {
     Capacity {
