@@ -84,7 +84,7 @@ fn main() -> ExitCode {
             reservation_quota,
         )
         .test(
-            "a_caller_past_its_rate_concurrency_or_streams_is_refused_and_others_are_not",
+            "a_caller_past_its_rate_or_streams_is_refused_and_others_are_not",
             caller_limits,
         )
         .test(
@@ -1494,15 +1494,16 @@ async fn reservation_quota(plane: Arc<ControlPlane>) -> Result<()> {
     Ok(())
 }
 
-/// Per-caller limits: with a burst of 3 at 1 call/s, agency A's fourth quick call is refused
-/// naming the rate while agency B is served; with one call at work allowed, a second call while
-/// the first hangs on a frozen etcd is refused naming concurrency; with two watches allowed, a
-/// third is refused naming streams, and watches end by themselves after their lifetime.
+/// Per-caller limits: with a burst of 3 at 0.2 calls/s, agency A's fourth quick call is refused
+/// naming the rate while agency B is served; with two watches allowed, a third is refused naming
+/// streams, and watches end by themselves after their lifetime. (Calls at work at once are
+/// tested on the layer itself, where a call can be held deterministically.)
 async fn caller_limits(plane: Arc<ControlPlane>) -> Result<()> {
     let api = start_with(&plane, |settings| {
         settings.caller_limits = CallerLimitSettings {
-            concurrency: 1,
-            rate_per_second: 1.0,
+            concurrency: 32,
+            // One call per 5 s after the burst: the test's quick calls cannot refill it.
+            rate_per_second: 0.2,
             burst: 3,
             streams: 2,
             stream_lifetime: Duration::from_secs(3),
@@ -1522,7 +1523,7 @@ async fn caller_limits(plane: Arc<ControlPlane>) -> Result<()> {
         async move { migrations.list_migrations(request).await }
     };
     let mut codes = Vec::new();
-    for _ in 0..5 {
+    for _ in 0..6 {
         let answer = list("agna-prod", &api.agency_a).await;
         codes.push(answer.map_or_else(
             |status| (status.code(), status.message().to_owned()),
@@ -1548,38 +1549,6 @@ async fn caller_limits(plane: Arc<ControlPlane>) -> Result<()> {
         sum_samples(&text, "soberana_api_throttled_total", &[("reason", "rate")]) >= 1.0,
         "not counted"
     );
-
-    // Concurrency: B's plan hangs on a frozen etcd; B's next call meanwhile is refused.
-    api.etcd.freeze(true);
-    let hanging = {
-        let mut migrations = Migrations::new(api.channel.clone());
-        let mut request = plan_request("limits-b", "agnb-prod", workload("internal", 10), 60);
-        if let Some(workload) = request.workload.as_mut() {
-            workload.tenant = "agency-b".to_owned();
-        }
-        let token = api.agency_b.clone();
-        tokio::spawn(async move { migrations.plan_migration(with_token(request, &token)).await })
-    };
-    let refused = std::sync::Mutex::new(None);
-    wait_until(
-        "a refusal for concurrency",
-        Duration::from_secs(10),
-        || async {
-            let answer = list("agnb-prod", &api.agency_b).await;
-            if let Err(status) = answer
-                && status.message().contains("--caller-concurrency")
-            {
-                *refused.lock().unwrap() = Some(status.code());
-                return Ok(true);
-            }
-            Ok(false)
-        },
-    )
-    .await?;
-    api.etcd.freeze(false);
-    let _ = hanging.await;
-    let refused = *refused.lock().unwrap();
-    ensure!(refused == Some(Code::ResourceExhausted), "{refused:?}");
 
     // Streams, as the auditor (a caller of its own).
     let auditor = admin_token(&plane, Some(API_AUDIENCE)).await?;

@@ -8,8 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use clap::{Parser, ValueEnum};
-use kube::Config;
+use clap::Parser;
 use soberana_operator::api_client::counting_client;
 use soberana_operator::caches::caches;
 use soberana_operator::context::{Context, Settings};
@@ -17,6 +16,7 @@ use soberana_operator::crd_readiness::wait_for_crds;
 use soberana_operator::health::{self, Phase, Readiness};
 use soberana_operator::leadership::{Election, LeaseSettings};
 use soberana_operator::metrics::Metrics;
+use soberana_runtime::logging::LogFormat;
 use tokio::sync::watch;
 
 /// The Soberana operator: keeps member clusters in line with the sites and tenants declared in
@@ -83,15 +83,9 @@ struct Arguments {
 /// How long in-flight reconciles may run after a shutdown request.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum LogFormat {
-    Human,
-    Json,
-}
-
 fn main() -> ExitCode {
     let arguments = Arguments::parse();
-    init_logging(arguments.log_format);
+    soberana_runtime::logging::init(arguments.log_format, "info,kube_lease_manager=warn");
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -108,23 +102,12 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube_lease_manager=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Human => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-    }
-}
-
 async fn run(arguments: Arguments) -> Result<ExitCode> {
     // Read now, so that a standby with a wrong password file fails at start, not at takeover.
     let ledger_security = arguments.ledger_etcd_security.security()?;
     let metrics = Metrics::new().context("registering metrics")?;
-    let config = management_config(arguments.kubeconfig.as_deref()).await?;
+    let config =
+        soberana_runtime::management_cluster::config(arguments.kubeconfig.as_deref()).await?;
     tracing::info!(server = %config.cluster_url, namespace = %arguments.namespace, "starting");
     let client = counting_client(config.clone(), "management", &metrics)
         .context("building the management client")?;
@@ -134,7 +117,7 @@ async fn run(arguments: Arguments) -> Result<ExitCode> {
 
     let (stop_sender, stop) = watch::channel(false);
     tokio::spawn(async move {
-        wait_for_signal().await;
+        soberana_runtime::shutdown::signal().await;
         tracing::info!("shutdown requested");
         let _ = stop_sender.send(true);
     });
@@ -232,38 +215,6 @@ async fn run(arguments: Arguments) -> Result<ExitCode> {
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
-}
-
-/// The management cluster's connection settings: from `--kubeconfig`, else inferred.
-async fn management_config(kubeconfig: Option<&std::path::Path>) -> Result<Config> {
-    let Some(path) = kubeconfig else {
-        return Config::infer()
-            .await
-            .context("loading the management cluster's kubeconfig (KUBECONFIG, ~/.kube/config or in-cluster)");
-    };
-    let kubeconfig = kube::config::Kubeconfig::read_from(path)
-        .with_context(|| format!("--kubeconfig {}: cannot read a kubeconfig", path.display()))?;
-    Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
-        .await
-        .with_context(|| format!("--kubeconfig {}: cannot load it", path.display()))
-}
-
-async fn wait_for_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
-    }
 }
 
 fn default_identity() -> String {

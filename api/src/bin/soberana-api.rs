@@ -72,6 +72,9 @@ struct Arguments {
     /// The audience callers' tokens must be issued for (`kubectl create token … --audience`).
     #[arg(long, default_value = soberana_api::server::auth::DEFAULT_TOKEN_AUDIENCE)]
     token_audience: String,
+    /// Log format.
+    #[arg(long, value_enum, env = "SOBERANA_LOG_FORMAT", default_value = "human")]
+    log_format: soberana_runtime::logging::LogFormat,
     /// Do not serve gRPC server reflection (which describes every service to any caller).
     #[arg(long)]
     no_reflection: bool,
@@ -147,13 +150,8 @@ fn checkpoints(arguments: &Arguments) -> Result<Option<CheckpointSettings>> {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
     let arguments = Arguments::parse();
+    soberana_runtime::logging::init(arguments.log_format, "info");
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -171,14 +169,8 @@ fn main() -> ExitCode {
 }
 
 async fn run(arguments: Arguments) -> Result<()> {
-    let config = match &arguments.kubeconfig {
-        Some(path) => {
-            let kubeconfig = kube::config::Kubeconfig::read_from(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?
-        }
-        None => kube::Config::infer().await?,
-    };
+    let config =
+        soberana_runtime::management_cluster::config(arguments.kubeconfig.as_deref()).await?;
     let checkpoints = checkpoints(&arguments)?;
     let kube = kube::Client::try_from(config).context("building the Kubernetes client")?;
     let etcd_security = arguments.etcd_security.security()?;
@@ -195,14 +187,7 @@ async fn run(arguments: Arguments) -> Result<()> {
         )
     })?;
     tracing::info!(address = %arguments.address, metrics = %arguments.metrics_address, "serving");
-    let shutdown = async {
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = async { match terminate.as_mut() { Some(signal) => { signal.recv().await; } None => std::future::pending::<()>().await } } => {}
-        }
-    };
+    let shutdown = soberana_runtime::shutdown::signal();
     serve(
         Settings {
             address: arguments.address,

@@ -102,3 +102,98 @@ fn caller_key<B>(request: &http::Request<B>) -> String {
         });
     address.map_or_else(|| "unknown".to_owned(), |address| address.ip().to_string())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "a test panics to report a failure")]
+mod tests {
+    use std::future::Future;
+
+    use tokio::sync::Notify;
+    use tower_layer::Layer;
+    use tower_service::Service;
+
+    use super::*;
+    use crate::server::caller_limits::CallerLimitSettings;
+
+    /// A service whose calls finish only when `release` is notified.
+    #[derive(Clone)]
+    struct Held {
+        release: Arc<Notify>,
+    }
+
+    impl Service<http::Request<()>> for Held {
+        type Response = http::Response<String>;
+        type Error = std::convert::Infallible;
+        type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _: http::Request<()>) -> Self::Future {
+            let release = self.release.clone();
+            Box::pin(async move {
+                release.notified().await;
+                Ok(http::Response::new("answered".to_owned()))
+            })
+        }
+    }
+
+    fn call(token: &str, path: &str) -> http::Request<()> {
+        http::Request::builder()
+            .uri(path)
+            .header("authorization", format!("Bearer {token}"))
+            .body(())
+            .unwrap()
+    }
+
+    fn grpc_status(response: &http::Response<String>) -> Option<&str> {
+        response
+            .headers()
+            .get("grpc-status")
+            .and_then(|value| value.to_str().ok())
+    }
+
+    #[tokio::test]
+    async fn a_second_call_while_the_first_is_at_work_is_refused_then_admitted() {
+        let release = Arc::new(Notify::new());
+        let layer = CallerLimitLayer {
+            limits: CallerLimits::new(CallerLimitSettings {
+                concurrency: 1,
+                ..CallerLimitSettings::default()
+            }),
+            metrics: RpcMetrics::new().unwrap(),
+        };
+        let mut service = layer.layer(Held {
+            release: release.clone(),
+        });
+        let first = tokio::spawn(service.call(call("a", "/soberana.v1.PlacementService/Evaluate")));
+        tokio::task::yield_now().await;
+        let refused = service
+            .call(call("a", "/soberana.v1.PlacementService/Evaluate"))
+            .await
+            .unwrap();
+        // 8 is RESOURCE_EXHAUSTED.
+        assert_eq!(grpc_status(&refused), Some("8"));
+        let message = refused
+            .headers()
+            .get("grpc-message")
+            .unwrap()
+            .to_str()
+            .unwrap();
+        assert!(message.contains("caller-concurrency"), "{message}");
+        // Another caller, and health checks, are not held back.
+        let other = tokio::spawn(service.call(call("b", "/soberana.v1.PlacementService/Evaluate")));
+        let health = tokio::spawn(service.call(call("a", "/grpc.health.v1.Health/Check")));
+        tokio::task::yield_now().await;
+        release.notify_waiters();
+        for answered in [first, other, health] {
+            assert_eq!(answered.await.unwrap().unwrap().body(), "answered");
+        }
+        let admitted =
+            tokio::spawn(service.call(call("a", "/soberana.v1.PlacementService/Evaluate")));
+        tokio::task::yield_now().await;
+        release.notify_waiters();
+        assert_eq!(admitted.await.unwrap().unwrap().body(), "answered");
+    }
+}
