@@ -4,6 +4,7 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
+pub use soberana_core::resources::condition_types::ConditionType;
 
 /// The most characters a condition message keeps, "…" included.
 pub const MAX_MESSAGE_CHARS: usize = 512;
@@ -35,7 +36,7 @@ pub fn bounded_message(message: &str) -> String {
 /// has not changed. The message goes through [`bounded_message`].
 pub fn condition(
     existing: &[Condition],
-    type_: &str,
+    type_: ConditionType,
     status: bool,
     reason: &str,
     message: impl Into<String>,
@@ -44,13 +45,13 @@ pub fn condition(
     let status = if status { "True" } else { "False" };
     let last_transition_time = existing
         .iter()
-        .find(|condition| condition.type_ == type_ && condition.status == status)
+        .find(|condition| type_.is(condition) && condition.status == status)
         .map_or_else(
             || Time(Timestamp::now()),
             |condition| condition.last_transition_time.clone(),
         );
     Condition {
-        type_: type_.to_owned(),
+        type_: type_.as_str().to_owned(),
         status: status.to_owned(),
         reason: reason.to_owned(),
         message: bounded_message(&message.into()),
@@ -65,10 +66,10 @@ mod tests {
 
     #[test]
     fn the_transition_time_moves_only_when_the_status_flips() {
-        let first = condition(&[], "Ready", true, "Probed", "ok", Some(1));
+        let first = condition(&[], ConditionType::Ready, true, "Probed", "ok", Some(1));
         let again = condition(
             std::slice::from_ref(&first),
-            "Ready",
+            ConditionType::Ready,
             true,
             "Probed",
             "still ok",
@@ -78,7 +79,7 @@ mod tests {
         assert_eq!(again.message, "still ok");
         let flipped = condition(
             std::slice::from_ref(&first),
-            "Ready",
+            ConditionType::Ready,
             false,
             "Unreachable",
             "down",
@@ -123,7 +124,7 @@ mod tests {
     #[test]
     fn every_condition_message_is_bounded() {
         let answer = format!("line one\n{}", "x".repeat(10_000));
-        let built = condition(&[], "Ready", false, "NotReady", answer, None);
+        let built = condition(&[], ConditionType::Ready, false, "NotReady", answer, None);
         assert_eq!(built.message.chars().count(), MAX_MESSAGE_CHARS);
         assert!(built.message.starts_with("line one x"));
         assert!(built.message.ends_with('…'));

@@ -17,6 +17,7 @@ use soberana_core::residency::{CompiledPolicies, SiteResidency, compile};
 use soberana_core::resources::site::{ResidencyStatus, Site, SiteStatus};
 
 use crate::caches::cached;
+use crate::conditions::ConditionType;
 use crate::conditions::condition;
 use crate::context::Context;
 use crate::error::Error;
@@ -26,9 +27,9 @@ use crate::status_writer::write_status;
 use crate::violation_scan::{ScanReport, UNLABELLED, scan};
 
 /// Condition: the compiled policies of the current revision are in force in the site's cluster.
-pub const ENFORCED: &str = "ResidencyEnforced";
+const ENFORCED: ConditionType = ConditionType::ResidencyEnforced;
 /// Condition: the last scan found no existing object breaking residency.
-pub const COMPLIANT: &str = "ResidencyCompliant";
+const COMPLIANT: ConditionType = ConditionType::ResidencyCompliant;
 /// Offenders named in an Event.
 const OFFENDERS_IN_EVENT: usize = 3;
 
@@ -254,7 +255,7 @@ async fn report(
     let was_enforced = existing
         .conditions
         .iter()
-        .find(|condition| condition.type_ == ENFORCED);
+        .find(|condition| ENFORCED.is(condition));
     if enforced.status == "False"
         && was_enforced.is_none_or(|before| before.reason != enforced.reason)
     {

@@ -14,6 +14,7 @@ use soberana_core::resources::capacity::Capacity;
 use soberana_core::resources::site::{Site, SiteStatus};
 use soberana_core::resources::tenant::{ProvisioningState, Tenant};
 
+use crate::conditions::ConditionType;
 use crate::conditions::{bounded_message, condition};
 use crate::context::Context;
 use crate::drift::repair_if_damaged;
@@ -156,7 +157,7 @@ fn desired_status(
         } => (
             condition(
                 &existing.conditions,
-                "Reachable",
+                ConditionType::Reachable,
                 true,
                 "Answered",
                 format!("the API server reports {version}"),
@@ -165,7 +166,7 @@ fn desired_status(
             if *ready {
                 condition(
                     &existing.conditions,
-                    "Ready",
+                    ConditionType::Ready,
                     true,
                     "Ready",
                     "/readyz reports ok",
@@ -174,7 +175,7 @@ fn desired_status(
             } else {
                 condition(
                     &existing.conditions,
-                    "Ready",
+                    ConditionType::Ready,
                     false,
                     "NotReady",
                     format!("/readyz: {readiness}"),
@@ -186,7 +187,7 @@ fn desired_status(
         Probe::NoConnection { reason, message } => (
             condition(
                 &existing.conditions,
-                "Reachable",
+                ConditionType::Reachable,
                 false,
                 reason,
                 message.clone(),
@@ -194,7 +195,7 @@ fn desired_status(
             ),
             condition(
                 &existing.conditions,
-                "Ready",
+                ConditionType::Ready,
                 false,
                 reason,
                 "the site cannot be reached",
@@ -205,7 +206,7 @@ fn desired_status(
         Probe::Unreachable(message) => (
             condition(
                 &existing.conditions,
-                "Reachable",
+                ConditionType::Reachable,
                 false,
                 "Unreachable",
                 message.clone(),
@@ -213,7 +214,7 @@ fn desired_status(
             ),
             condition(
                 &existing.conditions,
-                "Ready",
+                ConditionType::Ready,
                 false,
                 "Unreachable",
                 "the site's API server does not answer",
@@ -234,7 +235,7 @@ fn desired_status(
 }
 
 /// The conditions this controller writes; others (residency) belong to other controllers.
-const OWN_CONDITIONS: [&str; 2] = ["Ready", "Reachable"];
+const OWN_CONDITIONS: [ConditionType; 2] = [ConditionType::Ready, ConditionType::Reachable];
 
 /// Equal in what this controller writes, but for the probe time, which alone is not worth a
 /// write.
@@ -245,7 +246,7 @@ fn same_status(current: Option<&SiteStatus>, desired: &SiteStatus) -> bool {
     current.residency = None;
     current
         .conditions
-        .retain(|condition| OWN_CONDITIONS.contains(&condition.type_.as_str()));
+        .retain(|condition| OWN_CONDITIONS.iter().any(|own| own.is(condition)));
     current
         .conditions
         .sort_by(|left, right| left.type_.cmp(&right.type_));

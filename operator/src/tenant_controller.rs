@@ -26,6 +26,7 @@ use soberana_core::tenancy::{
 };
 
 use crate::caches::cached;
+use crate::conditions::ConditionType;
 use crate::conditions::{bounded_message, condition};
 use crate::context::Context;
 use crate::error::{Category, Error};
@@ -289,7 +290,7 @@ async fn provision(tenant: &Tenant, context: &Context) -> Result<Action, Error> 
     let ready = if targets.is_empty() {
         condition(
             &existing.conditions,
-            "Ready",
+            ConditionType::Ready,
             false,
             "NoSite",
             "no site may host this tenant's classifications",
@@ -298,7 +299,7 @@ async fn provision(tenant: &Tenant, context: &Context) -> Result<Action, Error> 
     } else if incomplete.is_empty() {
         condition(
             &existing.conditions,
-            "Ready",
+            ConditionType::Ready,
             true,
             "Provisioned",
             format!("provisioned on {} sites", targets.len()),
@@ -307,7 +308,7 @@ async fn provision(tenant: &Tenant, context: &Context) -> Result<Action, Error> 
     } else {
         condition(
             &existing.conditions,
-            "Ready",
+            ConditionType::Ready,
             false,
             "SitesPending",
             "some sites are not provisioned; see status.sites",
@@ -347,7 +348,7 @@ async fn provision(tenant: &Tenant, context: &Context) -> Result<Action, Error> 
     };
     let degraded = condition(
         &existing.conditions,
-        "Degraded",
+        ConditionType::Degraded,
         degraded,
         reason,
         message,
@@ -685,12 +686,12 @@ async fn hold(
     let already = existing
         .conditions
         .iter()
-        .any(|condition| condition.type_ == "Degraded" && condition.reason == reason);
+        .any(|condition| ConditionType::Degraded.is(condition) && condition.reason == reason);
     let status = TenantStatus {
         conditions: vec![
             condition(
                 &existing.conditions,
-                "Ready",
+                ConditionType::Ready,
                 false,
                 reason,
                 message.clone(),
@@ -698,7 +699,7 @@ async fn hold(
             ),
             condition(
                 &existing.conditions,
-                "Degraded",
+                ConditionType::Degraded,
                 true,
                 reason,
                 message.clone(),

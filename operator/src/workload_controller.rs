@@ -21,10 +21,12 @@ use soberana_core::propagation::{
 use soberana_core::resources::availability::Availability;
 use soberana_core::resources::site::Site;
 use soberana_core::resources::workload::{
-    FailoverRecord, StaleCopies, Workload, WorkloadPhase, WorkloadSiteStatus, WorkloadStatus,
+    FailoverRecord, StaleCopies, Workload, WorkloadPhase, WorkloadSiteState, WorkloadSiteStatus,
+    WorkloadStatus,
 };
 
 use crate::caches::cached;
+use crate::conditions::ConditionType;
 use crate::conditions::{bounded_message, condition};
 use crate::context::Context;
 use crate::error::Error;
@@ -135,7 +137,7 @@ fn invalid(workload: &Workload, problem: &str) -> Outcome {
     let generation = workload.metadata.generation;
     let placed = condition(
         &previous.conditions,
-        "Placed",
+        ConditionType::Placed,
         false,
         "Invalid",
         problem,
@@ -145,7 +147,7 @@ fn invalid(workload: &Workload, problem: &str) -> Outcome {
     if previous
         .conditions
         .iter()
-        .all(|existing| existing.type_ != "Placed" || existing.message != problem)
+        .all(|existing| !ConditionType::Placed.is(existing) || existing.message != problem)
     {
         events.push((EventType::Warning, "Invalid", problem.to_owned()));
     }
@@ -224,7 +226,7 @@ async fn decide_and_apply(workload: &Workload, context: &Context) -> Result<Outc
         )),
         Replacement::Stranded { reason, .. } => {
             let already = previous.conditions.iter().any(|existing| {
-                existing.type_ == "Degraded"
+                ConditionType::Degraded.is(existing)
                     && existing.status == "True"
                     && existing.message == *reason
             });
@@ -309,10 +311,12 @@ async fn run_on(
     objects: &[serde_json::Value],
     health: SiteHealth,
 ) -> WorkloadSiteStatus {
-    let entry = |state: &str, rollout: crate::workload_sites::Rollout, message: Option<String>| {
+    let entry = |state: WorkloadSiteState,
+                 rollout: crate::workload_sites::Rollout,
+                 message: Option<String>| {
         WorkloadSiteStatus {
             site: site_name.to_owned(),
-            state: state.to_owned(),
+            state,
             desired_replicas: rollout.desired,
             available_replicas: rollout.available,
             // Messages may quote a member API server's answer.
@@ -321,38 +325,50 @@ async fn run_on(
     };
     if objects.is_empty() {
         return entry(
-            "Placed",
+            WorkloadSiteState::Placed,
             Default::default(),
             Some("the Workload has no template: nothing to deploy".to_owned()),
         );
     }
     let Some(site) = sites.iter().find(|site| site.name_any() == site_name) else {
         return entry(
-            "Unreachable",
+            WorkloadSiteState::Unreachable,
             Default::default(),
             Some("the Site no longer exists".to_owned()),
         );
     };
     if health != SiteHealth::Ready {
         return entry(
-            "Unreachable",
+            WorkloadSiteState::Unreachable,
             Default::default(),
             Some(format!("site {site_name} is not Ready")),
         );
     }
     let client = match context.connections.client(site, &context.metrics).await {
         Ok(client) => client,
-        Err(error) => return entry("Unreachable", Default::default(), Some(error.0)),
+        Err(error) => {
+            return entry(
+                WorkloadSiteState::Unreachable,
+                Default::default(),
+                Some(error.0),
+            );
+        }
     };
     // Applied only when the copy differs: a running workload costs reads, not writes.
     let current = up_to_date(&client, objects).await.unwrap_or(false);
     if !current && let Err(error) = apply_objects(&client, site_name, objects).await {
-        return entry("Failed", Default::default(), Some(error.to_string()));
+        return entry(
+            WorkloadSiteState::Failed,
+            Default::default(),
+            Some(error.to_string()),
+        );
     }
     match rollout(&client, site_name, namespace, name).await {
-        Ok(Some(found)) if found.available >= found.desired => entry("Running", found, None),
+        Ok(Some(found)) if found.available >= found.desired => {
+            entry(WorkloadSiteState::Running, found, None)
+        }
         Ok(Some(found)) => entry(
-            "Deploying",
+            WorkloadSiteState::Deploying,
             found,
             Some(format!(
                 "{} of {} replicas available",
@@ -360,11 +376,15 @@ async fn run_on(
             )),
         ),
         Ok(None) => entry(
-            "Deploying",
+            WorkloadSiteState::Deploying,
             Default::default(),
             Some("the Deployment is not there yet".to_owned()),
         ),
-        Err(error) => entry("Unreachable", Default::default(), Some(error.to_string())),
+        Err(error) => entry(
+            WorkloadSiteState::Unreachable,
+            Default::default(),
+            Some(error.to_string()),
+        ),
     }
 }
 
@@ -393,7 +413,7 @@ async fn leave(
 fn stale(site: &str, message: &str) -> WorkloadSiteStatus {
     WorkloadSiteStatus {
         site: site.to_owned(),
-        state: "Stale".to_owned(),
+        state: WorkloadSiteState::Stale,
         desired_replicas: 0,
         available_replicas: 0,
         message: Some(bounded_message(message)),
@@ -410,7 +430,7 @@ fn site_health(sites: &[Site], name: &str, grace_seconds: u32, now: Timestamp) -
             status
                 .conditions
                 .iter()
-                .find(|condition| condition.type_ == "Ready")
+                .find(|condition| ConditionType::Ready.is(condition))
         })
     else {
         return SiteHealth::Ready;
@@ -445,7 +465,7 @@ fn status_of(
     let running = sites
         .iter()
         .filter(|entry| target.contains(&entry.site))
-        .all(|entry| entry.state == "Running");
+        .all(|entry| entry.state == WorkloadSiteState::Running);
     let failing_over = last_failover
         .as_ref()
         .is_some_and(|record| record.to.iter().any(|site| target.contains(site)))
@@ -461,7 +481,7 @@ fn status_of(
     let placed = match replacement {
         Replacement::Unplaceable => condition(
             existing,
-            "Placed",
+            ConditionType::Placed,
             false,
             decision
                 .unplaceable
@@ -480,7 +500,7 @@ fn status_of(
         ),
         _ => condition(
             existing,
-            "Placed",
+            ConditionType::Placed,
             true,
             "Placed",
             format!("runs on {}", target.join(", ")),
@@ -491,20 +511,28 @@ fn status_of(
         .iter()
         .filter(|entry| {
             target.contains(&entry.site)
-                && !["Running", "Deploying", "Placed"].contains(&entry.state.as_str())
+                && ![
+                    WorkloadSiteState::Running,
+                    WorkloadSiteState::Deploying,
+                    WorkloadSiteState::Placed,
+                ]
+                .contains(&entry.state)
         })
         .map(|entry| {
             format!(
                 "{}: {}",
                 entry.site,
-                entry.message.clone().unwrap_or_else(|| entry.state.clone())
+                entry
+                    .message
+                    .clone()
+                    .unwrap_or_else(|| entry.state.as_str().to_owned())
             )
         })
         .collect();
     let degraded = match replacement {
         Replacement::Stranded { reason, .. } => condition(
             existing,
-            "Degraded",
+            ConditionType::Degraded,
             true,
             "Stranded",
             reason.clone(),
@@ -512,7 +540,7 @@ fn status_of(
         ),
         _ if !unhealthy.is_empty() => condition(
             existing,
-            "Degraded",
+            ConditionType::Degraded,
             true,
             "SiteUnavailable",
             unhealthy.join("; "),
@@ -520,7 +548,7 @@ fn status_of(
         ),
         _ => condition(
             existing,
-            "Degraded",
+            ConditionType::Degraded,
             false,
             "AllSitesServing",
             "every chosen site serves the workload",
@@ -530,7 +558,7 @@ fn status_of(
     let ready = if phase == WorkloadPhase::Running {
         condition(
             existing,
-            "Ready",
+            ConditionType::Ready,
             true,
             "Running",
             "every replica is available on every chosen site",
@@ -539,7 +567,7 @@ fn status_of(
     } else {
         condition(
             existing,
-            "Ready",
+            ConditionType::Ready,
             false,
             phase_name(phase),
             format!("phase {}", phase_name(phase)),
@@ -623,7 +651,7 @@ fn record_metrics(
         }
     }
     for (site, entry) in current {
-        let available = entry.state == "Running";
+        let available = entry.state == WorkloadSiteState::Running;
         metrics
             .workload_available
             .with_label_values(&[tenant, &name, site])
@@ -649,7 +677,7 @@ fn record_metrics(
             .set(f64::from(target.parts_per_million()) / 1_000_000.0);
     }
     let stranded = status.conditions.iter().any(|condition: &Condition| {
-        condition.type_ == "Degraded" && condition.reason == "Stranded"
+        ConditionType::Degraded.is(condition) && condition.reason == "Stranded"
     });
     metrics
         .workload_stranded

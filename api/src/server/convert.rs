@@ -126,7 +126,7 @@ pub fn migration(workload: &Workload) -> proto::Migration {
             .iter()
             .map(|entry| proto::SiteRollout {
                 site: entry.site.clone(),
-                state: entry.state.clone(),
+                state: entry.state.as_str().to_owned(),
                 desired_replicas: entry.desired_replicas,
                 available_replicas: entry.available_replicas,
                 message: entry.message.clone().unwrap_or_default(),

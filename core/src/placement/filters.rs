@@ -195,7 +195,7 @@ fn site_state(workload: &WorkloadFacts<'_>, site: &PreparedSite, reasons: &mut V
     if site.ready == Some(false) {
         reasons.push(Reason::new(
             ReasonCode::SiteNotReady,
-            "Ready",
+            crate::resources::condition_types::ConditionType::Ready.as_str(),
             "not Ready",
             format!("Site/{}", site.name),
             format!("site {} was not ready at its last probe", site.name),

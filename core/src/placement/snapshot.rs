@@ -1,6 +1,7 @@
 //! The world as the engine sees it: sites, classifications, rules, tenants and reservations,
 //! indexed and pre-parsed once so that each evaluation only compares.
 
+use crate::resources::condition_types::ConditionType;
 use std::collections::{BTreeMap, BTreeSet};
 
 use kube::ResourceExt;
@@ -112,7 +113,7 @@ impl Snapshot {
                 status
                     .conditions
                     .iter()
-                    .find(|condition| condition.type_ == "Ready")
+                    .find(|condition| ConditionType::Ready.is(condition))
                     .map(|condition| condition.status == "True")
             });
             let mut zones: BTreeSet<String> = site.spec.zones.iter().cloned().collect();

@@ -7,6 +7,7 @@
 
 pub mod availability;
 pub mod capacity;
+pub mod condition_types;
 pub mod data_classification;
 pub mod jurisdiction;
 pub mod placement_rule;

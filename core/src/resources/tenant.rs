@@ -245,10 +245,7 @@ impl Tenant {
     pub fn is_ready(&self) -> bool {
         self.status.as_ref().is_some_and(|status| {
             status.observed_generation == self.metadata.generation
-                && status
-                    .conditions
-                    .iter()
-                    .any(|condition| condition.type_ == "Ready" && condition.status == "True")
+                && super::condition_types::ConditionType::Ready.is_true(&status.conditions)
         })
     }
 }

@@ -214,14 +214,45 @@ pub struct WorkloadStatus {
     pub last_failover: Option<FailoverRecord>,
 }
 
+/// Where the workload stands on one site.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WorkloadSiteState {
+    /// Placed there, with no template to deploy.
+    Placed,
+    /// Applied; not every replica is available yet.
+    Deploying,
+    /// Every replica available.
+    Running,
+    /// The site did not answer, is not Ready, or no longer exists.
+    Unreachable,
+    /// The site refused the objects.
+    Failed,
+    /// A copy left after the workload moved away, removed as soon as the site answers.
+    Stale,
+}
+
+impl WorkloadSiteState {
+    /// The name shown in status and the API.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Placed => "Placed",
+            Self::Deploying => "Deploying",
+            Self::Running => "Running",
+            Self::Unreachable => "Unreachable",
+            Self::Failed => "Failed",
+            Self::Stale => "Stale",
+        }
+    }
+}
+
 /// The workload on one site.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkloadSiteStatus {
     /// The Site.
     pub site: String,
-    /// `Deploying`, `Running`, `Unreachable`, `Failed`, or `Stale` (a copy left after failover).
-    pub state: String,
+    /// Where the workload stands there.
+    pub state: WorkloadSiteState,
     /// Replicas wanted there.
     #[serde(default)]
     pub desired_replicas: u32,
