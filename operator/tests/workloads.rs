@@ -278,7 +278,9 @@ async fn confidential_workload(plane: Arc<ControlPlane>) -> Result<()> {
         .find(|entry| entry.site == site)
         .unwrap();
     ensure!(
-        entry.state.as_str() == "Running" && entry.desired_replicas == 2 && entry.available_replicas == 2,
+        entry.state.as_str() == "Running"
+            && entry.desired_replicas == 2
+            && entry.available_replicas == 2,
         "{entry:?}"
     );
 

@@ -67,30 +67,13 @@ pub fn verify_anchored(
 #[cfg(test)]
 #[allow(clippy::unwrap_used, reason = "a test panics to report a failure")]
 mod tests {
+    use super::super::NewRecord;
     use super::super::checkpoint::key_pair_pem;
     use super::super::checkpoint::signing_key_from_pem;
-    use super::super::{GENESIS, NewRecord, RecordKind};
     use super::*;
 
     fn chain(count: u64, actor: &str) -> Vec<LedgerRecord> {
-        let mut records: Vec<LedgerRecord> = Vec::new();
-        for index in 0..count {
-            let (sequence, hash) = records.last().map_or((0, GENESIS.to_owned()), |last| {
-                (last.sequence, last.hash.clone())
-            });
-            records.push(LedgerRecord::chain(
-                NewRecord {
-                    kind: RecordKind::Plan,
-                    time: format!("2026-12-01T10:00:0{index}Z"),
-                    actor: actor.to_owned(),
-                    subject: "minsa-prod/citas".to_owned(),
-                    payload_json: format!("{{\"n\":{index}}}"),
-                },
-                sequence,
-                &hash,
-            ));
-        }
-        records
+        super::super::sample_chain(count, actor)
     }
 
     fn checkpoint_of(records: &[LedgerRecord], sequence: u64) -> Checkpoint {

@@ -132,30 +132,36 @@ pub fn verify_after(
     Ok(expected_sequence - 1)
 }
 
+/// `count` plan records by `actor`, chained from the first: what the ledger's tests start from.
+#[cfg(test)]
+pub(crate) fn sample_chain(count: u64, actor: &str) -> Vec<LedgerRecord> {
+    let mut records: Vec<LedgerRecord> = Vec::new();
+    for index in 0..count {
+        let (sequence, hash) = records.last().map_or((0, GENESIS.to_owned()), |last| {
+            (last.sequence, last.hash.clone())
+        });
+        records.push(LedgerRecord::chain(
+            NewRecord {
+                kind: RecordKind::Plan,
+                time: format!("2026-11-23T10:00:0{index}Z"),
+                actor: actor.to_owned(),
+                subject: "minsa-prod/citas".to_owned(),
+                payload_json: format!("{{\"n\":{index}}}"),
+            },
+            sequence,
+            &hash,
+        ));
+    }
+    records
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, reason = "a test panics to report a failure")]
 mod tests {
     use super::*;
 
     fn chain(count: u64) -> Vec<LedgerRecord> {
-        let mut records: Vec<LedgerRecord> = Vec::new();
-        for index in 0..count {
-            let (sequence, hash) = records.last().map_or((0, GENESIS.to_owned()), |last| {
-                (last.sequence, last.hash.clone())
-            });
-            records.push(LedgerRecord::chain(
-                NewRecord {
-                    kind: RecordKind::Plan,
-                    time: format!("2026-11-23T10:00:0{index}Z"),
-                    actor: "agency".to_owned(),
-                    subject: "minsa-prod/citas".to_owned(),
-                    payload_json: format!("{{\"n\":{index}}}"),
-                },
-                sequence,
-                &hash,
-            ));
-        }
-        records
+        sample_chain(count, "agency")
     }
 
     #[test]
