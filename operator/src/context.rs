@@ -1,5 +1,6 @@
 //! What every reconcile shares: clients, metrics, settings and the probe history.
 
+use soberana_runtime::locking::lock;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -111,10 +112,7 @@ impl Context {
         site: &str,
         success: bool,
     ) -> Option<soberana_core::resources::availability::Availability> {
-        let mut windows = self
-            .windows
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut windows = lock(&self.windows);
         let window = windows
             .entry(site.to_owned())
             .or_insert_with(|| AvailabilityWindow::new(self.settings.availability_window));
@@ -125,10 +123,7 @@ impl Context {
     /// Records where `tenant` stands on each site (empty when it is gone) and resets the
     /// `soberana_tenant_namespaces{site,state}` gauges to the totals over every tenant.
     pub fn record_tenant_sites(&self, tenant: &str, sites: Vec<(String, &'static str)>) {
-        let mut tenants = self
-            .tenant_sites
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut tenants = lock(&self.tenant_sites);
         let previous = if sites.is_empty() {
             tenants.remove(tenant)
         } else {
@@ -174,10 +169,4 @@ impl Context {
     pub fn take_repair_requests(&self) -> Option<mpsc::UnboundedReceiver<ObjectRef<Tenant>>> {
         lock(&self.repair_receiver).take()
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

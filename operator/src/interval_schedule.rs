@@ -22,10 +22,7 @@ impl IntervalSchedule {
 
     /// Whether `site` is due; if so, records that it runs now.
     pub fn due(&self, site: &str) -> bool {
-        let mut last = self
-            .last
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut last = soberana_runtime::locking::lock(&self.last);
         let now = Instant::now();
         match last.get(site) {
             Some(previous) if now.duration_since(*previous) < self.interval => false,
@@ -39,10 +36,7 @@ impl IntervalSchedule {
     /// Forgets `site`'s last run, so that its next check runs at once (a failed check, or a
     /// policy change that must be followed by a scan).
     pub fn reset(&self, site: &str) {
-        self.last
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .remove(site);
+        soberana_runtime::locking::lock(&self.last).remove(site);
     }
 }
 

@@ -4,6 +4,7 @@
 //! wakes the site's residency reconcile, which judges and repairs; our own writes wake it too,
 //! and find the policies in force.
 
+use soberana_runtime::locking::lock;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
@@ -122,12 +123,6 @@ async fn watch_site(site: String, client: Client, sender: mpsc::UnboundedSender<
 /// Whether a watch event is a change after the initial listing.
 fn changed<K>(event: &watcher::Event<K>) -> bool {
     matches!(event, watcher::Event::Apply(_) | watcher::Event::Delete(_))
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

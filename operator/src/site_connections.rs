@@ -184,9 +184,7 @@ impl SiteConnections {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, CachedClient>> {
-        self.cache
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        soberana_runtime::locking::lock(&self.cache)
     }
 }
 

@@ -70,9 +70,7 @@ impl AuthFailures {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, (Instant, u32)>> {
-        self.counts
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        soberana_runtime::locking::lock(&self.counts)
     }
 }
 

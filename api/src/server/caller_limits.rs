@@ -151,9 +151,7 @@ impl CallerLimits {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Caller>> {
-        self.callers
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        soberana_runtime::locking::lock(&self.callers)
     }
 }
 

@@ -26,6 +26,7 @@ pub mod tenant_service;
 pub mod transport_policy;
 pub mod validation;
 
+use soberana_runtime::locking::lock;
 use std::sync::Arc;
 
 use kube::Client;
@@ -156,13 +157,6 @@ impl Shared {
 
 /// How long a call waits for the inventory's first load (only right after start).
 const INVENTORY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// The mutex's value, also after a panic elsewhere (every holder leaves it consistent).
-fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 /// A Kubernetes API error as a gRPC status.
 pub fn kube_status(error: kube::Error) -> Status {

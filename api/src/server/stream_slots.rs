@@ -65,8 +65,6 @@ impl StreamSlots {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
-        self.open
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        soberana_runtime::locking::lock(&self.open)
     }
 }
