@@ -23,7 +23,8 @@ use crate::context::Context;
 use crate::error::Error;
 use crate::{residency_controller, site_controller, tenant_controller, workload_controller};
 
-/// Runs both controllers until `shutdown` turns true; in-flight reconciles finish first.
+/// Runs the Site, Tenant, residency and Workload controllers until `shutdown` turns true;
+/// in-flight reconciles finish first.
 ///
 /// `writers` fill `context.caches` from watches running in tasks of their own, and the
 /// controllers start once every cache holds its first list. Reconciles read the caches without

@@ -2,12 +2,12 @@
 //! the management cluster. Built on `core` (every decision) and `store` (appending placement
 //! decisions to the ledger); it must not depend on the API server or the CLI.
 
-pub mod api_client;
 pub mod availability_window;
 pub mod caches;
 pub mod conditions;
 pub mod context;
 pub mod controllers;
+pub mod counting_client;
 pub mod crd_manifests;
 pub mod crd_readiness;
 pub mod drift;

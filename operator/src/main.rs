@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use clap::Parser;
-use soberana_operator::api_client::counting_client;
 use soberana_operator::caches::caches;
 use soberana_operator::context::{Context, Settings};
+use soberana_operator::counting_client::counting_client;
 use soberana_operator::crd_readiness::wait_for_crds;
 use soberana_operator::health::{self, Phase, Readiness};
 use soberana_operator::leadership::{Election, LeaseSettings};

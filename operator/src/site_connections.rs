@@ -13,7 +13,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, Config, ResourceExt};
 use soberana_core::resources::site::{Site, SiteConnection};
 
-use crate::api_client::counting_client;
+use crate::counting_client::counting_client;
 use crate::kubeconfig_safety::{UnsafeKubeconfig, check_kubeconfig};
 use crate::metrics::Metrics;
 
