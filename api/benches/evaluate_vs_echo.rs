@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use prost::Message;
 use soberana_api::server::auth::DEFAULT_TOKEN_AUDIENCE;
-use soberana_api::server::caller_limits::CallerLimitSettings;
+use soberana_api::server::limits::callers::CallerLimitSettings;
 use soberana_api::server::serve::{ReservationLimits, Settings, TlsFiles, serve};
 use soberana_api::server::transport_policy::Plaintext;
 use soberana_e2e::ControlPlane;

@@ -18,14 +18,14 @@ use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use soberana_api::server::auth::DEFAULT_TOKEN_AUDIENCE;
-use soberana_api::server::caller_limits::CallerLimitSettings;
-use soberana_api::server::checkpoint_schedule::CheckpointSchedule;
-use soberana_api::server::checkpoint_signer::CheckpointSettings;
-use soberana_api::server::checkpoint_sinks::{
+use soberana_api::server::checkpoints::schedule::CheckpointSchedule;
+use soberana_api::server::checkpoints::signer::CheckpointSettings;
+use soberana_api::server::checkpoints::sinks::{
     CheckpointSink, DirectorySink, LogSink, checkpoint_file_name,
 };
-use soberana_api::server::migration_service::{PLAN_ANNOTATION, REQUEST_ANNOTATION, answer_key};
+use soberana_api::server::limits::callers::CallerLimitSettings;
 use soberana_api::server::serve::{ReservationLimits, Settings, TlsFiles, serve};
+use soberana_api::server::services::migration::{PLAN_ANNOTATION, REQUEST_ANNOTATION, answer_key};
 use soberana_api::server::transport_policy::Plaintext;
 use soberana_core::ledger::{LedgerRecord, RecordKind, verify};
 use soberana_e2e::agency_access::{API_AUDIENCE, agency_token};

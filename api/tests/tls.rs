@@ -12,7 +12,7 @@ use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, ExtendedKeyUsagePurpose, IsCa, KeyPair,
 };
 use soberana_api::server::auth::DEFAULT_TOKEN_AUDIENCE;
-use soberana_api::server::caller_limits::CallerLimitSettings;
+use soberana_api::server::limits::callers::CallerLimitSettings;
 use soberana_api::server::serve::{ReservationLimits, Settings, TlsFiles, serve};
 use soberana_api::server::transport_policy::Plaintext;
 use soberana_store::memory::MemoryStore;

@@ -10,10 +10,10 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use soberana_api::server::caller_limits::CallerLimitSettings;
-use soberana_api::server::checkpoint_schedule::CheckpointSchedule;
-use soberana_api::server::checkpoint_signer::CheckpointSettings;
-use soberana_api::server::checkpoint_sinks::{CheckpointSink, DirectorySink, LogSink};
+use soberana_api::server::checkpoints::schedule::CheckpointSchedule;
+use soberana_api::server::checkpoints::signer::CheckpointSettings;
+use soberana_api::server::checkpoints::sinks::{CheckpointSink, DirectorySink, LogSink};
+use soberana_api::server::limits::callers::CallerLimitSettings;
 use soberana_api::server::serve::{ReservationLimits, Settings, TlsFiles, serve};
 use soberana_api::server::transport_policy::Plaintext;
 use soberana_core::ledger::checkpoint::signing_key_from_pem;

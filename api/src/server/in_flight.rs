@@ -9,7 +9,7 @@ use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use tonic::Status;
 
-use super::lock;
+use crate::server::lock;
 
 /// The encoded answer of one request's work, awaited by every attempt of that request.
 type Work = Shared<BoxFuture<'static, Result<Vec<u8>, Status>>>;

@@ -2,27 +2,15 @@
 //! engine, the store or Kubernetes, and convert back. Every call is authenticated and authorized
 //! through the management cluster (see `auth`) and counted (method, code, duration).
 
-pub mod audit_service;
 pub mod auth;
-pub mod auth_cache;
-pub mod auth_failures;
-pub mod caller_limit_layer;
-pub mod caller_limits;
-pub mod checkpoint_schedule;
-pub mod checkpoint_signer;
-pub mod checkpoint_sinks;
+pub mod caches;
+pub mod checkpoints;
 pub mod convert;
 pub mod in_flight;
-pub mod inventory_cache;
-pub mod inventory_service;
-pub mod migration_service;
-pub mod migration_watch;
-pub mod placement_service;
+pub mod limits;
 pub mod rpc_metrics;
 pub mod serve;
-pub mod snapshot_cache;
-pub mod stream_slots;
-pub mod tenant_service;
+pub mod services;
 pub mod transport_policy;
 pub mod validation;
 
@@ -33,8 +21,8 @@ use kube::Client;
 use soberana_core::placement::{Reservation, Snapshot};
 use tonic::Status;
 
-use auth::Caller;
-use inventory_cache::InventoryCache;
+use crate::server::auth::Caller;
+use crate::server::caches::inventory::InventoryCache;
 use rpc_metrics::RpcMetrics;
 use soberana_store::{Store, StoreError};
 
@@ -47,17 +35,17 @@ pub struct Shared {
     pub metrics: RpcMetrics,
     /// The data centre, watched.
     pub inventory: InventoryCache,
-    pub auth: Arc<auth_cache::AuthCache>,
+    pub auth: Arc<crate::server::auth::cache::AuthCache>,
     /// Failed authentications per client address, to refuse token guessing.
-    pub failures: Arc<auth_failures::AuthFailures>,
-    pub snapshots: Arc<snapshot_cache::SnapshotCache>,
+    pub failures: Arc<crate::server::auth::failures::AuthFailures>,
+    pub snapshots: Arc<crate::server::caches::snapshots::SnapshotCache>,
     /// Mutating requests at work on this replica, which retries join.
     pub in_flight: Arc<in_flight::InFlight>,
     /// Woken after each ledger append, so checkpoints follow the ledger's growth.
     pub ledger_appended: Arc<tokio::sync::Notify>,
     pub reservation_limits: serve::ReservationLimits,
     /// Server streams per caller, and how long each lasts.
-    pub streams: Arc<stream_slots::StreamSlots>,
+    pub streams: Arc<crate::server::limits::streams::StreamSlots>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -96,7 +84,7 @@ impl Shared {
         &self,
         method: &str,
         caller: &Caller,
-    ) -> Result<stream_slots::StreamSlot, Status> {
+    ) -> Result<crate::server::limits::streams::StreamSlot, Status> {
         self.streams
             .open(&caller.user, self.metrics.open_stream(method))
     }

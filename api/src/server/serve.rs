@@ -11,17 +11,19 @@ use anyhow::{Context, Result};
 use soberana_proto::v1 as proto;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
-use super::Shared;
-use super::audit_service::AuditApi;
-use super::caller_limit_layer::CallerLimitLayer;
-use super::caller_limits::{CallerLimitSettings, CallerLimits};
-use super::checkpoint_signer::{CheckpointSettings, CheckpointSigner, FINAL_CHECKPOINT_WAIT};
-use super::inventory_service::InventoryApi;
-use super::migration_service::MigrationApi;
-use super::placement_service::PlacementApi;
-use super::rpc_metrics::RpcMetrics;
-use super::tenant_service::TenantApi;
-use super::transport_policy::{self, Plaintext};
+use crate::server::Shared;
+use crate::server::checkpoints::signer::{
+    CheckpointSettings, CheckpointSigner, FINAL_CHECKPOINT_WAIT,
+};
+use crate::server::limits::callers::{CallerLimitSettings, CallerLimits};
+use crate::server::limits::layer::CallerLimitLayer;
+use crate::server::rpc_metrics::RpcMetrics;
+use crate::server::services::audit::AuditApi;
+use crate::server::services::inventory::InventoryApi;
+use crate::server::services::migration::MigrationApi;
+use crate::server::services::placement::PlacementApi;
+use crate::server::services::tenant::TenantApi;
+use crate::server::transport_policy::{self, Plaintext};
 use soberana_store::Store;
 
 /// Largest request or response message, in bytes.
@@ -96,19 +98,21 @@ pub async fn serve(
     let tls = tls_config(&settings.tls)?;
     transport_policy::check(settings.address, tls.is_some(), settings.plaintext)?;
     let metrics = RpcMetrics::new().context("registering metrics")?;
-    let inventory = super::inventory_cache::InventoryCache::start(&kube);
+    let inventory = crate::server::caches::inventory::InventoryCache::start(&kube);
     let shared = Shared {
         kube: kube.clone(),
         store: store.clone(),
         metrics: metrics.clone(),
         inventory: inventory.clone(),
-        auth: Arc::new(super::auth_cache::AuthCache::new(&settings.token_audience)),
+        auth: Arc::new(crate::server::auth::cache::AuthCache::new(
+            &settings.token_audience,
+        )),
         failures: Arc::default(),
         snapshots: Arc::default(),
         in_flight: Arc::default(),
         ledger_appended: Arc::default(),
         reservation_limits: settings.reservation_limits,
-        streams: super::stream_slots::StreamSlots::new(settings.caller_limits),
+        streams: crate::server::limits::streams::StreamSlots::new(settings.caller_limits),
     };
     let signer = match settings.checkpoints {
         Some(checkpoints) => {

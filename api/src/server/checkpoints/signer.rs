@@ -13,8 +13,8 @@ use soberana_core::ledger::checkpoint::Checkpoint;
 use soberana_core::ledger::verify_after;
 use tokio::sync::{Mutex, Notify};
 
-use super::checkpoint_schedule::{CheckpointSchedule, Signed};
-use super::checkpoint_sinks::CheckpointSink;
+use crate::server::checkpoints::schedule::{CheckpointSchedule, Signed};
+use crate::server::checkpoints::sinks::CheckpointSink;
 use soberana_store::Store;
 
 /// Records read per page while checking the chain since the last checkpoint.

@@ -3,6 +3,9 @@
 //! against the namespace it touches, so an agency's ServiceAccount can act only where RBAC lets
 //! it. Authorization comes before any lookup, so a refusal never tells whether the object exists.
 
+pub mod cache;
+pub mod failures;
+
 use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,

@@ -5,8 +5,8 @@ use soberana_core::resources::tenant::Tenant;
 use soberana_proto::v1 as proto;
 use tonic::{Request, Response, Status};
 
-use super::validation::{Violations, name};
-use super::{Shared, convert, kube_status};
+use crate::server::validation::{Violations, name};
+use crate::server::{Shared, convert, kube_status};
 
 #[derive(Debug)]
 pub struct TenantApi(pub Shared);
@@ -43,7 +43,7 @@ impl proto::tenant_service_server::TenantService for TenantApi {
             .measured("ListTenants", async {
                 self.0.allow(&request, "list", "tenants", "").await?;
                 let mut tenants: Vec<Tenant> =
-                    super::inventory_cache::objects(&self.0.inventory.tenants);
+                    crate::server::caches::inventory::objects(&self.0.inventory.tenants);
                 tenants.sort_by(|left, right| left.metadata.name.cmp(&right.metadata.name));
                 Ok(Response::new(proto::ListTenantsResponse {
                     tenants: tenants.iter().map(convert::tenant).collect(),

@@ -8,8 +8,8 @@ use soberana_core::tenancy::tenant_of_namespace;
 use soberana_proto::v1 as proto;
 use tonic::{Request, Response, Status};
 
-use super::validation::{Violations, dns_label, workload_spec};
-use super::{Shared, convert, store_status};
+use crate::server::validation::{Violations, dns_label, workload_spec};
+use crate::server::{Shared, convert, store_status};
 
 #[derive(Debug)]
 pub struct PlacementApi(pub Shared);

@@ -16,8 +16,8 @@ use sha2::Digest;
 use tonic::metadata::MetadataMap;
 use tonic::{Code, Status};
 
-use super::auth::{Caller, DEFAULT_TOKEN_AUDIENCE, authorize, bearer_token, review_token};
-use super::lock;
+use crate::server::auth::{Caller, DEFAULT_TOKEN_AUDIENCE, authorize, bearer_token, review_token};
+use crate::server::lock;
 
 /// How long an answer is reused at most.
 const CACHE_TTL: Duration = Duration::from_secs(10);

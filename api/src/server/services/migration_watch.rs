@@ -12,8 +12,8 @@ use soberana_proto::v1 as proto;
 use tokio::sync::mpsc::Sender;
 use tonic::Status;
 
-use super::convert;
-use super::stream_slots::StreamSlot;
+use crate::server::convert;
+use crate::server::limits::streams::StreamSlot;
 
 /// Whether nothing more will happen to the migration without a new request.
 pub fn settled(workload: &Workload) -> bool {

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use tonic::Status;
 
-use super::caller_limits::CallerLimitSettings;
-use super::rpc_metrics::OpenStream;
+use crate::server::limits::callers::CallerLimitSettings;
+use crate::server::rpc_metrics::OpenStream;
 
 #[derive(Debug)]
 pub struct StreamSlots {

@@ -11,8 +11,8 @@ use sha2::{Digest, Sha256};
 use tonic::Status;
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 
-use super::caller_limits::CallerLimits;
-use super::rpc_metrics::RpcMetrics;
+use crate::server::limits::callers::CallerLimits;
+use crate::server::rpc_metrics::RpcMetrics;
 
 /// Paths never limited.
 const EXEMPT_PREFIX: &str = "/grpc.health.v1.Health/";
@@ -113,7 +113,7 @@ mod tests {
     use tower_service::Service;
 
     use super::*;
-    use crate::server::caller_limits::CallerLimitSettings;
+    use crate::server::limits::callers::CallerLimitSettings;
 
     /// A service whose calls finish only when `release` is notified.
     #[derive(Clone)]

@@ -6,8 +6,8 @@ use soberana_proto::v1 as proto;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::validation::Violations;
-use super::{Shared, store_status};
+use crate::server::validation::Violations;
+use crate::server::{Shared, store_status};
 use soberana_core::ledger::{LedgerRecord, RecordKind};
 
 const DEFAULT_PAGE: u32 = 100;

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use soberana_core::placement::{Reservation, Snapshot, SnapshotError};
 
-use super::inventory_cache::{InventoryCache, objects};
-use super::lock;
+use crate::server::caches::inventory::{InventoryCache, objects};
+use crate::server::lock;
 
 /// The last snapshot built, with what it was built from.
 #[derive(Debug, Default)]

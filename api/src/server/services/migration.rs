@@ -16,11 +16,11 @@ use soberana_proto::v1 as proto;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::auth::Caller;
-use super::migration_watch;
-use super::placement_service::decide;
-use super::validation::{Violations, dns_label, request_id};
-use super::{Shared, convert, kube_status, store_status};
+use crate::server::auth::Caller;
+use crate::server::services::migration_watch;
+use crate::server::services::placement::decide;
+use crate::server::validation::{Violations, dns_label, request_id};
+use crate::server::{Shared, convert, kube_status, store_status};
 use soberana_core::ledger::{NewRecord, RecordKind};
 use soberana_store::TenantQuota;
 
@@ -244,7 +244,7 @@ impl MigrationApi {
     /// What `tenant` may hold: a number of plans, and a share of the data centre's capacity.
     fn quota(&self, tenant: &str) -> TenantQuota {
         let limits = self.0.reservation_limits;
-        let total = super::inventory_cache::objects(&self.0.inventory.sites)
+        let total = crate::server::caches::inventory::objects(&self.0.inventory.sites)
             .iter()
             .fold(Capacity::default(), |sum, site| {
                 sum.plus(site.spec.capacity)
@@ -266,7 +266,7 @@ impl MigrationApi {
 
     /// Each site's capacity net of its allocations, before any reservation.
     async fn free_before_reservations(&self) -> Result<BTreeMap<String, Capacity>, Status> {
-        let sites = super::inventory_cache::objects(&self.0.inventory.sites);
+        let sites = crate::server::caches::inventory::objects(&self.0.inventory.sites);
         Ok(sites
             .iter()
             .map(|site| {
@@ -452,7 +452,7 @@ impl proto::migration_service_server::MigrationService for MigrationApi {
                     })?;
                 let plan = proto::Plan::decode(plan.as_slice())
                     .map_err(|error| Status::internal(error.to_string()))?;
-                super::auth::authorize(
+                crate::server::auth::authorize(
                     &self.0.kube,
                     &caller,
                     "create",
@@ -469,7 +469,7 @@ impl proto::migration_service_server::MigrationService for MigrationApi {
                 let answer = self
                     .once(&caller, "SubmitMigration", &body.request_id, async move {
                         let mut violations = Violations::default();
-                        let spec = super::validation::workload_spec(
+                        let spec = crate::server::validation::workload_spec(
                             plan.workload.as_ref(),
                             "plan.workload",
                             &mut violations,
