@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use clap::Parser;
-use soberana_operator::caches::caches;
-use soberana_operator::context::{Context, Settings};
-use soberana_operator::counting_client::counting_client;
-use soberana_operator::crd_readiness::wait_for_crds;
-use soberana_operator::health::{self, Phase, Readiness};
-use soberana_operator::leadership::{Election, LeaseSettings};
-use soberana_operator::metrics::Metrics;
+use soberana_operator::runtime::caches::caches;
+use soberana_operator::runtime::context::{Context, Settings};
+use soberana_operator::runtime::counting_client::counting_client;
+use soberana_operator::runtime::crd_readiness::wait_for_crds;
+use soberana_operator::runtime::health::{self, Phase, Readiness};
+use soberana_operator::runtime::leadership::{Election, LeaseSettings};
+use soberana_operator::runtime::metrics::Metrics;
 use soberana_runtime::logging::LogFormat;
 use tokio::sync::watch;
 

@@ -1,6 +1,11 @@
 //! Runs the Site and Tenant controllers until shutdown, with each reconcile measured (count by
 //! result, duration, errors by category) and failures retried after a delay fitting their kind.
 
+pub mod residency;
+pub mod site;
+pub mod tenant;
+pub mod workload;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,10 +23,9 @@ use soberana_core::resources::tenant::Tenant;
 use soberana_core::resources::workload::Workload;
 use tokio::sync::watch;
 
-use crate::caches::CacheWriters;
-use crate::context::Context;
-use crate::error::Error;
-use crate::{residency_controller, site_controller, tenant_controller, workload_controller};
+use crate::runtime::caches::CacheWriters;
+use crate::runtime::context::Context;
+use crate::runtime::error::Error;
 
 /// Runs the Site, Tenant, residency and Workload controllers until `shutdown` turns true;
 /// in-flight reconciles finish first.
@@ -194,13 +198,7 @@ async fn run_sites(
         })
         .graceful_shutdown_on(shutdown)
         .run(
-            |site, context| {
-                instrumented(
-                    "site",
-                    context.clone(),
-                    site_controller::reconcile(site, context),
-                )
-            },
+            |site, context| instrumented("site", context.clone(), site::reconcile(site, context)),
             error_policy::<Site>,
             context.clone(),
         )
@@ -246,7 +244,7 @@ async fn run_tenants(
                 instrumented(
                     "tenant",
                     context.clone(),
-                    tenant_controller::reconcile(tenant, context),
+                    tenant::reconcile(tenant, context),
                 )
             },
             error_policy::<Tenant>,
@@ -284,7 +282,7 @@ async fn run_residency(
                 instrumented(
                     "residency",
                     context.clone(),
-                    residency_controller::reconcile(site, context),
+                    residency::reconcile(site, context),
                 )
             },
             error_policy::<Site>,
@@ -336,7 +334,7 @@ async fn run_workloads(
                 instrumented(
                     "workload",
                     context.clone(),
-                    workload_controller::reconcile(workload, context),
+                    workload::reconcile(workload, context),
                 )
             },
             error_policy::<Workload>,

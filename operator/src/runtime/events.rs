@@ -4,7 +4,7 @@
 use kube::runtime::events::{Event, EventType};
 use kube::{Resource, ResourceExt};
 
-use crate::context::Context;
+use crate::runtime::context::Context;
 
 /// Publishes one Event about `object`.
 pub async fn publish<K: Resource<DynamicType = ()>>(

@@ -25,14 +25,16 @@ use soberana_core::resources::workload::{
     WorkloadStatus,
 };
 
-use crate::caches::cached;
 use crate::conditions::ConditionType;
 use crate::conditions::{bounded_message, condition};
-use crate::context::Context;
-use crate::error::Error;
-use crate::events::publish;
-use crate::status_writer::write_namespaced_status;
-use crate::workload_sites::{FIELD_MANAGER, apply_objects, remove_objects, rollout, up_to_date};
+use crate::members::workload_sites::{
+    FIELD_MANAGER, apply_objects, remove_objects, rollout, up_to_date,
+};
+use crate::runtime::caches::cached;
+use crate::runtime::context::Context;
+use crate::runtime::error::Error;
+use crate::runtime::events::publish;
+use crate::runtime::status_writer::write_namespaced_status;
 
 /// Removes the workload's copies from member sites before the Workload goes.
 pub const FINALIZER: &str = "soberana.io/workload-cleanup";
@@ -312,7 +314,7 @@ async fn run_on(
     health: SiteHealth,
 ) -> WorkloadSiteStatus {
     let entry = |state: WorkloadSiteState,
-                 rollout: crate::workload_sites::Rollout,
+                 rollout: crate::members::workload_sites::Rollout,
                  message: Option<String>| {
         WorkloadSiteStatus {
             site: site_name.to_owned(),

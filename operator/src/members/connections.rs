@@ -13,9 +13,9 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, Config, ResourceExt};
 use soberana_core::resources::site::{Site, SiteConnection};
 
-use crate::counting_client::counting_client;
-use crate::kubeconfig_safety::{UnsafeKubeconfig, check_kubeconfig};
-use crate::metrics::Metrics;
+use crate::members::kubeconfig_safety::{UnsafeKubeconfig, check_kubeconfig};
+use crate::runtime::counting_client::counting_client;
+use crate::runtime::metrics::Metrics;
 
 /// The key read from the Secret when the Site names none.
 pub const DEFAULT_KUBECONFIG_KEY: &str = "kubeconfig";

@@ -25,13 +25,13 @@ use soberana_core::tenancy::{
     labels, name_conflict, sites_for_tenant,
 };
 
-use crate::caches::cached;
 use crate::conditions::ConditionType;
 use crate::conditions::{bounded_message, condition};
-use crate::context::Context;
-use crate::error::{Category, Error};
-use crate::status_writer::write_status;
-use crate::whole_replace::replace_whole;
+use crate::members::whole_replace::replace_whole;
+use crate::runtime::caches::cached;
+use crate::runtime::context::Context;
+use crate::runtime::error::{Category, Error};
+use crate::runtime::status_writer::write_status;
 
 /// The field manager of everything this controller writes.
 pub const FIELD_MANAGER: &str = "soberana-tenant-controller";
@@ -777,7 +777,7 @@ pub(crate) async fn publish(
     reason: &str,
     note: String,
 ) {
-    crate::events::publish(context, tenant, type_, reason, "Provision", note).await;
+    crate::runtime::events::publish(context, tenant, type_, reason, "Provision", note).await;
 }
 
 /// One (site, state) pair per namespace: a tenant has one namespace per environment on each site.

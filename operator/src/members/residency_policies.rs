@@ -19,8 +19,8 @@ use soberana_core::residency::admission_policies::{POLICY_REVISION, PROBE_CLASSI
 use soberana_core::residency::{AdmissionObject, CompiledPolicies};
 use soberana_core::tenancy::labels;
 
-use crate::error::Error;
-use crate::whole_replace::replace_whole;
+use crate::members::whole_replace::replace_whole;
+use crate::runtime::error::Error;
 
 /// The field manager of everything the residency controller writes.
 pub const FIELD_MANAGER: &str = "soberana-residency-controller";

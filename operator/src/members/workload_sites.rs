@@ -8,7 +8,7 @@ use kube::{Api, Client};
 use serde_json::Value;
 use soberana_core::propagation::member_objects::TEMPLATE_DIGEST;
 
-use crate::error::Error;
+use crate::runtime::error::Error;
 
 /// The field manager of everything the Workload controller writes.
 pub const FIELD_MANAGER: &str = "soberana-workload-controller";

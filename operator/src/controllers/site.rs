@@ -16,10 +16,10 @@ use soberana_core::resources::tenant::{ProvisioningState, Tenant};
 
 use crate::conditions::ConditionType;
 use crate::conditions::{bounded_message, condition};
-use crate::context::Context;
-use crate::drift::repair_if_damaged;
-use crate::error::Error;
-use crate::status_writer::write_status;
+use crate::members::drift::repair_if_damaged;
+use crate::runtime::context::Context;
+use crate::runtime::error::Error;
+use crate::runtime::status_writer::write_status;
 
 /// The field manager of everything this controller writes.
 pub const FIELD_MANAGER: &str = "soberana-site-controller";

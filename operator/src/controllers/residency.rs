@@ -16,15 +16,15 @@ use kube::runtime::events::EventType;
 use soberana_core::residency::{CompiledPolicies, SiteResidency, compile};
 use soberana_core::resources::site::{ResidencyStatus, Site, SiteStatus};
 
-use crate::caches::cached;
 use crate::conditions::ConditionType;
 use crate::conditions::condition;
-use crate::context::Context;
-use crate::error::Error;
-use crate::events::publish;
-use crate::residency_policies::{Enforcement, FIELD_MANAGER, confirm_in_force, enforce};
-use crate::status_writer::write_status;
-use crate::violation_scan::{ScanReport, UNLABELLED, scan};
+use crate::members::residency_policies::{Enforcement, FIELD_MANAGER, confirm_in_force, enforce};
+use crate::members::violation_scan::{ScanReport, UNLABELLED, scan};
+use crate::runtime::caches::cached;
+use crate::runtime::context::Context;
+use crate::runtime::error::Error;
+use crate::runtime::events::publish;
+use crate::runtime::status_writer::write_status;
 
 /// Condition: the compiled policies of the current revision are in force in the site's cluster.
 const ENFORCED: ConditionType = ConditionType::ResidencyEnforced;

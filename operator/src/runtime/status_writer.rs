@@ -6,7 +6,7 @@ use kube::{Api, Client, Resource};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::error::Error;
+use crate::runtime::error::Error;
 
 /// Applies `status` as the whole status of the cluster-scoped object `name` of kind `K`.
 pub async fn write_status<K, S>(

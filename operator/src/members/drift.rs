@@ -18,8 +18,8 @@ use kube::{Api, Client, Resource, ResourceExt};
 use soberana_core::resources::tenant::{ProvisioningState, Tenant};
 use soberana_core::tenancy::{TenantIdentity, TenantObject, desired_objects, labels};
 
-use crate::context::Context;
-use crate::tenant_controller::{FIELD_MANAGER, publish, replace_object};
+use crate::controllers::tenant::{FIELD_MANAGER, publish, replace_object};
+use crate::runtime::context::Context;
 
 /// Objects per list request.
 const PAGE_SIZE: u32 = 500;

@@ -11,12 +11,12 @@ use kube::runtime::reflector::ObjectRef;
 use soberana_core::resources::tenant::Tenant;
 use tokio::sync::mpsc;
 
-use crate::availability_window::AvailabilityWindow;
-use crate::caches::Caches;
-use crate::interval_schedule::IntervalSchedule;
-use crate::member_policy_watches::MemberPolicyWatches;
-use crate::metrics::Metrics;
-use crate::site_connections::SiteConnections;
+use crate::members::connections::SiteConnections;
+use crate::members::policy_watches::MemberPolicyWatches;
+use crate::runtime::availability_window::AvailabilityWindow;
+use crate::runtime::caches::Caches;
+use crate::runtime::interval_schedule::IntervalSchedule;
+use crate::runtime::metrics::Metrics;
 
 /// Operator settings that controllers read.
 #[derive(Clone, Debug)]

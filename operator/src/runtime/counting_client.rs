@@ -6,7 +6,7 @@ use kube::client::{Body, ClientBuilder};
 use kube::{Client, Config};
 use tower::util::MapRequestLayer;
 
-use crate::metrics::Metrics;
+use crate::runtime::metrics::Metrics;
 
 /// A client for `config` whose every request increments
 /// `soberana_kube_api_requests_total{cluster, verb}`.

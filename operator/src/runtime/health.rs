@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 
-use crate::metrics::Metrics;
+use crate::runtime::metrics::Metrics;
 
 /// What this replica is doing, as `/readyz` and the logs report it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

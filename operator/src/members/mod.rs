@@ -1,0 +1,11 @@
+//! Member clusters: connections (kubeconfigs checked for safety, clients cached), applying and
+//! replacing objects there, watching their policies, and finding drift and violations.
+
+pub mod connections;
+pub mod drift;
+pub mod kubeconfig_safety;
+pub mod policy_watches;
+pub mod residency_policies;
+pub mod violation_scan;
+pub mod whole_replace;
+pub mod workload_sites;
