@@ -12,17 +12,14 @@ use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::ListParams;
 use kube::runtime::events::EventType;
-use kube::{Api, Client, Resource, ResourceExt};
+use kube::{Client, Resource, ResourceExt};
 use soberana_core::resources::tenant::{ProvisioningState, Tenant};
 use soberana_core::tenancy::{TenantIdentity, TenantObject, desired_objects, labels};
 
 use crate::controllers::tenant::{FIELD_MANAGER, publish, replace_object};
+use crate::members::paged_list::live_metadata;
 use crate::runtime::context::Context;
-
-/// Objects per list request.
-const PAGE_SIZE: u32 = 500;
 
 /// What a check found on a site: every object carrying Soberana's `managed-by` label, and those
 /// of them that are fences someone else has written to, each described as
@@ -63,31 +60,17 @@ where
     K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
     let selector = format!("{}={}", labels::MANAGED_BY, labels::MANAGER);
-    let api = Api::<K>::all(client.clone());
     let kind = K::kind(&());
-    // Pages keep the memory of a check bounded however many tenants a site carries.
-    let mut parameters = ListParams::default().labels(&selector).limit(PAGE_SIZE);
-    loop {
-        let list = api.list_metadata(&parameters).await?;
-        for object in list.items {
-            // A namespace being deleted is as good as gone: applying into it would fail.
-            if object.metadata.deletion_timestamp.is_some() {
-                continue;
-            }
-            let name = object.name_any();
-            let described = match &object.metadata.namespace {
-                Some(namespace) => format!("{kind} {namespace}/{name}"),
-                None => format!("{kind} {name}"),
-            };
-            if fence && edited_by_others(&object.metadata) {
-                found.edited.insert(described.clone());
-            }
-            found.present.insert(described);
+    for metadata in live_metadata::<K>(client, Some(&selector)).await? {
+        let name = metadata.name.clone().unwrap_or_default();
+        let described = match &metadata.namespace {
+            Some(namespace) => format!("{kind} {namespace}/{name}"),
+            None => format!("{kind} {name}"),
+        };
+        if fence && edited_by_others(&metadata) {
+            found.edited.insert(described.clone());
         }
-        match list.metadata.continue_ {
-            Some(token) if !token.is_empty() => parameters = parameters.continue_token(&token),
-            _ => break,
-        }
+        found.present.insert(described);
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 pub mod connections;
 pub mod drift;
 pub mod kubeconfig_safety;
+pub mod paged_list;
 pub mod policy_watches;
 pub mod residency_policies;
 pub mod violation_scan;

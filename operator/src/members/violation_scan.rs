@@ -5,17 +5,16 @@
 
 use std::collections::BTreeMap;
 
+use crate::members::paged_list::live_metadata;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Pod};
-use kube::api::{ListParams, ObjectMeta};
-use kube::{Api, Client, Resource};
+use kube::Client;
 use soberana_core::residency::SiteResidency;
 use soberana_core::residency::violation::ObjectLabels;
 use soberana_core::resources::site::ResidencyOffender;
 
 /// Objects per list request.
-const PAGE_SIZE: u32 = 500;
 /// Offenders named in the Site's status; the count covers them all.
 pub const OFFENDERS_SHOWN: usize = 20;
 /// The `classification` of objects without one, in counts and metrics.
@@ -32,16 +31,17 @@ pub struct ScanReport {
 
 /// Scans the site's cluster and judges every namespace and workload.
 pub async fn scan(client: &Client, residency: &SiteResidency) -> Result<ScanReport, kube::Error> {
-    let namespaces: BTreeMap<String, BTreeMap<String, String>> = list::<Namespace>(client)
-        .await?
-        .into_iter()
-        .map(|metadata| {
-            (
-                metadata.name.unwrap_or_default(),
-                metadata.labels.unwrap_or_default(),
-            )
-        })
-        .collect();
+    let namespaces: BTreeMap<String, BTreeMap<String, String>> =
+        live_metadata::<Namespace>(client, None)
+            .await?
+            .into_iter()
+            .map(|metadata| {
+                (
+                    metadata.name.unwrap_or_default(),
+                    metadata.labels.unwrap_or_default(),
+                )
+            })
+            .collect();
     let mut offenders = Vec::new();
     for (name, labels) in &namespaces {
         judge(
@@ -56,16 +56,22 @@ pub async fn scan(client: &Client, residency: &SiteResidency) -> Result<ScanRepo
     }
     let empty = BTreeMap::new();
     for (kind, objects) in [
-        ("Pod", list::<Pod>(client).await?),
+        ("Pod", live_metadata::<Pod>(client, None).await?),
         (
             "PersistentVolumeClaim",
-            list::<PersistentVolumeClaim>(client).await?,
+            live_metadata::<PersistentVolumeClaim>(client, None).await?,
         ),
-        ("Deployment", list::<Deployment>(client).await?),
-        ("StatefulSet", list::<StatefulSet>(client).await?),
-        ("DaemonSet", list::<DaemonSet>(client).await?),
-        ("Job", list::<Job>(client).await?),
-        ("CronJob", list::<CronJob>(client).await?),
+        (
+            "Deployment",
+            live_metadata::<Deployment>(client, None).await?,
+        ),
+        (
+            "StatefulSet",
+            live_metadata::<StatefulSet>(client, None).await?,
+        ),
+        ("DaemonSet", live_metadata::<DaemonSet>(client, None).await?),
+        ("Job", live_metadata::<Job>(client, None).await?),
+        ("CronJob", live_metadata::<CronJob>(client, None).await?),
     ] {
         for metadata in objects {
             let namespace = metadata.namespace.clone().unwrap_or_default();
@@ -130,31 +136,6 @@ fn report(mut offenders: Vec<ResidencyOffender>) -> ScanReport {
         by_classification,
         offenders,
     }
-}
-
-/// The metadata of every live object of kind `K`, in pages so that memory stays bounded by
-/// the page however large the cluster.
-async fn list<K>(client: &Client) -> Result<Vec<ObjectMeta>, kube::Error>
-where
-    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-{
-    let api = Api::<K>::all(client.clone());
-    let mut found = Vec::new();
-    let mut parameters = ListParams::default().limit(PAGE_SIZE);
-    loop {
-        let page = api.list_metadata(&parameters).await?;
-        found.extend(
-            page.items
-                .into_iter()
-                .filter(|object| object.metadata.deletion_timestamp.is_none())
-                .map(|object| object.metadata),
-        );
-        match page.metadata.continue_ {
-            Some(token) if !token.is_empty() => parameters = parameters.continue_token(&token),
-            _ => break,
-        }
-    }
-    Ok(found)
 }
 
 #[cfg(test)]
