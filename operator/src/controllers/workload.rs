@@ -75,7 +75,7 @@ struct Outcome {
 async fn place(workload: &Workload, context: &Context) -> Result<Action, Error> {
     let outcome = match decide_and_apply(workload, context).await {
         Ok(outcome) => outcome,
-        Err(problem) => invalid(workload, &problem),
+        Err(problem) => invalid(workload, &problem.to_string()),
     };
     let previous = workload.status.clone().unwrap_or_default();
     for (type_, reason, note) in &outcome.events {
@@ -165,16 +165,39 @@ fn invalid(workload: &Workload, problem: &str) -> Outcome {
     }
 }
 
-async fn decide_and_apply(workload: &Workload, context: &Context) -> Result<Outcome, String> {
+/// Why a Workload cannot be acted on as written: reported on it (`Placed=False`, `Invalid`),
+/// not retried until it changes.
+#[derive(Debug, thiserror::Error)]
+enum Invalid {
+    #[error("spec.tenant {0:?} is not a known Tenant")]
+    UnknownTenant(String),
+    #[error(transparent)]
+    MemberObjects(#[from] soberana_core::propagation::MemberObjectError),
+    #[error(transparent)]
+    Snapshot(#[from] soberana_core::placement::SnapshotError),
+    #[error(transparent)]
+    Evaluation(#[from] soberana_core::placement::EvaluationError),
+}
+
+/// What a reconcile starts from: the workload's namespace and objects on members, the sites,
+/// and the engine's decision.
+struct Observed {
+    namespace: String,
+    objects: Vec<serde_json::Value>,
+    sites: Vec<Site>,
+    decision: Decision,
+}
+
+/// Observe: the cached objects, the member namespace and objects, and the engine's decision.
+fn observe(workload: &Workload, context: &Context) -> Result<Observed, Invalid> {
     let spec = &workload.spec;
-    let name = workload.name_any();
     let tenants = cached(&context.caches.tenants);
     let tenant = tenants
         .iter()
         .find(|tenant| tenant.name_any() == spec.tenant)
-        .ok_or_else(|| format!("spec.tenant {:?} is not a known Tenant", spec.tenant))?;
-    let namespace = member_namespace(workload, &tenant.spec).map_err(|error| error.to_string())?;
-    let objects = member_objects(workload, &namespace).map_err(|error| error.to_string())?;
+        .ok_or_else(|| Invalid::UnknownTenant(spec.tenant.clone()))?;
+    let namespace = member_namespace(workload, &tenant.spec)?;
+    let objects = member_objects(workload, &namespace)?;
     let sites = cached(&context.caches.sites);
     let snapshot = Snapshot::new(
         &sites,
@@ -182,19 +205,76 @@ async fn decide_and_apply(workload: &Workload, context: &Context) -> Result<Outc
         &cached(&context.caches.rules),
         &tenants,
         &[],
-    )
-    .map_err(|error| error.to_string())?;
-    let decision = evaluate(&snapshot, workload).map_err(|error| error.to_string())?;
+    )?;
+    let decision = evaluate(&snapshot, workload)?;
+    Ok(Observed {
+        namespace,
+        objects,
+        sites,
+        decision,
+    })
+}
 
+/// Observe → decide (pure: which sites, which Events, the failover record) → apply (each
+/// target site, and leaving old ones) → report (the status).
+async fn decide_and_apply(workload: &Workload, context: &Context) -> Result<Outcome, Invalid> {
+    let Observed {
+        namespace,
+        objects,
+        sites,
+        decision,
+    } = observe(workload, context)?;
+    let spec = &workload.spec;
     let previous = workload.status.clone().unwrap_or_default();
     let grace = spec.failover.grace_period_seconds;
     let now = Timestamp::now();
     let health = |site: &str| site_health(&sites, site, grace, now);
     let replacement = replace(&previous.chosen_sites, &decision, grace, health);
+    let (events, last_failover) = consequences(&previous, &decision, &replacement, now);
     let target: Vec<String> = replacement.sites().to_vec();
+    let entries = apply_to_sites(
+        context,
+        workload,
+        &sites,
+        &previous,
+        &target,
+        last_failover.as_ref(),
+        (&namespace, &objects),
+        health,
+    )
+    .await;
+    let status = status_of(
+        workload,
+        &previous,
+        &decision,
+        &replacement,
+        entries,
+        last_failover,
+        &objects,
+    );
+    let requeue = requeue_after(&status, &target, &sites, grace, now, context);
+    Ok(Outcome {
+        status,
+        requeue,
+        events,
+    })
+}
+
+/// The Events a replacement calls for and the failover record it leaves (the previous one
+/// unless it failed over now). Pure: an Event for a stranded or unplaceable workload is sent
+/// once, not on every reconcile.
+fn consequences(
+    previous: &WorkloadStatus,
+    decision: &Decision,
+    replacement: &Replacement,
+    now: Timestamp,
+) -> (
+    Vec<(EventType, &'static str, String)>,
+    Option<FailoverRecord>,
+) {
     let mut events = Vec::new();
     let mut last_failover = previous.last_failover.clone();
-    match &replacement {
+    match replacement {
         Replacement::Place { sites } => events.push((
             EventType::Normal,
             "Placed",
@@ -247,28 +327,46 @@ async fn decide_and_apply(workload: &Workload, context: &Context) -> Result<Outc
         }
         Replacement::Keep { .. } => {}
     }
+    (events, last_failover)
+}
 
-    // The copies on each target site, and what becomes of copies elsewhere.
+/// Apply: the copies on each target site, and what becomes of copies elsewhere (kept after a
+/// failover when asked, else removed), sorted by site.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the reconcile's observed facts, passed rather than re-read"
+)]
+async fn apply_to_sites(
+    context: &Context,
+    workload: &Workload,
+    sites: &[Site],
+    previous: &WorkloadStatus,
+    target: &[String],
+    last_failover: Option<&FailoverRecord>,
+    (namespace, objects): (&str, &[serde_json::Value]),
+    health: impl Fn(&str) -> SiteHealth,
+) -> Vec<WorkloadSiteStatus> {
+    let name = workload.name_any();
     let mut entries = Vec::new();
-    for site_name in &target {
+    for site_name in target {
         entries.push(
             run_on(
                 context,
-                &sites,
+                sites,
                 site_name,
-                &namespace,
+                namespace,
                 &name,
-                &objects,
+                objects,
                 health(site_name),
             )
             .await,
         );
     }
-    let kept_after_failover: BTreeSet<&String> = match (&spec.failover.stale_copies, &last_failover)
-    {
-        (StaleCopies::Keep, Some(record)) => record.from.iter().collect(),
-        _ => BTreeSet::new(),
-    };
+    let kept_after_failover: BTreeSet<&String> =
+        match (&workload.spec.failover.stale_copies, last_failover) {
+            (StaleCopies::Keep, Some(record)) => record.from.iter().collect(),
+            _ => BTreeSet::new(),
+        };
     for old in &previous.sites {
         if target.contains(&old.site) {
             continue;
@@ -280,27 +378,12 @@ async fn decide_and_apply(workload: &Workload, context: &Context) -> Result<Outc
             ));
             continue;
         }
-        if let Some(entry) = leave(context, &sites, &old.site, &namespace, &name).await {
+        if let Some(entry) = leave(context, sites, &old.site, namespace, &name).await {
             entries.push(entry);
         }
     }
     entries.sort_by(|left, right| left.site.cmp(&right.site));
-
-    let status = status_of(
-        workload,
-        &previous,
-        &decision,
-        &replacement,
-        entries,
-        last_failover,
-        &objects,
-    );
-    let requeue = requeue_after(&status, &target, &sites, grace, now, context);
-    Ok(Outcome {
-        status,
-        requeue,
-        events,
-    })
+    entries
 }
 
 /// The workload on a target site: applied if the site answers, with its rollout.
@@ -724,4 +807,83 @@ async fn clean_up(workload: &Workload, context: &Context) -> Result<Action, Erro
         .workload_availability_target
         .remove_label_values(&[tenant, &full_name]);
     Ok(Action::await_change())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "a test panics to report a failure")]
+mod tests {
+    use soberana_core::placement::Outcome as Placement;
+
+    use super::*;
+
+    fn decision() -> Decision {
+        Decision {
+            workload: "minsa-prod/citas".to_owned(),
+            outcome: Placement::Placed,
+            chosen_sites: vec!["state-dc".to_owned()],
+            required_sites: serde_json::from_value(
+                serde_json::json!({"minimum": 1, "maximum": 1, "across": "Sites"}),
+            )
+            .unwrap(),
+            eligible: Vec::new(),
+            rejected: Vec::new(),
+            matched_rules: Vec::new(),
+            unplaceable: None,
+        }
+    }
+
+    #[test]
+    fn a_failover_warns_and_is_recorded_with_its_time() {
+        let now = Timestamp::now();
+        let failover = Replacement::FailOver {
+            from: vec!["national".to_owned()],
+            to: vec!["state-dc".to_owned()],
+            reason: "national unreachable for 300 s".to_owned(),
+        };
+        let (events, record) =
+            consequences(&WorkloadStatus::default(), &decision(), &failover, now);
+        assert_eq!(events.len(), 1);
+        assert_eq!(
+            (events[0].0, events[0].1),
+            (EventType::Warning, "FailedOver")
+        );
+        assert!(
+            events[0].2.contains("moved from national to state-dc"),
+            "{events:?}"
+        );
+        let record = record.unwrap();
+        assert_eq!(
+            (record.from, record.to, record.time),
+            (
+                vec!["national".to_owned()],
+                vec!["state-dc".to_owned()],
+                Time(now)
+            )
+        );
+    }
+
+    #[test]
+    fn a_stranded_workload_is_announced_once() {
+        let stranded = Replacement::Stranded {
+            sites: vec!["national".to_owned()],
+            reason: "no eligible site can take it".to_owned(),
+        };
+        let now = Timestamp::now();
+        let (first, _) = consequences(&WorkloadStatus::default(), &decision(), &stranded, now);
+        assert_eq!(first.len(), 1);
+        let already = WorkloadStatus {
+            conditions: vec![condition(
+                &[],
+                ConditionType::Degraded,
+                true,
+                "Stranded",
+                "no eligible site can take it",
+                None,
+            )],
+            ..WorkloadStatus::default()
+        };
+        let (again, record) = consequences(&already, &decision(), &stranded, now);
+        assert!(again.is_empty(), "{again:?}");
+        assert_eq!(record, None, "a stranded workload did not fail over");
+    }
 }
