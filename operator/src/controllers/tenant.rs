@@ -265,31 +265,51 @@ async fn provision(tenant: &Tenant, context: &Context) -> Result<Action, Error> 
     publish_changes(context, tenant, &previous, &outcomes, up_to_date).await;
     record_namespace_gauges(context, tenant, &entries);
 
-    let incomplete: Vec<String> = entries
-        .iter()
-        .filter(|entry| {
-            !matches!(
-                entry.state,
-                ProvisioningState::Provisioned | ProvisioningState::RemovalPending
-            )
-        })
-        .map(|entry| entry.site.clone())
-        .collect();
-    let conflicts: Vec<String> = entries
-        .iter()
-        .filter(|entry| entry.state == ProvisioningState::Conflict)
-        .map(|entry| entry.site.clone())
-        .collect();
-    let removal_pending: Vec<String> = entries
-        .iter()
-        .filter(|entry| entry.state == ProvisioningState::RemovalPending)
-        .map(|entry| entry.site.clone())
-        .collect();
     let existing = tenant.status.clone().unwrap_or_default();
-    let generation = tenant.metadata.generation;
-    let ready = if targets.is_empty() {
+    let (status, complete) = reported_status(
+        &existing.conditions,
+        entries,
+        targets.len(),
+        tenant.metadata.generation,
+    );
+    if tenant.status.as_ref() != Some(&status) {
+        write_status::<Tenant, _>(&context.client, name, &status, FIELD_MANAGER).await?;
+    }
+    Ok(if complete {
+        Action::await_change()
+    } else {
+        Action::requeue(RETRY_PENDING)
+    })
+}
+
+/// Report: the status for where the tenant stands on each site (`entries`, sorted), with
+/// `Ready` (every one of its `targets` sites provisioned) and `Degraded` (a conflict first,
+/// then sites pending, then removals awaiting confirmation), and whether provisioning is
+/// complete (nothing left to retry). Pure.
+fn reported_status(
+    existing: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+    entries: Vec<TenantSiteStatus>,
+    targets: usize,
+    generation: Option<i64>,
+) -> (TenantStatus, bool) {
+    let sites_in = |wanted: &dyn Fn(ProvisioningState) -> bool| -> Vec<String> {
+        entries
+            .iter()
+            .filter(|entry| wanted(entry.state))
+            .map(|entry| entry.site.clone())
+            .collect()
+    };
+    let incomplete = sites_in(&|state| {
+        !matches!(
+            state,
+            ProvisioningState::Provisioned | ProvisioningState::RemovalPending
+        )
+    });
+    let conflicts = sites_in(&|state| state == ProvisioningState::Conflict);
+    let removal_pending = sites_in(&|state| state == ProvisioningState::RemovalPending);
+    let ready = if targets == 0 {
         condition(
-            &existing.conditions,
+            existing,
             ConditionType::Ready,
             false,
             "NoSite",
@@ -298,16 +318,16 @@ async fn provision(tenant: &Tenant, context: &Context) -> Result<Action, Error> 
         )
     } else if incomplete.is_empty() {
         condition(
-            &existing.conditions,
+            existing,
             ConditionType::Ready,
             true,
             "Provisioned",
-            format!("provisioned on {} sites", targets.len()),
+            format!("provisioned on {targets} sites"),
             generation,
         )
     } else {
         condition(
-            &existing.conditions,
+            existing,
             ConditionType::Ready,
             false,
             "SitesPending",
@@ -347,7 +367,7 @@ async fn provision(tenant: &Tenant, context: &Context) -> Result<Action, Error> 
         )
     };
     let degraded = condition(
-        &existing.conditions,
+        existing,
         ConditionType::Degraded,
         degraded,
         reason,
@@ -359,14 +379,7 @@ async fn provision(tenant: &Tenant, context: &Context) -> Result<Action, Error> 
         observed_generation: generation,
         sites: entries,
     };
-    if tenant.status.as_ref() != Some(&status) {
-        write_status::<Tenant, _>(&context.client, name, &status, FIELD_MANAGER).await?;
-    }
-    Ok(if incomplete.is_empty() {
-        Action::await_change()
-    } else {
-        Action::requeue(RETRY_PENDING)
-    })
+    (status, incomplete.is_empty())
 }
 
 /// Applies every object of the tenant on one site and, on a site it was on before, removes the
@@ -797,4 +810,93 @@ fn record_namespace_gauges(context: &Context, tenant: &Tenant, entries: &[Tenant
         })
         .collect();
     context.record_tenant_sites(&tenant.name_any(), states);
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "a test panics to report a failure")]
+mod tests {
+    use super::*;
+
+    fn entry(site: &str, state: ProvisioningState) -> TenantSiteStatus {
+        TenantSiteStatus {
+            site: site.to_owned(),
+            state,
+            message: None,
+        }
+    }
+
+    fn reason(status: &TenantStatus, type_: ConditionType) -> (String, String) {
+        let found = status
+            .conditions
+            .iter()
+            .find(|condition| type_.is(condition))
+            .unwrap();
+        (found.status.clone(), found.reason.clone())
+    }
+
+    #[test]
+    fn every_site_provisioned_is_ready_and_complete() {
+        let entries = vec![
+            entry("national", ProvisioningState::Provisioned),
+            entry("state-dc", ProvisioningState::Provisioned),
+        ];
+        let (status, complete) = reported_status(&[], entries, 2, Some(3));
+        assert!(complete);
+        assert_eq!(status.observed_generation, Some(3));
+        assert_eq!(
+            reason(&status, ConditionType::Ready),
+            ("True".to_owned(), "Provisioned".to_owned())
+        );
+        assert_eq!(
+            reason(&status, ConditionType::Degraded),
+            ("False".to_owned(), "AllSitesProvisioned".to_owned())
+        );
+    }
+
+    #[test]
+    fn a_conflict_is_named_before_anything_pending_and_is_retried() {
+        let entries = vec![
+            entry("national", ProvisioningState::Pending),
+            entry("state-dc", ProvisioningState::Conflict),
+        ];
+        let (status, complete) = reported_status(&[], entries, 2, None);
+        assert!(!complete);
+        assert_eq!(
+            reason(&status, ConditionType::Degraded),
+            ("True".to_owned(), "NamespaceConflict".to_owned())
+        );
+        let degraded = &status.conditions[1].message;
+        assert!(
+            degraded.contains("state-dc") && !degraded.contains("national"),
+            "{degraded}"
+        );
+    }
+
+    #[test]
+    fn a_removal_awaiting_confirmation_is_degraded_but_complete() {
+        let entries = vec![
+            entry("public-cloud", ProvisioningState::RemovalPending),
+            entry("state-dc", ProvisioningState::Provisioned),
+        ];
+        let (status, complete) = reported_status(&[], entries, 1, None);
+        assert!(complete, "nothing to retry: a person decides");
+        assert_eq!(
+            reason(&status, ConditionType::Ready),
+            ("True".to_owned(), "Provisioned".to_owned())
+        );
+        assert_eq!(
+            reason(&status, ConditionType::Degraded),
+            ("True".to_owned(), "RemovalPending".to_owned())
+        );
+    }
+
+    #[test]
+    fn no_site_at_all_is_not_ready() {
+        let (status, complete) = reported_status(&[], Vec::new(), 0, None);
+        assert!(complete);
+        assert_eq!(
+            reason(&status, ConditionType::Ready),
+            ("False".to_owned(), "NoSite".to_owned())
+        );
+    }
 }
