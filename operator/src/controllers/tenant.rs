@@ -116,39 +116,16 @@ async fn provision(tenant: &Tenant, context: &Context) -> Result<Action, Error> 
     let identity = identity(tenant)?;
     let name = identity.name.clone();
     let all_tenants = context.caches.tenants.state();
-    if let Some(conflict) = name_conflict(tenant, all_tenants.iter().map(|other| &**other)) {
-        return hold(
-            tenant,
-            context,
-            "NameConflict",
-            conflict.to_string(),
-            RETRY_NAME_CONFLICT,
-        )
-        .await;
-    }
     let sites = cached(&context.caches.sites);
     let classifications = cached(&context.caches.classifications);
-    let snapshot = match Snapshot::new(&sites, &classifications, &[], &[], &[]) {
+    let judged = Snapshot::new(&sites, &classifications, &[], &[], &[]);
+    let snapshot = match admissible(tenant, all_tenants.iter().map(|other| &**other), &judged) {
         Ok(snapshot) => snapshot,
-        Err(error) => {
-            let message = format!(
-                "the data classifications cannot be read ({error}); nothing is changed on any site until they are fixed"
-            );
-            return hold(tenant, context, "PolicyInvalid", message, RETRY_PENDING).await;
+        Err(held) => {
+            return hold(tenant, context, held.reason, held.message, held.retry).await;
         }
     };
-    if snapshot.lowest_classification().is_none() {
-        let message = "no DataClassification exists, so no site can be judged; nothing is changed on any site until one is defined";
-        return hold(
-            tenant,
-            context,
-            "NoClassifications",
-            message.to_owned(),
-            RETRY_PENDING,
-        )
-        .await;
-    }
-    let targets: BTreeSet<String> = sites_for_tenant(&tenant.spec, &snapshot)
+    let targets: BTreeSet<String> = sites_for_tenant(&tenant.spec, snapshot)
         .into_iter()
         .collect();
     let objects = desired_objects(&identity, &tenant.spec, &context.settings.ingress_namespace);
@@ -686,6 +663,46 @@ async fn clean_up(tenant: &Tenant, context: &Context) -> Result<Action, Error> {
 
 /// Touches no site: reports why on the Tenant (`Ready=False` and `Degraded=True` with `reason`,
 /// status.sites as it was) with a Warning Event when that is news, and looks again later.
+/// Why provisioning waits, changing nothing on any site.
+#[derive(Debug, PartialEq, Eq)]
+struct Held {
+    reason: &'static str,
+    message: String,
+    retry: std::time::Duration,
+}
+
+/// Decide whether the tenant may be provisioned at all: not while another Tenant holds its
+/// name, nor while the classifications cannot be read or none exists (every site would be
+/// judged ineligible, and removals would follow). Pure.
+fn admissible<'a, 't>(
+    tenant: &Tenant,
+    all_tenants: impl IntoIterator<Item = &'t Tenant>,
+    judged: &'a Result<Snapshot, soberana_core::placement::SnapshotError>,
+) -> Result<&'a Snapshot, Held> {
+    if let Some(conflict) = name_conflict(tenant, all_tenants) {
+        return Err(Held {
+            reason: "NameConflict",
+            message: conflict.to_string(),
+            retry: RETRY_NAME_CONFLICT,
+        });
+    }
+    let snapshot = judged.as_ref().map_err(|error| Held {
+        reason: "PolicyInvalid",
+        message: format!(
+            "the data classifications cannot be read ({error}); nothing is changed on any site until they are fixed"
+        ),
+        retry: RETRY_PENDING,
+    })?;
+    if snapshot.lowest_classification().is_none() {
+        return Err(Held {
+            reason: "NoClassifications",
+            message: "no DataClassification exists, so no site can be judged; nothing is changed on any site until one is defined".to_owned(),
+            retry: RETRY_PENDING,
+        });
+    }
+    Ok(snapshot)
+}
+
 async fn hold(
     tenant: &Tenant,
     context: &Context,
@@ -887,6 +904,35 @@ mod tests {
         assert_eq!(
             reason(&status, ConditionType::Degraded),
             ("True".to_owned(), "RemovalPending".to_owned())
+        );
+    }
+
+    fn tenant(name: &str, short_code: &str, created: &str) -> Tenant {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "soberana.io/v1alpha1", "kind": "Tenant",
+            "metadata": {"name": name, "uid": format!("uid-{name}"), "creationTimestamp": created},
+            "spec": {"displayName": name, "shortCode": short_code, "highestClassification": "restricted",
+                     "environments": [{"name": "prod"}], "quota": {"cpuMillicores": 1, "memoryMebibytes": 1}}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_reused_short_code_or_no_classification_holds_the_tenant() {
+        let earlier = tenant("ministry-of-health", "minsa", "2026-01-01T00:00:00Z");
+        let later = tenant("ministerio-de-salud", "minsa", "2026-06-01T00:00:00Z");
+        let judged = Snapshot::new(&[], &[], &[], &[], &[]);
+        let held = admissible(&later, [&earlier, &later], &judged).unwrap_err();
+        assert_eq!(held.reason, "NameConflict");
+        assert!(
+            held.message.contains("ministry-of-health"),
+            "{}",
+            held.message
+        );
+        let held = admissible(&earlier, [&earlier, &later], &judged).unwrap_err();
+        assert_eq!(
+            held.reason, "NoClassifications",
+            "the earlier tenant is not in conflict, but nothing can be judged"
         );
     }
 
