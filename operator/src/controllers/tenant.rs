@@ -183,7 +183,7 @@ async fn provision(tenant: &Tenant, context: &Context) -> Result<Action, Error> 
         let Some(site) = by_name.get(site_name).copied() else {
             continue;
         };
-        match departure(&tenant.spec, site_name, &snapshot) {
+        match departure(&tenant.spec, site_name, snapshot) {
             Departure::Remove => leaving.push(site),
             Departure::AwaitConfirmation(why) => awaiting.push(TenantSiteStatus {
                 site: site_name.clone(),
