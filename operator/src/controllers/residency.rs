@@ -78,48 +78,13 @@ pub async fn reconcile(site: Arc<Site>, context: Arc<Context>) -> Result<Action,
             }
         }
         Ok(Enforcement::Applied { applied, removed }) => {
-            context
-                .metrics
-                .residency_policy_applies
-                .with_label_values(&[name.as_str()])
-                .inc();
-            tracing::info!(site = %name, revision = %compiled.revision, applied = %applied.join(", "), removed = %removed.join(", "), "residency policies applied");
-            if same_revision {
-                // Nothing in the policy changed: someone deleted or edited them on the member.
-                restored = true;
-                let note = format!(
-                    "residency policies revision {} were deleted or edited on the site and are restored: {}",
-                    compiled.revision,
-                    applied.join(", ")
-                );
-                tracing::warn!(site = %name, %note, "residency policies restored");
-                publish(
-                    &context,
-                    &*site,
-                    EventType::Warning,
-                    "PoliciesRestored",
-                    "Enforce",
-                    note,
-                )
-                .await;
-            }
-            let note = format!(
-                "residency policies revision {} in force: the site may host {}{}",
-                compiled.revision,
-                hosts(&compiled),
-                if removed.is_empty() {
-                    String::new()
-                } else {
-                    format!("; removed {}", removed.join(", "))
-                }
-            );
-            publish(
+            restored = announce_applied(
                 &context,
-                &*site,
-                EventType::Normal,
-                "PoliciesApplied",
-                "Enforce",
-                note,
+                &site,
+                &compiled,
+                &applied,
+                &removed,
+                same_revision,
             )
             .await;
             status.applied_time = Some(Time(Timestamp::now()));
@@ -164,30 +129,7 @@ pub async fn reconcile(site: Arc<Site>, context: Arc<Context>) -> Result<Action,
         site.metadata.generation,
     );
 
-    let mut scanned = None;
-    if context.residency_scans.due(&name) {
-        match scan(&client, &residency).await {
-            Ok(found) => {
-                record_scan(&context, &name, &residency, &found, "success");
-                status.scanned_revision = Some(compiled.revision.clone());
-                status.violation_count = found.count;
-                status.violations_by_classification = found.by_classification.clone();
-                status.offenders = found.offenders.clone();
-                scanned = Some(found);
-            }
-            Err(error) => {
-                record_scan(
-                    &context,
-                    &name,
-                    &residency,
-                    &ScanReport::default(),
-                    "failure",
-                );
-                context.residency_scans.reset(&name);
-                tracing::warn!(site = %name, %error, "residency scan failed; will retry");
-            }
-        }
-    }
+    let scanned = scan_if_due(&context, &client, &name, &residency, &compiled, &mut status).await;
     report(
         &context,
         &site,
@@ -198,6 +140,94 @@ pub async fn reconcile(site: Arc<Site>, context: Arc<Context>) -> Result<Action,
     )
     .await?;
     Ok(Action::requeue(context.settings.residency_scan_interval))
+}
+
+/// Counts and announces policies just applied; returns whether they were a restoration (the
+/// same revision, deleted or edited on the member), announced as a warning.
+async fn announce_applied(
+    context: &Context,
+    site: &Site,
+    compiled: &CompiledPolicies,
+    applied: &[String],
+    removed: &[String],
+    same_revision: bool,
+) -> bool {
+    let name = site.name_any();
+    context
+        .metrics
+        .residency_policy_applies
+        .with_label_values(&[name.as_str()])
+        .inc();
+    tracing::info!(site = %name, revision = %compiled.revision, applied = %applied.join(", "), removed = %removed.join(", "), "residency policies applied");
+    if same_revision {
+        // Nothing in the policy changed: someone deleted or edited them on the member.
+        let note = format!(
+            "residency policies revision {} were deleted or edited on the site and are restored: {}",
+            compiled.revision,
+            applied.join(", ")
+        );
+        tracing::warn!(site = %name, %note, "residency policies restored");
+        publish(
+            context,
+            site,
+            EventType::Warning,
+            "PoliciesRestored",
+            "Enforce",
+            note,
+        )
+        .await;
+    }
+    let note = format!(
+        "residency policies revision {} in force: the site may host {}{}",
+        compiled.revision,
+        hosts(compiled),
+        if removed.is_empty() {
+            String::new()
+        } else {
+            format!("; removed {}", removed.join(", "))
+        }
+    );
+    publish(
+        context,
+        site,
+        EventType::Normal,
+        "PoliciesApplied",
+        "Enforce",
+        note,
+    )
+    .await;
+    same_revision
+}
+
+/// Scans the site for objects breaking residency when a scan is due, recording the result in
+/// `status` and the metrics; a failed scan is retried at the next reconcile.
+async fn scan_if_due(
+    context: &Context,
+    client: &kube::Client,
+    name: &str,
+    residency: &SiteResidency,
+    compiled: &CompiledPolicies,
+    status: &mut soberana_core::resources::site::ResidencyStatus,
+) -> Option<ScanReport> {
+    if !context.residency_scans.due(name) {
+        return None;
+    }
+    match scan(client, residency).await {
+        Ok(found) => {
+            record_scan(context, name, residency, &found, "success");
+            status.scanned_revision = Some(compiled.revision.clone());
+            status.violation_count = found.count;
+            status.violations_by_classification = found.by_classification.clone();
+            status.offenders = found.offenders.clone();
+            Some(found)
+        }
+        Err(error) => {
+            record_scan(context, name, residency, &ScanReport::default(), "failure");
+            context.residency_scans.reset(name);
+            tracing::warn!(site = %name, %error, "residency scan failed; will retry");
+            None
+        }
+    }
 }
 
 /// Reports that the compiled revision could not be brought in force (yet), naming the
