@@ -114,43 +114,9 @@ pub async fn serve(
         reservation_limits: settings.reservation_limits,
         streams: crate::server::limits::streams::StreamSlots::new(settings.caller_limits),
     };
-    let signer = match settings.checkpoints {
-        Some(checkpoints) => {
-            let signer = Arc::new(CheckpointSigner::new(
-                store.clone(),
-                checkpoints,
-                &metrics.registry,
-            )?);
-            signer.sign_if(false).await;
-            let task = tokio::spawn(signer.clone().run(shared.ledger_appended.clone()));
-            Some((signer, task))
-        }
-        None => {
-            tracing::warn!(
-                "no --ledger-signing-key: the ledger is hash-chained but not anchored by signed checkpoints"
-            );
-            None
-        }
-    };
-    let (reporter, health) = tonic_health::server::health_reporter();
-    // NOT_SERVING until the first check finds both dependencies answering.
-    for service in HEALTH_SERVICES {
-        reporter
-            .set_service_status(service, tonic_health::ServingStatus::NotServing)
-            .await;
-    }
-    tokio::spawn(report_health(reporter, kube, store));
-    let reflection = if settings.reflection {
-        Some(
-            tonic_reflection::server::Builder::configure()
-                .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
-                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-                .build_v1()
-                .context("building server reflection")?,
-        )
-    } else {
-        None
-    };
+    let signer = start_signer(settings.checkpoints, &store, &metrics, &shared).await?;
+    let health = start_health(kube, store).await;
+    let reflection = reflection(settings.reflection)?;
     tokio::spawn(serve_metrics(settings.metrics_address, metrics.clone()));
 
     let mut builder = Server::builder();
@@ -219,6 +185,67 @@ fn tls_config(files: &TlsFiles) -> Result<Option<ServerTlsConfig>> {
         config = config.client_ca_root(Certificate::from_pem(read(ca)?));
     }
     Ok(Some(config))
+}
+
+/// gRPC server reflection over every service served, unless turned off (`--no-reflection`).
+fn reflection(
+    enabled: bool,
+) -> Result<
+    Option<
+        tonic_reflection::server::v1::ServerReflectionServer<
+            impl tonic_reflection::server::v1::ServerReflection,
+        >,
+    >,
+> {
+    if !enabled {
+        return Ok(None);
+    }
+    let service = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .context("building server reflection")?;
+    Ok(Some(service))
+}
+
+/// Starts signing ledger checkpoints, if configured (see `checkpoints`); returns the signer and
+/// its task, for the final checkpoint at shutdown.
+async fn start_signer(
+    checkpoints: Option<CheckpointSettings>,
+    store: &Arc<dyn Store>,
+    metrics: &RpcMetrics,
+    shared: &Shared,
+) -> Result<Option<(Arc<CheckpointSigner>, tokio::task::JoinHandle<()>)>> {
+    let Some(checkpoints) = checkpoints else {
+        tracing::warn!(
+            "no --ledger-signing-key: the ledger is hash-chained but not anchored by signed checkpoints"
+        );
+        return Ok(None);
+    };
+    let signer = Arc::new(CheckpointSigner::new(
+        store.clone(),
+        checkpoints,
+        &metrics.registry,
+    )?);
+    signer.sign_if(false).await;
+    let task = tokio::spawn(signer.clone().run(shared.ledger_appended.clone()));
+    Ok(Some((signer, task)))
+}
+
+/// The `grpc.health.v1` service, NOT_SERVING until the first check finds both dependencies
+/// answering, and kept up to date by a task.
+async fn start_health(
+    kube: kube::Client,
+    store: Arc<dyn Store>,
+) -> tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    for service in HEALTH_SERVICES {
+        reporter
+            .set_service_status(service, tonic_health::ServingStatus::NotServing)
+            .await;
+    }
+    tokio::spawn(report_health(reporter, kube, store));
+    health
 }
 
 /// Keeps `grpc.health.v1` in line with the dependencies: SERVING only while both etcd and the
