@@ -61,32 +61,16 @@ pub async fn reconcile(site: Arc<Site>, context: Arc<Context>) -> Result<Action,
     let mut restored = false;
     let mut status = previous.clone();
     match enforce(&client, &name, &compiled).await {
-        Err(error) => {
-            report_pending(
-                &context,
-                &site,
-                &compiled,
-                "ApplyFailed",
-                &error.to_string(),
-            )
-            .await?;
-            return Err(error);
-        }
+        Err(error) => return apply_failed(&context, &site, &compiled, error).await,
         Ok(Enforcement::InForce) => {
-            if previous.policy_revision.as_deref() != Some(compiled.revision.as_str()) {
+            if !same_revision {
                 status.applied_time = Some(Time(Timestamp::now()));
             }
         }
         Ok(Enforcement::Applied { applied, removed }) => {
-            restored = announce_applied(
-                &context,
-                &site,
-                &compiled,
-                &applied,
-                &removed,
-                same_revision,
-            )
-            .await;
+            // Nothing in the policy changed: someone deleted or edited them on the member.
+            restored = same_revision;
+            announce_applied(&context, &site, &compiled, &applied, &removed, restored).await;
             status.applied_time = Some(Time(Timestamp::now()));
             // What was admitted under the old rules is judged under the new ones at once.
             context.residency_scans.reset(&name);
@@ -101,17 +85,7 @@ pub async fn reconcile(site: Arc<Site>, context: Arc<Context>) -> Result<Action,
                 report_pending(&context, &site, &compiled, "NotYetEnforced", problem).await?;
                 return Ok(Action::requeue(std::time::Duration::from_secs(2)));
             }
-            Err(error) => {
-                report_pending(
-                    &context,
-                    &site,
-                    &compiled,
-                    "ApplyFailed",
-                    &error.to_string(),
-                )
-                .await?;
-                return Err(error);
-            }
+            Err(error) => return apply_failed(&context, &site, &compiled, error).await,
         }
     }
     status.policy_revision = Some(compiled.revision.clone());
@@ -142,16 +116,16 @@ pub async fn reconcile(site: Arc<Site>, context: Arc<Context>) -> Result<Action,
     Ok(Action::requeue(context.settings.residency_scan_interval))
 }
 
-/// Counts and announces policies just applied; returns whether they were a restoration (the
-/// same revision, deleted or edited on the member), announced as a warning.
+/// Counts and announces policies just applied; a restoration (the same revision, deleted or
+/// edited on the member) is announced as a warning too.
 async fn announce_applied(
     context: &Context,
     site: &Site,
     compiled: &CompiledPolicies,
     applied: &[String],
     removed: &[String],
-    same_revision: bool,
-) -> bool {
+    restored: bool,
+) {
     let name = site.name_any();
     context
         .metrics
@@ -159,8 +133,7 @@ async fn announce_applied(
         .with_label_values(&[name.as_str()])
         .inc();
     tracing::info!(site = %name, revision = %compiled.revision, applied = %applied.join(", "), removed = %removed.join(", "), "residency policies applied");
-    if same_revision {
-        // Nothing in the policy changed: someone deleted or edited them on the member.
+    if restored {
         let note = format!(
             "residency policies revision {} were deleted or edited on the site and are restored: {}",
             compiled.revision,
@@ -196,7 +169,6 @@ async fn announce_applied(
         note,
     )
     .await;
-    same_revision
 }
 
 /// Scans the site for objects breaking residency when a scan is due, recording the result in
@@ -228,6 +200,17 @@ async fn scan_if_due(
             None
         }
     }
+}
+
+/// Reports that applying `compiled` failed, and returns the error for the controller's retry.
+async fn apply_failed(
+    context: &Context,
+    site: &Site,
+    compiled: &CompiledPolicies,
+    error: Error,
+) -> Result<Action, Error> {
+    report_pending(context, site, compiled, "ApplyFailed", &error.to_string()).await?;
+    Err(error)
 }
 
 /// Reports that the compiled revision could not be brought in force (yet), naming the
