@@ -18,6 +18,8 @@
 //! matching): the comparison is conservative. Both engines must return the same eligible set for
 //! every workload both evaluated, or the benchmark panics with the first difference.
 
+#![allow(clippy::too_many_lines, reason = "a benchmark reads top to bottom as one measured scenario")]
+
 #![allow(
     clippy::unwrap_used,
     reason = "a benchmark over its own generated data: a panic reports a broken benchmark"

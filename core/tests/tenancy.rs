@@ -1,5 +1,7 @@
 //! What a tenant gets on a site, built without a cluster.
 
+#![allow(clippy::too_many_lines, reason = "a scenario reads top to bottom as one story")]
+
 #![allow(clippy::unwrap_used, reason = "a test panics to report a failure")]
 
 use serde_json::json;

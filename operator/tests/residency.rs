@@ -3,6 +3,8 @@
 //! while the operator is stopped; the violation scan finds what existed before a policy tightened;
 //! and admission agrees with the placement engine (`soberana evaluate`) on every site.
 
+#![allow(clippy::too_many_lines, reason = "a scenario reads top to bottom as one story")]
+
 #![allow(clippy::unwrap_used, reason = "a panic is the failure report in tests")]
 
 mod common;

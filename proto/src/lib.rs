@@ -6,6 +6,7 @@
     missing_debug_implementations,
     clippy::doc_lazy_continuation,
     clippy::large_enum_variant,
+    clippy::too_many_lines,
     reason = "generated code"
 )]
 
