@@ -15,7 +15,10 @@
 //! rather than on whichever ran at that moment. Prints the ratios the goal is stated in: API
 //! throughput ≥ 50 % of the echo server's, API p99 ≤ 2 × echo p99 at the same rate.
 
-#![allow(clippy::too_many_lines, reason = "a benchmark reads top to bottom as one measured scenario")]
+#![allow(
+    clippy::too_many_lines,
+    reason = "a benchmark reads top to bottom as one measured scenario"
+)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -5,8 +5,10 @@
 //! until it returns with nothing lost, the ledger verifies, and malformed requests get
 //! INVALID_ARGUMENT with field paths.
 
-#![allow(clippy::too_many_lines, reason = "a scenario reads top to bottom as one story")]
-
+#![allow(
+    clippy::too_many_lines,
+    reason = "a scenario reads top to bottom as one story"
+)]
 #![allow(clippy::unwrap_used, reason = "a panic is the failure report in tests")]
 
 use std::process::ExitCode;

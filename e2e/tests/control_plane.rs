@@ -2,7 +2,10 @@
 //! serve CRDs with CEL validation, server-side apply, admission policies, garbage collection,
 //! token and access reviews, and survive an API-server restart with their data.
 
-#![allow(clippy::too_many_lines, reason = "a scenario reads top to bottom as one story")]
+#![allow(
+    clippy::too_many_lines,
+    reason = "a scenario reads top to bottom as one story"
+)]
 
 use std::process::ExitCode;
 use std::sync::Arc;

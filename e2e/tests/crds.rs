@@ -2,7 +2,10 @@
 //! columns and documentation, valid objects apply with server-side apply, and invalid ones are
 //! rejected with messages that name the field and the rule.
 
-#![allow(clippy::too_many_lines, reason = "a scenario reads top to bottom as one story")]
+#![allow(
+    clippy::too_many_lines,
+    reason = "a scenario reads top to bottom as one story"
+)]
 
 use std::path::Path;
 use std::process::{Command, ExitCode};

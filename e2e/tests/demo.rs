@@ -1,7 +1,10 @@
 //! `make demo` as a user runs it: the sites come up, `kubectl` reaches each one with the printed
 //! kubeconfig, and Ctrl-C (or `--once`) tears everything down.
 
-#![allow(clippy::too_many_lines, reason = "a scenario reads top to bottom as one story")]
+#![allow(
+    clippy::too_many_lines,
+    reason = "a scenario reads top to bottom as one story"
+)]
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

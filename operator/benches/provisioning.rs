@@ -5,8 +5,10 @@
 //!
 //! `make bench-operator` (or `cargo bench -p soberana-operator --bench provisioning -- 500`).
 
-#![allow(clippy::too_many_lines, reason = "a benchmark reads top to bottom as one measured scenario")]
-
+#![allow(
+    clippy::too_many_lines,
+    reason = "a benchmark reads top to bottom as one measured scenario"
+)]
 #![allow(
     clippy::unwrap_used,
     reason = "a benchmark aborts on the first failure"

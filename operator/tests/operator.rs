@@ -2,8 +2,10 @@
 //! state-owned site, a national provider and a foreign public cloud). The operator runs as its
 //! own process under the least-privilege RBAC in `charts/rbac/`.
 
-#![allow(clippy::too_many_lines, reason = "a scenario reads top to bottom as one story")]
-
+#![allow(
+    clippy::too_many_lines,
+    reason = "a scenario reads top to bottom as one story"
+)]
 #![allow(clippy::unwrap_used, reason = "a panic is the failure report in tests")]
 
 use std::collections::BTreeSet;

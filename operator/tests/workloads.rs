@@ -4,8 +4,10 @@
 //! policy change makes their site ineligible, and explained when unplaceable. (The harness runs
 //! no kubelets: tests patch Deployment status to stand for replicas becoming available.)
 
-#![allow(clippy::too_many_lines, reason = "a scenario reads top to bottom as one story")]
-
+#![allow(
+    clippy::too_many_lines,
+    reason = "a scenario reads top to bottom as one story"
+)]
 #![allow(clippy::unwrap_used, reason = "a panic is the failure report in tests")]
 
 mod common;

@@ -4,8 +4,10 @@
 //! stopped etcd is reported unavailable and then recovered with nothing lost. Two etcd stores on
 //! one etcd (two API replicas) count each other's reservations through their watches.
 
-#![allow(clippy::too_many_lines, reason = "a scenario reads top to bottom as one story")]
-
+#![allow(
+    clippy::too_many_lines,
+    reason = "a scenario reads top to bottom as one story"
+)]
 #![allow(clippy::unwrap_used, reason = "a test panics to report a failure")]
 
 use std::collections::BTreeMap;
