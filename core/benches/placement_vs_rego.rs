@@ -18,8 +18,10 @@
 //! matching): the comparison is conservative. Both engines must return the same eligible set for
 //! every workload both evaluated, or the benchmark panics with the first difference.
 
-#![allow(clippy::too_many_lines, reason = "a benchmark reads top to bottom as one measured scenario")]
-
+#![allow(
+    clippy::too_many_lines,
+    reason = "a benchmark reads top to bottom as one measured scenario"
+)]
 #![allow(
     clippy::unwrap_used,
     reason = "a benchmark over its own generated data: a panic reports a broken benchmark"
@@ -30,7 +32,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use soberana_core::placement::{Decision, ReasonCode, Snapshot, evaluate};
+use soberana_core::placement::{Decision, Objects, ReasonCode, Snapshot, evaluate};
 use soberana_core::resources::availability::Availability;
 use soberana_core::resources::data_classification::DataClassification;
 use soberana_core::resources::placement_rule::PlacementRule;
@@ -688,13 +690,13 @@ fn run_size(
 
     // Ours: the snapshot once, then every decision timed on its own.
     let started = Instant::now();
-    let snapshot = Snapshot::new(
-        &world.sites,
-        &world.classifications,
-        &world.rules,
-        &world.tenants,
-        &[],
-    )
+    let snapshot = Snapshot::new(Objects {
+        sites: &world.sites,
+        classifications: &world.classifications,
+        rules: &world.rules,
+        tenants: &world.tenants,
+        ..Objects::default()
+    })
     .expect("the generated snapshot is valid");
     println!(
         "ours: snapshot built once in {:.1} µs (not timed per decision)",

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 use soberana_core::placement::{
-    Decision, EvaluationError, Outcome, ReasonCode, Reservation, Snapshot, evaluate,
+    Decision, EvaluationError, Objects, Outcome, ReasonCode, Reservation, Snapshot, evaluate,
 };
 use soberana_core::resources::capacity::Capacity;
 use soberana_core::resources::data_classification::DataClassification;
@@ -116,8 +116,14 @@ fn decide(workload: &Workload, rules: &[PlacementRule], reservations: &[Reservat
             json!(["public-cloud-us", "national-cloud"]),
         ),
     ];
-    let snapshot =
-        Snapshot::new(&sites(), &classifications(), rules, &tenants, reservations).unwrap();
+    let snapshot = Snapshot::new(Objects {
+        sites: &sites(),
+        classifications: &classifications(),
+        rules,
+        tenants: &tenants,
+        reservations,
+    })
+    .unwrap();
     evaluate(&snapshot, workload).unwrap()
 }
 
@@ -253,7 +259,13 @@ fn taints_reject_unless_tolerated() {
         json!({"taints": [{"key": "maintenance", "reason": "UPS replacement"}]}),
     );
     let tenants = vec![tenant("minsa", "restricted", json!([]))];
-    let snapshot = Snapshot::new(&tainted, &classifications(), &[], &tenants, &[]).unwrap();
+    let snapshot = Snapshot::new(Objects {
+        sites: &tainted,
+        classifications: &classifications(),
+        tenants: &tenants,
+        ..Objects::default()
+    })
+    .unwrap();
     let plain = evaluate(&snapshot, &workload("a", "minsa", "public", json!({}))).unwrap();
     let reasons = reasons_for(&plain, "state-dc-primary");
     assert_eq!(reasons[0].code, ReasonCode::SiteTainted);
@@ -279,7 +291,13 @@ fn a_site_that_failed_its_probe_is_not_eligible() {
         "lastTransitionTime": "2026-11-22T00:00:00Z"
     }]})).unwrap());
     let tenants = vec![tenant("minsa", "restricted", json!([]))];
-    let snapshot = Snapshot::new(&probed, &classifications(), &[], &tenants, &[]).unwrap();
+    let snapshot = Snapshot::new(Objects {
+        sites: &probed,
+        classifications: &classifications(),
+        tenants: &tenants,
+        ..Objects::default()
+    })
+    .unwrap();
     let decision = evaluate(&snapshot, &workload("a", "minsa", "public", json!({}))).unwrap();
     assert_eq!(
         reasons_for(&decision, "national-cloud")[0].code,
@@ -373,7 +391,13 @@ fn conflicting_spreads_are_reported() {
 #[test]
 fn unknown_references_are_errors_naming_the_field() {
     let tenants = vec![tenant("minsa", "restricted", json!([]))];
-    let snapshot = Snapshot::new(&sites(), &classifications(), &[], &tenants, &[]).unwrap();
+    let snapshot = Snapshot::new(Objects {
+        sites: &sites(),
+        classifications: &classifications(),
+        tenants: &tenants,
+        ..Objects::default()
+    })
+    .unwrap();
     let error = evaluate(&snapshot, &workload("a", "minsa", "secret", json!({}))).unwrap_err();
     assert!(matches!(
         error,
@@ -394,16 +418,25 @@ fn unknown_references_are_errors_naming_the_field() {
 fn malformed_snapshot_values_are_errors_naming_the_object() {
     let mut bad = sites();
     bad[1].spec.offered_availability = "high".to_owned();
-    let error = Snapshot::new(&bad, &classifications(), &[], &[], &[]).unwrap_err();
+    let error = Snapshot::new(Objects {
+        sites: &bad,
+        classifications: &classifications(),
+        ..Objects::default()
+    })
+    .unwrap_err();
     assert_eq!(
         error.to_string(),
         "Site \"state-dc-alternate\": spec.offeredAvailability \"high\" is not a percentage between 0 and 100 with at most four decimals"
     );
     let duplicated = [sites(), sites()].concat();
     assert!(
-        Snapshot::new(&duplicated, &classifications(), &[], &[], &[])
-            .unwrap_err()
-            .to_string()
-            .contains("defined twice")
+        Snapshot::new(Objects {
+            sites: &duplicated,
+            classifications: &classifications(),
+            ..Objects::default()
+        })
+        .unwrap_err()
+        .to_string()
+        .contains("defined twice")
     );
 }

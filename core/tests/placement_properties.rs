@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use proptest::prelude::*;
 use proptest::sample::subsequence;
 use serde_json::{Value, json};
-use soberana_core::placement::{Decision, Outcome, Snapshot, evaluate};
+use soberana_core::placement::{Decision, Objects, Outcome, Snapshot, evaluate};
 use soberana_core::resources::data_classification::DataClassification;
 use soberana_core::resources::placement_rule::PlacementRule;
 use soberana_core::resources::site::Site;
@@ -31,13 +31,13 @@ struct Scenario {
 
 impl Scenario {
     fn decide(&self) -> Decision {
-        let snapshot = Snapshot::new(
-            &self.sites,
-            &self.classifications,
-            &self.rules,
-            &self.tenants,
-            &[],
-        )
+        let snapshot = Snapshot::new(Objects {
+            sites: &self.sites,
+            classifications: &self.classifications,
+            rules: &self.rules,
+            tenants: &self.tenants,
+            ..Objects::default()
+        })
         .unwrap();
         evaluate(&snapshot, &self.workload).unwrap()
     }

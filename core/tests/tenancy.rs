@@ -1,11 +1,13 @@
 //! What a tenant gets on a site, built without a cluster.
 
-#![allow(clippy::too_many_lines, reason = "a scenario reads top to bottom as one story")]
-
+#![allow(
+    clippy::too_many_lines,
+    reason = "a scenario reads top to bottom as one story"
+)]
 #![allow(clippy::unwrap_used, reason = "a test panics to report a failure")]
 
 use serde_json::json;
-use soberana_core::placement::Snapshot;
+use soberana_core::placement::{Objects, Snapshot};
 use soberana_core::resources::data_classification::DataClassification;
 use soberana_core::resources::site::Site;
 use soberana_core::resources::tenant::{Tenant, TenantSpec};
@@ -178,14 +180,23 @@ fn a_tenant_lands_on_allowed_sites_that_can_host_its_least_sensitive_data() {
         "spec": tenant(json!({}))
     }))
     .unwrap();
-    let snapshot = Snapshot::new(&sites, &classifications, &[], &[], &[]).unwrap();
+    let snapshot = Snapshot::new(Objects {
+        sites: &sites,
+        classifications: &classifications,
+        ..Objects::default()
+    })
+    .unwrap();
     assert_eq!(
         sites_for_tenant(&tenant_object.spec, &snapshot),
         ["national-cloud", "state-dc"]
     );
     let limited = tenant(json!({"allowedSites": ["state-dc", "public-cloud-us"]}));
     assert_eq!(sites_for_tenant(&limited, &snapshot), ["state-dc"]);
-    let nothing_defined = Snapshot::new(&sites, &[], &[], &[], &[]).unwrap();
+    let nothing_defined = Snapshot::new(Objects {
+        sites: &sites,
+        ..Objects::default()
+    })
+    .unwrap();
     assert!(sites_for_tenant(&limited, &nothing_defined).is_empty());
 
     // Leaving a site the tenant was on: its own allowedSites is a person's decision…

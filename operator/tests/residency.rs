@@ -3,8 +3,10 @@
 //! while the operator is stopped; the violation scan finds what existed before a policy tightened;
 //! and admission agrees with the placement engine (`soberana evaluate`) on every site.
 
-#![allow(clippy::too_many_lines, reason = "a scenario reads top to bottom as one story")]
-
+#![allow(
+    clippy::too_many_lines,
+    reason = "a scenario reads top to bottom as one story"
+)]
 #![allow(clippy::unwrap_used, reason = "a panic is the failure report in tests")]
 
 mod common;
@@ -21,7 +23,7 @@ use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client, ResourceExt};
 use serde_json::json;
-use soberana_core::placement::{Snapshot, evaluate};
+use soberana_core::placement::{Objects, Snapshot, evaluate};
 use soberana_core::residency::SiteResidency;
 use soberana_core::residency::violation::ObjectLabels;
 use soberana_core::resources::data_classification::DataClassification;
@@ -605,7 +607,12 @@ async fn parity(plane: Arc<ControlPlane>) -> Result<()> {
             ..site.clone()
         })
         .collect();
-    let snapshot = Snapshot::new(&bare_sites, &classifications, &[], &tenants, &[])?;
+    let snapshot = Snapshot::new(Objects {
+        sites: &bare_sites,
+        classifications: &classifications,
+        tenants: &tenants,
+        ..Objects::default()
+    })?;
 
     let mut checked = 0;
     let mut refused = 0;

@@ -23,7 +23,7 @@ use crate::resources::workload::Workload;
 
 pub use decision::{Decision, Outcome, SiteRejection, SiteScore};
 pub use reason::{Reason, ReasonCode};
-pub use snapshot::{Reservation, Snapshot, SnapshotError};
+pub use snapshot::{Objects, Reservation, Snapshot, SnapshotError};
 
 use decision::{RequiredSites, Unplaceable};
 use filters::{WorkloadFacts, rejections};

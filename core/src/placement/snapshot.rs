@@ -80,146 +80,26 @@ pub struct Snapshot {
     pub(crate) rules: Vec<PreparedRule>,
 }
 
+/// The objects a snapshot is built from, named so that a caller passes only what it has
+/// (`..Objects::default()` for the rest) instead of a row of positional `&[]`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Objects<'a> {
+    pub sites: &'a [Site],
+    pub classifications: &'a [DataClassification],
+    pub rules: &'a [PlacementRule],
+    pub tenants: &'a [Tenant],
+    /// Capacity held for planned workloads, subtracted from each site's free capacity.
+    pub reservations: &'a [Reservation],
+}
+
 impl Snapshot {
-    pub fn new(
-        sites: &[Site],
-        classifications: &[DataClassification],
-        rules: &[PlacementRule],
-        tenants: &[Tenant],
-        reservations: &[Reservation],
-    ) -> Result<Self, SnapshotError> {
-        let mut reserved: BTreeMap<&str, Capacity> = BTreeMap::new();
-        for reservation in reservations {
-            let total = reserved.entry(reservation.site.as_str()).or_default();
-            *total = total.plus(reservation.capacity);
-        }
-
-        let mut prepared_sites = Vec::with_capacity(sites.len());
-        for site in sites {
-            let name = named("Site", site.metadata.name.as_deref())?;
-            let offered_availability = Availability::parse_percent(&site.spec.offered_availability)
-                .ok_or_else(|| SnapshotError::InvalidAvailability {
-                    kind: "Site",
-                    name: name.clone(),
-                    field: "spec.offeredAvailability",
-                    value: site.spec.offered_availability.clone(),
-                })?;
-            let allocated = site
-                .status
-                .as_ref()
-                .and_then(|status| status.allocated)
-                .unwrap_or_default();
-            let ready = site.status.as_ref().and_then(|status| {
-                status
-                    .conditions
-                    .iter()
-                    .find(|condition| ConditionType::Ready.is(condition))
-                    .map(|condition| condition.status == "True")
-            });
-            let mut zones: BTreeSet<String> = site.spec.zones.iter().cloned().collect();
-            if zones.is_empty() {
-                zones.insert(format!("site:{name}"));
-            }
-            prepared_sites.push(PreparedSite {
-                free: site
-                    .spec
-                    .capacity
-                    .minus(allocated)
-                    .minus(reserved.get(name.as_str()).copied().unwrap_or_default()),
-                labels: site.labels().clone(),
-                spec: site.spec.clone(),
-                offered_availability,
-                ready,
-                zones,
-                name,
-            });
-        }
-        prepared_sites.sort_by(|left, right| left.name.cmp(&right.name));
-        if let Some(pair) = prepared_sites
-            .windows(2)
-            .find(|pair| pair[0].name == pair[1].name)
-        {
-            return Err(SnapshotError::DuplicateName {
-                kind: "Site",
-                name: pair[0].name.clone(),
-            });
-        }
-
-        let mut prepared_classifications = BTreeMap::new();
-        for classification in classifications {
-            let name = named(
-                "DataClassification",
-                classification.metadata.name.as_deref(),
-            )?;
-            let minimum_availability = match &classification.spec.minimum_availability {
-                None => None,
-                Some(text) => Some(Availability::parse_percent(text).ok_or_else(|| {
-                    SnapshotError::InvalidAvailability {
-                        kind: "DataClassification",
-                        name: name.clone(),
-                        field: "spec.minimumAvailability",
-                        value: text.clone(),
-                    }
-                })?),
-            };
-            let prepared = PreparedClassification {
-                name: name.clone(),
-                spec: classification.spec.clone(),
-                minimum_availability,
-            };
-            if prepared_classifications
-                .insert(name.clone(), prepared)
-                .is_some()
-            {
-                return Err(SnapshotError::DuplicateName {
-                    kind: "DataClassification",
-                    name,
-                });
-            }
-        }
-
-        let mut prepared_tenants = BTreeMap::new();
-        for tenant in tenants {
-            let name = named("Tenant", tenant.metadata.name.as_deref())?;
-            if prepared_tenants
-                .insert(name.clone(), tenant.spec.clone())
-                .is_some()
-            {
-                return Err(SnapshotError::DuplicateName {
-                    kind: "Tenant",
-                    name,
-                });
-            }
-        }
-
-        let mut prepared_rules = Vec::with_capacity(rules.len());
-        let mut rule_names = BTreeSet::new();
-        for rule in rules {
-            let name = named("PlacementRule", rule.metadata.name.as_deref())?;
-            if !rule_names.insert(name.clone()) {
-                return Err(SnapshotError::DuplicateName {
-                    kind: "PlacementRule",
-                    name,
-                });
-            }
-            prepared_rules.push(PreparedRule {
-                name,
-                spec: rule.spec.clone(),
-            });
-        }
-        prepared_rules.sort_by(|left, right| {
-            right
-                .spec
-                .priority
-                .cmp(&left.spec.priority)
-                .then_with(|| left.name.cmp(&right.name))
-        });
-
+    /// Parses and indexes the objects once; fails naming the first object that cannot be used.
+    pub fn new(objects: Objects<'_>) -> Result<Self, SnapshotError> {
         Ok(Self {
-            sites: prepared_sites,
-            classifications: prepared_classifications,
-            tenants: prepared_tenants,
-            rules: prepared_rules,
+            sites: prepare_sites(objects.sites, objects.reservations)?,
+            classifications: prepare_classifications(objects.classifications)?,
+            tenants: prepare_tenants(objects.tenants)?,
+            rules: prepare_rules(objects.rules)?,
         })
     }
 
@@ -244,4 +124,150 @@ fn named(kind: &'static str, name: Option<&str>) -> Result<String, SnapshotError
         Some(name) if !name.is_empty() => Ok(name.to_owned()),
         _ => Err(SnapshotError::MissingName { kind }),
     }
+}
+
+/// Sites by name, each with its free capacity: capacity minus allocated minus reserved.
+fn prepare_sites(
+    sites: &[Site],
+    reservations: &[Reservation],
+) -> Result<Vec<PreparedSite>, SnapshotError> {
+    let mut reserved: BTreeMap<&str, Capacity> = BTreeMap::new();
+    for reservation in reservations {
+        let total = reserved.entry(reservation.site.as_str()).or_default();
+        *total = total.plus(reservation.capacity);
+    }
+    let mut prepared = sites
+        .iter()
+        .map(|site| {
+            let name = named("Site", site.metadata.name.as_deref())?;
+            let held = reserved.get(name.as_str()).copied().unwrap_or_default();
+            prepare_site(site, name, held)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    prepared.sort_by(|left, right| left.name.cmp(&right.name));
+    if let Some(pair) = prepared
+        .windows(2)
+        .find(|pair| pair[0].name == pair[1].name)
+    {
+        return Err(SnapshotError::DuplicateName {
+            kind: "Site",
+            name: pair[0].name.clone(),
+        });
+    }
+    Ok(prepared)
+}
+
+fn prepare_site(
+    site: &Site,
+    name: String,
+    reserved: Capacity,
+) -> Result<PreparedSite, SnapshotError> {
+    let offered_availability = Availability::parse_percent(&site.spec.offered_availability)
+        .ok_or_else(|| SnapshotError::InvalidAvailability {
+            kind: "Site",
+            name: name.clone(),
+            field: "spec.offeredAvailability",
+            value: site.spec.offered_availability.clone(),
+        })?;
+    let allocated = site
+        .status
+        .as_ref()
+        .and_then(|status| status.allocated)
+        .unwrap_or_default();
+    let ready = site.status.as_ref().and_then(|status| {
+        status
+            .conditions
+            .iter()
+            .find(|condition| ConditionType::Ready.is(condition))
+            .map(|condition| condition.status == "True")
+    });
+    let mut zones: BTreeSet<String> = site.spec.zones.iter().cloned().collect();
+    if zones.is_empty() {
+        zones.insert(format!("site:{name}"));
+    }
+    Ok(PreparedSite {
+        free: site.spec.capacity.minus(allocated).minus(reserved),
+        labels: site.labels().clone(),
+        spec: site.spec.clone(),
+        offered_availability,
+        ready,
+        zones,
+        name,
+    })
+}
+
+fn prepare_classifications(
+    classifications: &[DataClassification],
+) -> Result<BTreeMap<String, PreparedClassification>, SnapshotError> {
+    let mut prepared = BTreeMap::new();
+    for classification in classifications {
+        let name = named(
+            "DataClassification",
+            classification.metadata.name.as_deref(),
+        )?;
+        let minimum_availability = match &classification.spec.minimum_availability {
+            None => None,
+            Some(text) => Some(Availability::parse_percent(text).ok_or_else(|| {
+                SnapshotError::InvalidAvailability {
+                    kind: "DataClassification",
+                    name: name.clone(),
+                    field: "spec.minimumAvailability",
+                    value: text.clone(),
+                }
+            })?),
+        };
+        let classification = PreparedClassification {
+            name: name.clone(),
+            spec: classification.spec.clone(),
+            minimum_availability,
+        };
+        if prepared.insert(name.clone(), classification).is_some() {
+            return Err(SnapshotError::DuplicateName {
+                kind: "DataClassification",
+                name,
+            });
+        }
+    }
+    Ok(prepared)
+}
+
+fn prepare_tenants(tenants: &[Tenant]) -> Result<BTreeMap<String, TenantSpec>, SnapshotError> {
+    let mut prepared = BTreeMap::new();
+    for tenant in tenants {
+        let name = named("Tenant", tenant.metadata.name.as_deref())?;
+        if prepared.insert(name.clone(), tenant.spec.clone()).is_some() {
+            return Err(SnapshotError::DuplicateName {
+                kind: "Tenant",
+                name,
+            });
+        }
+    }
+    Ok(prepared)
+}
+
+/// Rules by priority, highest first, then by name.
+fn prepare_rules(rules: &[PlacementRule]) -> Result<Vec<PreparedRule>, SnapshotError> {
+    let mut prepared = Vec::with_capacity(rules.len());
+    let mut names = BTreeSet::new();
+    for rule in rules {
+        let name = named("PlacementRule", rule.metadata.name.as_deref())?;
+        if !names.insert(name.clone()) {
+            return Err(SnapshotError::DuplicateName {
+                kind: "PlacementRule",
+                name,
+            });
+        }
+        prepared.push(PreparedRule {
+            name,
+            spec: rule.spec.clone(),
+        });
+    }
+    prepared.sort_by(|left, right| {
+        right
+            .spec
+            .priority
+            .cmp(&left.spec.priority)
+            .then_with(|| left.name.cmp(&right.name))
+    });
+    Ok(prepared)
 }

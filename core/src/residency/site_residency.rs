@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::placement::filters::classification_requirements;
-use crate::placement::{Reason, Snapshot, SnapshotError};
+use crate::placement::{Objects, Reason, Snapshot, SnapshotError};
 use crate::resources::data_classification::DataClassification;
 use crate::resources::site::Site;
 
@@ -24,7 +24,11 @@ pub struct SiteResidency {
 impl SiteResidency {
     /// Judges `site` against every classification.
     pub fn new(site: &Site, classifications: &[DataClassification]) -> Result<Self, SnapshotError> {
-        let snapshot = Snapshot::new(std::slice::from_ref(site), classifications, &[], &[], &[])?;
+        let snapshot = Snapshot::new(Objects {
+            sites: std::slice::from_ref(site),
+            classifications,
+            ..Objects::default()
+        })?;
         let prepared_site = &snapshot.sites[0];
         let mut ranks = BTreeMap::new();
         let mut legal_bases = BTreeMap::new();

@@ -15,7 +15,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
-use soberana_core::placement::Snapshot;
+use soberana_core::placement::{Objects, Snapshot};
 use soberana_core::resources::site::Site;
 use soberana_core::resources::tenant::{
     DeletionPolicy, ProvisioningState, Tenant, TenantSiteStatus, TenantStatus,
@@ -118,7 +118,11 @@ async fn provision(tenant: &Tenant, context: &Context) -> Result<Action, Error> 
     let all_tenants = context.caches.tenants.state();
     let sites = cached(&context.caches.sites);
     let classifications = cached(&context.caches.classifications);
-    let judged = Snapshot::new(&sites, &classifications, &[], &[], &[]);
+    let judged = Snapshot::new(Objects {
+        sites: &sites,
+        classifications: &classifications,
+        ..Objects::default()
+    });
     let snapshot = match admissible(tenant, all_tenants.iter().map(|other| &**other), &judged) {
         Ok(snapshot) => snapshot,
         Err(held) => {
@@ -921,7 +925,7 @@ mod tests {
     fn a_reused_short_code_or_no_classification_holds_the_tenant() {
         let earlier = tenant("ministry-of-health", "minsa", "2026-01-01T00:00:00Z");
         let later = tenant("ministerio-de-salud", "minsa", "2026-06-01T00:00:00Z");
-        let judged = Snapshot::new(&[], &[], &[], &[], &[]);
+        let judged = Snapshot::new(Objects::default());
         let held = admissible(&later, [&earlier, &later], &judged).unwrap_err();
         assert_eq!(held.reason, "NameConflict");
         assert!(

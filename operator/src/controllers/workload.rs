@@ -14,7 +14,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::{Api, ResourceExt};
-use soberana_core::placement::{Decision, Snapshot, evaluate};
+use soberana_core::placement::{Decision, Objects, Snapshot, evaluate};
 use soberana_core::propagation::{
     Replacement, SiteHealth, member_namespace, member_objects, replace,
 };
@@ -199,13 +199,13 @@ fn observe(workload: &Workload, context: &Context) -> Result<Observed, Invalid> 
     let namespace = member_namespace(workload, &tenant.spec)?;
     let objects = member_objects(workload, &namespace)?;
     let sites = cached(&context.caches.sites);
-    let snapshot = Snapshot::new(
-        &sites,
-        &cached(&context.caches.classifications),
-        &cached(&context.caches.rules),
-        &tenants,
-        &[],
-    )?;
+    let snapshot = Snapshot::new(Objects {
+        sites: &sites,
+        classifications: &cached(&context.caches.classifications),
+        rules: &cached(&context.caches.rules),
+        tenants: &tenants,
+        ..Objects::default()
+    })?;
     let decision = evaluate(&snapshot, workload)?;
     Ok(Observed {
         namespace,

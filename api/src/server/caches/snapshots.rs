@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use soberana_core::placement::{Reservation, Snapshot, SnapshotError};
+use soberana_core::placement::{Objects, Reservation, Snapshot, SnapshotError};
 
 use crate::server::caches::inventory::{InventoryCache, objects};
 use crate::server::lock;
@@ -36,13 +36,13 @@ impl SnapshotCache {
         {
             return Ok(Arc::clone(&built.snapshot));
         }
-        let snapshot = Arc::new(Snapshot::new(
-            &objects(&inventory.sites),
-            &objects(&inventory.classifications),
-            &objects(&inventory.rules),
-            &objects(&inventory.tenants),
-            &reservations,
-        )?);
+        let snapshot = Arc::new(Snapshot::new(Objects {
+            sites: &objects(&inventory.sites),
+            classifications: &objects(&inventory.classifications),
+            rules: &objects(&inventory.rules),
+            tenants: &objects(&inventory.tenants),
+            reservations: &reservations,
+        })?);
         *lock(&self.last) = Some(Built {
             inventory_version,
             reservations,
