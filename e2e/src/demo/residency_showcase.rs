@@ -13,8 +13,8 @@ use serde_json::json;
 use soberana_core::resources::site::Site;
 use soberana_core::resources::sovereignty::SovereigntyTier;
 
-use crate::control_plane::ControlPlane;
-use crate::wait::wait_until;
+use crate::harness::control_plane::ControlPlane;
+use crate::harness::wait::wait_until;
 
 /// Lines telling what a foreign public-cloud site of the demo admits; empty when the demo runs
 /// no such site.

@@ -12,7 +12,7 @@ use kube::{Api, Client};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::wait::wait_until;
+use crate::harness::wait::wait_until;
 
 /// The field manager of everything the harness applies.
 pub const FIELD_MANAGER: &str = "soberana-e2e";

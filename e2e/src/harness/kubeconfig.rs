@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::pki::CertifiedKey;
+use crate::harness::pki::CertifiedKey;
 
 /// How the kubeconfig's user authenticates.
 #[derive(Clone, Copy, Debug)]

@@ -13,9 +13,9 @@ use kube::discovery::pinned_kind;
 use kube::{Api, Client};
 use serde_json::Value;
 
-use crate::cluster::Cluster;
-use crate::kubeconfig::{Credentials, kubeconfig_text};
-use crate::soberana_manifests::{FIELD_MANAGER, repository_root, yaml_documents};
+use crate::harness::cluster::Cluster;
+use crate::harness::kubeconfig::{Credentials, kubeconfig_text};
+use crate::install::soberana_manifests::{FIELD_MANAGER, repository_root, yaml_documents};
 
 /// Where the operator runs and keeps site Secrets and its Lease, on every cluster.
 pub const OPERATOR_NAMESPACE: &str = "soberana-system";

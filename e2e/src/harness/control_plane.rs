@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use futures::future::try_join_all;
 
-use crate::binaries::HarnessBinaries;
-use crate::cluster::Cluster;
-use crate::ports::is_port_conflict;
-use crate::run_directory::RunDirectory;
+use crate::harness::binaries::HarnessBinaries;
+use crate::harness::cluster::Cluster;
+use crate::harness::ports::is_port_conflict;
+use crate::harness::run_directory::RunDirectory;
 
 /// Starts of one cluster before a port conflict is reported as an error.
 const PORT_ATTEMPTS: u32 = 3;

@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::agency_access::{agency_token, auditor_token};
-use crate::component::Component;
-use crate::control_plane::ControlPlane;
-use crate::etcd_server::EtcdServer;
-use crate::ports::free_loopback_port;
-use crate::soberana_install::{service_account_token, token_kubeconfig};
+use crate::harness::component::Component;
+use crate::harness::control_plane::ControlPlane;
+use crate::harness::etcd_server::EtcdServer;
+use crate::harness::ports::free_loopback_port;
+use crate::install::agency_access::{agency_token, auditor_token};
+use crate::install::soberana_install::{service_account_token, token_kubeconfig};
 
 /// The running API; dropping it stops the API and its etcd.
 pub struct RunningApi {

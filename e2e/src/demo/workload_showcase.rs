@@ -10,7 +10,7 @@ use kube::api::ListParams;
 use kube::{Api, Client, ResourceExt};
 use soberana_core::resources::workload::{Workload, WorkloadPhase};
 
-use crate::control_plane::ControlPlane;
+use crate::harness::control_plane::ControlPlane;
 
 /// One line per Workload: name, classification, phase, sites (or why it is not placed).
 fn table(workloads: &[Workload]) -> Vec<String> {

@@ -8,9 +8,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::component::Component;
-use crate::ports::free_loopback_port;
-use crate::soberana_install::OPERATOR_NAMESPACE;
+use crate::harness::component::Component;
+use crate::harness::ports::free_loopback_port;
+use crate::install::soberana_install::OPERATOR_NAMESPACE;
 
 /// Settings that make the operator react quickly enough for tests and the demo.
 #[derive(Clone, Debug)]

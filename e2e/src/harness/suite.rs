@@ -11,7 +11,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use libtest_mimic::{Arguments, Failed, Trial};
 
-use crate::control_plane::ControlPlane;
+use crate::harness::control_plane::ControlPlane;
 
 type TestFuture = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
 type TestBody = Box<dyn FnOnce(Arc<ControlPlane>) -> TestFuture + Send>;

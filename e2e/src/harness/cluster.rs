@@ -12,12 +12,12 @@ use kube::{Api, Client, Config};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::binaries::HarnessBinaries;
-use crate::component::Component;
-use crate::kubeconfig::write_kubeconfig;
-use crate::pki::ClusterPki;
-use crate::ports::free_loopback_port;
-use crate::wait::{Fatal, wait_until};
+use crate::harness::binaries::HarnessBinaries;
+use crate::harness::component::Component;
+use crate::harness::kubeconfig::write_kubeconfig;
+use crate::harness::pki::ClusterPki;
+use crate::harness::ports::free_loopback_port;
+use crate::harness::wait::{Fatal, wait_until};
 
 /// How long one component may take to become ready. Generous: on two busy cores several API
 /// servers starting at once each take tens of seconds.

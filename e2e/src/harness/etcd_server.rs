@@ -10,13 +10,13 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use etcd_client::{Certificate, Client, ConnectOptions, Identity, Permission, TlsOptions};
 
-use crate::binaries::HarnessBinaries;
-use crate::cluster::{etcd_arguments, etcd_healthy};
-use crate::component::Component;
-use crate::pki::EtcdPki;
-use crate::ports::free_loopback_port;
-use crate::run_directory::RunDirectory;
-use crate::wait::{Fatal, wait_until};
+use crate::harness::binaries::HarnessBinaries;
+use crate::harness::cluster::{etcd_arguments, etcd_healthy};
+use crate::harness::component::Component;
+use crate::harness::pki::EtcdPki;
+use crate::harness::ports::free_loopback_port;
+use crate::harness::run_directory::RunDirectory;
+use crate::harness::wait::{Fatal, wait_until};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 

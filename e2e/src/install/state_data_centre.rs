@@ -10,9 +10,9 @@ use kube::Client;
 use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
 
-use crate::control_plane::ControlPlane;
-use crate::soberana_install::{operator_kubeconfig, register_site_credentials};
-use crate::soberana_manifests::{
+use crate::harness::control_plane::ControlPlane;
+use crate::install::soberana_install::{operator_kubeconfig, register_site_credentials};
+use crate::install::soberana_manifests::{
     FIELD_MANAGER, examples_directory, install_crds, soberana_api, yaml_documents,
 };
 
