@@ -62,7 +62,20 @@ pub fn rejections(workload: &WorkloadFacts<'_>, site: &PreparedSite) -> Vec<Reas
     reasons
 }
 
+/// What a classification demands of every site that holds its data, whatever the workload:
+/// where the site is, how it protects data, and how it keeps data available.
 pub(crate) fn classification_requirements(
+    classification: &PreparedClassification,
+    site: &PreparedSite,
+    reasons: &mut Vec<Reason>,
+) {
+    location_requirements(classification, site, reasons);
+    protection_requirements(classification, site, reasons);
+    continuity_requirements(classification, site, reasons);
+}
+
+/// Jurisdiction, sovereignty tier and certifications.
+fn location_requirements(
     classification: &PreparedClassification,
     site: &PreparedSite,
     reasons: &mut Vec<Reason>,
@@ -119,6 +132,19 @@ pub(crate) fn classification_requirements(
             ));
         }
     }
+}
+
+/// Encryption at rest (with its key custody) and in transit.
+fn protection_requirements(
+    classification: &PreparedClassification,
+    site: &PreparedSite,
+    reasons: &mut Vec<Reason>,
+) {
+    let spec = &classification.spec;
+    let name = &classification.name;
+    let source = format!("DataClassification/{name}");
+    let basis = &spec.legal_basis;
+    let facts = &site.spec;
     if let Some(encryption) = &spec.encryption_at_rest
         && !facts.key_custody.contains(&encryption.key_custody)
     {
@@ -145,6 +171,19 @@ pub(crate) fn classification_requirements(
             ),
         ));
     }
+}
+
+/// Backup copies and their jurisdiction, and the minimum offered availability.
+fn continuity_requirements(
+    classification: &PreparedClassification,
+    site: &PreparedSite,
+    reasons: &mut Vec<Reason>,
+) {
+    let spec = &classification.spec;
+    let name = &classification.name;
+    let source = format!("DataClassification/{name}");
+    let basis = &spec.legal_basis;
+    let facts = &site.spec;
     if let Some(backup) = &spec.backup {
         let copies = facts.backup.as_ref().map_or(0, |offered| offered.copies);
         if copies < backup.copies {

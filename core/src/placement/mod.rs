@@ -19,6 +19,7 @@ use kube::ResourceExt;
 
 use crate::resources::availability::Availability;
 use crate::resources::placement_rule::SpreadDomain;
+use crate::resources::tenant::TenantSpec;
 use crate::resources::workload::Workload;
 
 pub use decision::{Decision, Outcome, SiteRejection, SiteScore};
@@ -27,7 +28,8 @@ pub use snapshot::{Objects, Reservation, Snapshot, SnapshotError};
 
 use decision::{RequiredSites, Unplaceable};
 use filters::{WorkloadFacts, rejections};
-use rules::{effective_preferences, effective_spread, matching_rules};
+use rules::{EffectiveSpread, effective_preferences, effective_spread, matching_rules};
+use snapshot::{PreparedClassification, PreparedRule};
 
 /// A workload that refers to something the snapshot does not have, or states a malformed value.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -62,38 +64,7 @@ pub fn evaluate(snapshot: &Snapshot, workload: &Workload) -> Result<Decision, Ev
         workload.namespace().unwrap_or_default(),
         workload.name_any()
     );
-    let classification = snapshot
-        .classifications
-        .get(&spec.classification)
-        .ok_or_else(|| EvaluationError::UnknownClassification {
-            workload: workload_name.clone(),
-            classification: spec.classification.clone(),
-        })?;
-    let tenant =
-        snapshot
-            .tenants
-            .get(&spec.tenant)
-            .ok_or_else(|| EvaluationError::UnknownTenant {
-                workload: workload_name.clone(),
-                tenant: spec.tenant.clone(),
-            })?;
-    let ceiling = snapshot
-        .classifications
-        .get(&tenant.highest_classification)
-        .ok_or_else(|| EvaluationError::UnknownCeiling {
-            tenant: spec.tenant.clone(),
-            classification: tenant.highest_classification.clone(),
-        })?;
-    let availability_target = match &spec.availability_target {
-        None => None,
-        Some(text) => Some(Availability::parse_percent(text).ok_or_else(|| {
-            EvaluationError::InvalidAvailabilityTarget {
-                workload: workload_name.clone(),
-                value: text.clone(),
-            }
-        })?),
-    };
-
+    let referenced = Referenced::resolve(snapshot, workload, &workload_name)?;
     let mut labels: BTreeMap<String, String> = workload.labels().clone();
     labels.extend(
         spec.labels
@@ -101,30 +72,133 @@ pub fn evaluate(snapshot: &Snapshot, workload: &Workload) -> Result<Decision, Ev
             .map(|(key, value)| (key.clone(), value.clone())),
     );
     let rules = matching_rules(&snapshot.rules, spec, &labels);
-    let ceiling_violation = (classification.spec.rank > ceiling.spec.rank).then(|| {
-        Reason::new(
-            ReasonCode::ClassificationAboveTenantCeiling,
-            format!("at most {} (rank {})", ceiling.name, ceiling.spec.rank),
-            format!("{} (rank {})", classification.name, classification.spec.rank),
-            format!("Tenant/{}", spec.tenant),
-            format!(
-                "tenant {} may handle data up to {}, but the workload is classified {} (legal basis: {})",
-                spec.tenant, ceiling.name, classification.name, classification.spec.legal_basis
-            ),
-        )
-    });
     let facts = WorkloadFacts {
-        classification,
+        classification: referenced.classification,
         tenant_name: &spec.tenant,
-        tenant,
-        ceiling_violation,
-        availability_target,
+        tenant: referenced.tenant,
+        ceiling_violation: ceiling_violation(
+            &spec.tenant,
+            referenced.classification,
+            referenced.ceiling,
+        ),
+        availability_target: referenced.availability_target,
         demand: spec.resources.times(spec.replicas),
         tolerations: &spec.tolerations,
         rules: &rules,
     };
+    let (eligible, rejected) = judge_sites(snapshot, workload, &facts, &rules);
 
-    let preferences = effective_preferences(&rules);
+    let spread = effective_spread(spec.spread.as_ref(), &rules);
+    let required_sites = RequiredSites {
+        minimum: spread.minimum,
+        maximum: spread.maximum,
+        across: domain_name(spread.across).to_owned(),
+    };
+    let (chosen_sites, unplaceable) = match choose(snapshot, &eligible, &spread) {
+        Ok(chosen) => (chosen, None),
+        Err(unplaceable) => (Vec::new(), Some(unplaceable)),
+    };
+    Ok(Decision {
+        workload: workload_name,
+        outcome: if unplaceable.is_some() {
+            Outcome::Unplaceable
+        } else {
+            Outcome::Placed
+        },
+        chosen_sites,
+        required_sites,
+        eligible,
+        rejected,
+        matched_rules: rules.iter().map(|rule| rule.name.clone()).collect(),
+        unplaceable,
+    })
+}
+
+/// The objects a workload names, looked up and parsed; a name the snapshot lacks is an error.
+struct Referenced<'a> {
+    classification: &'a PreparedClassification,
+    tenant: &'a TenantSpec,
+    /// The tenant's highest classification.
+    ceiling: &'a PreparedClassification,
+    availability_target: Option<Availability>,
+}
+
+impl<'a> Referenced<'a> {
+    fn resolve(
+        snapshot: &'a Snapshot,
+        workload: &Workload,
+        workload_name: &str,
+    ) -> Result<Self, EvaluationError> {
+        let spec = &workload.spec;
+        let classification = snapshot
+            .classifications
+            .get(&spec.classification)
+            .ok_or_else(|| EvaluationError::UnknownClassification {
+                workload: workload_name.to_owned(),
+                classification: spec.classification.clone(),
+            })?;
+        let tenant =
+            snapshot
+                .tenants
+                .get(&spec.tenant)
+                .ok_or_else(|| EvaluationError::UnknownTenant {
+                    workload: workload_name.to_owned(),
+                    tenant: spec.tenant.clone(),
+                })?;
+        let ceiling = snapshot
+            .classifications
+            .get(&tenant.highest_classification)
+            .ok_or_else(|| EvaluationError::UnknownCeiling {
+                tenant: spec.tenant.clone(),
+                classification: tenant.highest_classification.clone(),
+            })?;
+        let availability_target = match &spec.availability_target {
+            None => None,
+            Some(text) => Some(Availability::parse_percent(text).ok_or_else(|| {
+                EvaluationError::InvalidAvailabilityTarget {
+                    workload: workload_name.to_owned(),
+                    value: text.clone(),
+                }
+            })?),
+        };
+        Ok(Self {
+            classification,
+            tenant,
+            ceiling,
+            availability_target,
+        })
+    }
+}
+
+/// The reason every site is refused when the workload's data is above what its tenant may handle.
+fn ceiling_violation(
+    tenant: &str,
+    classification: &PreparedClassification,
+    ceiling: &PreparedClassification,
+) -> Option<Reason> {
+    (classification.spec.rank > ceiling.spec.rank).then(|| {
+        Reason::new(
+            ReasonCode::ClassificationAboveTenantCeiling,
+            format!("at most {} (rank {})", ceiling.name, ceiling.spec.rank),
+            format!("{} (rank {})", classification.name, classification.spec.rank),
+            format!("Tenant/{tenant}"),
+            format!(
+                "tenant {tenant} may handle data up to {}, but the workload is classified {} (legal basis: {})",
+                ceiling.name, classification.name, classification.spec.legal_basis
+            ),
+        )
+    })
+}
+
+/// Every site either scored (eligible, best first, ties by name) or rejected with all its reasons.
+fn judge_sites(
+    snapshot: &Snapshot,
+    workload: &Workload,
+    facts: &WorkloadFacts<'_>,
+    rules: &[&PreparedRule],
+) -> (Vec<SiteScore>, Vec<SiteRejection>) {
+    let spec = &workload.spec;
+    let preferences = effective_preferences(rules);
     let data_site = spec
         .data_location
         .as_ref()
@@ -133,7 +207,7 @@ pub fn evaluate(snapshot: &Snapshot, workload: &Workload) -> Result<Decision, Ev
     let mut eligible = Vec::new();
     let mut rejected = Vec::new();
     for site in &snapshot.sites {
-        let reasons = rejections(&facts, site);
+        let reasons = rejections(facts, site);
         if reasons.is_empty() {
             eligible.push(score::score(
                 site,
@@ -154,71 +228,47 @@ pub fn evaluate(snapshot: &Snapshot, workload: &Workload) -> Result<Decision, Ev
             .cmp(&left.total)
             .then_with(|| left.site.cmp(&right.site))
     });
+    (eligible, rejected)
+}
 
-    let spread = effective_spread(spec.spread.as_ref(), &rules);
-    let required_sites = RequiredSites {
-        minimum: spread.minimum,
-        maximum: spread.maximum,
-        across: domain_name(spread.across).to_owned(),
-    };
-    let (chosen_sites, unplaceable) = if spread.minimum > spread.maximum {
-        (
-            Vec::new(),
-            Some(Unplaceable {
-                code: "ConflictingSpread".to_owned(),
-                message: format!(
-                    "the workload and its placement rules ask for at least {} and at most {} sites",
-                    spread.minimum, spread.maximum
-                ),
-            }),
-        )
-    } else if eligible.is_empty() {
-        (
-            Vec::new(),
-            Some(Unplaceable {
-                code: "NoEligibleSite".to_owned(),
-                message: format!(
-                    "none of the {} sites may host this workload; see each site's reasons",
-                    snapshot.sites.len()
-                ),
-            }),
-        )
-    } else {
-        let chosen = spread::select(&eligible, &spread, |name| find_site(snapshot, name));
-        if (chosen.len() as u64) < u64::from(spread.minimum) {
-            let message = format!(
+/// The sites the workload runs on, or why no selection satisfies its spread.
+fn choose(
+    snapshot: &Snapshot,
+    eligible: &[SiteScore],
+    spread: &EffectiveSpread,
+) -> Result<Vec<String>, Unplaceable> {
+    if spread.minimum > spread.maximum {
+        return Err(Unplaceable {
+            code: "ConflictingSpread".to_owned(),
+            message: format!(
+                "the workload and its placement rules ask for at least {} and at most {} sites",
+                spread.minimum, spread.maximum
+            ),
+        });
+    }
+    if eligible.is_empty() {
+        return Err(Unplaceable {
+            code: "NoEligibleSite".to_owned(),
+            message: format!(
+                "none of the {} sites may host this workload; see each site's reasons",
+                snapshot.sites.len()
+            ),
+        });
+    }
+    let chosen = spread::select(eligible, spread, |name| find_site(snapshot, name));
+    if (chosen.len() as u64) < u64::from(spread.minimum) {
+        return Err(Unplaceable {
+            code: "NotEnoughSitesForSpread".to_owned(),
+            message: format!(
                 "the workload needs {} sites distinct in {}, but only {} of the {} eligible sites qualify",
                 spread.minimum,
                 domain_name(spread.across).to_lowercase(),
                 chosen.len(),
                 eligible.len()
-            );
-            (
-                Vec::new(),
-                Some(Unplaceable {
-                    code: "NotEnoughSitesForSpread".to_owned(),
-                    message,
-                }),
-            )
-        } else {
-            (chosen, None)
-        }
-    };
-
-    Ok(Decision {
-        workload: workload_name,
-        outcome: if unplaceable.is_some() {
-            Outcome::Unplaceable
-        } else {
-            Outcome::Placed
-        },
-        chosen_sites,
-        required_sites,
-        eligible,
-        rejected,
-        matched_rules: rules.iter().map(|rule| rule.name.clone()).collect(),
-        unplaceable,
-    })
+            ),
+        });
+    }
+    Ok(chosen)
 }
 
 fn find_site<'a>(snapshot: &'a Snapshot, name: &str) -> Option<&'a snapshot::PreparedSite> {

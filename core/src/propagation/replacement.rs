@@ -77,31 +77,7 @@ pub fn replace(
             Replacement::Unplaceable
         };
     }
-    let mut failed = Vec::new();
-    let mut ineligible = Vec::new();
-    for site in current {
-        let eligible = decision.eligible_sites().any(|name| name == site);
-        let rejection = decision
-            .rejected
-            .iter()
-            .find(|rejection| &rejection.site == site);
-        let blocking = rejection.and_then(|rejection| {
-            rejection
-                .reasons
-                .iter()
-                .find(|reason| !TOLERATED_WHERE_RUNNING.contains(&reason.code))
-        });
-        if let Some(reason) = blocking {
-            ineligible.push(format!(
-                "site {site} may no longer host it: {}",
-                reason.message
-            ));
-        } else if !eligible && rejection.is_none() {
-            ineligible.push(format!("site {site} no longer exists"));
-        } else if health(site) == SiteHealth::DownBeyondGrace {
-            failed.push(site.clone());
-        }
-    }
+    let (failed, ineligible) = troubled_sites(current, decision, health);
     let count = u32::try_from(current.len()).unwrap_or(u32::MAX);
     let spread = &decision.required_sites;
     let spread_changed = count < spread.minimum || count > spread.maximum;
@@ -150,4 +126,39 @@ pub fn replace(
     } else {
         Replacement::FailOver { from, to, reason }
     }
+}
+
+/// The current sites that force a change: those down beyond the grace period, and those that may
+/// no longer host the workload (each with why).
+fn troubled_sites(
+    current: &[String],
+    decision: &Decision,
+    health: impl Fn(&str) -> SiteHealth,
+) -> (Vec<String>, Vec<String>) {
+    let mut failed = Vec::new();
+    let mut ineligible = Vec::new();
+    for site in current {
+        let eligible = decision.eligible_sites().any(|name| name == site);
+        let rejection = decision
+            .rejected
+            .iter()
+            .find(|rejection| &rejection.site == site);
+        let blocking = rejection.and_then(|rejection| {
+            rejection
+                .reasons
+                .iter()
+                .find(|reason| !TOLERATED_WHERE_RUNNING.contains(&reason.code))
+        });
+        if let Some(reason) = blocking {
+            ineligible.push(format!(
+                "site {site} may no longer host it: {}",
+                reason.message
+            ));
+        } else if !eligible && rejection.is_none() {
+            ineligible.push(format!("site {site} no longer exists"));
+        } else if health(site) == SiteHealth::DownBeyondGrace {
+            failed.push(site.clone());
+        }
+    }
+    (failed, ineligible)
 }

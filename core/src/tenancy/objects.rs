@@ -14,7 +14,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use crate::resources::tenant::{OwnerKind, Tenant, TenantQuota, TenantSpec};
+use crate::resources::tenant::{OwnerKind, Tenant, TenantEnvironment, TenantQuota, TenantSpec};
 
 use super::labels;
 use super::ownership::TenantIdentity;
@@ -87,53 +87,76 @@ pub fn desired_objects(
     tenant: &TenantSpec,
     ingress_namespace: &str,
 ) -> Vec<TenantObject> {
-    let name = identity.name.as_str();
-    let mut objects = Vec::new();
-    for environment in &tenant.environments {
-        let namespace = namespace_name(&tenant.short_code, &environment.name);
-        let mut namespace_labels = common_labels(name, &environment.name);
-        namespace_labels.insert(
-            labels::CLASSIFICATION_CEILING.to_owned(),
-            tenant.highest_classification.clone(),
-        );
-        if let Some(default) = &tenant.default_classification {
-            namespace_labels.insert(labels::DEFAULT_CLASSIFICATION.to_owned(), default.clone());
-        }
-        namespace_labels.insert(
-            labels::POD_SECURITY_ENFORCE.to_owned(),
-            tenant.pod_security.label_value().to_owned(),
-        );
-        objects.push(TenantObject::Namespace(Namespace {
-            metadata: ObjectMeta {
-                name: Some(namespace.clone()),
-                labels: Some(namespace_labels),
-                annotations: Some(BTreeMap::from([(
-                    labels::TENANT_UID.to_owned(),
-                    identity.uid.clone(),
-                )])),
-                ..ObjectMeta::default()
-            },
-            ..Namespace::default()
-        }));
+    let namespaces = tenant
+        .environments
+        .iter()
+        .map(|environment| tenant_namespace(identity, tenant, environment));
+    let contents = tenant.environments.iter().flat_map(|environment| {
+        environment_objects(identity, tenant, environment, ingress_namespace)
+    });
+    namespaces.chain(contents).collect()
+}
+
+/// An environment's namespace, labelled with what admission reads (ceiling, default
+/// classification, Pod Security level) and annotated with the owning Tenant's UID.
+fn tenant_namespace(
+    identity: &TenantIdentity,
+    tenant: &TenantSpec,
+    environment: &TenantEnvironment,
+) -> TenantObject {
+    let mut namespace_labels = common_labels(&identity.name, &environment.name);
+    namespace_labels.insert(
+        labels::CLASSIFICATION_CEILING.to_owned(),
+        tenant.highest_classification.clone(),
+    );
+    if let Some(default) = &tenant.default_classification {
+        namespace_labels.insert(labels::DEFAULT_CLASSIFICATION.to_owned(), default.clone());
     }
-    for environment in &tenant.environments {
-        let namespace = namespace_name(&tenant.short_code, &environment.name);
-        let metadata = |object_name: &str| ObjectMeta {
-            name: Some(object_name.to_owned()),
-            namespace: Some(namespace.clone()),
-            labels: Some(common_labels(name, &environment.name)),
+    namespace_labels.insert(
+        labels::POD_SECURITY_ENFORCE.to_owned(),
+        tenant.pod_security.label_value().to_owned(),
+    );
+    TenantObject::Namespace(Namespace {
+        metadata: ObjectMeta {
+            name: Some(namespace_name(&tenant.short_code, &environment.name)),
+            labels: Some(namespace_labels),
+            annotations: Some(BTreeMap::from([(
+                labels::TENANT_UID.to_owned(),
+                identity.uid.clone(),
+            )])),
             ..ObjectMeta::default()
-        };
-        let quota = environment.quota.unwrap_or(tenant.quota);
-        objects.push(TenantObject::ResourceQuota(ResourceQuota {
+        },
+        ..Namespace::default()
+    })
+}
+
+/// What lives in an environment's namespace: quota, container defaults, network isolation (and
+/// the tenant's egress allowances), and the owners' admin binding.
+fn environment_objects(
+    identity: &TenantIdentity,
+    tenant: &TenantSpec,
+    environment: &TenantEnvironment,
+    ingress_namespace: &str,
+) -> Vec<TenantObject> {
+    let name = identity.name.as_str();
+    let namespace = namespace_name(&tenant.short_code, &environment.name);
+    let metadata = |object_name: &str| ObjectMeta {
+        name: Some(object_name.to_owned()),
+        namespace: Some(namespace.clone()),
+        labels: Some(common_labels(name, &environment.name)),
+        ..ObjectMeta::default()
+    };
+    let quota = environment.quota.unwrap_or(tenant.quota);
+    let mut objects = vec![
+        TenantObject::ResourceQuota(ResourceQuota {
             metadata: metadata("soberana-quota"),
             spec: Some(ResourceQuotaSpec {
                 hard: Some(quota_limits(&quota)),
                 ..ResourceQuotaSpec::default()
             }),
             ..ResourceQuota::default()
-        }));
-        objects.push(TenantObject::LimitRange(LimitRange {
+        }),
+        TenantObject::LimitRange(LimitRange {
             metadata: metadata("soberana-defaults"),
             spec: Some(LimitRangeSpec {
                 limits: vec![LimitRangeItem {
@@ -143,20 +166,20 @@ pub fn desired_objects(
                     ..LimitRangeItem::default()
                 }],
             }),
-        }));
-        objects.push(network_policy(
+        }),
+        network_policy(
             metadata("soberana-default-deny-ingress"),
             vec!["Ingress"],
             None,
             None,
-        ));
-        objects.push(network_policy(
+        ),
+        network_policy(
             metadata("soberana-allow-same-tenant"),
             vec!["Ingress"],
             Some(vec![from_namespaces(labels::TENANT, name)]),
             None,
-        ));
-        objects.push(network_policy(
+        ),
+        network_policy(
             metadata("soberana-allow-ingress-controller"),
             vec!["Ingress"],
             Some(vec![from_namespaces(
@@ -164,43 +187,47 @@ pub fn desired_objects(
                 ingress_namespace,
             )]),
             None,
+        ),
+    ];
+    if !tenant.egress.is_empty() {
+        objects.push(network_policy(
+            metadata("soberana-egress-allowances"),
+            vec!["Egress"],
+            None,
+            Some(egress_rules(tenant)),
         ));
-        if !tenant.egress.is_empty() {
-            objects.push(network_policy(
-                metadata("soberana-egress-allowances"),
-                vec!["Egress"],
-                None,
-                Some(egress_rules(tenant)),
-            ));
-        }
-        if !tenant.owners.is_empty() {
-            objects.push(TenantObject::RoleBinding(RoleBinding {
-                metadata: metadata("soberana-tenant-admins"),
-                role_ref: RoleRef {
-                    api_group: Some("rbac.authorization.k8s.io".to_owned()),
-                    kind: "ClusterRole".to_owned(),
-                    name: TENANT_ADMIN_ROLE.to_owned(),
-                },
-                subjects: Some(
-                    tenant
-                        .owners
-                        .iter()
-                        .map(|owner| Subject {
-                            api_group: Some("rbac.authorization.k8s.io".to_owned()),
-                            kind: match owner.kind {
-                                OwnerKind::User => "User",
-                                OwnerKind::Group => "Group",
-                            }
-                            .to_owned(),
-                            name: owner.name.clone(),
-                            namespace: None,
-                        })
-                        .collect(),
-                ),
-            }));
-        }
+    }
+    if !tenant.owners.is_empty() {
+        objects.push(owners_binding(metadata("soberana-tenant-admins"), tenant));
     }
     objects
+}
+
+/// Binds the tenant's owners to the tenant-admin ClusterRole in one namespace.
+fn owners_binding(metadata: ObjectMeta, tenant: &TenantSpec) -> TenantObject {
+    let subjects = tenant
+        .owners
+        .iter()
+        .map(|owner| Subject {
+            api_group: Some("rbac.authorization.k8s.io".to_owned()),
+            kind: match owner.kind {
+                OwnerKind::User => "User",
+                OwnerKind::Group => "Group",
+            }
+            .to_owned(),
+            name: owner.name.clone(),
+            namespace: None,
+        })
+        .collect();
+    TenantObject::RoleBinding(RoleBinding {
+        metadata,
+        role_ref: RoleRef {
+            api_group: Some("rbac.authorization.k8s.io".to_owned()),
+            kind: "ClusterRole".to_owned(),
+            name: TENANT_ADMIN_ROLE.to_owned(),
+        },
+        subjects: Some(subjects),
+    })
 }
 
 fn common_labels(tenant: &str, environment: &str) -> BTreeMap<String, String> {
