@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use kube::Client;
 
+use crate::harness::cluster::Cluster;
 use crate::harness::component::Component;
 use crate::harness::control_plane::ControlPlane;
 use crate::harness::etcd_server::EtcdServer;
@@ -60,23 +62,69 @@ pub async fn start_and_plan(
 ) -> Result<(RunningApi, Vec<String>)> {
     let cluster = plane.cluster(management)?;
     let directory = cluster.directory();
+    let kubeconfig = write_api_kubeconfig(cluster).await?;
+    let ledger = LedgerFiles::in_directory(directory);
+    ledger.make_keys(cli_binary).await?;
+    let api = start_api(api_binary, &etcd, &kubeconfig, &ledger, directory).await?;
+    let admin = cluster.client().await?;
+    let mut lines = vec![format!(
+        "\nThe API serves on {} (gRPC, reflection and grpc.health.v1; metrics on http://127.0.0.1:{}/metrics), as the ServiceAccount soberana-api, with its own etcd at {}.",
+        api.endpoint,
+        api.metrics_port,
+        etcd.endpoint()
+    )];
+    lines.extend(plan_migration(&admin, cli_binary, directory, &api.endpoint).await?);
+    lines.extend(verify_ledger(&admin, cli_binary, &api, &ledger).await?);
+    Ok((
+        RunningApi {
+            _api: api.component,
+            _etcd: etcd,
+            endpoint: api.endpoint,
+        },
+        lines,
+    ))
+}
+
+/// A kubeconfig for the API's own ServiceAccount (its RBAC from `charts/rbac/`), so the demo's
+/// API reads the cluster with no more rights than a data centre would give it.
+async fn write_api_kubeconfig(cluster: &Cluster) -> Result<PathBuf> {
     let token =
         service_account_token(cluster, "api-management-cluster.yaml", "soberana-api").await?;
-    let kubeconfig = directory.join("soberana-api.kubeconfig");
+    let kubeconfig = cluster.directory().join("soberana-api.kubeconfig");
     std::fs::write(
         &kubeconfig,
         token_kubeconfig(cluster, "soberana-api", &token),
     )?;
-    // The ledger's signing key, made once with the CLI; checkpoints go to a directory.
-    let signing_key = directory.join("ledger-signing.pem");
-    let public_key = directory.join("ledger.pub");
-    let checkpoints = directory.join("ledger-checkpoints");
-    if !signing_key.exists() {
+    Ok(kubeconfig)
+}
+
+/// The ledger's signing key pair and the directory its signed checkpoints go to.
+struct LedgerFiles {
+    signing_key: PathBuf,
+    public_key: PathBuf,
+    checkpoints: PathBuf,
+}
+
+impl LedgerFiles {
+    fn in_directory(directory: &Path) -> Self {
+        Self {
+            signing_key: directory.join("ledger-signing.pem"),
+            public_key: directory.join("ledger.pub"),
+            checkpoints: directory.join("ledger-checkpoints"),
+        }
+    }
+
+    /// Makes the key pair once with `soberana audit keygen`, as a data centre would before the
+    /// API's first start; a restarted demo keeps the key its checkpoints were signed with.
+    async fn make_keys(&self, cli_binary: &Path) -> Result<()> {
+        if self.signing_key.exists() {
+            return Ok(());
+        }
         let keygen = tokio::process::Command::new(cli_binary)
             .args(["audit", "keygen", "--private-key"])
-            .arg(&signing_key)
+            .arg(&self.signing_key)
             .arg("--public-key")
-            .arg(&public_key)
+            .arg(&self.public_key)
             .output()
             .await
             .with_context(|| format!("running {}", cli_binary.display()))?;
@@ -85,7 +133,26 @@ pub async fn start_and_plan(
             "soberana audit keygen: {}",
             String::from_utf8_lossy(&keygen.stderr)
         );
+        Ok(())
     }
+}
+
+/// `soberana-api` running and listening.
+struct StartedApi {
+    component: Component,
+    endpoint: String,
+    metrics_port: u16,
+}
+
+/// Starts `soberana-api` on free loopback ports with the ledger in `etcd` and waits until it
+/// listens, so the agency's first call finds it.
+async fn start_api(
+    api_binary: &Path,
+    etcd: &EtcdServer,
+    kubeconfig: &Path,
+    ledger: &LedgerFiles,
+    directory: &Path,
+) -> Result<StartedApi> {
     let port = free_loopback_port()?;
     let metrics_port = free_loopback_port()?;
     let mut api = Component::new(
@@ -98,34 +165,41 @@ pub async fn start_and_plan(
             format!("--metrics-address=127.0.0.1:{metrics_port}"),
             format!("--etcd-endpoints={}", etcd.endpoint()),
             format!("--kubeconfig={}", kubeconfig.display()),
-            format!("--ledger-signing-key={}", signing_key.display()),
-            format!("--checkpoint-dir={}", checkpoints.display()),
+            format!("--ledger-signing-key={}", ledger.signing_key.display()),
+            format!("--checkpoint-dir={}", ledger.checkpoints.display()),
             // A checkpoint after every record, so the demo's verification anchors its plan.
             "--checkpoint-every=1".to_owned(),
         ],
         directory,
     );
     api.start()?;
-    let mut up = false;
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+    let up = poll(|| async move {
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .is_ok()
-        {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
     anyhow::ensure!(
         up,
         "soberana-api did not listen on port {port}:\n{}",
         api.log_tail(20)
     );
-    let endpoint = format!("http://127.0.0.1:{port}");
+    Ok(StartedApi {
+        component: api,
+        endpoint: format!("http://127.0.0.1:{port}"),
+        metrics_port,
+    })
+}
 
-    let admin = cluster.client().await?;
-    let agency = agency_token(&admin, "minsa-prod", "migration-tool").await?;
+/// The Ministry of Health's migration tool plans the demo migration with the `soberana` CLI,
+/// under its own token; returns the commands to do the same by hand and the CLI's answer.
+async fn plan_migration(
+    admin: &Client,
+    cli_binary: &Path,
+    directory: &Path,
+    endpoint: &str,
+) -> Result<Vec<String>> {
+    let agency = agency_token(admin, "minsa-prod", "migration-tool").await?;
     let token_file = directory.join("minsa-migration-tool.token");
     std::fs::write(&token_file, &agency)?;
     let workload_file: PathBuf = directory.join("agenda-de-citas.yaml");
@@ -133,15 +207,11 @@ pub async fn start_and_plan(
     let output = tokio::process::Command::new(cli_binary)
         .args(["plan", "-f"])
         .arg(&workload_file)
-        .args(["--server", &endpoint, "--token", &agency])
+        .args(["--server", endpoint, "--token", &agency])
         .output()
         .await
         .with_context(|| format!("running {}", cli_binary.display()))?;
     let mut lines = vec![
-        format!(
-            "\nThe API serves on {endpoint} (gRPC, reflection and grpc.health.v1; metrics on http://127.0.0.1:{metrics_port}/metrics), as the ServiceAccount soberana-api, with its own etcd at {}.",
-            etcd.endpoint()
-        ),
         "The Ministry of Health's migration tool (ServiceAccount minsa-prod/migration-tool, allowed to manage Workloads in minsa-prod only) plans a migration:".to_owned(),
         format!(
             "  export SOBERANA_SERVER={endpoint} SOBERANA_TOKEN=$(cat {})",
@@ -149,66 +219,81 @@ pub async fn start_and_plan(
         ),
         format!("  {} plan -f {}", cli_binary.display(), workload_file.display()),
     ];
-    lines.extend(
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .map(|line| format!("    {line}")),
-    );
+    lines.extend(indented(&output.stdout));
     let errors = String::from_utf8_lossy(&output.stderr);
     if !errors.trim().is_empty() {
-        lines.extend(errors.lines().map(|line| format!("    {line}")));
+        lines.extend(indented(&output.stderr));
     }
-    let auditor = auditor_token(&admin, "default", "ledger-auditor").await?;
+    Ok(lines)
+}
+
+/// A security team verifies the decision ledger (the plan just made and the operator's
+/// placements) against the checkpoint the API signed after the plan; returns what to print.
+async fn verify_ledger(
+    admin: &Client,
+    cli_binary: &Path,
+    api: &StartedApi,
+    ledger: &LedgerFiles,
+) -> Result<Vec<String>> {
+    let auditor = auditor_token(admin, "default", "ledger-auditor").await?;
     // The plan's checkpoint is signed just after the plan is recorded.
-    let mut anchored = false;
-    for _ in 0..100 {
-        anchored = std::fs::read_dir(&checkpoints)
+    let anchored = poll(|| async move {
+        std::fs::read_dir(&ledger.checkpoints)
             .map(|entries| entries.count() > 0)
-            .unwrap_or(false);
-        if anchored {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+            .unwrap_or(false)
+    })
+    .await;
     anyhow::ensure!(
         anchored,
         "soberana-api signed no checkpoint into {}:\n{}",
-        checkpoints.display(),
-        api.log_tail(20)
+        ledger.checkpoints.display(),
+        api.component.log_tail(20)
     );
     let verified = tokio::process::Command::new(cli_binary)
         .args([
-            "audit", "verify", "--server", &endpoint, "--token", &auditor,
+            "audit",
+            "verify",
+            "--server",
+            &api.endpoint,
+            "--token",
+            &auditor,
         ])
         .arg("--checkpoint")
-        .arg(&checkpoints)
+        .arg(&ledger.checkpoints)
         .arg("--public-key")
-        .arg(&public_key)
+        .arg(&ledger.public_key)
         .output()
         .await
         .with_context(|| format!("running {}", cli_binary.display()))?;
-    lines.push(
+    let mut lines = vec![
         "A security team (ServiceAccount default/ledger-auditor, allowed to list Workloads) verifies the decision ledger, where the API records plans and the operator its placements:".to_owned(),
-    );
-    lines.push(format!(
-        "  {} audit verify --token $(…) --checkpoint {} --public-key {}",
-        cli_binary.display(),
-        checkpoints.display(),
-        public_key.display()
-    ));
-    for stream in [&verified.stdout, &verified.stderr] {
-        lines.extend(
-            String::from_utf8_lossy(stream)
-                .lines()
-                .map(|line| format!("    {line}")),
-        );
+        format!(
+            "  {} audit verify --token $(…) --checkpoint {} --public-key {}",
+            cli_binary.display(),
+            ledger.checkpoints.display(),
+            ledger.public_key.display()
+        ),
+    ];
+    lines.extend(indented(&verified.stdout));
+    lines.extend(indented(&verified.stderr));
+    Ok(lines)
+}
+
+/// Checks `condition` every 100 ms, up to 100 times; whether it held.
+async fn poll<F: Future<Output = bool>>(condition: impl Fn() -> F) -> bool {
+    for _ in 0..100 {
+        if condition().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Ok((
-        RunningApi {
-            _api: api,
-            _etcd: etcd,
-            endpoint,
-        },
-        lines,
-    ))
+    false
+}
+
+/// A program's output, one printed line per line, indented under the command that made it.
+fn indented(output: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(output)
+        .lines()
+        .map(|line| format!("    {line}"))
+        .collect()
 }
