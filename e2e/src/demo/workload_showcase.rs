@@ -39,11 +39,7 @@ fn table(workloads: &[Workload]) -> Vec<String> {
         };
         lines.push(format!(
             "  {:<52} {:<14} {:<12} {sites}{degraded}",
-            format!(
-                "{}/{}",
-                workload.namespace().unwrap_or_default(),
-                workload.name_any()
-            ),
+            qualified_name(workload),
             workload.spec.classification,
             phase
         ));
@@ -91,76 +87,14 @@ pub async fn fail_site(
     timeout: Duration,
     say: impl Fn(&str),
 ) -> Result<()> {
-    let before = workloads(management).await?;
-    let affected: Vec<String> = before
-        .iter()
-        .filter(|workload| {
-            workload
-                .status
-                .as_ref()
-                .is_some_and(|status| status.chosen_sites.iter().any(|chosen| chosen == site))
-        })
-        .map(|workload| {
-            format!(
-                "{}/{}",
-                workload.namespace().unwrap_or_default(),
-                workload.name_any()
-            )
-        })
-        .collect();
+    let affected = placed_on(&workloads(management).await?, site);
     let started = Instant::now();
     plane.cluster(site)?.stop_api_server();
     say(&format!(
         "\nStopped {site}'s API server. {} workload(s) ran there; each moves to another eligible site after its grace period (spec.failover.gracePeriodSeconds, 60 s by default), or stays, degraded, when no other site may host it:",
         affected.len()
     ));
-    let mut reported: BTreeMap<String, String> = BTreeMap::new();
-    loop {
-        let now = workloads(management).await?;
-        for workload in &now {
-            let name = format!(
-                "{}/{}",
-                workload.namespace().unwrap_or_default(),
-                workload.name_any()
-            );
-            if !affected.contains(&name) {
-                continue;
-            }
-            let status = workload.status.clone().unwrap_or_default();
-            let outcome =
-                if let Some(record) = status
-                    .last_failover
-                    .filter(|record| record.from.iter().any(|from| from == site))
-                {
-                    format!(
-                        "failed over to {} ({})",
-                        record.to.join(", "),
-                        record.reason
-                    )
-                } else if let Some(stranded) = status.conditions.iter().find(|condition| {
-                    condition.type_ == "Degraded" && condition.reason == "Stranded"
-                }) {
-                    format!("stays on {site}, degraded: {}", stranded.message)
-                } else {
-                    continue;
-                };
-            if reported.get(&name) != Some(&outcome) {
-                say(&format!(
-                    "  [{:>5.1}s] {name}: {outcome}",
-                    started.elapsed().as_secs_f64()
-                ));
-                reported.insert(name, outcome);
-            }
-        }
-        let settled = affected.iter().all(|name| reported.contains_key(name));
-        if settled || started.elapsed() > timeout {
-            if !settled {
-                say(&format!("  (stopped waiting after {}s)", timeout.as_secs()));
-            }
-            break;
-        }
-        tokio::time::sleep(Duration::from_secs(2)).await;
-    }
+    follow_outcomes(management, site, &affected, started, timeout, &say).await?;
     for line in table(&workloads(management).await?) {
         say(&line);
     }
@@ -174,6 +108,89 @@ pub async fn fail_site(
         phases.get(&WorkloadPhase::Unplaceable).unwrap_or(&0),
     ));
     Ok(())
+}
+
+/// The names (`namespace/name`) of the Workloads placed on `site`: those its failure affects.
+fn placed_on(workloads: &[Workload], site: &str) -> Vec<String> {
+    workloads
+        .iter()
+        .filter(|workload| {
+            workload
+                .status
+                .as_ref()
+                .is_some_and(|status| status.chosen_sites.iter().any(|chosen| chosen == site))
+        })
+        .map(qualified_name)
+        .collect()
+}
+
+/// Reports each `affected` Workload's outcome once it has one, and again when it changes, until
+/// every one has an outcome or `timeout` (counted from `started`) passes.
+async fn follow_outcomes(
+    management: &Client,
+    site: &str,
+    affected: &[String],
+    started: Instant,
+    timeout: Duration,
+    say: &impl Fn(&str),
+) -> Result<()> {
+    let mut reported: BTreeMap<String, String> = BTreeMap::new();
+    loop {
+        for workload in &workloads(management).await? {
+            let name = qualified_name(workload);
+            if !affected.contains(&name) {
+                continue;
+            }
+            let Some(outcome) = outcome(workload, site) else {
+                continue;
+            };
+            if reported.get(&name) != Some(&outcome) {
+                say(&format!(
+                    "  [{:>5.1}s] {name}: {outcome}",
+                    started.elapsed().as_secs_f64()
+                ));
+                reported.insert(name, outcome);
+            }
+        }
+        let settled = affected.iter().all(|name| reported.contains_key(name));
+        if settled || started.elapsed() > timeout {
+            if !settled {
+                say(&format!("  (stopped waiting after {}s)", timeout.as_secs()));
+            }
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+/// What became of a Workload that ran on the failed `site`: failed over from it, or stranded
+/// there (degraded); `None` while the operator has not decided yet.
+fn outcome(workload: &Workload, site: &str) -> Option<String> {
+    let status = workload.status.clone().unwrap_or_default();
+    if let Some(record) = status
+        .last_failover
+        .filter(|record| record.from.iter().any(|from| from == site))
+    {
+        return Some(format!(
+            "failed over to {} ({})",
+            record.to.join(", "),
+            record.reason
+        ));
+    }
+    status
+        .conditions
+        .iter()
+        .find(|condition| condition.type_ == "Degraded" && condition.reason == "Stranded")
+        .map(|stranded| format!("stays on {site}, degraded: {}", stranded.message))
+}
+
+/// `namespace/name`, as `kubectl` names a namespaced object.
+fn qualified_name(workload: &Workload) -> String {
+    format!(
+        "{}/{}",
+        workload.namespace().unwrap_or_default(),
+        workload.name_any()
+    )
 }
 
 async fn now_phases(management: &Client) -> Result<BTreeMap<WorkloadPhase, usize>> {
