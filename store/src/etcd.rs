@@ -314,6 +314,63 @@ impl EtcdStore {
     }
 }
 
+impl EtcdStore {
+    /// One all-or-nothing write of a plan's reservations: it commits only if no site guard and not
+    /// the tenant's guard moved since they were read, and it moves them all; it also gives back
+    /// what the plan held on sites it no longer wants.
+    fn reservation_transaction(
+        &self,
+        plan: &str,
+        (tenant_guard, tenant_revision): (&str, i64),
+        guards: &[(&str, i64)],
+        made: &[Held],
+        elsewhere: &[String],
+        lease: i64,
+    ) -> Result<Txn, StoreError> {
+        let mut compares: Vec<Compare> = guards
+            .iter()
+            .map(|(site, revision)| {
+                Compare::mod_revision(
+                    self.key(&format!("reservation-guards/{site}")),
+                    CompareOp::Equal,
+                    *revision,
+                )
+            })
+            .collect();
+        compares.push(Compare::mod_revision(
+            tenant_guard.to_owned(),
+            CompareOp::Equal,
+            tenant_revision,
+        ));
+        let mut operations = vec![TxnOp::put(
+            tenant_guard.to_owned(),
+            plan.as_bytes().to_vec(),
+            None,
+        )];
+        for reservation in made {
+            operations.push(TxnOp::put(
+                self.key(&format!("reservations/{}/{plan}", reservation.site)),
+                encode(reservation)?,
+                Some(PutOptions::new().with_lease(lease)),
+            ));
+        }
+        for site in elsewhere {
+            operations.push(TxnOp::delete(
+                self.key(&format!("reservations/{site}/{plan}")),
+                None,
+            ));
+        }
+        for (site, _) in guards {
+            operations.push(TxnOp::put(
+                self.key(&format!("reservation-guards/{site}")),
+                plan.as_bytes().to_vec(),
+                None,
+            ));
+        }
+        Ok(Txn::new().when(compares).and_then(operations))
+    }
+}
+
 fn unavailable(error: etcd_client::Error) -> StoreError {
     StoreError::Unavailable(describe(&error))
 }
@@ -384,50 +441,18 @@ impl Store for EtcdStore {
             check_fits(wanted, &held, free)?;
             let lease = self.lease(ttl).await?;
             let made = held_for(plan, &quota.tenant, wanted, ttl);
-            let mut compares: Vec<Compare> = guards
-                .iter()
-                .map(|(site, revision)| {
-                    Compare::mod_revision(
-                        self.key(&format!("reservation-guards/{site}")),
-                        CompareOp::Equal,
-                        *revision,
-                    )
-                })
-                .collect();
-            compares.push(Compare::mod_revision(
-                tenant_guard.clone(),
-                CompareOp::Equal,
-                tenant_revision,
-            ));
-            let mut operations = vec![TxnOp::put(
-                tenant_guard.clone(),
-                plan.as_bytes().to_vec(),
-                None,
-            )];
-            for reservation in &made {
-                operations.push(TxnOp::put(
-                    self.key(&format!("reservations/{}/{plan}", reservation.site)),
-                    encode(reservation)?,
-                    Some(PutOptions::new().with_lease(lease)),
-                ));
-            }
-            for site in &elsewhere {
-                operations.push(TxnOp::delete(
-                    self.key(&format!("reservations/{site}/{plan}")),
-                    None,
-                ));
-            }
-            for (site, _) in &guards {
-                operations.push(TxnOp::put(
-                    self.key(&format!("reservation-guards/{site}")),
-                    plan.as_bytes().to_vec(),
-                    None,
-                ));
-            }
+            let transaction = self.reservation_transaction(
+                plan,
+                (&tenant_guard, tenant_revision),
+                &guards,
+                &made,
+                &elsewhere,
+                lease,
+            )?;
             let response = self
                 .client
                 .kv_client()
-                .txn(Txn::new().when(compares).and_then(operations))
+                .txn(transaction)
                 .await
                 .map_err(unavailable)?;
             if response.succeeded() {
