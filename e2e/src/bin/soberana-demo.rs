@@ -12,11 +12,12 @@ use clap::Parser;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::Api;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+use soberana_e2e::api_showcase::RunningApi;
 use soberana_e2e::etcd_server::EtcdServer;
 use soberana_e2e::operator_process::{OperatorProcess, OperatorSettings};
 use soberana_e2e::{
-    ControlPlane, api_showcase, convergence_report, residency_showcase, soberana_install,
-    soberana_manifests, workload_showcase,
+    Cluster, ControlPlane, api_showcase, convergence_report, residency_showcase, soberana_install,
+    soberana_manifests, workload_showcase, workspace_binaries,
 };
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -83,6 +84,32 @@ fn main() -> ExitCode {
 }
 
 async fn run(arguments: Arguments) -> Result<()> {
+    check_arguments(&arguments)?;
+    let plane = start_sites(&arguments.sites).await?;
+    print_sites(&plane).await?;
+    let soberana = match plane.cluster(MANAGEMENT_SITE) {
+        Ok(management) if !arguments.without_examples => {
+            Some(run_soberana(&plane, management, &arguments).await?)
+        }
+        _ => None,
+    };
+    print_kubectl_access(&plane, &arguments);
+    if arguments.once {
+        say!("\nChecks passed (--once): stopping the sites.");
+        return Ok(());
+    }
+    say!("\nPress Ctrl-C to stop the sites and remove their files.");
+    wait_for_interrupt().await?;
+    say!("Stopping the operator and the sites…");
+    drop(soberana);
+    drop(plane);
+    say!("Stopped.");
+    Ok(())
+}
+
+/// Refuses, before anything starts, site names a cluster cannot carry and a `--fail-site` that
+/// would fail nothing (or the management cluster itself).
+fn check_arguments(arguments: &Arguments) -> Result<()> {
     if let Some(bad) = arguments.sites.iter().find(|site| !is_dns_label(site)) {
         anyhow::bail!(
             "--sites: {bad:?} is not a DNS label (lowercase letters, digits and '-', at most 63)"
@@ -102,15 +129,25 @@ async fn run(arguments: Arguments) -> Result<()> {
                 .join(", ")
         );
     }
+    Ok(())
+}
+
+/// Starts one cluster per site, saying how long it took: the wait a user sees first.
+async fn start_sites(sites: &[String]) -> Result<ControlPlane> {
     let started = Instant::now();
-    let names: Vec<&str> = arguments.sites.iter().map(String::as_str).collect();
+    let names: Vec<&str> = sites.iter().map(String::as_str).collect();
     say!("Starting {} sites: {}", names.len(), names.join(", "));
     let plane = ControlPlane::start(&names).await?;
     say!(
         "All sites ready in {:.1}s.\n",
         started.elapsed().as_secs_f64()
     );
+    Ok(plane)
+}
 
+/// Prints every site's server, Kubernetes version and namespace count, each read from its own
+/// API server: the first check that every site answers.
+async fn print_sites(plane: &ControlPlane) -> Result<()> {
     say!(
         "{:<19} {:<26} {:<9} NAMESPACES",
         "SITE",
@@ -135,97 +172,141 @@ async fn run(arguments: Arguments) -> Result<()> {
             namespaces.items.len()
         );
     }
+    Ok(())
+}
 
-    let mut operator = None;
-    let mut api = None;
-    if let (Ok(management), false) = (plane.cluster(MANAGEMENT_SITE), arguments.without_examples) {
-        let client = management.client().await?;
-        let definitions = soberana_manifests::install_crds(&client)
-            .await
-            .context("installing crds/")?;
-        let examples = soberana_manifests::examples_directory();
-        let applied = soberana_manifests::apply_directory(&client, &examples)
-            .await
-            .with_context(|| format!("applying {}", examples.display()))?;
-        say!(
-            "\nSoberana on {MANAGEMENT_SITE}: {} CRDs and the example scenario ({applied} objects from {}) are installed.",
-            definitions.len(),
-            examples.display()
+/// Soberana running on the management cluster; dropping it stops the API (with its etcd), then
+/// the operator.
+struct Soberana {
+    _api: RunningApi,
+    _operator: OperatorProcess,
+}
+
+/// Installs Soberana and the example scenario on `management`, runs the operator until sites
+/// and tenants converge, then shows residency, placements, the API and (`--fail-site`) a
+/// failover.
+async fn run_soberana(
+    plane: &ControlPlane,
+    management: &Cluster,
+    arguments: &Arguments,
+) -> Result<Soberana> {
+    let client = management.client().await?;
+    install_examples(&client).await?;
+    let binary = operator_binary(arguments.operator.as_deref())?;
+    let kubeconfig = write_operator_kubeconfig(management).await?;
+    // After the management RBAC: it creates the namespace the site Secrets go in.
+    let reachable = register_sites(plane, &client).await?;
+    // The API's etcd, started first: the operator appends its placement decisions to the
+    // ledger the API keeps there.
+    let ledger = EtcdServer::start()
+        .await
+        .context("starting the API's etcd")?;
+    let operator = start_operator(&binary, &kubeconfig, management, &ledger).await?;
+    let timeout = arguments.converge_timeout;
+    if !watch_convergence(&client, &reachable, Duration::from_secs(timeout)).await? {
+        say!("{}", operator.log_tail(20));
+        anyhow::bail!(
+            "sites and tenants did not converge within {timeout}s; see the operator log above"
         );
-        let binary = operator_binary(arguments.operator.as_deref())?;
-        let kubeconfig =
-            soberana_install::operator_kubeconfig(management, "management-cluster.yaml").await?;
-        let kubeconfig_path = management.directory().join("soberana-operator.kubeconfig");
-        std::fs::write(&kubeconfig_path, kubeconfig)
-            .with_context(|| format!("writing {}", kubeconfig_path.display()))?;
-        // After the management RBAC: it creates the namespace the site Secrets go in.
-        let reachable = register_sites(&plane, &client).await?;
-        // The API's etcd, started first: the operator appends its placement decisions to the
-        // ledger the API keeps there.
-        let ledger = EtcdServer::start()
-            .await
-            .context("starting the API's etcd")?;
-        let mut process = OperatorProcess::start(
-            &binary,
-            &kubeconfig_path,
-            management.directory(),
-            "soberana-operator",
-            &OperatorSettings {
-                probe_interval: 5,
-                lease_duration: 15,
-                drift_check_interval: 30,
-                residency_scan_interval: 30,
-                ledger_etcd: Some(ledger.endpoint()),
-                ..OperatorSettings::default()
-            },
-        )?;
-        process
-            .wait_for_readiness("leading", Duration::from_secs(60))
-            .await?;
-        say!(
-            "soberana-operator is running (least-privilege RBAC from charts/rbac/; log: {}).\nWaiting for sites and tenants to converge:",
-            process.log_file().display()
-        );
-        let converged = watch_convergence(
-            &client,
-            &reachable,
-            Duration::from_secs(arguments.converge_timeout),
-        )
-        .await?;
-        if !converged {
-            say!("{}", process.log_tail(20));
-            anyhow::bail!(
-                "sites and tenants did not converge within {}s; see the operator log above",
-                arguments.converge_timeout
-            );
-        }
-        for line in residency_showcase::show_refusal(&plane, &client).await? {
-            say!("{line}");
-        }
-        for line in workload_showcase::show_placements(&client, Duration::from_secs(60)).await? {
-            say!("{line}");
-        }
-        let (running_api, lines) = api_showcase::start_and_plan(
-            &plane,
-            MANAGEMENT_SITE,
-            &soberana_e2e::workspace_binaries::workspace_binary("soberana-api")?,
-            &soberana_e2e::workspace_binaries::workspace_binary("soberana")?,
-            ledger,
-        )
-        .await?;
-        for line in lines {
-            say!("{line}");
-        }
-        api = Some(running_api);
-        if let Some(site) = &arguments.fail_site {
-            workload_showcase::fail_site(&plane, &client, site, Duration::from_secs(240), |line| {
-                say!("{line}")
-            })
-            .await?;
-        }
-        operator = Some(process);
     }
+    for line in residency_showcase::show_refusal(plane, &client).await? {
+        say!("{line}");
+    }
+    for line in workload_showcase::show_placements(&client, Duration::from_secs(60)).await? {
+        say!("{line}");
+    }
+    let api = start_api(plane, ledger).await?;
+    if let Some(site) = &arguments.fail_site {
+        workload_showcase::fail_site(plane, &client, site, Duration::from_secs(240), |line| {
+            say!("{line}")
+        })
+        .await?;
+    }
+    Ok(Soberana {
+        _api: api,
+        _operator: operator,
+    })
+}
 
+/// Installs Soberana's CRDs and the example scenario (examples/) on the management cluster,
+/// as a data centre would with `kubectl apply --server-side`.
+async fn install_examples(client: &kube::Client) -> Result<()> {
+    let definitions = soberana_manifests::install_crds(client)
+        .await
+        .context("installing crds/")?;
+    let examples = soberana_manifests::examples_directory();
+    let applied = soberana_manifests::apply_directory(client, &examples)
+        .await
+        .with_context(|| format!("applying {}", examples.display()))?;
+    say!(
+        "\nSoberana on {MANAGEMENT_SITE}: {} CRDs and the example scenario ({applied} objects from {}) are installed.",
+        definitions.len(),
+        examples.display()
+    );
+    Ok(())
+}
+
+/// Writes the operator's kubeconfig, under its least-privilege RBAC (charts/rbac/) rather than
+/// as cluster admin; returns its path.
+async fn write_operator_kubeconfig(management: &Cluster) -> Result<PathBuf> {
+    let kubeconfig =
+        soberana_install::operator_kubeconfig(management, "management-cluster.yaml").await?;
+    let path = management.directory().join("soberana-operator.kubeconfig");
+    std::fs::write(&path, kubeconfig).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
+/// Starts the operator with short intervals, so the demo converges and fails over in minutes,
+/// and waits until it leads.
+async fn start_operator(
+    binary: &Path,
+    kubeconfig: &Path,
+    management: &Cluster,
+    ledger: &EtcdServer,
+) -> Result<OperatorProcess> {
+    let mut operator = OperatorProcess::start(
+        binary,
+        kubeconfig,
+        management.directory(),
+        "soberana-operator",
+        &OperatorSettings {
+            probe_interval: 5,
+            lease_duration: 15,
+            drift_check_interval: 30,
+            residency_scan_interval: 30,
+            ledger_etcd: Some(ledger.endpoint()),
+            ..OperatorSettings::default()
+        },
+    )?;
+    operator
+        .wait_for_readiness("leading", Duration::from_secs(60))
+        .await?;
+    say!(
+        "soberana-operator is running (least-privilege RBAC from charts/rbac/; log: {}).\nWaiting for sites and tenants to converge:",
+        operator.log_file().display()
+    );
+    Ok(operator)
+}
+
+/// Starts the API on the ledger's etcd and shows an agency planning a migration and a security
+/// team verifying the ledger.
+async fn start_api(plane: &ControlPlane, ledger: EtcdServer) -> Result<RunningApi> {
+    let (api, lines) = api_showcase::start_and_plan(
+        plane,
+        MANAGEMENT_SITE,
+        &workspace_binaries::workspace_binary("soberana-api")?,
+        &workspace_binaries::workspace_binary("soberana")?,
+        ledger,
+    )
+    .await?;
+    for line in lines {
+        say!("{line}");
+    }
+    Ok(api)
+}
+
+/// Prints how to reach each site with `kubectl`, the demo's way in for a user.
+fn print_kubectl_access(plane: &ControlPlane, arguments: &Arguments) {
     let kubectl_directory = plane
         .binaries()
         .kubectl
@@ -252,28 +333,22 @@ async fn run(arguments: Arguments) -> Result<()> {
         "Or all at once, one context per site:\n  export KUBECONFIG={}",
         all.join(":")
     );
-    say!("  kubectl --context {} get ns", names[names.len() - 1]);
+    let last = arguments.sites.last().map_or("", String::as_str);
+    say!("  kubectl --context {last} get ns");
     if plane.cluster(MANAGEMENT_SITE).is_ok() && !arguments.without_examples {
         say!("  kubectl --context {MANAGEMENT_SITE} get soberana -A");
         say!("  kubectl --context {MANAGEMENT_SITE} get sites,tenants");
     }
     say!("Logs, PKI and data: {}", plane.directory().display());
+}
 
-    if arguments.once {
-        say!("\nChecks passed (--once): stopping the sites.");
-        return Ok(());
-    }
-    say!("\nPress Ctrl-C to stop the sites and remove their files.");
+/// Waits for Ctrl-C (SIGINT) or SIGTERM, so the demo stays up until its user is done.
+async fn wait_for_interrupt() -> Result<()> {
     let mut terminate = signal(SignalKind::terminate())?;
     tokio::select! {
         result = tokio::signal::ctrl_c() => result?,
         _ = terminate.recv() => {}
     }
-    say!("Stopping the operator and the sites…");
-    drop(api);
-    drop(operator);
-    drop(plane);
-    say!("Stopped.");
     Ok(())
 }
 
@@ -348,7 +423,7 @@ fn operator_binary(explicit: Option<&Path>) -> Result<PathBuf> {
             );
             Ok(path.to_owned())
         }
-        None => soberana_e2e::workspace_binaries::workspace_binary("soberana-operator"),
+        None => workspace_binaries::workspace_binary("soberana-operator"),
     }
 }
 
