@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use soberana_core::placement::Outcome;
+use soberana_core::placement::{Decision, Outcome};
 
 use crate::offline::evaluate::Evaluated;
 
@@ -108,13 +108,20 @@ pub fn explanation(evaluated: &Evaluated) -> String {
     };
     let _ = writeln!(text, "Placement rules: {rules}");
 
+    write_eligible(&mut text, decision);
+    write_rejected(&mut text, decision);
+    text
+}
+
+/// The eligible sites, best first, each with its weighted criteria.
+fn write_eligible(text: &mut String, decision: &Decision) {
     let _ = writeln!(
-        text,
+        *text,
         "\nEligible sites, best first ({}):",
         decision.eligible.len()
     );
     if decision.eligible.is_empty() {
-        let _ = writeln!(text, "  none");
+        let _ = writeln!(*text, "  none");
     }
     for score in &decision.eligible {
         let chosen = if decision.chosen_sites.contains(&score.site) {
@@ -122,10 +129,10 @@ pub fn explanation(evaluated: &Evaluated) -> String {
         } else {
             ""
         };
-        let _ = writeln!(text, "  {}  total {}{chosen}", score.site, score.total);
+        let _ = writeln!(*text, "  {}  total {}{chosen}", score.site, score.total);
         for criterion in &score.criteria {
             let _ = writeln!(
-                text,
+                *text,
                 "    {:<13} weight {:>3} x score {:>3} = {:>5}   {}",
                 criterion.criterion,
                 criterion.weight,
@@ -135,16 +142,19 @@ pub fn explanation(evaluated: &Evaluated) -> String {
             );
         }
     }
+}
 
-    let _ = writeln!(text, "\nRejected sites ({}):", decision.rejected.len());
+/// The rejected sites, each with every reason.
+fn write_rejected(text: &mut String, decision: &Decision) {
+    let _ = writeln!(*text, "\nRejected sites ({}):", decision.rejected.len());
     if decision.rejected.is_empty() {
-        let _ = writeln!(text, "  none");
+        let _ = writeln!(*text, "  none");
     }
     for rejection in &decision.rejected {
-        let _ = writeln!(text, "  {}", rejection.site);
+        let _ = writeln!(*text, "  {}", rejection.site);
         for reason in &rejection.reasons {
             let _ = writeln!(
-                text,
+                *text,
                 "    {} (required {}; actual {}) [{}]\n      {}",
                 reason.code,
                 reason.facts.required,
@@ -154,7 +164,6 @@ pub fn explanation(evaluated: &Evaluated) -> String {
             );
         }
     }
-    text
 }
 
 /// The reasons unplaceable workloads could not be placed, one line each.
