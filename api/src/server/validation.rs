@@ -150,91 +150,19 @@ pub fn workload_spec(
         &format!("{field}.classification"),
         violations,
     );
-    let resources = match &spec.resources {
-        None => {
-            violations.add(format!("{field}.resources"), "is required");
-            Capacity::default()
-        }
-        Some(resources) => {
-            if resources.cpu_millicores == 0 && resources.memory_mebibytes == 0 {
-                violations.add(
-                    format!("{field}.resources"),
-                    "must ask for some CPU or memory",
-                );
-            }
-            Capacity {
-                cpu_millicores: resources.cpu_millicores,
-                memory_mebibytes: resources.memory_mebibytes,
-                storage_gibibytes: resources.storage_gibibytes,
-            }
-        }
-    };
+    let resources = resources(spec.resources.as_ref(), field, violations);
     if spec.replicas == 0 || spec.replicas > MAX_REPLICAS {
         violations.add(
             format!("{field}.replicas"),
             format!("is {}; must be 1 to {MAX_REPLICAS}", spec.replicas),
         );
     }
-    let availability_target = if spec.availability_target.is_empty() {
-        None
-    } else {
-        if Availability::parse_percent(&spec.availability_target).is_none() {
-            violations.add(
-                format!("{field}.availability_target"),
-                format!(
-                    "{:?} is not a percentage between 0 and 100 with at most four decimals",
-                    spec.availability_target
-                ),
-            );
-        }
-        Some(spec.availability_target.clone())
-    };
-    let spread = spec.spread.as_ref().map(|spread| {
-        let across = match proto::SpreadDomain::try_from(spread.across) {
-            Ok(proto::SpreadDomain::Unspecified | proto::SpreadDomain::Sites) => {
-                SpreadDomain::Sites
-            }
-            Ok(proto::SpreadDomain::Zones) => SpreadDomain::Zones,
-            Ok(proto::SpreadDomain::Providers) => SpreadDomain::Providers,
-            Err(_) => {
-                violations.add(
-                    format!("{field}.spread.across"),
-                    format!("{} is not a SpreadDomain", spread.across),
-                );
-                SpreadDomain::Sites
-            }
-        };
-        if spread.minimum_sites == 0 || spread.minimum_sites > 64 {
-            violations.add(format!("{field}.spread.minimum_sites"), "must be 1 to 64");
-        }
-        if spread.maximum_sites != 0 && spread.maximum_sites < spread.minimum_sites {
-            violations.add(
-                format!("{field}.spread.maximum_sites"),
-                "must not be below minimum_sites",
-            );
-        }
-        Spread {
-            minimum_sites: spread.minimum_sites,
-            maximum_sites: (spread.maximum_sites != 0).then_some(spread.maximum_sites),
-            across,
-        }
-    });
-    let migration_source =
-        spec.migration_source
-            .as_ref()
-            .and_then(|source| match &source.location {
-                Some(proto::migration_source::Location::Site(site)) => Some(MigrationSource {
-                    site: Some(site.clone()),
-                    external: None,
-                }),
-                Some(proto::migration_source::Location::External(external)) => {
-                    Some(MigrationSource {
-                        site: None,
-                        external: Some(external.clone()),
-                    })
-                }
-                None => None,
-            });
+    let availability_target = availability_target(&spec.availability_target, field, violations);
+    let spread = spec
+        .spread
+        .as_ref()
+        .map(|spread| self::spread(spread, field, violations));
+    let migration_source = spec.migration_source.as_ref().and_then(migration_source);
     if spec.tolerations.len() > 16 {
         violations.add(format!("{field}.tolerations"), "at most 16");
     }
@@ -254,6 +182,84 @@ pub fn workload_spec(
         template: None,
         failover: Default::default(),
     })
+}
+
+fn resources(
+    resources: Option<&proto::Capacity>,
+    field: &str,
+    violations: &mut Violations,
+) -> Capacity {
+    let Some(resources) = resources else {
+        violations.add(format!("{field}.resources"), "is required");
+        return Capacity::default();
+    };
+    if resources.cpu_millicores == 0 && resources.memory_mebibytes == 0 {
+        violations.add(
+            format!("{field}.resources"),
+            "must ask for some CPU or memory",
+        );
+    }
+    Capacity {
+        cpu_millicores: resources.cpu_millicores,
+        memory_mebibytes: resources.memory_mebibytes,
+        storage_gibibytes: resources.storage_gibibytes,
+    }
+}
+
+fn availability_target(target: &str, field: &str, violations: &mut Violations) -> Option<String> {
+    if target.is_empty() {
+        return None;
+    }
+    if Availability::parse_percent(target).is_none() {
+        violations.add(
+            format!("{field}.availability_target"),
+            format!("{target:?} is not a percentage between 0 and 100 with at most four decimals"),
+        );
+    }
+    Some(target.to_owned())
+}
+
+fn spread(spread: &proto::Spread, field: &str, violations: &mut Violations) -> Spread {
+    let across = match proto::SpreadDomain::try_from(spread.across) {
+        Ok(proto::SpreadDomain::Unspecified | proto::SpreadDomain::Sites) => SpreadDomain::Sites,
+        Ok(proto::SpreadDomain::Zones) => SpreadDomain::Zones,
+        Ok(proto::SpreadDomain::Providers) => SpreadDomain::Providers,
+        Err(_) => {
+            violations.add(
+                format!("{field}.spread.across"),
+                format!("{} is not a SpreadDomain", spread.across),
+            );
+            SpreadDomain::Sites
+        }
+    };
+    if spread.minimum_sites == 0 || spread.minimum_sites > 64 {
+        violations.add(format!("{field}.spread.minimum_sites"), "must be 1 to 64");
+    }
+    if spread.maximum_sites != 0 && spread.maximum_sites < spread.minimum_sites {
+        violations.add(
+            format!("{field}.spread.maximum_sites"),
+            "must not be below minimum_sites",
+        );
+    }
+    Spread {
+        minimum_sites: spread.minimum_sites,
+        maximum_sites: (spread.maximum_sites != 0).then_some(spread.maximum_sites),
+        across,
+    }
+}
+
+fn migration_source(source: &proto::MigrationSource) -> Option<MigrationSource> {
+    match &source.location {
+        Some(proto::migration_source::Location::Site(site)) => Some(MigrationSource {
+            site: Some(site.clone()),
+            external: None,
+        }),
+        Some(proto::migration_source::Location::External(external)) => Some(MigrationSource {
+            site: None,
+            external: Some(external.clone()),
+        }),
+        None => None,
+    }
 }
 
 #[cfg(test)]

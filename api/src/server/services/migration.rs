@@ -9,7 +9,7 @@ use kube::api::{DeleteParams, ListParams, PostParams};
 use kube::{Api, ResourceExt};
 use prost::Message;
 use sha2::{Digest, Sha256};
-use soberana_core::placement::{Outcome, ReasonCode};
+use soberana_core::placement::{Decision, Outcome, ReasonCode};
 use soberana_core::resources::capacity::Capacity;
 use soberana_core::resources::workload::Workload;
 use soberana_proto::v1 as proto;
@@ -22,7 +22,7 @@ use crate::server::services::placement::decide;
 use crate::server::validation::{Violations, dns_label, request_id};
 use crate::server::{Shared, convert, kube_status, store_status};
 use soberana_core::ledger::{NewRecord, RecordKind};
-use soberana_store::TenantQuota;
+use soberana_store::{Held, TenantQuota};
 
 /// How long a plan's reservation lasts unless asked otherwise, and at most.
 const DEFAULT_TTL: Duration = Duration::from_secs(600);
@@ -123,65 +123,17 @@ impl MigrationApi {
         caller: &Caller,
         request: &proto::PlanMigrationRequest,
     ) -> Result<proto::PlanMigrationResponse, Status> {
-        let ttl = match &request.reservation_ttl {
-            None => DEFAULT_TTL,
-            Some(ttl) if ttl.seconds > 0 && ttl.seconds as u64 <= MAX_TTL.as_secs() => {
-                Duration::from_secs(ttl.seconds as u64)
-            }
-            Some(_) => {
-                let mut violations = Violations::default();
-                violations.add(
-                    "reservation_ttl",
-                    format!("must be 1 s to {} s", MAX_TTL.as_secs()),
-                );
-                violations.into_result()?;
-                DEFAULT_TTL
-            }
-        };
+        let ttl = reservation_ttl(request)?;
         let plan_id = plan_id(caller, &request.request_id);
         for _ in 0..PLAN_ATTEMPTS {
             let (workload, decision) =
                 decide(&self.0, &request.namespace, request.workload.as_ref()).await?;
             if decision.outcome == Outcome::Unplaceable {
-                // Sites that would take it but for capacity: say which, and how much is free.
-                let full: Vec<String> = decision
-                    .rejected
-                    .iter()
-                    .filter(|rejection| {
-                        rejection
-                            .reasons
-                            .iter()
-                            .all(|reason| reason.code == ReasonCode::InsufficientCapacity)
-                    })
-                    .flat_map(|rejection| {
-                        rejection
-                            .reasons
-                            .iter()
-                            .map(|reason| reason.message.clone())
-                    })
-                    .collect();
-                if !full.is_empty() {
-                    return Err(Status::resource_exhausted(format!(
-                        "no eligible site has room: {}",
-                        full.join("; ")
-                    )));
+                if let Some(exhausted) = no_room(&decision) {
+                    return Err(exhausted);
                 }
-                let plan = proto::Plan {
-                    plan_id: plan_id.clone(),
-                    namespace: request.namespace.clone(),
-                    workload: request.workload.clone(),
-                    decision: Some(convert::decision(decision.clone())),
-                    reservations: Vec::new(),
-                };
-                self.record(
-                    &format!("PlanMigration/{plan_id}"),
-                    RecordKind::Plan,
-                    caller,
-                    &format!("{}/(plan {plan_id})", request.namespace),
-                    &decision,
-                )
-                .await?;
-                return Ok(proto::PlanMigrationResponse { plan: Some(plan) });
+                let plan = plan_message(&plan_id, request, &decision, &[]);
+                return self.planned(caller, request, plan, &decision).await;
             }
             let demand = workload.spec.resources.times(workload.spec.replicas);
             let wanted: Vec<(String, Capacity)> = decision
@@ -198,38 +150,13 @@ impl MigrationApi {
                 .await
             {
                 Ok(held) => {
-                    let plan = proto::Plan {
-                        plan_id: plan_id.clone(),
-                        namespace: request.namespace.clone(),
-                        workload: request.workload.clone(),
-                        decision: Some(convert::decision(decision.clone())),
-                        reservations: held
-                            .iter()
-                            .map(|reservation| proto::Reservation {
-                                site: reservation.site.clone(),
-                                capacity: Some(convert::capacity(reservation.capacity)),
-                                expire_time: Some(prost_types::Timestamp {
-                                    seconds: i64::try_from(reservation.expires_unix)
-                                        .unwrap_or(i64::MAX),
-                                    nanos: 0,
-                                }),
-                            })
-                            .collect(),
-                    };
+                    let plan = plan_message(&plan_id, request, &decision, &held);
                     self.0
                         .store
                         .remember("Plan", &plan_id, &plan.encode_to_vec(), ttl)
                         .await
                         .map_err(store_status)?;
-                    self.record(
-                        &format!("PlanMigration/{plan_id}"),
-                        RecordKind::Plan,
-                        caller,
-                        &format!("{}/(plan {plan_id})", request.namespace),
-                        &decision,
-                    )
-                    .await?;
-                    return Ok(proto::PlanMigrationResponse { plan: Some(plan) });
+                    return self.planned(caller, request, plan, &decision).await;
                 }
                 // Another plan took the room first: decide again with its reservation counted.
                 Err(soberana_store::StoreError::Exhausted { .. }) => {}
@@ -239,6 +166,26 @@ impl MigrationApi {
         Err(Status::resource_exhausted(
             "the eligible sites' capacity was taken by concurrent plans; plan again",
         ))
+    }
+
+    /// Records the plan's decision in the ledger (once per plan), then answers with the plan.
+    async fn planned(
+        &self,
+        caller: &Caller,
+        request: &proto::PlanMigrationRequest,
+        plan: proto::Plan,
+        decision: &Decision,
+    ) -> Result<proto::PlanMigrationResponse, Status> {
+        let plan_id = &plan.plan_id;
+        self.record(
+            &format!("PlanMigration/{plan_id}"),
+            RecordKind::Plan,
+            caller,
+            &format!("{}/(plan {plan_id})", request.namespace),
+            decision,
+        )
+        .await?;
+        Ok(proto::PlanMigrationResponse { plan: Some(plan) })
     }
 
     /// What `tenant` may hold: a number of plans, and a share of the data centre's capacity.
@@ -645,5 +592,74 @@ impl proto::migration_service_server::MigrationService for MigrationApi {
                 Ok(Response::new(answer))
             })
             .await
+    }
+}
+
+/// How long the plan's reservations are held: the request's `reservation_ttl`, within bounds.
+fn reservation_ttl(request: &proto::PlanMigrationRequest) -> Result<Duration, Status> {
+    match &request.reservation_ttl {
+        None => Ok(DEFAULT_TTL),
+        Some(ttl) if ttl.seconds > 0 && ttl.seconds as u64 <= MAX_TTL.as_secs() => {
+            Ok(Duration::from_secs(ttl.seconds as u64))
+        }
+        Some(_) => {
+            let mut violations = Violations::default();
+            violations.add(
+                "reservation_ttl",
+                format!("must be 1 s to {} s", MAX_TTL.as_secs()),
+            );
+            violations.into_result()?;
+            Ok(DEFAULT_TTL)
+        }
+    }
+}
+
+/// When the only thing keeping an unplaceable workload out is capacity, RESOURCE_EXHAUSTED
+/// naming the sites that would take it and how much each has free.
+fn no_room(decision: &Decision) -> Option<Status> {
+    let full: Vec<String> = decision
+        .rejected
+        .iter()
+        .filter(|rejection| {
+            rejection
+                .reasons
+                .iter()
+                .all(|reason| reason.code == ReasonCode::InsufficientCapacity)
+        })
+        .flat_map(|rejection| {
+            rejection
+                .reasons
+                .iter()
+                .map(|reason| reason.message.clone())
+        })
+        .collect();
+    (!full.is_empty()).then(|| {
+        Status::resource_exhausted(format!("no eligible site has room: {}", full.join("; ")))
+    })
+}
+
+/// The plan as the API returns and remembers it: the decision and what it holds, until when.
+fn plan_message(
+    plan_id: &str,
+    request: &proto::PlanMigrationRequest,
+    decision: &Decision,
+    held: &[Held],
+) -> proto::Plan {
+    proto::Plan {
+        plan_id: plan_id.to_owned(),
+        namespace: request.namespace.clone(),
+        workload: request.workload.clone(),
+        decision: Some(convert::decision(decision.clone())),
+        reservations: held
+            .iter()
+            .map(|reservation| proto::Reservation {
+                site: reservation.site.clone(),
+                capacity: Some(convert::capacity(reservation.capacity)),
+                expire_time: Some(prost_types::Timestamp {
+                    seconds: i64::try_from(reservation.expires_unix).unwrap_or(i64::MAX),
+                    nanos: 0,
+                }),
+            })
+            .collect(),
     }
 }
