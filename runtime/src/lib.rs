@@ -1,8 +1,10 @@
 //! What `soberana-operator` and `soberana-api` do the same way: log set-up with `--log-format`,
-//! the management cluster's connection from `--kubeconfig` or inferred, and waiting for SIGTERM
-//! or Ctrl-C. Process plumbing only: no Soberana rule, store or service lives here.
+//! the management cluster's connection from `--kubeconfig` or inferred, waiting for SIGTERM or
+//! Ctrl-C, and metrics with their `/metrics` endpoint. Process plumbing only: no Soberana rule,
+//! store or service lives here, and it depends on no other Soberana crate.
 
 pub mod locking;
 pub mod logging;
 pub mod management_cluster;
+pub mod metrics;
 pub mod shutdown;

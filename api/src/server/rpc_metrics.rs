@@ -2,12 +2,13 @@
 
 use std::time::Instant;
 
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
+use prometheus::{HistogramVec, IntCounterVec, IntGaugeVec};
+use soberana_runtime::metrics::MetricsRegistry;
 use tonic::Status;
 
 #[derive(Clone, Debug)]
 pub struct RpcMetrics {
-    pub registry: Registry,
+    pub registry: MetricsRegistry,
     requests: IntCounterVec,
     duration: HistogramVec,
     streams: IntGaugeVec,
@@ -16,48 +17,32 @@ pub struct RpcMetrics {
 
 impl RpcMetrics {
     pub fn new() -> Result<Self, prometheus::Error> {
-        let registry = Registry::new();
-        let requests = IntCounterVec::new(
-            Opts::new(
+        let registry = MetricsRegistry::new();
+        Ok(Self {
+            requests: registry.counters(
                 "soberana_api_requests_total",
                 "gRPC calls by method and status code",
-            ),
-            &["method", "code"],
-        )?;
-        let duration = HistogramVec::new(
-            HistogramOpts::new(
+                &["method", "code"],
+            )?,
+            duration: registry.histograms(
                 "soberana_api_request_duration_seconds",
                 "gRPC call latency by method",
-            )
-            .buckets(vec![
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-            ]),
-            &["method"],
-        )?;
-        let streams = IntGaugeVec::new(
-            Opts::new(
+                &[
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                ],
+                &["method"],
+            )?,
+            streams: registry.gauges(
                 "soberana_api_open_streams",
                 "Server streams being served, by method: each holds a task and a watch",
-            ),
-            &["method"],
-        )?;
-        let throttled = IntCounterVec::new(
-            Opts::new(
+                &["method"],
+            )?,
+            throttled: registry.counters(
                 "soberana_api_throttled_total",
                 "Calls refused by a per-caller limit before any work, by reason (concurrency, rate)",
-            ),
-            &["reason"],
-        )?;
-        registry.register(Box::new(throttled.clone()))?;
-        registry.register(Box::new(requests.clone()))?;
-        registry.register(Box::new(duration.clone()))?;
-        registry.register(Box::new(streams.clone()))?;
-        Ok(Self {
+                &["reason"],
+            )?,
             registry,
-            requests,
-            duration,
-            streams,
-            throttled,
         })
     }
 
@@ -90,14 +75,6 @@ impl RpcMetrics {
         self.duration
             .with_label_values(&[method])
             .observe(started.elapsed().as_secs_f64());
-    }
-
-    /// The text exposition.
-    pub fn render(&self) -> String {
-        let mut buffer = Vec::new();
-        use prometheus::Encoder;
-        let _ = prometheus::TextEncoder::new().encode(&self.registry.gather(), &mut buffer);
-        String::from_utf8_lossy(&buffer).into_owned()
     }
 }
 

@@ -281,20 +281,11 @@ async fn report_health(
     }
 }
 
+/// `/metrics` on its own address, apart from the gRPC port; until the process ends.
 async fn serve_metrics(address: SocketAddr, metrics: RpcMetrics) {
-    let app = axum::Router::new().route(
-        "/metrics",
-        axum::routing::get(move || {
-            let metrics = metrics.clone();
-            async move { metrics.render() }
-        }),
-    );
-    match tokio::net::TcpListener::bind(address).await {
-        Ok(listener) => {
-            if let Err(error) = axum::serve(listener, app).await {
-                tracing::error!(%error, "the metrics endpoint stopped");
-            }
-        }
-        Err(error) => tracing::error!(%address, %error, "cannot serve /metrics"),
+    let router = metrics.registry.router();
+    let forever = std::future::pending();
+    if let Err(error) = soberana_runtime::metrics::serve(address, router, forever).await {
+        tracing::error!(%address, %error, "cannot serve /metrics");
     }
 }

@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -45,12 +44,6 @@ impl Readiness {
     }
 }
 
-#[derive(Clone)]
-struct Shared {
-    metrics: Metrics,
-    readiness: Arc<Readiness>,
-}
-
 /// Serves the endpoints on `address` until `shutdown` resolves.
 pub async fn serve(
     address: SocketAddr,
@@ -58,24 +51,17 @@ pub async fn serve(
     readiness: Arc<Readiness>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let router = Router::new()
-        .route("/metrics", get(render_metrics))
+    let router = metrics
+        .registry
+        .router()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
-        .with_state(Shared { metrics, readiness });
-    let listener = tokio::net::TcpListener::bind(address).await?;
-    tracing::info!(%address, "serving /metrics, /healthz and /readyz");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+        .with_state(readiness);
+    soberana_runtime::metrics::serve(address, router, shutdown).await
 }
 
-async fn render_metrics(State(shared): State<Shared>) -> String {
-    shared.metrics.render()
-}
-
-async fn ready(State(shared): State<Shared>) -> (StatusCode, String) {
-    match shared.readiness.phase() {
+async fn ready(State(readiness): State<Arc<Readiness>>) -> (StatusCode, String) {
+    match readiness.phase() {
         Phase::Leading => (StatusCode::OK, "ok: leading\n".to_owned()),
         Phase::Standby => (
             StatusCode::OK,

@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use ed25519_dalek::SigningKey;
-use prometheus::{IntCounter, IntGauge, Registry};
+use prometheus::{IntCounter, IntGauge};
 use soberana_core::ledger::checkpoint::Checkpoint;
 use soberana_core::ledger::verify_after;
+use soberana_runtime::metrics::MetricsRegistry;
 use tokio::sync::{Mutex, Notify};
 
 use crate::server::checkpoints::schedule::{CheckpointSchedule, Signed};
@@ -53,24 +54,20 @@ impl CheckpointSigner {
     pub fn new(
         store: Arc<dyn Store>,
         settings: CheckpointSettings,
-        registry: &Registry,
+        registry: &MetricsRegistry,
     ) -> Result<Self> {
-        let signed_sequence = IntGauge::new(
+        let signed_sequence = registry.gauge(
             "soberana_ledger_checkpoint_sequence",
             "Sequence of the last ledger head this replica signed",
         )?;
-        let signed_time = IntGauge::new(
+        let signed_time = registry.gauge(
             "soberana_ledger_checkpoint_timestamp_seconds",
             "When this replica last signed a ledger checkpoint (Unix seconds)",
         )?;
-        let failures = IntCounter::new(
+        let failures = registry.counter(
             "soberana_ledger_checkpoint_failures_total",
             "Checkpoints not signed or not published: a broken chain, an unreachable store or sink",
         )?;
-        for metric in [&signed_sequence, &signed_time] {
-            registry.register(Box::new(metric.clone()))?;
-        }
-        registry.register(Box::new(failures.clone()))?;
         let anchor = settings
             .anchor
             .as_ref()
