@@ -30,7 +30,7 @@ use soberana_core::tenancy::{TenantIdentity, TenantObject, desired_objects};
 use soberana_e2e::ControlPlane;
 use soberana_e2e::operator_process::{OperatorProcess, OperatorSettings};
 use soberana_e2e::state_data_centre::{MEMBER_SITES, apply, install};
-use soberana_operator::controllers::tenant::apply_object;
+use soberana_operator::members::tenant_objects::apply_object;
 
 const OPERATOR: &str = env!("CARGO_BIN_EXE_soberana-operator");
 /// The operator's reconcile concurrency; the baseline gets as many tenants in flight.

@@ -17,9 +17,14 @@ use kube::{Client, Resource, ResourceExt};
 use soberana_core::resources::tenant::{ProvisioningState, Tenant};
 use soberana_core::tenancy::{TenantIdentity, TenantObject, desired_objects, labels};
 
-use crate::controllers::tenant::{FIELD_MANAGER, publish, replace_object};
+use crate::controllers::tenant::FIELD_MANAGER;
 use crate::members::paged_list::live_metadata;
+use crate::members::tenant_objects::replace_object;
 use crate::runtime::context::Context;
+use crate::runtime::events::publish;
+
+/// Drift is part of keeping a tenant provisioned: its Events carry the Tenant controller's action.
+const PROVISION: &str = "Provision";
 
 /// What a check found on a site: every object carrying Soberana's `managed-by` label, and those
 /// of them that are fences someone else has written to, each described as
@@ -157,7 +162,15 @@ pub async fn repair_if_damaged(client: &Client, site: &str, context: &Context) {
             .find(|candidate| candidate.name_any() == tenant)
         {
             let note = format!("site {site}: {} missing; applying again", summary(&missing));
-            publish(context, object, EventType::Warning, "ObjectsMissing", note).await;
+            publish(
+                context,
+                &**object,
+                EventType::Warning,
+                "ObjectsMissing",
+                PROVISION,
+                note,
+            )
+            .await;
         }
         context.request_repair(&tenant, site);
     }
@@ -204,7 +217,15 @@ async fn restore_edited(
                 "site {site}: {} edited by someone else; restored",
                 summary(&restored)
             );
-            publish(context, object, EventType::Warning, "ObjectsEdited", note).await;
+            publish(
+                context,
+                &**object,
+                EventType::Warning,
+                "ObjectsEdited",
+                PROVISION,
+                note,
+            )
+            .await;
         }
     }
 }

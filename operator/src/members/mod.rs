@@ -7,6 +7,7 @@ pub mod kubeconfig_safety;
 pub mod paged_list;
 pub mod policy_watches;
 pub mod residency_policies;
+pub mod tenant_objects;
 pub mod violation_scan;
 pub mod whole_replace;
 pub mod workload_sites;
