@@ -2,6 +2,7 @@
 //! leader election and, while leading, runs the Site and Tenant controllers. Serves `/metrics`,
 //! `/healthz` and `/readyz`; SIGTERM or Ctrl-C stops it gracefully and hands the lead over.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -17,6 +18,8 @@ use soberana_operator::runtime::health::{self, Phase, Readiness};
 use soberana_operator::runtime::leadership::{Election, LeaseSettings};
 use soberana_operator::runtime::metrics::Metrics;
 use soberana_runtime::logging::LogFormat;
+use soberana_store::Store;
+use soberana_store::etcd_security::EtcdSecurity;
 use tokio::sync::watch;
 
 /// The Soberana operator: keeps member clusters in line with the sites and tenants declared in
@@ -115,18 +118,7 @@ async fn run(arguments: Arguments) -> Result<ExitCode> {
     let lease_client = counting_client(config, "management-lease", &metrics)
         .context("building the lease client")?;
 
-    let (stop_sender, stop) = watch::channel(false);
-    tokio::spawn(async move {
-        soberana_runtime::shutdown::signal().await;
-        tracing::info!("shutdown requested");
-        let _ = stop_sender.send(true);
-    });
-    let stopped = move || {
-        let mut stop = stop.clone();
-        async move {
-            let _ = stop.wait_for(|stopped| *stopped).await;
-        }
-    };
+    let stopped = stop_on_signal();
 
     let readiness = Arc::new(Readiness::default());
     let server = tokio::spawn(health::serve(
@@ -164,28 +156,10 @@ async fn run(arguments: Arguments) -> Result<ExitCode> {
     readiness.set(Phase::Leading);
     tracing::info!(%identity, "leading: starting the controllers");
 
-    let settings = Settings {
-        namespace: arguments.namespace,
-        probe_interval: Duration::from_secs(arguments.probe_interval),
-        availability_window: usize::try_from(arguments.availability_window).unwrap_or(usize::MAX),
-        ingress_namespace: arguments.ingress_namespace,
-        reconcile_concurrency: arguments.reconcile_concurrency,
-        drift_check_interval: Duration::from_secs(arguments.drift_check_interval),
-        residency_scan_interval: Duration::from_secs(arguments.residency_scan_interval),
-        member_identity: arguments.member_identity,
-    };
+    let settings = settings(&arguments);
     let (caches, cache_writers) = caches();
     let mut context = Context::new(client, metrics, settings, &identity, caches);
-    if !arguments.ledger_etcd_endpoints.is_empty() {
-        let store = soberana_store::etcd::EtcdStore::connect(
-            &arguments.ledger_etcd_endpoints,
-            &arguments.ledger_etcd_prefix,
-            &ledger_security,
-        )
-        .await
-        .map_err(|error| anyhow::anyhow!("--ledger-etcd-endpoints: {error}"))?;
-        context.ledger = Some(Arc::new(store));
-    }
+    context.ledger = ledger(&arguments, &ledger_security).await?;
     let context = Arc::new(context);
     let lost = election.lost();
     let (end_sender, end) = watch::channel(false);
@@ -230,4 +204,49 @@ fn default_identity() -> String {
         },
         std::process::id()
     )
+}
+
+/// The controllers' settings from the command line.
+fn settings(arguments: &Arguments) -> Settings {
+    Settings {
+        namespace: arguments.namespace.clone(),
+        probe_interval: Duration::from_secs(arguments.probe_interval),
+        availability_window: usize::try_from(arguments.availability_window).unwrap_or(usize::MAX),
+        ingress_namespace: arguments.ingress_namespace.clone(),
+        reconcile_concurrency: arguments.reconcile_concurrency,
+        drift_check_interval: Duration::from_secs(arguments.drift_check_interval),
+        residency_scan_interval: Duration::from_secs(arguments.residency_scan_interval),
+        member_identity: arguments.member_identity.clone(),
+    }
+}
+
+/// The decision ledger in etcd, when `--ledger-etcd-endpoints` names one.
+async fn ledger(arguments: &Arguments, security: &EtcdSecurity) -> Result<Option<Arc<dyn Store>>> {
+    if arguments.ledger_etcd_endpoints.is_empty() {
+        return Ok(None);
+    }
+    let store = soberana_store::etcd::EtcdStore::connect(
+        &arguments.ledger_etcd_endpoints,
+        &arguments.ledger_etcd_prefix,
+        security,
+    )
+    .await
+    .map_err(|error| anyhow::anyhow!("--ledger-etcd-endpoints: {error}"))?;
+    Ok(Some(Arc::new(store)))
+}
+
+/// A future factory that resolves once SIGTERM or Ctrl-C arrived (each call a new future).
+fn stop_on_signal() -> impl Fn() -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Clone {
+    let (stop_sender, stop) = watch::channel(false);
+    tokio::spawn(async move {
+        soberana_runtime::shutdown::signal().await;
+        tracing::info!("shutdown requested");
+        let _ = stop_sender.send(true);
+    });
+    move || {
+        let mut stop = stop.clone();
+        Box::pin(async move {
+            let _ = stop.wait_for(|stopped| *stopped).await;
+        })
+    }
 }

@@ -263,7 +263,43 @@ async fn report(
     enforced: Condition,
     scanned: Option<&ScanReport>,
 ) -> Result<(), Error> {
-    let name = site.name_any();
+    let previous = existing.residency.clone().unwrap_or_default();
+    announce(
+        context,
+        site,
+        existing,
+        &enforced,
+        scanned,
+        residency_status,
+    )
+    .await;
+    let mut conditions = vec![enforced];
+    conditions.extend(compliance(
+        existing,
+        residency_status,
+        site.metadata.generation,
+    ));
+    if previous == *residency_status && already_reported(&existing.conditions, &conditions) {
+        return Ok(());
+    }
+    let status = SiteStatus {
+        conditions,
+        residency: Some(residency_status.clone()),
+        ..SiteStatus::default()
+    };
+    write_status::<Site, _>(&context.client, &site.name_any(), &status, FIELD_MANAGER).await
+}
+
+/// Events for what people act on: policies newly not in force (or for a new reason), and the
+/// violation count found by a scan changing.
+async fn announce(
+    context: &Context,
+    site: &Site,
+    existing: &SiteStatus,
+    enforced: &Condition,
+    scanned: Option<&ScanReport>,
+    residency_status: &ResidencyStatus,
+) {
     let previous = existing.residency.clone().unwrap_or_default();
     let was_enforced = existing
         .conditions
@@ -272,81 +308,84 @@ async fn report(
     if enforced.status == "False"
         && was_enforced.is_none_or(|before| before.reason != enforced.reason)
     {
+        let note = enforced.message.clone();
         publish(
             context,
             site,
             EventType::Warning,
             "PoliciesPending",
             "Enforce",
-            enforced.message.clone(),
+            note,
         )
         .await;
     }
-    let mut conditions = vec![enforced];
-    if residency_status.scanned_revision.is_some() {
-        let compliant = residency_status.violation_count == 0;
-        conditions.push(condition(
-            &existing.conditions,
-            COMPLIANT,
-            compliant,
-            if compliant {
-                "NoViolations"
-            } else {
-                "ViolationsFound"
-            },
-            if compliant {
-                "no existing object breaks the residency policies".to_owned()
-            } else {
-                violations_summary(residency_status)
-            },
-            site.metadata.generation,
-        ));
+    let Some(found) = scanned else { return };
+    if found.count == previous.violation_count {
+        return;
     }
-    if let Some(found) = scanned
-        && found.count != previous.violation_count
-    {
-        if found.count > 0 {
-            publish(
-                context,
-                site,
-                EventType::Warning,
-                "ResidencyViolations",
-                "Scan",
-                violations_summary(residency_status),
-            )
-            .await;
-        } else if previous.scanned_revision.is_some() {
-            let note = "no existing object breaks the residency policies any more".to_owned();
-            publish(
-                context,
-                site,
-                EventType::Normal,
-                "ResidencyCompliant",
-                "Scan",
-                note,
-            )
-            .await;
-        }
+    if found.count > 0 {
+        let note = violations_summary(residency_status);
+        publish(
+            context,
+            site,
+            EventType::Warning,
+            "ResidencyViolations",
+            "Scan",
+            note,
+        )
+        .await;
+    } else if previous.scanned_revision.is_some() {
+        let note = "no existing object breaks the residency policies any more".to_owned();
+        publish(
+            context,
+            site,
+            EventType::Normal,
+            "ResidencyCompliant",
+            "Scan",
+            note,
+        )
+        .await;
     }
-    let unchanged = previous == *residency_status
-        && conditions.iter().all(|wanted| {
-            existing.conditions.iter().any(|current| {
-                current.type_ == wanted.type_
-                    && current.status == wanted.status
-                    && current.reason == wanted.reason
-                    && current.message == wanted.message
-                    && current.observed_generation == wanted.observed_generation
-            })
-        });
-    if unchanged {
-        return Ok(());
-    }
-    let status = SiteStatus {
-        conditions,
-        residency: Some(residency_status.clone()),
-        ..SiteStatus::default()
+}
+
+/// `ResidencyCompliant`, once a scan has run: whether any existing object breaks the policies.
+fn compliance(
+    existing: &SiteStatus,
+    residency_status: &ResidencyStatus,
+    generation: Option<i64>,
+) -> Option<Condition> {
+    residency_status.scanned_revision.as_ref()?;
+    let compliant = residency_status.violation_count == 0;
+    let (reason, message) = if compliant {
+        (
+            "NoViolations",
+            "no existing object breaks the residency policies".to_owned(),
+        )
+    } else {
+        ("ViolationsFound", violations_summary(residency_status))
     };
-    write_status::<Site, _>(&context.client, &name, &status, FIELD_MANAGER).await
+    Some(condition(
+        &existing.conditions,
+        COMPLIANT,
+        compliant,
+        reason,
+        message,
+        generation,
+    ))
+}
+
+/// Whether every wanted condition is already there as it would be written (but for its
+/// transition time, which `condition` keeps anyway).
+fn already_reported(current: &[Condition], wanted: &[Condition]) -> bool {
+    wanted.iter().all(|wanted| {
+        current.iter().any(|current| {
+            current.type_ == wanted.type_
+                && current.status == wanted.status
+                && current.reason == wanted.reason
+                && current.message == wanted.message
+                && current.observed_generation == wanted.observed_generation
+        })
+    })
 }
 
 fn hosts(compiled: &CompiledPolicies) -> String {

@@ -10,6 +10,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::Store;
 use kube::{Client, ResourceExt};
+use soberana_core::resources::availability::Availability;
 use soberana_core::resources::capacity::Capacity;
 use soberana_core::resources::site::{Site, SiteStatus};
 use soberana_core::resources::tenant::{ProvisioningState, Tenant};
@@ -45,7 +46,10 @@ enum Probe {
     Unreachable(String),
 }
 
-/// Probes the site and writes its status if it changed; comes back after the probe interval.
+/// Observe (probe the site) → decide (its status, pure) → report (metrics, and the status when it
+/// changed); comes back after the probe interval. A site that answers is also where drift of the
+/// tenants' objects is looked for (at most every `--drift-check-interval`): the connection is
+/// already open and known to work.
 pub async fn reconcile(site: Arc<Site>, context: Arc<Context>) -> Result<Action, Error> {
     let name = site.name_any();
     let started = Instant::now();
@@ -61,34 +65,8 @@ pub async fn reconcile(site: Arc<Site>, context: Arc<Context>) -> Result<Action,
     if let (true, Ok(client)) = (answered, &client) {
         repair_if_damaged(client, &name, &context).await;
     }
-    let metrics = &context.metrics;
-    metrics
-        .site_probe_duration
-        .with_label_values(&[name.as_str()])
-        .observe(started.elapsed().as_secs_f64());
-    metrics
-        .site_probes
-        .with_label_values(&[name.as_str(), if answered { "success" } else { "failure" }])
-        .inc();
-    metrics
-        .site_up
-        .with_label_values(&[name.as_str()])
-        .set(i64::from(answered));
     let measured = context.record_probe(&name, answered);
-    if let Some(measured) = measured {
-        metrics
-            .site_availability
-            .with_label_values(&[name.as_str()])
-            .set(ratio(measured.parts_per_million()));
-    }
-    if let Some(offered) = soberana_core::resources::availability::Availability::parse_percent(
-        &site.spec.offered_availability,
-    ) {
-        metrics
-            .site_offered_availability
-            .with_label_values(&[name.as_str()])
-            .set(ratio(offered.parts_per_million()));
-    }
+    record_probe_metrics(&context, &site, answered, started, measured);
 
     let allocated = allocated_to_tenants(&context.caches.tenants, &name);
     let status = desired_status(
@@ -96,11 +74,51 @@ pub async fn reconcile(site: Arc<Site>, context: Arc<Context>) -> Result<Action,
         &probe,
         measured.map(|value| value.percent_text()),
         allocated,
+        Timestamp::now(),
     );
     if !same_status(site.status.as_ref(), &status) {
         write_status::<Site, _>(&context.client, &name, &status, FIELD_MANAGER).await?;
     }
     Ok(Action::requeue(context.settings.probe_interval))
+}
+
+/// The probe's latency and result, whether the site is up, and its measured and offered
+/// availability.
+fn record_probe_metrics(
+    context: &Context,
+    site: &Site,
+    answered: bool,
+    started: Instant,
+    measured: Option<Availability>,
+) {
+    let name = site.name_any();
+    let labels = [name.as_str()];
+    let metrics = &context.metrics;
+    metrics
+        .site_probe_duration
+        .with_label_values(&labels)
+        .observe(started.elapsed().as_secs_f64());
+    let result = if answered { "success" } else { "failure" };
+    metrics
+        .site_probes
+        .with_label_values(&[name.as_str(), result])
+        .inc();
+    metrics
+        .site_up
+        .with_label_values(&labels)
+        .set(i64::from(answered));
+    if let Some(measured) = measured {
+        metrics
+            .site_availability
+            .with_label_values(&labels)
+            .set(ratio(measured.parts_per_million()));
+    }
+    if let Some(offered) = Availability::parse_percent(&site.spec.offered_availability) {
+        metrics
+            .site_offered_availability
+            .with_label_values(&labels)
+            .set(ratio(offered.parts_per_million()));
+    }
 }
 
 async fn probe(client: &Client) -> Probe {
@@ -141,96 +159,80 @@ async fn probe(client: &Client) -> Probe {
     }
 }
 
+/// Decide: the status one probe leads to, probed at `now`. The version last seen is kept while
+/// the site does not answer.
 fn desired_status(
     site: &Site,
     probe: &Probe,
     measured: Option<String>,
     allocated: Capacity,
+    now: Timestamp,
 ) -> SiteStatus {
     let existing = site.status.clone().unwrap_or_default();
     let generation = site.metadata.generation;
-    let (reachable, ready, version) = match probe {
+    let [reachable, ready] = verdicts(probe);
+    let judged = |type_, (status, reason, message): Verdict| {
+        condition(
+            &existing.conditions,
+            type_,
+            status,
+            reason,
+            message,
+            generation,
+        )
+    };
+    let version = match probe {
+        Probe::Answered { version, .. } => Some(version.clone()),
+        Probe::NoConnection { .. } | Probe::Unreachable(_) => existing.kubernetes_version.clone(),
+    };
+    SiteStatus {
+        conditions: vec![
+            judged(ConditionType::Ready, ready),
+            judged(ConditionType::Reachable, reachable),
+        ],
+        observed_generation: generation,
+        kubernetes_version: version,
+        last_probe_time: Some(Time(now)),
+        measured_availability: measured,
+        allocated: Some(allocated),
+        residency: None,
+    }
+}
+
+/// A condition's status, reason and message.
+type Verdict = (bool, &'static str, String);
+
+/// `Reachable` and `Ready`, from one probe.
+fn verdicts(probe: &Probe) -> [Verdict; 2] {
+    match probe {
         Probe::Answered {
             version,
             ready,
             readiness,
-        } => (
-            condition(
-                &existing.conditions,
-                ConditionType::Reachable,
+        } => [
+            (
                 true,
                 "Answered",
                 format!("the API server reports {version}"),
-                generation,
             ),
             if *ready {
-                condition(
-                    &existing.conditions,
-                    ConditionType::Ready,
-                    true,
-                    "Ready",
-                    "/readyz reports ok",
-                    generation,
-                )
+                (true, "Ready", "/readyz reports ok".to_owned())
             } else {
-                condition(
-                    &existing.conditions,
-                    ConditionType::Ready,
-                    false,
-                    "NotReady",
-                    format!("/readyz: {readiness}"),
-                    generation,
-                )
+                (false, "NotReady", format!("/readyz: {readiness}"))
             },
-            Some(version.clone()),
-        ),
-        Probe::NoConnection { reason, message } => (
-            condition(
-                &existing.conditions,
-                ConditionType::Reachable,
-                false,
-                reason,
-                message.clone(),
-                generation,
-            ),
-            condition(
-                &existing.conditions,
-                ConditionType::Ready,
-                false,
-                reason,
-                "the site cannot be reached",
-                generation,
-            ),
-            existing.kubernetes_version.clone(),
-        ),
-        Probe::Unreachable(message) => (
-            condition(
-                &existing.conditions,
-                ConditionType::Reachable,
+        ],
+        Probe::NoConnection { reason, message } => [
+            (false, reason, message.clone()),
+            (false, reason, "the site cannot be reached".to_owned()),
+        ],
+        Probe::Unreachable(message) => [
+            (false, "Unreachable", message.clone()),
+            (
                 false,
                 "Unreachable",
-                message.clone(),
-                generation,
+                "the site's API server does not answer".to_owned(),
             ),
-            condition(
-                &existing.conditions,
-                ConditionType::Ready,
-                false,
-                "Unreachable",
-                "the site's API server does not answer",
-                generation,
-            ),
-            existing.kubernetes_version.clone(),
-        ),
-    };
-    SiteStatus {
-        conditions: vec![ready, reachable],
-        observed_generation: generation,
-        kubernetes_version: version,
-        last_probe_time: Some(Time(Timestamp::now())),
-        measured_availability: measured,
-        allocated: Some(allocated),
-        residency: None,
+        ],
     }
 }
 
@@ -283,4 +285,107 @@ fn allocated_to_tenants(tenants: &Store<Tenant>, site: &str) -> Capacity {
 
 fn ratio(parts_per_million: u32) -> f64 {
     f64::from(parts_per_million) / 1_000_000.0
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "a test panics to report a failure")]
+mod tests {
+    use super::*;
+
+    fn site(kubernetes_version: Option<&str>) -> Site {
+        let mut site: Site = serde_json::from_value(serde_json::json!({
+            "apiVersion": "soberana.io/v1alpha1", "kind": "Site",
+            "metadata": {"name": "national-cloud", "generation": 2},
+            "spec": {"provider": "Nube Nacional", "jurisdiction": "CR",
+                     "sovereigntyTier": "NationalProvider", "offeredAvailability": "99.9",
+                     "capacity": {"cpuMillicores": 1000, "memoryMebibytes": 1024},
+                     "connection": {"secretName": "national-cloud-kubeconfig"}}
+        }))
+        .unwrap();
+        site.status = Some(SiteStatus {
+            kubernetes_version: kubernetes_version.map(str::to_owned),
+            ..SiteStatus::default()
+        });
+        site
+    }
+
+    fn found(status: &SiteStatus, type_: ConditionType) -> (&str, &str, &str) {
+        let condition = status.conditions.iter().find(|c| type_.is(c)).unwrap();
+        (
+            condition.status.as_str(),
+            condition.reason.as_str(),
+            condition.message.as_str(),
+        )
+    }
+
+    #[test]
+    fn a_site_that_answers_but_is_not_ready_is_reachable_and_says_why_not_ready() {
+        let probe = Probe::Answered {
+            version: "v1.36.3".to_owned(),
+            ready: false,
+            readiness: "[-]etcd failed".to_owned(),
+        };
+        let now = Timestamp::now();
+        let status = desired_status(&site(None), &probe, None, Capacity::default(), now);
+        assert_eq!(
+            found(&status, ConditionType::Reachable),
+            ("True", "Answered", "the API server reports v1.36.3")
+        );
+        assert_eq!(
+            found(&status, ConditionType::Ready),
+            ("False", "NotReady", "/readyz: [-]etcd failed")
+        );
+        assert_eq!(status.kubernetes_version.as_deref(), Some("v1.36.3"));
+        assert_eq!(status.observed_generation, Some(2));
+        assert_eq!(status.last_probe_time, Some(Time(now)));
+    }
+
+    #[test]
+    fn a_site_without_a_usable_kubeconfig_keeps_the_version_last_seen() {
+        let probe = Probe::NoConnection {
+            reason: "UnsafeKubeconfig",
+            message: "Secret national-cloud-kubeconfig: exec plugins are refused".to_owned(),
+        };
+        let status = desired_status(
+            &site(Some("v1.35.0")),
+            &probe,
+            None,
+            Capacity::default(),
+            Timestamp::now(),
+        );
+        let (status_value, reason, message) = found(&status, ConditionType::Reachable);
+        assert_eq!((status_value, reason), ("False", "UnsafeKubeconfig"));
+        assert!(message.contains("exec plugins"), "{message}");
+        assert_eq!(found(&status, ConditionType::Ready).1, "UnsafeKubeconfig");
+        assert_eq!(status.kubernetes_version.as_deref(), Some("v1.35.0"));
+    }
+
+    #[test]
+    fn only_the_probe_time_changing_is_not_worth_a_write() {
+        let probe = Probe::Unreachable("connection refused".to_owned());
+        let earlier = desired_status(
+            &site(None),
+            &probe,
+            None,
+            Capacity::default(),
+            Timestamp::UNIX_EPOCH,
+        );
+        let mut probed = site(None);
+        probed.status = Some(earlier.clone());
+        let later = desired_status(&probed, &probe, None, Capacity::default(), Timestamp::now());
+        assert!(same_status(Some(&earlier), &later));
+        let answered = Probe::Answered {
+            version: "v1.36.3".to_owned(),
+            ready: true,
+            readiness: "ok".to_owned(),
+        };
+        let recovered = desired_status(
+            &probed,
+            &answered,
+            None,
+            Capacity::default(),
+            Timestamp::now(),
+        );
+        assert!(!same_status(Some(&earlier), &recovered));
+    }
 }

@@ -28,6 +28,10 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one entry per exported metric: a table, read best whole"
+    )]
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = MetricsRegistry::new();
         Ok(Self {
