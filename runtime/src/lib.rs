@@ -1,10 +1,12 @@
 //! What `soberana-operator` and `soberana-api` do the same way: log set-up with `--log-format`,
 //! the management cluster's connection from `--kubeconfig` or inferred, waiting for SIGTERM or
-//! Ctrl-C, and metrics with their `/metrics` endpoint. Process plumbing only: no Soberana rule,
-//! store or service lives here, and it depends on no other Soberana crate.
+//! Ctrl-C, metrics with their `/metrics` endpoint, and caches filled by watches. Process
+//! plumbing only: no Soberana rule, store or service lives here, and it depends on no other
+//! Soberana crate.
 
 pub mod locking;
 pub mod logging;
 pub mod management_cluster;
 pub mod metrics;
 pub mod shutdown;
+pub mod watch_cache;

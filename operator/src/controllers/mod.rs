@@ -112,13 +112,7 @@ where
         + Sync
         + 'static,
 {
-    tokio::spawn(
-        watcher(api, watcher::Config::default())
-            .default_backoff()
-            .reflect(writer)
-            .take_until(until_true(shutdown))
-            .for_each(|_| async {}),
-    )
+    soberana_runtime::watch_cache::fill(api, writer, until_true(shutdown), || {})
 }
 
 /// The objects of `api` whose spec changed or that were deleted (status-only writes filtered

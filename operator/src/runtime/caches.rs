@@ -88,15 +88,4 @@ impl Caches {
     }
 }
 
-/// The objects in a cache, cloned out of it.
-pub fn cached<K>(store: &Store<K>) -> Vec<K>
-where
-    K: kube::Resource + Clone + 'static,
-    K::DynamicType: Eq + std::hash::Hash + Clone,
-{
-    store
-        .state()
-        .iter()
-        .map(|object| (**object).clone())
-        .collect()
-}
+pub use soberana_runtime::watch_cache::cached;

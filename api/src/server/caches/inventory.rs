@@ -5,14 +5,13 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use futures::StreamExt;
 use kube::runtime::reflector::{self, Store};
-use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 use soberana_core::resources::data_classification::DataClassification;
 use soberana_core::resources::placement_rule::PlacementRule;
 use soberana_core::resources::site::Site;
 use soberana_core::resources::tenant::Tenant;
+use soberana_runtime::watch_cache::fill;
 
 /// Read side of the watched objects.
 #[derive(Clone)]
@@ -67,6 +66,7 @@ impl InventoryCache {
     }
 }
 
+/// A store filled by its own watch for the life of the process, counting each change.
 fn watched<K>(api: Api<K>, changes: &Arc<AtomicU64>) -> Store<K>
 where
     K: kube::Resource<DynamicType = ()>
@@ -79,26 +79,9 @@ where
 {
     let (reader, writer) = reflector::store();
     let changes = Arc::clone(changes);
-    tokio::spawn(
-        watcher(api, watcher::Config::default())
-            .default_backoff()
-            .reflect(writer)
-            .for_each(move |_| {
-                changes.fetch_add(1, Ordering::SeqCst);
-                async {}
-            }),
-    );
+    let count = move || {
+        changes.fetch_add(1, Ordering::SeqCst);
+    };
+    fill(api, writer, std::future::pending(), count);
     reader
-}
-
-/// The objects of a store, cloned out.
-pub fn objects<K>(store: &Store<K>) -> Vec<K>
-where
-    K: kube::Resource<DynamicType = ()> + Clone + 'static,
-{
-    store
-        .state()
-        .iter()
-        .map(|object| (**object).clone())
-        .collect()
 }

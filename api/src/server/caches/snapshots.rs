@@ -2,11 +2,12 @@
 //! or of the reservations held, and shared by every call until the next change: an `Evaluate`
 //! then costs the decision itself, not a copy of the inventory and its preparation.
 
+use soberana_runtime::watch_cache::cached;
 use std::sync::{Arc, Mutex};
 
 use soberana_core::placement::{Objects, Reservation, Snapshot, SnapshotError};
 
-use crate::server::caches::inventory::{InventoryCache, objects};
+use crate::server::caches::inventory::InventoryCache;
 use crate::server::lock;
 
 /// The last snapshot built, with what it was built from.
@@ -37,10 +38,10 @@ impl SnapshotCache {
             return Ok(Arc::clone(&built.snapshot));
         }
         let snapshot = Arc::new(Snapshot::new(Objects {
-            sites: &objects(&inventory.sites),
-            classifications: &objects(&inventory.classifications),
-            rules: &objects(&inventory.rules),
-            tenants: &objects(&inventory.tenants),
+            sites: &cached(&inventory.sites),
+            classifications: &cached(&inventory.classifications),
+            rules: &cached(&inventory.rules),
+            tenants: &cached(&inventory.tenants),
             reservations: &reservations,
         })?);
         *lock(&self.last) = Some(Built {

@@ -2,6 +2,7 @@
 
 use soberana_core::resources::site::Site;
 use soberana_proto::v1 as proto;
+use soberana_runtime::watch_cache::cached;
 use tonic::{Request, Response, Status};
 
 use crate::server::{Shared, convert};
@@ -18,8 +19,7 @@ impl proto::inventory_service_server::InventoryService for InventoryApi {
         self.0
             .measured("ListSites", async {
                 self.0.allow(&request, "list", "sites", "").await?;
-                let mut sites: Vec<Site> =
-                    crate::server::caches::inventory::objects(&self.0.inventory.sites);
+                let mut sites: Vec<Site> = cached(&self.0.inventory.sites);
                 sites.sort_by(|left, right| left.metadata.name.cmp(&right.metadata.name));
                 Ok(Response::new(proto::ListSitesResponse {
                     sites: sites.iter().map(convert::site).collect(),

@@ -2,6 +2,7 @@
 //! in the tenant's namespace; what the API reports of it is what the operator wrote to its
 //! status. Mutating calls are idempotent per caller and `request_id`.
 
+use soberana_runtime::watch_cache::cached;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -191,7 +192,7 @@ impl MigrationApi {
     /// What `tenant` may hold: a number of plans, and a share of the data centre's capacity.
     fn quota(&self, tenant: &str) -> TenantQuota {
         let limits = self.0.reservation_limits;
-        let total = crate::server::caches::inventory::objects(&self.0.inventory.sites)
+        let total = cached(&self.0.inventory.sites)
             .iter()
             .fold(Capacity::default(), |sum, site| {
                 sum.plus(site.spec.capacity)
@@ -213,7 +214,7 @@ impl MigrationApi {
 
     /// Each site's capacity net of its allocations, before any reservation.
     async fn free_before_reservations(&self) -> Result<BTreeMap<String, Capacity>, Status> {
-        let sites = crate::server::caches::inventory::objects(&self.0.inventory.sites);
+        let sites = cached(&self.0.inventory.sites);
         Ok(sites
             .iter()
             .map(|site| {

@@ -3,6 +3,7 @@
 use kube::Api;
 use soberana_core::resources::tenant::Tenant;
 use soberana_proto::v1 as proto;
+use soberana_runtime::watch_cache::cached;
 use tonic::{Request, Response, Status};
 
 use crate::server::validation::{Violations, name};
@@ -42,8 +43,7 @@ impl proto::tenant_service_server::TenantService for TenantApi {
         self.0
             .measured("ListTenants", async {
                 self.0.allow(&request, "list", "tenants", "").await?;
-                let mut tenants: Vec<Tenant> =
-                    crate::server::caches::inventory::objects(&self.0.inventory.tenants);
+                let mut tenants: Vec<Tenant> = cached(&self.0.inventory.tenants);
                 tenants.sort_by(|left, right| left.metadata.name.cmp(&right.metadata.name));
                 Ok(Response::new(proto::ListTenantsResponse {
                     tenants: tenants.iter().map(convert::tenant).collect(),
