@@ -1,6 +1,6 @@
 //! Soberana's protobuf contract (package `soberana.v1`) and the Rust code generated from it by
 //! `build.rs`: messages, tonic clients and servers, and the file descriptor set that server
-//! reflection serves.
+//! reflection serves. The contract alone: it depends on no other Soberana crate.
 
 #![allow(
     missing_debug_implementations,
