@@ -82,9 +82,13 @@ one_of_or_any(allowed, value) if value in allowed
 
 key_custody_offered(_) if not classification.encryptionAtRest
 
+# Key custody is ordered: the required model or a stronger one.
 key_custody_offered(facts) if {
-	classification.encryptionAtRest.keyCustody in object.get(facts, "keyCustody", [])
+	some offered in object.get(facts, "keyCustody", [])
+	custody_strength[offered] >= custody_strength[classification.encryptionAtRest.keyCustody]
 }
+
+custody_strength := {"StateHeldHsm": 3, "CustomerManaged": 2, "ProviderManaged": 1}
 
 encrypts_in_transit(_) if not classification.encryptionInTransit
 

@@ -160,6 +160,7 @@ fn classifications() -> Vec<DataClassification> {
             "internal",
             json!({"rank": 10, "legalBasis": "Directriz MICITT-2023 de uso interno",
                    "allowedJurisdictions": ["CR", "PA"], "requiredCertifications": ["ISO27001"],
+                   "encryptionAtRest": {"keyCustody": "ProviderManaged"},
                    "encryptionInTransit": true, "backup": {"copies": 1, "sameJurisdiction": false},
                    "minimumAvailability": "99.5"}),
         ),
@@ -168,7 +169,7 @@ fn classifications() -> Vec<DataClassification> {
             json!({"rank": 20, "legalBasis": "Ley 8968 de protección de datos personales, art. 10",
                    "allowedJurisdictions": ["CR"], "allowedSovereigntyTiers": ["StateOwned", "NationalProvider"],
                    "requiredCertifications": ["ISO27001", "TierIII"],
-                   "encryptionAtRest": {"keyCustody": "StateHeldHsm"}, "encryptionInTransit": true,
+                   "encryptionAtRest": {"keyCustody": "CustomerManaged"}, "encryptionInTransit": true,
                    "backup": {"copies": 2, "sameJurisdiction": true}, "minimumAvailability": "99.9"}),
         ),
         (
@@ -218,14 +219,17 @@ fn site(rng: &mut Rng, index: usize) -> Site {
         .filter(|(_, percent)| rng.chance(*percent))
         .map(|(certification, _)| *certification)
         .collect();
-    let (hsm, managed) = match tier {
-        "StateOwned" => (85, 30),
-        "NationalProvider" => (50, 80),
-        _ => (35, 95), // some foreign clouds take keys from the state's HSM
+    let (hsm, own, managed) = match tier {
+        "StateOwned" => (85, 10, 30),
+        "NationalProvider" => (50, 40, 80),
+        _ => (35, 25, 95), // some foreign clouds take keys from the state's HSM or key manager
     };
     let mut custody = Vec::new();
     if rng.chance(hsm) {
         custody.push("StateHeldHsm");
+    }
+    if rng.chance(own) {
+        custody.push("CustomerManaged");
     }
     if rng.chance(managed) {
         custody.push("ProviderManaged");

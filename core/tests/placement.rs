@@ -440,3 +440,68 @@ fn malformed_snapshot_values_are_errors_naming_the_object() {
         .contains("defined twice")
     );
 }
+
+/// Key custody is an order: keys in a state HSM meet a requirement for keys the state manages in
+/// its own key manager (BYOK/HYOK), which meet a requirement for provider-managed keys.
+#[test]
+fn a_stronger_key_custody_meets_a_weaker_requirement_and_never_the_reverse() {
+    let requiring = |custody: &str| -> DataClassification {
+        serde_json::from_value(json!({
+            "apiVersion": "soberana.io/v1alpha1", "kind": "DataClassification",
+            "metadata": {"name": "personal"},
+            "spec": {"rank": 20, "legalBasis": "Ley 8968", "encryptionAtRest": {"keyCustody": custody}}
+        }))
+        .unwrap()
+    };
+    let sites = vec![
+        site("state-dc", "StateOwned", "CR", json!({})),
+        site(
+            "national-byok",
+            "NationalProvider",
+            "CR",
+            json!({"keyCustody": ["CustomerManaged"]}),
+        ),
+        site(
+            "public-cloud",
+            "ForeignPublic",
+            "CR",
+            json!({"keyCustody": ["ProviderManaged"]}),
+        ),
+    ];
+    let tenants = vec![tenant("minsa", "personal", json!([]))];
+    let eligible_and_refusal = |required: &str| {
+        let snapshot = Snapshot::new(Objects {
+            sites: &sites,
+            classifications: &[requiring(required)],
+            tenants: &tenants,
+            ..Objects::default()
+        })
+        .unwrap();
+        let decision = evaluate(&snapshot, &workload("a", "minsa", "personal", json!({}))).unwrap();
+        let eligible: Vec<String> = decision.eligible_sites().map(str::to_owned).collect();
+        let refusal = reasons_for(&decision, "public-cloud")
+            .first()
+            .map(|reason| (reason.code, reason.facts.required.clone()));
+        (eligible, refusal)
+    };
+
+    let (eligible, refusal) = eligible_and_refusal("ProviderManaged");
+    let mut eligible = eligible;
+    eligible.sort();
+    assert_eq!(eligible, ["national-byok", "public-cloud", "state-dc"]);
+    assert_eq!(refusal, None);
+
+    let (mut eligible, refusal) = eligible_and_refusal("CustomerManaged");
+    eligible.sort();
+    assert_eq!(eligible, ["national-byok", "state-dc"]);
+    assert_eq!(
+        refusal,
+        Some((
+            ReasonCode::KeyCustodyNotOffered,
+            "StateHeldHsm or CustomerManaged".to_owned()
+        ))
+    );
+
+    let (eligible, _) = eligible_and_refusal("StateHeldHsm");
+    assert_eq!(eligible, ["state-dc"]);
+}

@@ -13,6 +13,7 @@ use soberana_core::residency::violation::ObjectLabels;
 use soberana_core::residency::{SiteResidency, ViolationKind, compile};
 use soberana_core::resources::data_classification::DataClassification;
 use soberana_core::resources::site::Site;
+use soberana_core::resources::sovereignty::KeyCustody;
 
 fn site(name: &str, tier: &str, jurisdiction: &str) -> Site {
     serde_json::from_value(json!({
@@ -226,5 +227,40 @@ fn compiled_policies_come_with_bindings_and_a_revision_that_follows_the_rules() 
             .len(),
         1,
         "a site that refuses nothing checks only for unknown classifications"
+    );
+}
+
+/// Admission follows the engine's key-custody order: a site whose keys are in a state HSM admits
+/// data whose classification asks only for provider-managed or customer-managed keys, and a site
+/// offering only provider-managed keys refuses data that needs the state's own keys, saying which
+/// models would do.
+#[test]
+fn admission_accepts_a_stronger_key_custody_than_required() {
+    let scheme = vec![
+        classification("public", 0, json!({})),
+        classification(
+            "internal",
+            10,
+            json!({"encryptionAtRest": {"keyCustody": "ProviderManaged"}}),
+        ),
+        classification(
+            "personal",
+            20,
+            json!({"encryptionAtRest": {"keyCustody": "CustomerManaged"}}),
+        ),
+    ];
+    let hsm = SiteResidency::new(&site("state-dc", "StateOwned", "CR"), &scheme).unwrap();
+    assert_eq!(hsm.allowed(), ["public", "internal", "personal"]);
+
+    let mut provider_keys = site("public-cloud", "ForeignPublic", "CR");
+    provider_keys.spec.key_custody = vec![KeyCustody::ProviderManaged];
+    let cloud = SiteResidency::new(&provider_keys, &scheme).unwrap();
+    assert_eq!(cloud.allowed(), ["public", "internal"]);
+    let refusal = cloud.refusal("personal").unwrap();
+    assert!(
+        refusal.contains(
+            "key custody requires StateHeldHsm or CustomerManaged, the site has ProviderManaged"
+        ),
+        "{refusal}"
     );
 }

@@ -146,16 +146,24 @@ fn protection_requirements(
     let basis = &spec.legal_basis;
     let facts = &site.spec;
     if let Some(encryption) = &spec.encryption_at_rest
-        && !facts.key_custody.contains(&encryption.key_custody)
+        && !facts
+            .key_custody
+            .iter()
+            .any(|offered| offered.satisfies(encryption.key_custody))
     {
+        let accepted: Vec<String> = encryption
+            .key_custody
+            .accepted()
+            .map(|custody| custody.to_string())
+            .collect();
         reasons.push(Reason::new(
             ReasonCode::KeyCustodyNotOffered,
-            encryption.key_custody.to_string(),
+            accepted.join(" or "),
             if facts.key_custody.is_empty() { "none".to_owned() } else { join(facts.key_custody.iter()) },
             source.clone(),
             format!(
                 "site {} does not offer {} key custody, which classification {name} requires for encryption at rest (legal basis: {basis})",
-                site.name, encryption.key_custody
+                site.name, accepted.join(" or ")
             ),
         ));
     }

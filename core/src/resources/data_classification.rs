@@ -82,7 +82,8 @@ pub struct DataClassificationSpec {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct EncryptionAtRest {
-    /// Who must hold the keys.
+    /// Who must hold the keys, at least: a site offering this model or a stronger one qualifies
+    /// (StateHeldHsm > CustomerManaged, i.e. BYOK/HYOK > ProviderManaged).
     pub key_custody: KeyCustody,
 }
 

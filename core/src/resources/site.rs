@@ -82,9 +82,10 @@ pub struct SiteSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 32))]
     pub certifications: Vec<String>,
-    /// Key-custody models the site offers for encryption at rest.
+    /// Key-custody models the site offers for encryption at rest. Each also meets requirements
+    /// of weaker models: StateHeldHsm > CustomerManaged (BYOK/HYOK) > ProviderManaged.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 2))]
+    #[schemars(length(max = 3))]
     pub key_custody: Vec<KeyCustody>,
     /// Whether all traffic to and inside the site is encrypted.
     #[serde(default)]
