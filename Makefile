@@ -46,13 +46,14 @@ harness:
 crds:
 	$(CARGO) run --locked -q -p soberana-operator --bin crdgen
 
-## policies: regenerate the snapshots of each example site's compiled admission policies
+## policies: regenerate the reviewed snapshots: each example site's compiled admission policies, and `evaluate -o json` over examples/
 policies:
 	$(CARGO) build --locked -q -p soberana-cli --bin soberana
 	mkdir -p cli/tests/snapshots
 	for site in $$(grep -A2 '^kind: Site' examples/sites.yaml | awk '/^  name:/ { print $$2 }'); do \
 	  target/debug/soberana policies --site "$$site" -f examples/ > "cli/tests/snapshots/residency-$$site.yaml"; \
 	done
+	target/debug/soberana evaluate -o json -f examples/ > cli/tests/snapshots/evaluate-examples.json || [ $$? -eq 1 ]
 
 ## bench: engine vs Rego, operator vs a plain write loop, API Evaluate vs a bare tonic server; figures go in BENCHMARKS.md
 bench: harness

@@ -7,7 +7,9 @@ use std::collections::BTreeSet;
 use proptest::prelude::*;
 use proptest::sample::subsequence;
 use serde_json::{Value, json};
-use soberana_core::placement::{Decision, Objects, Outcome, Snapshot, evaluate};
+use soberana_core::placement::{
+    Decision, Objects, Outcome, ReasonCodes, Snapshot, evaluate, judge, reference,
+};
 use soberana_core::resources::data_classification::DataClassification;
 use soberana_core::resources::placement_rule::PlacementRule;
 use soberana_core::resources::site::Site;
@@ -251,5 +253,46 @@ proptest! {
         let mut expected = eligible(&before);
         expected.remove(&removed_name);
         prop_assert_eq!(eligible(&after), expected);
+    }
+
+    /// The compiled engine decides exactly as the plain reference evaluation, reasons and all,
+    /// including on sites whose last probe found them not ready and for workloads whose data
+    /// lives on one of the sites; and the codes it judges by are the codes of the reasons shown.
+    #[test]
+    fn the_compiled_engine_decides_as_the_reference_evaluation(
+        scenario in scenario_strategy(),
+        not_ready in proptest::collection::vec(any::<bool>(), 8),
+        data_on in proptest::option::of(0..8usize),
+    ) {
+        let mut scenario = scenario;
+        for (site, down) in scenario.sites.iter_mut().zip(&not_ready) {
+            if *down {
+                site.status = Some(typed(json!({"conditions": [{
+                    "type": "Ready", "status": "False", "reason": "Unreachable", "message": "down",
+                    "lastTransitionTime": "2026-12-01T00:00:00Z"}]})));
+            }
+        }
+        if let Some(index) = data_on.filter(|index| *index < scenario.sites.len()) {
+            scenario.workload.spec.data_location =
+                Some(typed(json!({"site": format!("site-{index}")})));
+        }
+        let snapshot = Snapshot::new(Objects {
+            sites: &scenario.sites,
+            classifications: &scenario.classifications,
+            rules: &scenario.rules,
+            tenants: &scenario.tenants,
+            ..Objects::default()
+        })
+        .unwrap();
+        let compiled = evaluate(&snapshot, &scenario.workload).unwrap();
+        prop_assert_eq!(&compiled, &reference::evaluate(&snapshot, &scenario.workload).unwrap());
+        let judgement = judge(&snapshot, &scenario.workload).unwrap();
+        let judged: Vec<ReasonCodes> = judgement.rejected.iter().map(|rejected| rejected.codes).collect();
+        let shown: Vec<ReasonCodes> = compiled
+            .rejected
+            .iter()
+            .map(|rejection| rejection.reasons.iter().map(|reason| reason.code).collect())
+            .collect();
+        prop_assert_eq!(judged, shown);
     }
 }

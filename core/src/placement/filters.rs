@@ -25,11 +25,23 @@ pub struct WorkloadFacts<'a> {
 
 /// Every reason `site` cannot host the workload; empty when it is eligible.
 pub fn rejections(workload: &WorkloadFacts<'_>, site: &PreparedSite) -> Vec<Reason> {
+    let mut classification = Vec::new();
+    classification_requirements(workload.classification, site, &mut classification);
+    rejections_given(workload, site, &classification)
+}
+
+/// As `rejections`, with the classification's requirements already judged on this site (the
+/// compiled snapshot judges each classification on each site once).
+pub fn rejections_given(
+    workload: &WorkloadFacts<'_>,
+    site: &PreparedSite,
+    classification: &[Reason],
+) -> Vec<Reason> {
     let mut reasons = Vec::new();
     if let Some(violation) = &workload.ceiling_violation {
         reasons.push(violation.clone());
     }
-    classification_requirements(workload.classification, site, &mut reasons);
+    reasons.extend_from_slice(classification);
     if let Some(target) = workload.availability_target
         && site.offered_availability < target
     {

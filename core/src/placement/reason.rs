@@ -43,6 +43,70 @@ pub enum ReasonCode {
     InsufficientCapacity,
 }
 
+impl ReasonCode {
+    /// Every code, in declaration order.
+    pub const ALL: [Self; 16] = [
+        Self::ClassificationAboveTenantCeiling,
+        Self::JurisdictionNotAllowed,
+        Self::SovereigntyTierNotAllowed,
+        Self::CertificationMissing,
+        Self::KeyCustodyNotOffered,
+        Self::EncryptionInTransitMissing,
+        Self::BackupCopiesInsufficient,
+        Self::BackupJurisdictionMismatch,
+        Self::AvailabilityBelowClassificationMinimum,
+        Self::AvailabilityBelowWorkloadTarget,
+        Self::SiteNotReady,
+        Self::SiteTainted,
+        Self::SiteNotAllowedForTenant,
+        Self::ExcludedByRule,
+        Self::SiteSelectorMismatch,
+        Self::InsufficientCapacity,
+    ];
+}
+
+/// The codes of the reasons a site was rejected for, as bits: what the compiled engine records
+/// per rejected site, before (and unless) the reasons are rendered as sentences.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ReasonCodes(u32);
+
+impl ReasonCodes {
+    pub const NONE: Self = Self(0);
+
+    pub const fn of(code: ReasonCode) -> Self {
+        Self(1 << code as u32)
+    }
+
+    pub const fn with(self, code: ReasonCode) -> Self {
+        Self(self.0 | 1 << code as u32)
+    }
+
+    pub const fn union(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn contains(self, code: ReasonCode) -> bool {
+        self.0 & Self::of(code).0 != 0
+    }
+
+    /// The codes, in declaration order.
+    pub fn iter(self) -> impl Iterator<Item = ReasonCode> {
+        ReasonCode::ALL
+            .into_iter()
+            .filter(move |code| self.contains(*code))
+    }
+}
+
+impl FromIterator<ReasonCode> for ReasonCodes {
+    fn from_iter<I: IntoIterator<Item = ReasonCode>>(codes: I) -> Self {
+        codes.into_iter().fold(Self::NONE, Self::with)
+    }
+}
+
 impl std::fmt::Display for ReasonCode {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         std::fmt::Debug::fmt(self, formatter)

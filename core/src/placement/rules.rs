@@ -1,8 +1,6 @@
 //! Which placement rules select a workload, and what they add up to: constraints from every
 //! matching rule, preferences from the highest-priority rule that states any, spread combined.
 
-use std::collections::BTreeMap;
-
 use crate::resources::placement_rule::{Preferences, Spread, SpreadDomain};
 use crate::resources::workload::WorkloadSpec;
 
@@ -16,11 +14,11 @@ pub const DEFAULT_PREFERENCES: Preferences = Preferences {
     proximity: 10,
 };
 
-/// The rules that select a workload, in priority order.
-pub fn matching_rules<'a>(
+/// The rules that select a workload, in priority order; `label` gives the workload's labels.
+pub fn matching_rules<'a, 'l>(
     rules: &'a [PreparedRule],
     workload: &WorkloadSpec,
-    labels: &BTreeMap<String, String>,
+    label: impl Fn(&str) -> Option<&'l String>,
 ) -> Vec<&'a PreparedRule> {
     rules
         .iter()
@@ -32,7 +30,7 @@ pub fn matching_rules<'a>(
                 && selector
                     .match_labels
                     .iter()
-                    .all(|(key, value)| labels.get(key) == Some(value))
+                    .all(|(key, value)| label(key) == Some(value))
         })
         .collect()
 }

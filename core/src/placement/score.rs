@@ -12,43 +12,37 @@ const UNKNOWN_COST_SCORE: u32 = 50;
 /// Availability at or below this scores 0; 100 % scores 100.
 const AVAILABILITY_FLOOR: Availability = Availability::from_parts_per_million(990_000);
 
-/// Scores `site` on every criterion under `preferences`.
+/// Scores `site` on every criterion under `preferences`, each with what it is based on.
 pub fn score(
     site: &PreparedSite,
     preferences: &Preferences,
     data_location: Option<&DataLocation>,
     data_site: Option<&PreparedSite>,
 ) -> SiteScore {
-    let tier = site.spec.sovereignty_tier;
-    let (cost, cost_basis) = match site.spec.cost_index {
-        Some(index) => (100 - index.min(100), format!("cost index {index}")),
-        None => (UNKNOWN_COST_SCORE, "cost index not stated".to_owned()),
+    let cost_basis = match site.spec.cost_index {
+        Some(index) => format!("cost index {index}"),
+        None => "cost index not stated".to_owned(),
     };
-    let availability = site
-        .offered_availability
-        .parts_per_million()
-        .saturating_sub(AVAILABILITY_FLOOR.parts_per_million())
-        / 100;
     let (proximity, proximity_basis) = proximity(site, data_location, data_site);
     let criteria = vec![
         criterion(
             "sovereignty",
             preferences.sovereignty,
-            tier.sovereignty_score(),
-            tier.to_string(),
+            sovereignty_score(site),
+            site.spec.sovereignty_tier.to_string(),
         ),
-        criterion("cost", preferences.cost, cost, cost_basis),
+        criterion("cost", preferences.cost, cost_score(site), cost_basis),
         criterion(
             "availability",
             preferences.availability,
-            availability.min(100),
+            availability_score(site),
             format!("offers {}", site.offered_availability),
         ),
         criterion(
             "proximity",
             preferences.proximity,
             proximity,
-            proximity_basis,
+            proximity_basis.to_owned(),
         ),
     ];
     SiteScore {
@@ -56,6 +50,47 @@ pub fn score(
         total: criteria.iter().map(|criterion| criterion.weighted).sum(),
         criteria,
     }
+}
+
+/// The sum of the weighted scores `score` gives, without saying what they are based on.
+pub fn total(
+    site: &PreparedSite,
+    preferences: &Preferences,
+    data_location: Option<&DataLocation>,
+    data_site: Option<&PreparedSite>,
+) -> u32 {
+    preferences.sovereignty * sovereignty_score(site)
+        + preferences.cost * cost_score(site)
+        + preferences.availability * availability_score(site)
+        + preferences.proximity * proximity(site, data_location, data_site).0
+}
+
+/// The sovereignty, cost and availability scores, which depend on the site alone.
+pub fn base_scores(site: &PreparedSite) -> [u32; 3] {
+    [
+        sovereignty_score(site),
+        cost_score(site),
+        availability_score(site),
+    ]
+}
+
+fn sovereignty_score(site: &PreparedSite) -> u32 {
+    site.spec.sovereignty_tier.sovereignty_score()
+}
+
+fn cost_score(site: &PreparedSite) -> u32 {
+    site.spec
+        .cost_index
+        .map_or(UNKNOWN_COST_SCORE, |index| 100 - index.min(100))
+}
+
+fn availability_score(site: &PreparedSite) -> u32 {
+    (site
+        .offered_availability
+        .parts_per_million()
+        .saturating_sub(AVAILABILITY_FLOOR.parts_per_million())
+        / 100)
+        .min(100)
 }
 
 fn criterion(name: &str, weight: u32, score: u32, basis: String) -> CriterionScore {
@@ -72,24 +107,24 @@ fn proximity(
     site: &PreparedSite,
     data_location: Option<&DataLocation>,
     data_site: Option<&PreparedSite>,
-) -> (u32, String) {
+) -> (u32, &'static str) {
     let Some(location) = data_location else {
-        return (0, "no data location given".to_owned());
+        return (0, "no data location given");
     };
     if location.site.as_deref() == Some(site.name.as_str()) {
-        return (100, "holds the data".to_owned());
+        return (100, "holds the data");
     }
     let data_region = location
         .region
         .as_deref()
         .or_else(|| data_site.and_then(|data| data.spec.region.as_deref()));
     if data_region.is_some() && data_region == site.spec.region.as_deref() {
-        return (70, "same region as the data".to_owned());
+        return (70, "same region as the data");
     }
     if let Some(data) = data_site
         && data.spec.jurisdiction == site.spec.jurisdiction
     {
-        return (40, "same country as the data".to_owned());
+        return (40, "same country as the data");
     }
-    (0, "away from the data".to_owned())
+    (0, "away from the data")
 }

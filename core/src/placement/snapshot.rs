@@ -2,6 +2,8 @@
 //! indexed and pre-parsed once so that each evaluation only compares.
 
 use crate::resources::condition_types::ConditionType;
+
+use super::compiled::Compiled;
 use std::collections::{BTreeMap, BTreeSet};
 
 use kube::ResourceExt;
@@ -67,6 +69,8 @@ pub struct PreparedClassification {
 pub struct PreparedRule {
     pub name: String,
     pub spec: PlacementRuleSpec,
+    /// Its place among the snapshot's rules (highest priority first).
+    pub(crate) index: usize,
 }
 
 /// Everything evaluation needs, indexed by name; build once, evaluate many workloads.
@@ -78,6 +82,8 @@ pub struct Snapshot {
     pub(crate) tenants: BTreeMap<String, TenantSpec>,
     /// Highest priority first, then by name.
     pub(crate) rules: Vec<PreparedRule>,
+    /// What is judged once for every workload (see `compiled`).
+    pub(crate) compiled: Compiled,
 }
 
 /// The objects a snapshot is built from, named so that a caller passes only what it has
@@ -95,11 +101,17 @@ pub struct Objects<'a> {
 impl Snapshot {
     /// Parses and indexes the objects once; fails naming the first object that cannot be used.
     pub fn new(objects: Objects<'_>) -> Result<Self, SnapshotError> {
+        let sites = prepare_sites(objects.sites, objects.reservations)?;
+        let classifications = prepare_classifications(objects.classifications)?;
+        let tenants = prepare_tenants(objects.tenants)?;
+        let rules = prepare_rules(objects.rules)?;
+        let compiled = Compiled::new(&sites, &classifications, &tenants, &rules);
         Ok(Self {
-            sites: prepare_sites(objects.sites, objects.reservations)?,
-            classifications: prepare_classifications(objects.classifications)?,
-            tenants: prepare_tenants(objects.tenants)?,
-            rules: prepare_rules(objects.rules)?,
+            sites,
+            classifications,
+            tenants,
+            rules,
+            compiled,
         })
     }
 
@@ -260,6 +272,7 @@ fn prepare_rules(rules: &[PlacementRule]) -> Result<Vec<PreparedRule>, SnapshotE
         prepared.push(PreparedRule {
             name,
             spec: rule.spec.clone(),
+            index: 0,
         });
     }
     prepared.sort_by(|left, right| {
@@ -269,5 +282,8 @@ fn prepare_rules(rules: &[PlacementRule]) -> Result<Vec<PreparedRule>, SnapshotE
             .cmp(&left.spec.priority)
             .then_with(|| left.name.cmp(&right.name))
     });
+    for (index, rule) in prepared.iter_mut().enumerate() {
+        rule.index = index;
+    }
     Ok(prepared)
 }

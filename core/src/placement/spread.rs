@@ -5,16 +5,18 @@ use std::collections::BTreeSet;
 
 use crate::resources::placement_rule::SpreadDomain;
 
-use super::decision::SiteScore;
+use super::decision::Unplaceable;
+use super::domain_name;
 use super::rules::EffectiveSpread;
 use super::snapshot::PreparedSite;
 
-/// Picks up to `spread.maximum` sites from `ranked` (best first). The caller checks the minimum.
-pub fn select<'a>(
-    ranked: &'a [SiteScore],
+/// Picks up to `spread.maximum` of the `ranked` candidates (best first), each standing for the
+/// site `site` gives. The caller checks the minimum (`shortfall`).
+pub fn select<'a, T>(
+    ranked: impl IntoIterator<Item = T>,
     spread: &EffectiveSpread,
-    site: impl Fn(&str) -> Option<&'a PreparedSite>,
-) -> Vec<String> {
+    site: impl Fn(&T) -> &'a PreparedSite,
+) -> Vec<T> {
     let mut chosen = Vec::new();
     let mut used_zones: BTreeSet<&str> = BTreeSet::new();
     let mut used_providers: BTreeSet<&str> = BTreeSet::new();
@@ -22,9 +24,7 @@ pub fn select<'a>(
         if chosen.len() as u64 >= u64::from(spread.maximum) {
             break;
         }
-        let Some(facts) = site(&candidate.site) else {
-            continue;
-        };
+        let facts = site(&candidate);
         let distinct = match spread.across {
             SpreadDomain::Sites => true,
             SpreadDomain::Zones => facts
@@ -36,8 +36,44 @@ pub fn select<'a>(
         if distinct {
             used_zones.extend(facts.zones.iter().map(String::as_str));
             used_providers.insert(facts.spec.provider.as_str());
-            chosen.push(candidate.site.clone());
+            chosen.push(candidate);
         }
     }
     chosen
+}
+
+/// Why the spread cannot be met: the workload and its rules contradict each other, no site is
+/// eligible, or (once `chosen` sites were picked) too few distinct ones are. `None` when placed.
+pub fn shortfall(
+    spread: &EffectiveSpread,
+    eligible: usize,
+    chosen: Option<usize>,
+    sites: usize,
+) -> Option<Unplaceable> {
+    if spread.minimum > spread.maximum {
+        return Some(Unplaceable {
+            code: "ConflictingSpread".to_owned(),
+            message: format!(
+                "the workload and its placement rules ask for at least {} and at most {} sites",
+                spread.minimum, spread.maximum
+            ),
+        });
+    }
+    if eligible == 0 {
+        return Some(Unplaceable {
+            code: "NoEligibleSite".to_owned(),
+            message: format!(
+                "none of the {sites} sites may host this workload; see each site's reasons"
+            ),
+        });
+    }
+    let chosen = chosen?;
+    ((chosen as u64) < u64::from(spread.minimum)).then(|| Unplaceable {
+        code: "NotEnoughSitesForSpread".to_owned(),
+        message: format!(
+            "the workload needs {} sites distinct in {}, but only {chosen} of the {eligible} eligible sites qualify",
+            spread.minimum,
+            domain_name(spread.across).to_lowercase(),
+        ),
+    })
 }
