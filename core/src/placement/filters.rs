@@ -3,6 +3,7 @@
 
 use crate::resources::availability::Availability;
 use crate::resources::capacity::Capacity;
+use crate::resources::data_classification::DataClassificationSpec;
 use crate::resources::tenant::TenantSpec;
 
 use super::reason::{Reason, ReasonCode};
@@ -81,22 +82,34 @@ pub(crate) fn classification_requirements(
     site: &PreparedSite,
     reasons: &mut Vec<Reason>,
 ) {
-    location_requirements(classification, site, reasons);
-    protection_requirements(classification, site, reasons);
-    continuity_requirements(classification, site, reasons);
+    let judging = Judging {
+        spec: &classification.spec,
+        name: &classification.name,
+        source: format!("DataClassification/{}", classification.name),
+        minimum_availability: classification.minimum_availability,
+        site,
+    };
+    location_requirements(&judging, reasons);
+    protection_requirements(&judging, reasons);
+    continuity_requirements(&judging, reasons);
+}
+
+/// One classification judged on one site: what its requirement checks compare and quote.
+struct Judging<'a> {
+    spec: &'a DataClassificationSpec,
+    name: &'a str,
+    /// `DataClassification/<name>`, the source every reason names.
+    source: String,
+    minimum_availability: Option<Availability>,
+    site: &'a PreparedSite,
 }
 
 /// Jurisdiction, sovereignty tier and certifications.
-fn location_requirements(
-    classification: &PreparedClassification,
-    site: &PreparedSite,
-    reasons: &mut Vec<Reason>,
-) {
-    let spec = &classification.spec;
-    let name = &classification.name;
-    let source = format!("DataClassification/{name}");
-    let basis = &spec.legal_basis;
-    let facts = &site.spec;
+fn location_requirements(judging: &Judging<'_>, reasons: &mut Vec<Reason>) {
+    let Judging {
+        spec, name, site, ..
+    } = judging;
+    let (source, basis, facts) = (&judging.source, &spec.legal_basis, &site.spec);
 
     if !spec.allowed_jurisdictions.is_empty()
         && !spec.allowed_jurisdictions.contains(&facts.jurisdiction)
@@ -147,16 +160,11 @@ fn location_requirements(
 }
 
 /// Encryption at rest (with its key custody) and in transit.
-fn protection_requirements(
-    classification: &PreparedClassification,
-    site: &PreparedSite,
-    reasons: &mut Vec<Reason>,
-) {
-    let spec = &classification.spec;
-    let name = &classification.name;
-    let source = format!("DataClassification/{name}");
-    let basis = &spec.legal_basis;
-    let facts = &site.spec;
+fn protection_requirements(judging: &Judging<'_>, reasons: &mut Vec<Reason>) {
+    let Judging {
+        spec, name, site, ..
+    } = judging;
+    let (source, basis, facts) = (&judging.source, &spec.legal_basis, &site.spec);
     if let Some(encryption) = &spec.encryption_at_rest
         && !facts
             .key_custody
@@ -194,16 +202,11 @@ fn protection_requirements(
 }
 
 /// Backup copies and their jurisdiction, and the minimum offered availability.
-fn continuity_requirements(
-    classification: &PreparedClassification,
-    site: &PreparedSite,
-    reasons: &mut Vec<Reason>,
-) {
-    let spec = &classification.spec;
-    let name = &classification.name;
-    let source = format!("DataClassification/{name}");
-    let basis = &spec.legal_basis;
-    let facts = &site.spec;
+fn continuity_requirements(judging: &Judging<'_>, reasons: &mut Vec<Reason>) {
+    let Judging {
+        spec, name, site, ..
+    } = judging;
+    let (source, basis, facts) = (&judging.source, &spec.legal_basis, &site.spec);
     if let Some(backup) = &spec.backup {
         let copies = facts.backup.as_ref().map_or(0, |offered| offered.copies);
         if copies < backup.copies {
@@ -234,7 +237,7 @@ fn continuity_requirements(
             ));
         }
     }
-    if let Some(minimum) = classification.minimum_availability
+    if let Some(minimum) = judging.minimum_availability
         && site.offered_availability < minimum
     {
         reasons.push(Reason::new(
