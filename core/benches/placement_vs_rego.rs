@@ -240,7 +240,7 @@ fn site(rng: &mut Rng, index: usize) -> Site {
         "capacity": {"cpuMillicores": cpu, "memoryMebibytes": cpu * 4, "storageGibibytes": 1_000 * (1 + rng.below(40))},
     });
     if rng.chance(88) {
-        let elsewhere = rng.chance(15);
+        let elsewhere = rng.chance(30);
         let backup_in = if elsewhere {
             *rng.pick(&JURISDICTIONS)
         } else {
