@@ -245,10 +245,80 @@ fn a_field_of_the_wrong_type_is_refused_with_its_path() {
     );
     assert!(
         error.contains(
-            "bad.yaml, document 1: Workload a: spec.resources.cpuMillicores: invalid type"
+            r#"bad.yaml, document 1: Workload a: spec.resources.cpuMillicores: Invalid value: "string": spec.resources.cpuMillicores in body must be of type integer: "string""#
         ),
         "{error}"
     );
+}
+
+const SITE_IN: &str = "apiVersion: soberana.io/v1alpha1\nkind: Site\nmetadata: {name: el-salvador}\nspec:\n  provider: Estado\n  sovereigntyTier: StateOwned\n  offeredAvailability: \"99.95\"\n  capacity: {cpuMillicores: 64000, memoryMebibytes: 262144}\n  jurisdiction: ";
+
+#[test]
+fn a_site_in_a_jurisdiction_the_crd_refuses_is_refused_as_the_api_server_refuses_it() {
+    for jurisdiction in ["sv", "XXX"] {
+        let error = rejected_input(&format!("{SITE_IN}{jurisdiction}\n"));
+        assert!(
+            error.contains(&format!(
+                "bad.yaml, document 1: Site el-salvador: spec.jurisdiction: Invalid value: \"{jurisdiction}\": must be an ISO 3166-1 alpha-2 country code in capitals, e.g. 'CR', 'DO', 'UY'"
+            )),
+            "{error}"
+        );
+    }
+}
+
+#[test]
+fn a_spread_whose_minimum_exceeds_its_maximum_is_refused_not_unplaceable() {
+    let spread = "  spread: {minimumSites: 3, maximumSites: 1}\n";
+    let error = rejected_input(&workload("archivo", "public", spread));
+    assert!(
+        error.contains("bad.yaml, document 1: Workload archivo: spec.spread: Invalid value: spread.minimumSites must not exceed spread.maximumSites"),
+        "{error}"
+    );
+}
+
+#[test]
+fn every_error_of_every_document_is_reported() {
+    let text = format!(
+        "{}---\n{SITE_IN}sv\n  costIndex: 101\n  zones: [a]\n  taints: [{{key: k}}, {{key: k}}]\n",
+        workload(
+            "a",
+            "public",
+            "  replicas: 0\n  spread: {minimumSites: 3, maximumSites: 1}\n"
+        )
+        .replace("  replicas: 2\n", "")
+    );
+    let error = rejected_input(&text);
+    let lines: Vec<&str> = error.lines().collect();
+    for expected in [
+        "bad.yaml, document 1: Workload a: spec.replicas: Invalid value: 0: spec.replicas in body should be greater than or equal to 1",
+        "bad.yaml, document 1: Workload a: spec.spread: Invalid value: spread.minimumSites must not exceed spread.maximumSites",
+        "bad.yaml, document 2: Site el-salvador: spec.costIndex: Invalid value: 101: spec.costIndex in body should be less than or equal to 100",
+        r#"bad.yaml, document 2: Site el-salvador: spec.taints[1]: Duplicate value: {"key":"k"}"#,
+        r#"bad.yaml, document 2: Site el-salvador: spec.jurisdiction: Invalid value: "sv": must be an ISO 3166-1 alpha-2 country code in capitals, e.g. 'CR', 'DO', 'UY'"#,
+    ] {
+        assert!(
+            lines.iter().any(|line| line.ends_with(expected)),
+            "{expected}\nnot in:\n{error}"
+        );
+    }
+    assert_eq!(lines.len(), 5, "{error}");
+}
+
+#[test]
+fn odd_documents_are_refused_without_panicking() {
+    let odd = [
+        "[1, 2]\n",
+        "apiVersion: soberana.io/v1alpha1\nkind: Site\nmetadata: {name: x}\nspec: [1]\n",
+        "apiVersion: soberana.io/v1alpha1\nkind: Site\nmetadata: {name: x}\n",
+        "apiVersion: soberana.io/v1alpha1\nkind: Tenant\nmetadata: {name: x}\nspec: {environments: [null, 7, {name: null}], quota: {cpuMillicores: 1e400}}\n",
+        "apiVersion: soberana.io/v1alpha1\nkind: Workload\nmetadata: {name: Ü, namespace: -}\nspec: {tenant: {}, replicas: 18446744073709551616, spread: {minimumSites: -1, maximumSites: 1.5}, migrationSource: {site: 5}}\n",
+        "apiVersion: soberana.io/v1alpha1\nkind: PlacementRule\nmetadata: {name: x}\nspec: {priority: 1e300, constraints: {spread: null}}\n",
+    ];
+    for text in odd {
+        let error = rejected_input(text);
+        assert!(error.starts_with("error: "), "{text}: {error}");
+        assert!(!error.contains("panicked"), "{text}: {error}");
+    }
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Reading the YAML users `kubectl apply`: files or directories of multi-document YAML holding
-//! Sites, DataClassifications, PlacementRules, Tenants and Workloads. Every problem is reported
-//! with its file, document number and field path; nothing panics on bad input.
+//! Sites, DataClassifications, PlacementRules, Tenants and Workloads. Whatever the API server
+//! would refuse is refused, and every problem is reported with its file, document number and
+//! field path; nothing panics on bad input.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -9,13 +10,13 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use soberana_core::resources::custom_resource_definitions;
 use soberana_core::resources::data_classification::DataClassification;
 use soberana_core::resources::placement_rule::PlacementRule;
 use soberana_core::resources::site::Site;
 use soberana_core::resources::tenant::Tenant;
 use soberana_core::resources::workload::Workload;
 
+use crate::offline::crd_validation::{CrdValidation, KindValidation};
 use crate::offline::references::dangling_references;
 use crate::offline::unknown_fields::unknown_fields;
 
@@ -100,9 +101,11 @@ pub fn load(paths: &[PathBuf]) -> Result<Manifests, Vec<InputError>> {
 }
 
 /// Reads and validates the objects in `paths` without resolving their references (for objects
-/// sent to the API, which resolves them against the live data centre).
+/// sent to the API, which resolves them against the live data centre). Every object is judged
+/// as the API server would judge it (`crd_validation`); all problems of all documents are
+/// returned.
 pub fn load_objects(paths: &[PathBuf]) -> Result<Manifests, Vec<InputError>> {
-    let schemas = crd_schemas();
+    let validation = CrdValidation::soberana();
     let mut manifests = Manifests::default();
     let mut errors = Vec::new();
     let files = files(paths, &mut errors);
@@ -113,38 +116,7 @@ pub fn load_objects(paths: &[PathBuf]) -> Result<Manifests, Vec<InputError>> {
         ));
     }
     for file in files {
-        let text = match std::fs::read_to_string(&file) {
-            Ok(text) => text,
-            Err(error) => {
-                errors.push(InputError::new(
-                    None,
-                    format!("{}: cannot read: {error}", file.display()),
-                ));
-                continue;
-            }
-        };
-        for (index, document) in serde_norway::Deserializer::from_str(&text).enumerate() {
-            let origin = Origin {
-                file: file.clone(),
-                document: index + 1,
-            };
-            let value = match Value::deserialize(document) {
-                Ok(Value::Null) => continue,
-                Ok(value) => value,
-                Err(error) => {
-                    errors.push(InputError::new(
-                        Some(origin),
-                        format!("malformed YAML: {error}"),
-                    ));
-                    // The parser cannot resynchronise after a syntax error in this file.
-                    break;
-                }
-            };
-            match read_object(&value, &schemas, &origin, &mut manifests) {
-                Ok(()) => {}
-                Err(message) => errors.push(InputError::new(Some(origin), message)),
-            }
-        }
+        read_file(&file, &validation, &mut manifests, &mut errors);
     }
     if errors.is_empty() {
         Ok(manifests)
@@ -153,12 +125,60 @@ pub fn load_objects(paths: &[PathBuf]) -> Result<Manifests, Vec<InputError>> {
     }
 }
 
-fn read_object(
-    value: &Value,
-    schemas: &BTreeMap<String, Value>,
-    origin: &Origin,
+/// Reads every document of `file` into `manifests`, or its problems into `errors`.
+fn read_file(
+    file: &Path,
+    validation: &CrdValidation,
     manifests: &mut Manifests,
-) -> Result<(), String> {
+    errors: &mut Vec<InputError>,
+) {
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(error) => {
+            errors.push(InputError::new(
+                None,
+                format!("{}: cannot read: {error}", file.display()),
+            ));
+            return;
+        }
+    };
+    for (index, document) in serde_norway::Deserializer::from_str(&text).enumerate() {
+        let origin = Origin {
+            file: file.to_path_buf(),
+            document: index + 1,
+        };
+        let value = match Value::deserialize(document) {
+            Ok(Value::Null) => continue,
+            Ok(value) => value,
+            Err(error) => {
+                errors.push(InputError::new(
+                    Some(origin),
+                    format!("malformed YAML: {error}"),
+                ));
+                // The parser cannot resynchronise after a syntax error in this file.
+                break;
+            }
+        };
+        if let Err(messages) = read_object(&value, validation, &origin, manifests) {
+            errors.extend(
+                messages
+                    .into_iter()
+                    .map(|message| InputError::new(Some(origin.clone()), message)),
+            );
+        }
+    }
+}
+
+/// What a document says it is.
+struct Identity<'a> {
+    kind: &'a str,
+    name: String,
+    namespace: String,
+    validation: &'a KindValidation,
+}
+
+/// The kind, name and namespace of `value`, checked to be a Soberana object.
+fn identify<'a>(value: &'a Value, validation: &'a CrdValidation) -> Result<Identity<'a>, String> {
     let Value::Object(_) = value else {
         return Err(
             "expected a Kubernetes object (a mapping with apiVersion, kind, metadata, spec)"
@@ -173,7 +193,7 @@ fn read_object(
         .get("apiVersion")
         .and_then(Value::as_str)
         .ok_or("apiVersion: missing")?;
-    let schema = schemas.get(kind).ok_or_else(|| {
+    let kind_validation = validation.kind(kind).ok_or_else(|| {
         format!("kind: unknown kind {kind:?}; expected one of Site, DataClassification, PlacementRule, Tenant, Workload")
     })?;
     if api_version != API_VERSION {
@@ -184,8 +204,7 @@ fn read_object(
     let name = value
         .pointer("/metadata/name")
         .and_then(Value::as_str)
-        .filter(|name| !name.is_empty());
-    let name = name
+        .filter(|name| !name.is_empty())
         .ok_or_else(|| format!("{kind}: metadata.name: missing"))?
         .to_owned();
     let namespace = value
@@ -193,21 +212,65 @@ fn read_object(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    let label = format!("{kind} {name}");
-    if let Some(field) = unknown_fields(value, schema).into_iter().next() {
-        return Err(format!("{label}: {field}: unknown field"));
+    Ok(Identity {
+        kind,
+        name,
+        namespace,
+        validation: kind_validation,
+    })
+}
+
+/// Reads one object: refused, with every reason, when the API server would refuse it.
+fn read_object(
+    value: &Value,
+    validation: &CrdValidation,
+    origin: &Origin,
+    manifests: &mut Manifests,
+) -> Result<(), Vec<String>> {
+    let identity = identify(value, validation).map_err(|message| vec![message])?;
+    let label = format!("{} {}", identity.kind, identity.name);
+    let unknown = unknown_fields(value, &identity.validation.schema);
+    if !unknown.is_empty() {
+        return Err(unknown
+            .iter()
+            .map(|field| format!("{label}: {field}: unknown field"))
+            .collect());
     }
+    let (created, refusals) = identity.validation.judge(value);
+    if !refusals.is_empty() {
+        return Err(refusals
+            .iter()
+            .map(|refusal| format!("{label}: {refusal}"))
+            .collect());
+    }
+    store(&created, &identity, &label, origin, manifests).map_err(|message| vec![message])
+}
+
+/// Adds the object (as the API server would store it) to `manifests`.
+fn store(
+    created: &Value,
+    identity: &Identity<'_>,
+    label: &str,
+    origin: &Origin,
+    manifests: &mut Manifests,
+) -> Result<(), String> {
+    let Identity {
+        kind,
+        name,
+        namespace,
+        ..
+    } = identity;
     if let Some(first) = manifests.origins.insert(
-        (kind.to_owned(), namespace.clone(), name.clone()),
+        ((*kind).to_owned(), namespace.clone(), name.clone()),
         origin.clone(),
     ) {
         return Err(format!("{label}: defined twice (first at {first})"));
     }
-    match kind {
-        "Site" => manifests.sites.push(typed(value, &label)?),
-        "DataClassification" => manifests.classifications.push(typed(value, &label)?),
-        "PlacementRule" => manifests.rules.push(typed(value, &label)?),
-        "Tenant" => manifests.tenants.push(typed(value, &label)?),
+    match *kind {
+        "Site" => manifests.sites.push(typed(created, label)?),
+        "DataClassification" => manifests.classifications.push(typed(created, label)?),
+        "PlacementRule" => manifests.rules.push(typed(created, label)?),
+        "Tenant" => manifests.tenants.push(typed(created, label)?),
         _ => {
             if namespace.is_empty() {
                 return Err(format!(
@@ -216,7 +279,7 @@ fn read_object(
             }
             manifests
                 .workloads
-                .push((typed(value, &label)?, origin.clone()));
+                .push((typed(created, label)?, origin.clone()));
         }
     }
     Ok(())
@@ -228,27 +291,6 @@ fn typed<T: DeserializeOwned>(value: &Value, label: &str) -> Result<T, String> {
         let path = error.path().to_string();
         format!("{label}: {path}: {}", error.into_inner())
     })
-}
-
-/// The OpenAPI schema of each kind, as the API server validates it.
-fn crd_schemas() -> BTreeMap<String, Value> {
-    custom_resource_definitions()
-        .into_iter()
-        .filter_map(|definition| {
-            let schema = definition
-                .spec
-                .versions
-                .first()?
-                .schema
-                .as_ref()?
-                .open_api_v3_schema
-                .as_ref()?;
-            Some((
-                definition.spec.names.kind.clone(),
-                serde_json::to_value(schema).ok()?,
-            ))
-        })
-        .collect()
 }
 
 fn files(paths: &[PathBuf], errors: &mut Vec<InputError>) -> Vec<PathBuf> {
