@@ -1,7 +1,9 @@
 //! Real Kubernetes control planes for Soberana's tests and demo (`harness`), Soberana installed
-//! into them (`install`) and what `make demo` shows (`demo`). Soberana's programs run here as
+//! into them (`install`), what `make demo` shows (`demo`), and the objects whose verdict the API
+//! server and `soberana evaluate` must agree on (`crd_verdicts`). Soberana's programs run here as
 //! processes: this crate depends on `core` alone, never on the operator's or the API's internals.
 
+pub mod crd_verdicts;
 mod demo;
 mod harness;
 mod install;
