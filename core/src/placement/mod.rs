@@ -22,6 +22,7 @@ pub mod score;
 pub mod site_set;
 pub mod snapshot;
 pub mod spread;
+pub mod what_if;
 
 use crate::resources::placement_rule::SpreadDomain;
 use crate::resources::workload::Workload;
