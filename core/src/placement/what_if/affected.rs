@@ -106,28 +106,30 @@ fn changed_rules(changed: &[super::changes::Changed<'_, PlacementRule>]) -> Vec<
     changed
         .iter()
         .flat_map(|change| change.old.into_iter().chain(std::iter::once(&change.new)))
-        .map(|rule| PreparedRule {
+        .enumerate()
+        .map(|(index, rule)| PreparedRule {
             name: rule.name_any(),
             spec: rule.spec.clone(),
+            index,
         })
         .collect()
 }
 
-/// Whether any of `rules` selects `workload`, by the engine's own matching (the workload's
-/// metadata labels overlaid with `spec.labels`, as `evaluate` sees them).
+/// Whether any of `rules` selects `workload`, by the engine's own matching (its `spec.labels`
+/// over its metadata labels, as `evaluate` sees them).
 fn selected_by_any(rules: &[PreparedRule], workload: &Workload) -> bool {
     if rules.is_empty() {
         return false;
     }
-    let mut labels = workload.labels().clone();
-    labels.extend(
+    let metadata = workload.metadata.labels.as_ref();
+    let label = |key: &str| {
         workload
             .spec
             .labels
-            .iter()
-            .map(|(key, value)| (key.clone(), value.clone())),
-    );
-    !matching_rules(rules, &workload.spec, &labels).is_empty()
+            .get(key)
+            .or_else(|| metadata.and_then(|labels| labels.get(key)))
+    };
+    !matching_rules(rules, &workload.spec, label).is_empty()
 }
 
 #[cfg(test)]

@@ -219,6 +219,7 @@ fn internal_requiring_iso27001_moves_strands_and_unplaces_exactly_the_internal_w
         (6, 4),
         "only the internal workloads are judged"
     );
+    // records runs on state-a only already: its refused sites gain a reason, its outcome stays.
     assert_eq!(
         summary(&impact),
         owned(&[
@@ -306,6 +307,7 @@ fn a_rule_keeping_health_on_state_sites_acts_on_health_workloads_only() {
         (impact.workloads_judged, impact.changed_objects.clone()),
         (3, vec!["PlacementRule/health-at-home".to_owned()])
     );
+    // records runs on state-a only already: its refused sites gain a reason, its outcome stays.
     assert_eq!(
         summary(&impact),
         owned(&[
@@ -316,14 +318,6 @@ fn a_rule_keeping_health_on_state_sites_acts_on_health_workloads_only() {
                 "cloud-cr",
                 "cloud-cr"
             ),
-            // Already on state-a only: two refused sites gain a reason, nothing moves.
-            (
-                "health-prod/records",
-                ChangeKind::EligibilityChanges,
-                "state-a",
-                "state-a",
-                ""
-            ),
             (
                 "health-prod/scheduling",
                 ChangeKind::Moves,
@@ -333,8 +327,8 @@ fn a_rule_keeping_health_on_state_sites_acts_on_health_workloads_only() {
             ),
         ])
     );
-    let records = &impact.workloads[1];
-    let added: Vec<(&str, ReasonCode)> = records
+    let scheduling = &impact.workloads[1];
+    let added: Vec<(&str, ReasonCode)> = scheduling
         .sites
         .iter()
         .flat_map(|change| {

@@ -1,6 +1,7 @@
-//! Why each site's verdict on a workload changed: the reasons a change lifts and the ones it adds,
-//! site by site. Reasons are compared by what they state (code, source and the facts compared),
-//! not by their sentence, so a reworded legal basis alone is no change.
+//! Why a site's verdict on a workload flipped: a site it may no longer use, or one it may use now,
+//! with the reasons the change lifts and the ones it adds. Reasons are compared by what they
+//! state (code, source and the facts compared), not by their sentence, so a reworded legal basis
+//! alone is no change. Sites refused before and after are not listed, whatever reasons they gain.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -18,7 +19,7 @@ pub enum Verdict {
     Absent,
 }
 
-/// One site whose reasons for a workload differ before and after the change.
+/// One site that the workload may use before the change and not after, or the other way round.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct SiteChange {
@@ -26,53 +27,59 @@ pub struct SiteChange {
     pub site: String,
     pub before: Verdict,
     pub after: Verdict,
-    /// Reasons that applied before and no longer do.
+    /// Reasons that refused the site before and no longer do.
     pub lifted: Vec<Reason>,
-    /// Reasons that apply only after the change.
+    /// Reasons that refuse the site only after the change.
     pub added: Vec<Reason>,
 }
 
-/// Every site whose verdict or reasons differ between `before` and `after`, by site name.
+/// Every site eligible on one side of the change and not on the other, by site name.
 pub fn site_changes(before: &Decision, after: &Decision) -> Vec<SiteChange> {
-    if before.eligible == after.eligible && before.rejected == after.rejected {
+    let eligible_before: BTreeSet<&str> = before.eligible_sites().collect();
+    let eligible_after: BTreeSet<&str> = after.eligible_sites().collect();
+    if eligible_before == eligible_after {
         return Vec::new();
     }
-    let before = verdicts(before);
-    let after = verdicts(after);
-    let sites: BTreeSet<&str> = before.keys().chain(after.keys()).copied().collect();
-    let absent = (Verdict::Absent, &[][..]);
-    sites
-        .into_iter()
-        .filter_map(|site| {
-            let (before_verdict, before_reasons) = before.get(site).copied().unwrap_or(absent);
-            let (after_verdict, after_reasons) = after.get(site).copied().unwrap_or(absent);
-            let lifted = missing_from(before_reasons, after_reasons);
-            let added = missing_from(after_reasons, before_reasons);
-            (before_verdict != after_verdict || !lifted.is_empty() || !added.is_empty()).then(
-                || SiteChange {
-                    site: site.to_owned(),
-                    before: before_verdict,
-                    after: after_verdict,
-                    lifted,
-                    added,
-                },
-            )
+    let rejected_before = rejections(before);
+    let rejected_after = rejections(after);
+    eligible_before
+        .symmetric_difference(&eligible_after)
+        .map(|&site| {
+            let (before_verdict, before_reasons) =
+                verdict(site, &eligible_before, &rejected_before);
+            let (after_verdict, after_reasons) = verdict(site, &eligible_after, &rejected_after);
+            SiteChange {
+                site: site.to_owned(),
+                before: before_verdict,
+                after: after_verdict,
+                lifted: missing_from(before_reasons, after_reasons),
+                added: missing_from(after_reasons, before_reasons),
+            }
         })
         .collect()
 }
 
-/// Each site the decision judged, with its verdict and reasons.
-fn verdicts(decision: &Decision) -> BTreeMap<&str, (Verdict, &[Reason])> {
-    let eligible = decision
-        .eligible_sites()
-        .map(|site| (site, (Verdict::Eligible, &[][..])));
-    let rejected = decision.rejected.iter().map(|rejection| {
-        (
-            rejection.site.as_str(),
-            (Verdict::Rejected, rejection.reasons.as_slice()),
-        )
-    });
-    eligible.chain(rejected).collect()
+/// The site's verdict on one side of the change, with the reasons refusing it.
+fn verdict<'a>(
+    site: &str,
+    eligible: &BTreeSet<&str>,
+    rejected: &BTreeMap<&str, &'a [Reason]>,
+) -> (Verdict, &'a [Reason]) {
+    if eligible.contains(site) {
+        (Verdict::Eligible, &[])
+    } else if let Some(reasons) = rejected.get(site) {
+        (Verdict::Rejected, reasons)
+    } else {
+        (Verdict::Absent, &[])
+    }
+}
+
+fn rejections(decision: &Decision) -> BTreeMap<&str, &[Reason]> {
+    decision
+        .rejected
+        .iter()
+        .map(|rejection| (rejection.site.as_str(), rejection.reasons.as_slice()))
+        .collect()
 }
 
 /// The reasons of `these` that `those` does not state.
@@ -135,7 +142,7 @@ mod tests {
     }
 
     #[test]
-    fn lost_and_gained_sites_and_changed_reasons_are_listed_and_a_reworded_reason_is_not() {
+    fn sites_whose_eligibility_flips_are_listed_with_their_changed_reasons_and_no_others() {
         let certification = reason(ReasonCode::CertificationMissing, "ISO27001", "old words");
         let reworded = reason(ReasonCode::CertificationMissing, "ISO27001", "new words");
         let transit = reason(ReasonCode::EncryptionInTransitMissing, "encrypted", "x");
@@ -148,7 +155,10 @@ mod tests {
         );
         let after = decision(
             &["b", "d", "e"],
-            vec![("a", vec![certification.clone()]), ("c", vec![reworded])],
+            vec![
+                ("a", vec![certification.clone(), reworded]),
+                ("c", vec![transit.clone()]),
+            ],
         );
         let changes = site_changes(&before, &after);
         let summary: Vec<(&str, Verdict, Verdict, usize, usize)> = changes
@@ -166,12 +176,12 @@ mod tests {
         assert_eq!(
             summary,
             [
-                ("a", Verdict::Eligible, Verdict::Rejected, 0, 1),
+                ("a", Verdict::Eligible, Verdict::Rejected, 0, 2),
                 ("d", Verdict::Rejected, Verdict::Eligible, 1, 0),
                 ("e", Verdict::Absent, Verdict::Eligible, 0, 0),
-            ]
+            ],
+            "c stays refused, for another reason: not listed"
         );
-        assert_eq!(changes[0].added, [certification]);
         assert_eq!(changes[1].lifted, [transit]);
         assert!(site_changes(&before, &before).is_empty());
     }

@@ -25,7 +25,7 @@ pub enum ChangeKind {
     Unplaceable,
     /// Unplaceable today; it would be placed.
     Placeable,
-    /// Where it runs stays the same, but the sites it may use, or why others are refused, change.
+    /// Where it runs stays the same, but it loses or gains eligible sites.
     EligibilityChanges,
     /// It could be judged today; after the change it refers to something undefined.
     Unjudgeable,
@@ -56,13 +56,13 @@ pub struct WorkloadImpact {
     pub lost_sites: Vec<String>,
     /// Sites eligible after the change and not today.
     pub gained_sites: Vec<String>,
-    /// Every site whose verdict or reasons change, with the reasons lifted and added.
+    /// Every site lost or gained, with the reasons the change adds or lifts there.
     pub sites: Vec<SiteChange>,
 }
 
-/// Compares a workload's decisions before and after the change; `None` when nothing a person
-/// would act on differs (where it runs, whether it can be placed, which sites may host it and
-/// why the others may not).
+/// Compares a workload's decisions before and after the change; `None` when its outcome stays:
+/// where it runs, whether it can be placed, and which sites may host it. (A site refused before
+/// and after, for other reasons, changes no outcome.)
 pub fn workload_impact(
     workload: &Workload,
     before: &Result<Decision, EvaluationError>,
@@ -160,7 +160,7 @@ fn change_kind(
         Some(ChangeKind::Placeable)
     } else if was.sites() != will.sites() {
         Some(ChangeKind::Moves)
-    } else if !sites.is_empty() || before.unplaceable != after.unplaceable {
+    } else if !sites.is_empty() {
         Some(ChangeKind::EligibilityChanges)
     } else {
         None
