@@ -348,7 +348,7 @@ fn a_rule_keeping_health_on_state_sites_acts_on_health_workloads_only() {
 }
 
 #[test]
-fn a_tenant_losing_a_site_is_removed_by_a_persons_decision_and_held_pending_by_a_policy() {
+fn a_tenant_narrowed_by_a_person_is_removed_from_the_site_it_no_longer_allows() {
     let estate = estate();
     let narrowed = estate.what_if(&Proposal {
         tenants: vec![tenant("tax", "internal", &["state-a"])],
@@ -381,12 +381,17 @@ fn a_tenant_losing_a_site_is_removed_by_a_persons_decision_and_held_pending_by_a
             loses: vec![SiteLoss {
                 site: "cloud-cr".to_owned(),
                 fate: Fate::Removed,
-                why: "spec.allowedSites no longer lists it".to_owned()
+                why: "spec.allowedSites no longer lists it".to_owned(),
+                reasons: Vec::new()
             }],
             gains: Vec::new(),
         }]
     );
+}
 
+#[test]
+fn a_site_only_a_policy_rules_out_is_held_removal_pending_for_every_tenant_on_it() {
+    let estate = estate();
     let stricter_public =
         classification("public", 0, json!({"requiredCertifications": ["ISO27001"]}));
     let policy = estate.what_if(&Proposal {
@@ -411,12 +416,29 @@ fn a_tenant_losing_a_site_is_removed_by_a_persons_decision_and_held_pending_by_a
             ("tax", "cloud-cr", Fate::RemovalPending)
         ]
     );
+    let health = &policy.tenants[0].loses[0];
     assert!(
-        policy.tenants[0].loses[0]
-            .why
-            .contains("lacks the ISO27001 certification"),
-        "{:?}",
-        policy.tenants[0]
+        health.why.contains("lacks the ISO27001 certification"),
+        "{health:?}"
+    );
+    let reasons: Vec<(ReasonCode, &str, &str)> = health
+        .reasons
+        .iter()
+        .map(|reason| {
+            (
+                reason.code,
+                reason.facts.required.as_str(),
+                reason.source.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        [(
+            ReasonCode::CertificationMissing,
+            "ISO27001",
+            "DataClassification/public"
+        )]
     );
 }
 

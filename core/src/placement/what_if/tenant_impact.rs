@@ -6,7 +6,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::placement::Snapshot;
+use crate::placement::filters::classification_requirements;
+use crate::placement::{Reason, Snapshot};
 use crate::resources::tenant::TenantSpec;
 use crate::tenancy::{Departure, departure, sites_for_tenant};
 
@@ -25,8 +26,11 @@ pub struct SiteLoss {
     /// The Site.
     pub site: String,
     pub fate: Fate,
-    /// Why the site no longer qualifies, or what the person asked.
+    /// Why the site no longer qualifies, or what the person asked, in one sentence.
     pub why: String,
+    /// The requirements of the least sensitive classification the site fails (empty when a
+    /// person's decision removes the tenant).
+    pub reasons: Vec<Reason>,
 }
 
 /// A tenant whose sites would change.
@@ -80,9 +84,21 @@ fn loss(tenant: &TenantSpec, site: &str, snapshot: &Snapshot) -> SiteLoss {
             "spec.allowedSites no longer lists it".to_owned(),
         ),
     };
+    let mut reasons = Vec::new();
+    let prepared = snapshot
+        .sites()
+        .iter()
+        .find(|candidate| candidate.name == site);
+    if let (Fate::RemovalPending, Some(lowest), Some(prepared)) =
+        (fate, snapshot.lowest_classification(), prepared)
+    {
+        // The judgement `sites_for_tenant` makes: can the site hold the least sensitive data?
+        classification_requirements(lowest, prepared, &mut reasons);
+    }
     SiteLoss {
         site: site.to_owned(),
         fate,
         why,
+        reasons,
     }
 }
