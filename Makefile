@@ -55,8 +55,9 @@ policies:
 	done
 	target/debug/soberana evaluate -o json -f examples/ > cli/tests/snapshots/evaluate-examples.json || [ $$? -eq 1 ]
 
-## bench: engine vs Rego, operator vs a plain write loop, API Evaluate vs a bare tonic server; figures go in BENCHMARKS.md
+## bench: engine vs Rego, what-if vs re-evaluating everything, operator vs a plain write loop, API Evaluate vs a bare tonic server; figures go in BENCHMARKS.md
 bench: harness
 	$(CARGO) bench --locked -p soberana-core --bench placement_vs_rego
+	$(CARGO) bench --locked -p soberana-core --bench what_if
 	SOBERANA_HARNESS_BIN="$$($(HARNESS))" $(CARGO) bench --locked -p soberana-operator --bench provisioning -- $(BENCH_TENANTS)
 	SOBERANA_HARNESS_BIN="$$($(HARNESS))" $(CARGO) bench --locked -p soberana-api --bench evaluate_vs_echo

@@ -12,6 +12,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use soberana_cli::offline::evaluate::{Evaluated, evaluate_all};
 use soberana_cli::offline::manifests::{InputError, load};
 use soberana_cli::offline::report::{decisions_table, explanation, unplaceable_summary};
+use soberana_cli::offline::what_if::what_if_files;
+use soberana_cli::offline::what_if_report::impact_table;
 use soberana_cli::remote::commands::{self as remote, Failure, Format as RemoteFormat};
 use soberana_cli::remote::connection::Connection;
 use soberana_core::placement::{Decision, Outcome};
@@ -47,6 +49,23 @@ enum Command {
         #[arg(short = 'f', long = "filename", required = true, num_args = 1..)]
         files: Vec<PathBuf>,
         /// Output format (`table` prints the reasoning as text).
+        #[arg(short = 'o', long, value_enum, default_value_t = Format::Table)]
+        output: Format,
+    },
+    /// What a proposed policy change would do to every Workload and Tenant, before it is made:
+    /// which would move, be stranded, become unplaceable or placeable, lose or gain eligible
+    /// sites (with the reasons that changed), and which tenants would lose a site, offline from
+    /// files. Exit 0 when nothing would change, 1 when something would, 2 on bad input.
+    WhatIf {
+        /// The current estate: YAML files or directories with Sites, DataClassifications,
+        /// PlacementRules, Tenants and Workloads, as for `evaluate`.
+        #[arg(short = 'f', long = "filename", required = true, num_args = 1..)]
+        files: Vec<PathBuf>,
+        /// The proposed Sites, DataClassifications, PlacementRules and Tenants (files or
+        /// directories): each replaces the current object of its kind and name, or is added.
+        #[arg(long, required = true, num_args = 1..)]
+        proposed: Vec<PathBuf>,
+        /// Output format.
         #[arg(short = 'o', long, value_enum, default_value_t = Format::Table)]
         output: Format,
     },
@@ -174,6 +193,9 @@ enum Format {
 const ALL_PLACED: u8 = 0;
 const SOME_UNPLACEABLE: u8 = 1;
 const BAD_INPUT: u8 = 2;
+/// `what-if`: nothing would change, or something would.
+const NO_IMPACT: u8 = 0;
+const IMPACT: u8 = 1;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -189,6 +211,11 @@ fn main() -> ExitCode {
             files,
             soberana_identity,
         } => run_policies(&site, &files, &soberana_identity),
+        Command::WhatIf {
+            files,
+            proposed,
+            output,
+        } if !files.is_empty() => run_what_if(&files, &proposed, output),
         Command::Audit {
             action:
                 AuditAction::Keygen {
@@ -306,7 +333,10 @@ fn run_remote(command: Command, connection: &Connection) -> ExitCode {
             Command::Audit {
                 action: AuditAction::Keygen { .. },
             } => Ok(0),
-            Command::Evaluate { .. } | Command::Explain { .. } | Command::Policies { .. } => Ok(0),
+            Command::Evaluate { .. }
+            | Command::Explain { .. }
+            | Command::Policies { .. }
+            | Command::WhatIf { .. } => Ok(0),
         }
     });
     match outcome {
@@ -413,6 +443,20 @@ fn run_policies(site: &str, files: &[PathBuf], identity: &str) -> Result<u8, Vec
     }
     print(&text);
     Ok(ALL_PLACED)
+}
+
+fn run_what_if(
+    files: &[PathBuf],
+    proposed: &[PathBuf],
+    output: Format,
+) -> Result<u8, Vec<InputError>> {
+    let impact = what_if_files(files, proposed)?;
+    match output {
+        Format::Table => print(&impact_table(&impact)),
+        Format::Json => print(&to_json(&impact)?),
+        Format::Yaml => print(&to_yaml(&impact)?),
+    }
+    Ok(if impact.is_empty() { NO_IMPACT } else { IMPACT })
 }
 
 fn exit_code<'a>(decisions: impl IntoIterator<Item = &'a Decision>) -> u8 {
