@@ -220,7 +220,7 @@ fn bad_proposals_exit_2_naming_the_file_document_and_field() {
         ),
         (
             "apiVersion: soberana.io/v1alpha1\nkind: Site\nmetadata: {name: public-cloud-us}\nspec: {provider: p, sovereigntyTier: ForeignPublic, jurisdiction: US, offeredAvailability: \"101\", capacity: {cpuMillicores: 1, memoryMebibytes: 1}}\n",
-            "document 1: the proposed objects cannot be evaluated: Site \"public-cloud-us\": spec.offeredAvailability \"101\"",
+            "document 1: Site public-cloud-us: spec.offeredAvailability: Invalid value: \"101\"",
         ),
     ];
     for (text, expected) in cases {

@@ -18,7 +18,7 @@ use soberana_core::resources::workload::Workload;
 
 use crate::offline::crd_validation::{CrdValidation, KindValidation};
 use crate::offline::references::dangling_references;
-use crate::offline::unknown_fields::unknown_fields;
+use soberana_core::resources::unknown_fields::unknown_fields;
 
 /// The API version every Soberana manifest must carry.
 pub const API_VERSION: &str = "soberana.io/v1alpha1";

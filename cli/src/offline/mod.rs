@@ -13,6 +13,5 @@ pub mod report;
 pub mod schema_formats;
 pub mod schema_validation;
 pub mod server_view;
-pub mod unknown_fields;
 pub mod what_if;
 pub mod what_if_report;

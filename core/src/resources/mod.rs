@@ -10,11 +10,13 @@ pub mod capacity;
 pub mod condition_types;
 pub mod data_classification;
 pub mod jurisdiction;
+pub mod manifest;
 pub mod placement_rule;
 pub mod schema_formats;
 pub mod site;
 pub mod sovereignty;
 pub mod tenant;
+pub mod unknown_fields;
 pub mod workload;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
