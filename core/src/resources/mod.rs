@@ -12,6 +12,7 @@ pub mod data_classification;
 pub mod jurisdiction;
 pub mod manifest;
 pub mod placement_rule;
+pub mod references;
 pub mod schema_formats;
 pub mod site;
 pub mod sovereignty;
