@@ -68,6 +68,14 @@ impl proto::placement_service_server::PlacementService for Echo {
     ) -> Result<Response<proto::EvaluateResponse>, Status> {
         Ok(Response::new(self.answer.clone()))
     }
+
+    /// Not measured: the baseline stands for `Evaluate` only.
+    async fn what_if(
+        &self,
+        _request: Request<proto::WhatIfRequest>,
+    ) -> Result<Response<proto::WhatIfResponse>, Status> {
+        Err(Status::unimplemented("the baseline answers Evaluate only"))
+    }
 }
 
 /// Starts a baseline server answering `answer` over TLS with `certificate`; returns its port.

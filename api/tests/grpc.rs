@@ -32,7 +32,7 @@ use soberana_api::server::serve::{ReservationLimits, Settings, TlsFiles, serve};
 use soberana_api::server::services::migration::{PLAN_ANNOTATION, REQUEST_ANNOTATION, answer_key};
 use soberana_api::server::transport_policy::Plaintext;
 use soberana_core::ledger::{LedgerRecord, RecordKind, verify};
-use soberana_e2e::agency_access::{API_AUDIENCE, agency_token};
+use soberana_e2e::agency_access::{API_AUDIENCE, agency_token, policy_author_token};
 use soberana_e2e::etcd_server::EtcdServer;
 use soberana_e2e::operator_process::sum_samples;
 use soberana_e2e::soberana_install::{service_account_token, token_kubeconfig};
@@ -98,6 +98,10 @@ fn main() -> ExitCode {
         .test(
             "a_rewritten_suffix_a_cut_tail_and_a_restarted_chain_contradict_signed_checkpoints",
             anchored_ledger,
+        )
+        .test(
+            "what_if_answers_a_security_team_allowed_to_update_the_classification_and_refuses_an_agency",
+            what_if_live,
         )
         .run()
 }
@@ -1650,5 +1654,169 @@ async fn kubeconfig_token(plane: Arc<ControlPlane>) -> Result<()> {
     let (code, _, stderr) = soberana(&api, &kube_token, &["list", "-n", "agna-prod"]).await?;
     ensure!(code == 1 && stderr.contains("Unauthenticated"), "{stderr}");
     std::fs::remove_dir_all(&directory)?;
+    Ok(())
+}
+
+/// `confidential` (from examples/) also requiring SOC2, which neither site holds.
+fn confidential_requiring_soc2() -> Result<String> {
+    let (_, mut confidential) = yaml_documents(&examples_directory().join("classifications.yaml"))?
+        .into_iter()
+        .find(|(_, object)| object["metadata"]["name"] == "confidential")
+        .context("examples/ define confidential")?;
+    confidential["spec"]["requiredCertifications"] = json!(["ISO27001", "SOC2"]);
+    Ok(serde_norway::to_string(&confidential)?)
+}
+
+async fn what_if_live(plane: Arc<ControlPlane>) -> Result<()> {
+    let api = start(&plane).await?;
+    let admin = plane.cluster("mgmt")?.client().await?;
+    // Two confidential services of agency A (no other test uses confidential): one the operator
+    // placed on home (its status says so), one not placed yet.
+    let workloads: Api<soberana_core::resources::workload::Workload> =
+        Api::namespaced(admin.clone(), "agna-prod");
+    for name in ["expedientes", "archivo"] {
+        apply(
+            &admin,
+            &json!({
+                "apiVersion": "soberana.io/v1alpha1", "kind": "Workload",
+                "metadata": {"name": name, "namespace": "agna-prod"},
+                "spec": {"tenant": "agency-a", "classification": "confidential", "replicas": 1,
+                         "resources": {"cpuMillicores": 100, "memoryMebibytes": 128}}
+            }),
+        )
+        .await?;
+    }
+    workloads
+        .patch_status(
+            "expedientes",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"chosenSites": ["home"]}})),
+        )
+        .await?;
+    let security =
+        policy_author_token(&admin, "default", "security-team", &["dataclassifications"]).await?;
+    let mut placements =
+        proto::placement_service_client::PlacementServiceClient::new(api.channel.clone());
+    let request = proto::WhatIfRequest {
+        documents: vec![confidential_requiring_soc2()?],
+    };
+
+    let impact = placements
+        .what_if(with_token(request.clone(), &security))
+        .await?
+        .into_inner();
+    ensure!(
+        impact.changed_objects == ["DataClassification/confidential"],
+        "{impact:?}"
+    );
+    ensure!(
+        impact.workloads_judged == 2,
+        "only the confidential workloads: {impact:?}"
+    );
+    ensure!(impact.tenants.is_empty(), "{impact:?}");
+    let summary: Vec<(&str, proto::ImpactKind, &[String], &[String])> = impact
+        .workloads
+        .iter()
+        .map(|item| {
+            (
+                item.workload.as_str(),
+                item.kind(),
+                &item.from_sites[..],
+                &item.to_sites[..],
+            )
+        })
+        .collect();
+    let home = ["home".to_owned()];
+    ensure!(
+        summary
+            == [
+                (
+                    "agna-prod/archivo",
+                    proto::ImpactKind::Unplaceable,
+                    &home[..],
+                    &[][..]
+                ),
+                (
+                    "agna-prod/expedientes",
+                    proto::ImpactKind::Stranded,
+                    &home[..],
+                    &home[..]
+                ),
+            ],
+        "{summary:?}"
+    );
+    let added = &impact.workloads[1].sites[0].added;
+    ensure!(
+        impact.workloads[1].sites[0].site == "home"
+            && added.len() == 1
+            && added[0].code() == proto::ReasonCode::CertificationMissing
+            && added[0].required == "SOC2"
+            && added[0].source == "DataClassification/confidential",
+        "{:?}",
+        impact.workloads[1]
+    );
+
+    // An agency may not update classifications: refused, naming the object.
+    let denied = placements
+        .what_if(with_token(request, &api.agency_a))
+        .await
+        .unwrap_err();
+    ensure!(
+        denied.code() == Code::PermissionDenied
+            && denied
+                .message()
+                .contains("may not update dataclassifications.soberana.io/confidential"),
+        "{denied:?}"
+    );
+    // Nor may the security team propose a Tenant.
+    let tenant = serde_norway::to_string(&tenant("agency-a", "agna"))?;
+    let refused = placements
+        .what_if(with_token(
+            proto::WhatIfRequest {
+                documents: vec![tenant],
+            },
+            &security,
+        ))
+        .await
+        .unwrap_err();
+    ensure!(
+        refused.code() == Code::PermissionDenied
+            && refused
+                .message()
+                .contains("update tenants.soberana.io/agency-a"),
+        "{refused:?}"
+    );
+    // A misspelt field is INVALID_ARGUMENT at its path.
+    let misspelt =
+        confidential_requiring_soc2()?.replace("requiredCertifications", "requiredCertificates");
+    let invalid = placements
+        .what_if(with_token(
+            proto::WhatIfRequest {
+                documents: vec![misspelt],
+            },
+            &security,
+        ))
+        .await
+        .unwrap_err();
+    let fields: Vec<String> = invalid
+        .get_details_bad_request()
+        .map(|bad| {
+            bad.field_violations
+                .into_iter()
+                .map(|violation| violation.field)
+                .collect()
+        })
+        .unwrap_or_default();
+    ensure!(
+        invalid.code() == Code::InvalidArgument
+            && fields == ["documents[0].spec.requiredCertificates"],
+        "{invalid:?}"
+    );
+
+    for name in ["expedientes", "archivo"] {
+        workloads
+            .delete(name, &kube::api::DeleteParams::default())
+            .await?;
+    }
     Ok(())
 }

@@ -35,6 +35,7 @@ fn the_descriptor_set_names_every_service_and_rpc() {
             "MigrationService.SubmitMigration",
             "MigrationService.WatchMigration",
             "PlacementService.Evaluate",
+            "PlacementService.WhatIf",
             "TenantService.GetTenant",
             "TenantService.ListTenants",
         ]

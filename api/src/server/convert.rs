@@ -1,7 +1,8 @@
 //! Core types into the API's messages.
 
 use kube::ResourceExt;
-use soberana_core::placement::{Decision, ReasonCode};
+use soberana_core::placement::what_if::{ChangeKind, Fate, Impact, Verdict, WorkloadImpact};
+use soberana_core::placement::{Decision, Reason, ReasonCode};
 use soberana_core::resources::capacity::Capacity;
 use soberana_core::resources::site::Site;
 use soberana_core::resources::sovereignty::SovereigntyTier;
@@ -73,23 +74,99 @@ pub fn decision(decision: Decision) -> proto::Decision {
             .into_iter()
             .map(|rejection| proto::SiteRejection {
                 site: rejection.site,
-                reasons: rejection
-                    .reasons
-                    .into_iter()
-                    .map(|reason| proto::Reason {
-                        code: reason_code(reason.code).into(),
-                        required: reason.facts.required,
-                        actual: reason.facts.actual,
-                        source: reason.source,
-                        message: reason.message,
-                    })
-                    .collect(),
+                reasons: rejection.reasons.into_iter().map(reason).collect(),
             })
             .collect(),
         matched_rules: decision.matched_rules,
         unplaceable_code,
         unplaceable_message,
         decide_time: Some(now()),
+    }
+}
+
+fn reason(reason: Reason) -> proto::Reason {
+    proto::Reason {
+        code: reason_code(reason.code).into(),
+        required: reason.facts.required,
+        actual: reason.facts.actual,
+        source: reason.source,
+        message: reason.message,
+    }
+}
+
+/// A what-if's impact as the API reports it.
+pub fn impact(impact: Impact) -> proto::WhatIfResponse {
+    let count = |count: usize| u64::try_from(count).unwrap_or(u64::MAX);
+    proto::WhatIfResponse {
+        changed_objects: impact.changed_objects,
+        workloads_total: count(impact.workloads_total),
+        workloads_judged: count(impact.workloads_judged),
+        workloads: impact.workloads.into_iter().map(workload_impact).collect(),
+        tenants: impact
+            .tenants
+            .into_iter()
+            .map(|tenant| proto::TenantImpact {
+                tenant: tenant.tenant,
+                loses: tenant
+                    .loses
+                    .into_iter()
+                    .map(|loss| proto::SiteLoss {
+                        site: loss.site,
+                        fate: match loss.fate {
+                            Fate::Removed => proto::SiteFate::Removed,
+                            Fate::RemovalPending => proto::SiteFate::RemovalPending,
+                        }
+                        .into(),
+                        why: loss.why,
+                        reasons: loss.reasons.into_iter().map(reason).collect(),
+                    })
+                    .collect(),
+                gains: tenant.gains,
+            })
+            .collect(),
+    }
+}
+
+fn workload_impact(item: WorkloadImpact) -> proto::WorkloadImpact {
+    use proto::ImpactKind as Api;
+    let verdict = |verdict: Verdict| -> i32 {
+        match verdict {
+            Verdict::Eligible => proto::SiteVerdict::Eligible,
+            Verdict::Rejected => proto::SiteVerdict::Rejected,
+            Verdict::Absent => proto::SiteVerdict::Absent,
+        }
+        .into()
+    };
+    proto::WorkloadImpact {
+        workload: item.workload,
+        tenant: item.tenant,
+        classification: item.classification,
+        kind: match item.change {
+            ChangeKind::Moves => Api::Moves,
+            ChangeKind::Stranded => Api::Stranded,
+            ChangeKind::Unplaceable => Api::Unplaceable,
+            ChangeKind::Placeable => Api::Placeable,
+            ChangeKind::EligibilityChanges => Api::EligibilityChanges,
+            ChangeKind::Unjudgeable => Api::Unjudgeable,
+            ChangeKind::Judgeable => Api::Judgeable,
+        }
+        .into(),
+        from_sites: item.from,
+        to_sites: item.to,
+        why: item.why.unwrap_or_default(),
+        lost_sites: item.lost_sites,
+        gained_sites: item.gained_sites,
+        sites: item
+            .sites
+            .into_iter()
+            .map(|change| proto::SiteChange {
+                site: change.site,
+                before: verdict(change.before),
+                after: verdict(change.after),
+                lifted: change.lifted.into_iter().map(reason).collect(),
+                added: change.added.into_iter().map(reason).collect(),
+            })
+            .collect(),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod checkpoints;
 pub mod convert;
 pub mod in_flight;
 pub mod limits;
+pub mod proposed_objects;
 pub mod rpc_metrics;
 pub mod serve;
 pub mod services;
@@ -21,7 +22,7 @@ use kube::Client;
 use soberana_core::placement::{Reservation, Snapshot};
 use tonic::Status;
 
-use crate::server::auth::Caller;
+use crate::server::auth::{Access, Caller};
 use crate::server::caches::inventory::InventoryCache;
 use rpc_metrics::RpcMetrics;
 use soberana_store::{Store, StoreError};
@@ -99,7 +100,7 @@ impl Shared {
     ) -> Result<Caller, Status> {
         let caller = self.authenticate(request).await?;
         self.auth
-            .authorize(&self.kube, &caller, verb, resource, namespace)
+            .authorize(&self.kube, &caller, &Access::to(verb, resource, namespace))
             .await?;
         Ok(caller)
     }
@@ -123,16 +124,21 @@ impl Shared {
         result
     }
 
-    /// The engine's view of the data centre now, counting `reservations`.
-    pub async fn snapshot(&self, reservations: Vec<Reservation>) -> Result<Arc<Snapshot>, Status> {
-        let inventory = &self.inventory;
-        tokio::time::timeout(INVENTORY_WAIT, inventory.wait_until_ready())
+    /// Waits (only right after start) until the watched inventory holds its first list.
+    pub async fn inventory_ready(&self) -> Result<&InventoryCache, Status> {
+        tokio::time::timeout(INVENTORY_WAIT, self.inventory.wait_until_ready())
             .await
             .map_err(|_| {
                 Status::unavailable(
                     "the data centre's inventory has not loaded from the management cluster yet",
                 )
             })?;
+        Ok(&self.inventory)
+    }
+
+    /// The engine's view of the data centre now, counting `reservations`.
+    pub async fn snapshot(&self, reservations: Vec<Reservation>) -> Result<Arc<Snapshot>, Status> {
+        let inventory = self.inventory_ready().await?;
         self.snapshots
             .snapshot(inventory, reservations)
             .map_err(|error| {

@@ -1,6 +1,6 @@
 //! An agency's migration tool as the API sees it: a ServiceAccount in the tenant's namespace on
 //! the management cluster, allowed by RBAC to manage Workloads there and nothing else, and a
-//! token for it; and a security team's ledger reader.
+//! token for it; a security team's ledger reader; and a security team that writes policy.
 
 use anyhow::{Context, Result};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
@@ -61,6 +61,42 @@ pub async fn auditor_token(admin: &Client, namespace: &str, account: &str) -> Re
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
         "metadata": {"name": name},
         "rules": [{"apiGroups": ["soberana.io"], "resources": ["workloads"], "verbs": ["get", "list"]}]
+    });
+    Api::<ClusterRole>::all(admin.clone())
+        .patch(&name, &params, &Patch::Apply(&role))
+        .await?;
+    let binding = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": namespace}]
+    });
+    Api::<ClusterRoleBinding>::all(admin.clone())
+        .patch(&name, &params, &Patch::Apply(&binding))
+        .await?;
+    token(&accounts, namespace, account).await
+}
+
+/// Creates (idempotently) the ServiceAccount `account` in `namespace` for a security team that
+/// writes policy: a ClusterRole to get, list and update the Soberana `resources` (e.g.
+/// `dataclassifications`) and nothing else; returns a one-hour token for it, for the API.
+pub async fn policy_author_token(
+    admin: &Client,
+    namespace: &str,
+    account: &str,
+    resources: &[&str],
+) -> Result<String> {
+    let params = PatchParams::apply("soberana-e2e").force();
+    let accounts: Api<ServiceAccount> = Api::namespaced(admin.clone(), namespace);
+    let service_account = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": account, "namespace": namespace}});
+    accounts
+        .patch(account, &params, &Patch::Apply(&service_account))
+        .await?;
+    let name = format!("{namespace}-{account}");
+    let role = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+        "metadata": {"name": name},
+        "rules": [{"apiGroups": ["soberana.io"], "resources": resources, "verbs": ["get", "list", "update"]}]
     });
     Api::<ClusterRole>::all(admin.clone())
         .patch(&name, &params, &Patch::Apply(&role))

@@ -16,7 +16,9 @@ use sha2::Digest;
 use tonic::metadata::MetadataMap;
 use tonic::{Code, Status};
 
-use crate::server::auth::{Caller, DEFAULT_TOKEN_AUDIENCE, authorize, bearer_token, review_token};
+use crate::server::auth::{
+    Access, Caller, DEFAULT_TOKEN_AUDIENCE, authorize, bearer_token, review_token,
+};
 use crate::server::lock;
 
 /// How long an answer is reused at most.
@@ -86,30 +88,31 @@ impl AuthCache {
         self: &Arc<Self>,
         kube: &Client,
         caller: &Caller,
-        verb: &str,
-        resource: &str,
-        namespace: &str,
+        access: &Access,
     ) -> Result<(), Status> {
         let key = format!(
-            "{}\n{}\n{verb}\n{resource}\n{namespace}",
+            "{}\n{}\n{}\n{}\n{}\n{}",
             caller.user,
-            caller.groups.join(",")
+            caller.groups.join(","),
+            access.verb,
+            access.resource,
+            access.namespace,
+            access.name.as_deref().unwrap_or_default()
         )
         .into_bytes();
         match self.allowed.lookup(&key, Instant::now()) {
             Lookup::Fresh(()) => Ok(()),
             Lookup::Refresh(()) => {
                 let (cache, kube, caller) = (Arc::clone(self), kube.clone(), caller.clone());
-                let (verb, resource, namespace) =
-                    (verb.to_owned(), resource.to_owned(), namespace.to_owned());
+                let access = access.clone();
                 tokio::spawn(async move {
-                    let answer = authorize(&kube, &caller, &verb, &resource, &namespace).await;
+                    let answer = authorize(&kube, &caller, &access).await;
                     cache.allowed.refreshed(&key, answer, Instant::now());
                 });
                 Ok(())
             }
             Lookup::Missing => {
-                authorize(kube, caller, verb, resource, namespace).await?;
+                authorize(kube, caller, access).await?;
                 self.allowed.keep(key, (), Instant::now());
                 Ok(())
             }

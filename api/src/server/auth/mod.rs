@@ -73,15 +73,52 @@ pub async fn review_token(kube: &Client, token: &str, audience: &str) -> Result<
     })
 }
 
-/// Allows the call if `caller` may `verb` the `resource` (of group `soberana.io`) in
-/// `namespace` (empty for cluster-wide).
-pub async fn authorize(
-    kube: &Client,
-    caller: &Caller,
-    verb: &str,
-    resource: &str,
-    namespace: &str,
-) -> Result<(), Status> {
+/// What a call asks to do: `verb` on `resource` (of group `soberana.io`) in `namespace` (empty for
+/// cluster-wide), on the one object `name` when the call names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Access {
+    pub verb: String,
+    pub resource: String,
+    pub namespace: String,
+    pub name: Option<String>,
+}
+
+impl Access {
+    /// `verb` on every `resource` in `namespace` (empty for cluster-wide).
+    pub fn to(verb: &str, resource: &str, namespace: &str) -> Self {
+        Self {
+            verb: verb.to_owned(),
+            resource: resource.to_owned(),
+            namespace: namespace.to_owned(),
+            name: None,
+        }
+    }
+
+    /// `verb` on the cluster-scoped object `resource`/`name`.
+    pub fn to_object(verb: &str, resource: &str, name: &str) -> Self {
+        Self {
+            name: Some(name.to_owned()),
+            ..Self::to(verb, resource, "")
+        }
+    }
+
+    /// The question as words, e.g. `update dataclassifications.soberana.io/internal cluster-wide`.
+    fn describe(&self) -> String {
+        let object = match &self.name {
+            Some(name) => format!("{}.soberana.io/{name}", self.resource),
+            None => format!("{}.soberana.io", self.resource),
+        };
+        let scope = if self.namespace.is_empty() {
+            "cluster-wide".to_owned()
+        } else {
+            format!("in namespace {}", self.namespace)
+        };
+        format!("{} {object} {scope}", self.verb)
+    }
+}
+
+/// Allows the call if `caller` may do what `access` asks.
+pub async fn authorize(kube: &Client, caller: &Caller, access: &Access) -> Result<(), Status> {
     let review = SubjectAccessReview {
         spec: SubjectAccessReviewSpec {
             user: Some(caller.user.clone()),
@@ -89,9 +126,10 @@ pub async fn authorize(
             uid: caller.uid.clone(),
             resource_attributes: Some(ResourceAttributes {
                 group: Some("soberana.io".to_owned()),
-                resource: Some(resource.to_owned()),
-                verb: Some(verb.to_owned()),
-                namespace: (!namespace.is_empty()).then(|| namespace.to_owned()),
+                resource: Some(access.resource.clone()),
+                verb: Some(access.verb.clone()),
+                namespace: (!access.namespace.is_empty()).then(|| access.namespace.clone()),
+                name: access.name.clone(),
                 ..ResourceAttributes::default()
             }),
             ..SubjectAccessReviewSpec::default()
@@ -105,14 +143,10 @@ pub async fn authorize(
     if reviewed.status.is_some_and(|status| status.allowed) {
         Ok(())
     } else {
-        let scope = if namespace.is_empty() {
-            "cluster-wide".to_owned()
-        } else {
-            format!("in namespace {namespace}")
-        };
         Err(Status::permission_denied(format!(
-            "{} may not {verb} {resource}.soberana.io {scope}",
-            caller.user
+            "{} may not {}",
+            caller.user,
+            access.describe()
         )))
     }
 }

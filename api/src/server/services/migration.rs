@@ -17,7 +17,7 @@ use soberana_proto::v1 as proto;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use crate::server::auth::Caller;
+use crate::server::auth::{Access, Caller};
 use crate::server::services::migration_watch;
 use crate::server::services::placement::decide;
 use crate::server::validation::{Violations, dns_label, request_id};
@@ -403,9 +403,7 @@ impl proto::migration_service_server::MigrationService for MigrationApi {
                 crate::server::auth::authorize(
                     &self.0.kube,
                     &caller,
-                    "create",
-                    "workloads",
-                    &plan.namespace,
+                    &Access::to("create", "workloads", &plan.namespace),
                 )
                 .await?;
                 let (api, submitter, submitted, plan) = (

@@ -7,3 +7,4 @@ pub mod migration;
 pub mod migration_watch;
 pub mod placement;
 pub mod tenant;
+pub mod what_if;

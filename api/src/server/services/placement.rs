@@ -1,5 +1,5 @@
 //! `PlacementService.Evaluate`: the engine's explained decision for a workload spec, reserving
-//! nothing.
+//! nothing; and `WhatIf` (in `what_if`).
 
 use kube::ResourceExt;
 use soberana_core::placement::{Reservation, evaluate};
@@ -8,6 +8,7 @@ use soberana_core::tenancy::tenant_of_namespace;
 use soberana_proto::v1 as proto;
 use tonic::{Request, Response, Status};
 
+use crate::server::services::what_if;
 use crate::server::validation::{Violations, dns_label, workload_spec};
 use crate::server::{Shared, convert, store_status};
 
@@ -99,6 +100,15 @@ impl proto::placement_service_server::PlacementService for PlacementApi {
                     decision: Some(convert::decision(decision)),
                 }))
             })
+            .await
+    }
+
+    async fn what_if(
+        &self,
+        request: Request<proto::WhatIfRequest>,
+    ) -> Result<Response<proto::WhatIfResponse>, Status> {
+        self.0
+            .measured("WhatIf", what_if::answer(&self.0, request))
             .await
     }
 }
