@@ -16,6 +16,8 @@ use soberana_cli::offline::what_if::what_if_files;
 use soberana_cli::offline::what_if_report::impact_table;
 use soberana_cli::remote::commands::{self as remote, Failure, Format as RemoteFormat};
 use soberana_cli::remote::connection::Connection;
+use soberana_cli::remote::what_if::what_if as what_if_remote;
+use soberana_core::placement::what_if::Impact;
 use soberana_core::placement::{Decision, Outcome};
 use soberana_core::residency::admission_policies::DEFAULT_SOBERANA_IDENTITY;
 use soberana_core::residency::{SiteResidency, compile};
@@ -54,12 +56,14 @@ enum Command {
     },
     /// What a proposed policy change would do to every Workload and Tenant, before it is made:
     /// which would move, be stranded, become unplaceable or placeable, lose or gain eligible
-    /// sites (with the reasons that changed), and which tenants would lose a site, offline from
-    /// files. Exit 0 when nothing would change, 1 when something would, 2 on bad input.
+    /// sites (with the reasons that changed), and which tenants would lose a site. Offline from
+    /// files with -f; without -f, against the live data centre through the API (which needs
+    /// `update` on each proposed object). Exit 0 when nothing would change, 1 when something
+    /// would (or the call fails), 2 on bad input.
     WhatIf {
         /// The current estate: YAML files or directories with Sites, DataClassifications,
-        /// PlacementRules, Tenants and Workloads, as for `evaluate`.
-        #[arg(short = 'f', long = "filename", required = true, num_args = 1..)]
+        /// PlacementRules, Tenants and Workloads, as for `evaluate`. Without it, the API is asked.
+        #[arg(short = 'f', long = "filename", num_args = 1..)]
         files: Vec<PathBuf>,
         /// The proposed Sites, DataClassifications, PlacementRules and Tenants (files or
         /// directories): each replaces the current object of its kind and name, or is added.
@@ -333,10 +337,20 @@ fn run_remote(command: Command, connection: &Connection) -> ExitCode {
             Command::Audit {
                 action: AuditAction::Keygen { .. },
             } => Ok(0),
-            Command::Evaluate { .. }
-            | Command::Explain { .. }
-            | Command::Policies { .. }
-            | Command::WhatIf { .. } => Ok(0),
+            Command::WhatIf {
+                proposed, output, ..
+            } => match what_if_remote(connection, &proposed).await {
+                Ok(impact) => print_impact(&impact, output).map_err(|errors| Failure {
+                    message: errors
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                    code: BAD_INPUT,
+                }),
+                Err(failure) => Err(failure),
+            },
+            Command::Evaluate { .. } | Command::Explain { .. } | Command::Policies { .. } => Ok(0),
         }
     });
     match outcome {
@@ -450,11 +464,15 @@ fn run_what_if(
     proposed: &[PathBuf],
     output: Format,
 ) -> Result<u8, Vec<InputError>> {
-    let impact = what_if_files(files, proposed)?;
+    print_impact(&what_if_files(files, proposed)?, output)
+}
+
+/// Prints a what-if's impact; its exit code says whether anything would change.
+fn print_impact(impact: &Impact, output: Format) -> Result<u8, Vec<InputError>> {
     match output {
-        Format::Table => print(&impact_table(&impact)),
-        Format::Json => print(&to_json(&impact)?),
-        Format::Yaml => print(&to_yaml(&impact)?),
+        Format::Table => print(&impact_table(impact)),
+        Format::Json => print(&to_json(impact)?),
+        Format::Yaml => print(&to_yaml(impact)?),
     }
     Ok(if impact.is_empty() { NO_IMPACT } else { IMPACT })
 }

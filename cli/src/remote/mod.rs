@@ -5,3 +5,4 @@ pub mod commands;
 pub mod connection;
 pub mod output;
 pub mod token;
+pub mod what_if;
