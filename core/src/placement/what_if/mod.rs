@@ -7,10 +7,11 @@
 //! that would lose or gain a site.
 //!
 //! It is incremental: the changed objects decide which workloads can be affected (see
-//! [`affected::affected_workloads`]), and only those are judged, against the current and the
-//! proposed snapshot; the others are not evaluated at all. [`what_if_exhaustive`] judges every
-//! workload instead: the reference the incremental answer is tested against, and the baseline of
-//! the `what_if` benchmark.
+//! [`affected::affected_workloads`]), and only those are judged (`judge`, reason codes), against
+//! the current and the proposed snapshot, with reason sentences written only for the sites the
+//! answer names (`sparse_decision`); the others are not evaluated at all. [`what_if_exhaustive`]
+//! evaluates every workload in full instead: the reference the incremental answer is tested
+//! against.
 //!
 //! Each workload is judged as the engine judges it, against today's free capacity, as if it were
 //! the only one to move.
@@ -18,6 +19,7 @@
 pub mod affected;
 pub mod changes;
 pub mod site_changes;
+pub mod sparse_decision;
 pub mod tenant_impact;
 pub mod workload_impact;
 
@@ -90,16 +92,17 @@ pub fn what_if(
     workloads: &[Workload],
     proposal: &Proposal,
 ) -> Result<Impact, WhatIfError> {
-    judge(current, workloads, proposal, Scope::Affected)
+    answer(current, workloads, proposal, Scope::Affected)
 }
 
-/// [`what_if`], judging every workload and tenant: the reference for tests and benchmarks.
+/// [`what_if`], evaluating every workload in full (`evaluate`, every reason written) and judging
+/// every tenant: the reference the incremental answer is tested against.
 pub fn what_if_exhaustive(
     current: Objects<'_>,
     workloads: &[Workload],
     proposal: &Proposal,
 ) -> Result<Impact, WhatIfError> {
-    judge(current, workloads, proposal, Scope::Everything)
+    answer(current, workloads, proposal, Scope::Everything)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,7 +111,7 @@ enum Scope {
     Everything,
 }
 
-fn judge(
+fn answer(
     current: Objects<'_>,
     workloads: &[Workload],
     proposal: &Proposal,
@@ -147,11 +150,18 @@ fn judge(
         .iter()
         .filter_map(|&position| {
             let workload = &workloads[position];
-            workload_impact::workload_impact(
-                workload,
-                &evaluate(&before, workload),
-                &evaluate(&after, workload),
-            )
+            match scope {
+                Scope::Affected => workload_impact::judged_impact(
+                    workload,
+                    (&before, crate::placement::judge(&before, workload)),
+                    (&after, crate::placement::judge(&after, workload)),
+                ),
+                Scope::Everything => workload_impact::workload_impact(
+                    workload,
+                    &evaluate(&before, workload),
+                    &evaluate(&after, workload),
+                ),
+            }
         })
         .collect();
     impacts.sort_by(|left, right| left.workload.cmp(&right.workload));

@@ -7,11 +7,14 @@ use kube::ResourceExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::placement::{Decision, EvaluationError, Outcome};
+use std::collections::BTreeSet;
+
+use crate::placement::{Decision, EvaluationError, Judgement, Outcome, Snapshot};
 use crate::propagation::{Replacement, SiteHealth, replace};
 use crate::resources::workload::Workload;
 
 use super::site_changes::{SiteChange, Verdict, site_changes};
+use super::sparse_decision::{eligible_names, sparse_decision};
 
 /// How a workload's outcome would change.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,6 +125,31 @@ pub fn workload_impact(
         will.sites().to_vec(),
         why,
         sites,
+    )
+}
+
+/// [`workload_impact`] from the engine's judgements, with the decisions written only for the
+/// sites the answer reads (see `sparse_decision`): those the workload runs on and those whose
+/// eligibility flips. The answer is the one full decisions give.
+pub fn judged_impact(
+    workload: &Workload,
+    (before_snapshot, before): (&Snapshot, Result<Judgement<'_>, EvaluationError>),
+    (after_snapshot, after): (&Snapshot, Result<Judgement<'_>, EvaluationError>),
+) -> Option<WorkloadImpact> {
+    let running = running_sites(workload);
+    let mut sites: BTreeSet<&str> = running.iter().map(String::as_str).collect();
+    if let (Ok(before), Ok(after)) = (&before, &after) {
+        let old = eligible_names(before_snapshot, before);
+        let new = eligible_names(after_snapshot, after);
+        sites.extend(old.symmetric_difference(&new));
+    }
+    let written = |snapshot: &Snapshot, judged: Result<Judgement<'_>, EvaluationError>| {
+        judged.map(|judgement| sparse_decision(snapshot, workload, &judgement, &sites))
+    };
+    workload_impact(
+        workload,
+        &written(before_snapshot, before),
+        &written(after_snapshot, after),
     )
 }
 
