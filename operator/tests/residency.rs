@@ -37,6 +37,8 @@ use common::{condition, member, start, tenant, wait_ready};
 
 /// How long the operator may take to bring policies and scans up to date.
 const CONVERGE: Duration = Duration::from_secs(90);
+/// A classification requiring only provider-managed keys, added by the parity test.
+const KEYED: &str = "keyed";
 /// What each harness site may host under the example classifications.
 const HOSTS: [(&str, &[&str]); 3] = [
     (
@@ -586,7 +588,42 @@ async fn parity(plane: Arc<ControlPlane>) -> Result<()> {
     for name in ["parks", "pensions"] {
         wait_ready(client, name, CONVERGE).await?;
     }
+    // Key custody is an order: data that asks only for provider-managed keys may be hosted where
+    // the keys are in a state HSM (every harness site), by the engine and by admission alike.
+    // (This test runs last in the suite: the classification it adds stays.)
+    apply(
+        client,
+        &json!({"apiVersion": "soberana.io/v1alpha1", "kind": "DataClassification",
+                "metadata": {"name": KEYED},
+                "spec": {"rank": 15, "legalBasis": "Ley 8968, art. 10",
+                         "encryptionAtRest": {"keyCustody": "ProviderManaged"}}}),
+    )
+    .await?;
     let sites = wait_enforced(client).await?;
+    // A member's admission sees a new policy revision a moment after the operator applied it:
+    // wait until every site's API server admits the key-custody case (a timeout here fails the
+    // test, naming the order), then compare everything.
+    wait_until(
+        "every site to admit data needing provider-managed keys (its keys are in a state HSM)",
+        CONVERGE,
+        || {
+            let plane = plane.clone();
+            async move {
+                for site_name in ["state-dc", "national-cloud", "public-cloud"] {
+                    let member_client = member(&plane, site_name).await?;
+                    let keyed = deployment("keyed-probe", Some(KEYED));
+                    if create(&member_client, "pensions-prod", &keyed, true)
+                        .await?
+                        .is_some()
+                    {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+        },
+    )
+    .await?;
     let classifications: Vec<DataClassification> = Api::all(client.clone())
         .list(&ListParams::default())
         .await?
@@ -616,6 +653,7 @@ async fn parity(plane: Arc<ControlPlane>) -> Result<()> {
 
     let mut checked = 0;
     let mut refused = 0;
+    let mut keyed_admitted = 0;
     for (site_name, site) in &sites {
         let member_client = member(&plane, site_name).await?;
         let residency = SiteResidency::new(site, &classifications)?;
@@ -674,10 +712,17 @@ async fn parity(plane: Arc<ControlPlane>) -> Result<()> {
                 );
                 checked += 1;
                 refused += usize::from(answer.is_some());
+                keyed_admitted += usize::from(
+                    name == KEYED && tenant.name_any() == "pensions" && answer.is_none(),
+                );
             }
         }
     }
-    ensure!(checked == 3 * 2 * 4, "{checked} combinations checked");
+    ensure!(checked == 3 * 2 * 5, "{checked} combinations checked");
+    ensure!(
+        keyed_admitted == 3,
+        "data needing provider-managed keys was admitted on {keyed_admitted} of the 3 sites, whose keys are in a state HSM"
+    );
     ensure!(
         refused > 0 && refused < checked,
         "both outcomes occur ({refused} of {checked} refused)"
