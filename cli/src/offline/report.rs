@@ -41,7 +41,12 @@ pub fn decisions_table(decisions: &[Evaluated]) -> String {
             decision.rejected.len().to_string(),
         ]);
     }
-    let widths: Vec<usize> = (0..7)
+    aligned(&rows)
+}
+
+/// Rows as columns padded to their widest cell, two spaces apart, no trailing blanks.
+pub fn aligned<const COLUMNS: usize>(rows: &[[String; COLUMNS]]) -> String {
+    let widths: Vec<usize> = (0..COLUMNS)
         .map(|column| {
             rows.iter()
                 .map(|row| row[column].chars().count())
@@ -50,7 +55,7 @@ pub fn decisions_table(decisions: &[Evaluated]) -> String {
         })
         .collect();
     let mut table = String::new();
-    for row in &rows {
+    for row in rows {
         let cells: Vec<String> = row
             .iter()
             .zip(&widths)

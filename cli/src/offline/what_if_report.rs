@@ -8,6 +8,8 @@ use std::fmt::Write;
 use soberana_core::placement::Reason;
 use soberana_core::placement::what_if::{ChangeKind, Impact, Verdict, WorkloadImpact};
 
+use crate::offline::report::aligned;
+
 /// The whole impact as text.
 pub fn impact_table(impact: &Impact) -> String {
     let mut text = String::new();
@@ -162,29 +164,7 @@ fn tenants_table(impact: &Impact) -> String {
             ]);
         }
     }
-    let widths: Vec<usize> = (0..3)
-        .map(|column| {
-            rows.iter()
-                .map(|row| row[column].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut text = String::new();
-    for row in &rows {
-        let _ = writeln!(
-            text,
-            "{:<w0$}  {:<w1$}  {:<w2$}  {}",
-            row[0],
-            row[1],
-            row[2],
-            row[3],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2]
-        );
-    }
-    text
+    aligned(&rows)
 }
 
 /// One sentence: how many workloads change, by kind, and how many tenants lose sites.

@@ -6,15 +6,37 @@
 use crate::resources::workload::Workload;
 
 use super::compiled::Judgement;
-use super::decision::{Decision, Outcome, RequiredSites, SiteRejection};
+use std::collections::BTreeSet;
+
+use super::decision::{Decision, Outcome, RequiredSites, SiteRejection, SiteScore};
 use super::filters::rejections_given;
 use super::resolve::workload_name;
 use super::rules::effective_preferences;
 use super::snapshot::Snapshot;
 use super::{domain_name, find_site, score};
 
+/// How much of a judgement to write out.
+#[derive(Clone, Copy, Debug)]
+pub enum Detail<'a> {
+    /// Everything: each eligible site's criteria, each rejected site's reasons.
+    Full,
+    /// Eligible sites by name and total only, and the reasons of the rejected sites named here
+    /// (what-if needs the sentences of few sites; writing them is most of rendering's time).
+    Sites(&'a BTreeSet<&'a str>),
+}
+
 /// The explained decision `judgement` stands for.
 pub fn render(snapshot: &Snapshot, workload: &Workload, judgement: &Judgement<'_>) -> Decision {
+    render_with(snapshot, workload, judgement, Detail::Full)
+}
+
+/// The decision `judgement` stands for, written out to `detail`.
+pub fn render_with(
+    snapshot: &Snapshot,
+    workload: &Workload,
+    judgement: &Judgement<'_>,
+    detail: Detail<'_>,
+) -> Decision {
     let spec = &workload.spec;
     let preferences = effective_preferences(&judgement.rules);
     let data_location = spec.data_location.as_ref();
@@ -26,7 +48,14 @@ pub fn render(snapshot: &Snapshot, workload: &Workload, judgement: &Judgement<'_
         .iter()
         .map(|ranked| {
             let site = &snapshot.sites[ranked.site];
-            score::score(site, &preferences, data_location, data_site)
+            match detail {
+                Detail::Full => score::score(site, &preferences, data_location, data_site),
+                Detail::Sites(_) => SiteScore {
+                    site: site.name.clone(),
+                    total: ranked.total,
+                    criteria: Vec::new(),
+                },
+            }
         })
         .collect();
     let facts = judgement.referenced.facts(workload, &judgement.rules);
@@ -34,9 +63,14 @@ pub fn render(snapshot: &Snapshot, workload: &Workload, judgement: &Judgement<'_
         .compiled
         .classifications
         .get(&judgement.referenced.classification.name);
+    let wanted = |site: &str| match detail {
+        Detail::Full => true,
+        Detail::Sites(sites) => sites.contains(site),
+    };
     let rejected = judgement
         .rejected
         .iter()
+        .filter(|rejected| wanted(&snapshot.sites[rejected.site].name))
         .map(|rejected| {
             let site = &snapshot.sites[rejected.site];
             let classification = judged.map_or(&[][..], |judged| &judged.reasons[rejected.site]);

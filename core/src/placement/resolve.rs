@@ -24,15 +24,18 @@ pub(crate) fn workload_name(workload: &Workload) -> String {
 
 /// The rules selecting `workload` (its spec labels over its metadata labels), by priority.
 pub(crate) fn rules_for<'a>(snapshot: &'a Snapshot, workload: &Workload) -> Vec<&'a PreparedRule> {
-    let metadata = workload.metadata.labels.as_ref();
-    let label = |key: &str| {
+    matching_rules(&snapshot.rules, &workload.spec, |key| label(workload, key))
+}
+
+/// A label of `workload` as rules see it: its `spec.labels` over its metadata labels.
+pub(crate) fn label<'w>(workload: &'w Workload, key: &str) -> Option<&'w String> {
+    workload.spec.labels.get(key).or_else(|| {
         workload
-            .spec
+            .metadata
             .labels
-            .get(key)
-            .or_else(|| metadata.and_then(|labels| labels.get(key)))
-    };
-    matching_rules(&snapshot.rules, &workload.spec, label)
+            .as_ref()
+            .and_then(|labels| labels.get(key))
+    })
 }
 
 /// The objects a workload names, looked up and parsed; a name the snapshot lacks is an error.

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 
 use kube::ResourceExt;
 
+use crate::placement::resolve::label;
 use crate::placement::rules::matching_rules;
 use crate::placement::snapshot::PreparedRule;
 use crate::resources::placement_rule::PlacementRule;
@@ -121,15 +122,7 @@ fn selected_by_any(rules: &[PreparedRule], workload: &Workload) -> bool {
     if rules.is_empty() {
         return false;
     }
-    let metadata = workload.metadata.labels.as_ref();
-    let label = |key: &str| {
-        workload
-            .spec
-            .labels
-            .get(key)
-            .or_else(|| metadata.and_then(|labels| labels.get(key)))
-    };
-    !matching_rules(rules, &workload.spec, label).is_empty()
+    !matching_rules(rules, &workload.spec, |key| label(workload, key)).is_empty()
 }
 
 #[cfg(test)]
