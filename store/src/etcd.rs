@@ -262,7 +262,10 @@ impl EtcdStore {
                 .get(record_key, Some(GetOptions::new().with_count_only()))
                 .await
                 .map_err(unavailable)?;
-            if existing.count() > 0 {
+            // The record exists: either another appender took this sequence since the head was
+            // read (the head moved with it: contention, try again), or the head was deleted or
+            // rolled back under an existing record (it did not move: refuse).
+            if existing.count() > 0 && self.head_revision(&head_key).await? == revision {
                 return Err(StoreError::Corrupt(format!(
                     "ledger record {} already exists but the head says the chain ends at {}: the head was deleted or rolled back; refusing to overwrite history",
                     chained.sequence, previous.sequence
@@ -270,6 +273,17 @@ impl EtcdStore {
             }
         }
         Err(StoreError::Contended("the ledger".to_owned()))
+    }
+
+    /// The head's modification revision (0 when there is none).
+    async fn head_revision(&self, head_key: &str) -> Result<i64, StoreError> {
+        let head = self
+            .client
+            .kv_client()
+            .get(head_key, None)
+            .await
+            .map_err(unavailable)?;
+        Ok(head.kvs().first().map_or(0, |kv| kv.mod_revision()))
     }
 
     /// The record appended under `once_key`, if any.

@@ -266,6 +266,22 @@ async fn the_ledger_chains(store: &dyn Store) -> u64 {
     5
 }
 
+/// Appenders racing each other (the operator's controllers and the API replicas do) all land,
+/// in one chain without gaps: a lost race is retried, not taken for a rolled-back head.
+async fn racing_appends_all_land(store: Arc<dyn Store>) {
+    let before = store.last_sequence().await.unwrap();
+    let appends = (0..12).map(|index| {
+        let store = store.clone();
+        tokio::spawn(async move { store.append(record(index)).await })
+    });
+    for outcome in futures::future::join_all(appends).await {
+        outcome.unwrap().unwrap();
+    }
+    assert_eq!(store.last_sequence().await.unwrap(), before + 12);
+    let records = store.records(1, 1000).await.unwrap();
+    assert_eq!(verify(&records), Ok(before + 12));
+}
+
 /// A tenant past its quota (plans, or capacity summed over sites) is refused naming the limit;
 /// its own retry is not counted twice, and other tenants are not affected.
 async fn a_tenant_cannot_reserve_past_its_quota(store: &dyn Store) {
@@ -363,6 +379,7 @@ async fn the_memory_twin_keeps_the_same_promises() {
     retries_get_the_first_answer(store.as_ref()).await;
     the_ledger_chains(store.as_ref()).await;
     a_retried_record_is_appended_once(store.as_ref()).await;
+    racing_appends_all_land(store.clone()).await;
     a_tenant_cannot_reserve_past_its_quota(store.as_ref()).await;
 }
 
@@ -459,6 +476,7 @@ async fn the_etcd_store_against_a_real_etcd() {
     retries_get_the_first_answer(store.as_ref()).await;
     the_ledger_chains(store.as_ref()).await;
     a_retried_record_is_appended_once(store.as_ref()).await;
+    racing_appends_all_land(store.clone()).await;
     a_tenant_cannot_reserve_past_its_quota(store.as_ref()).await;
     let appended = store.last_sequence().await.unwrap();
     store
