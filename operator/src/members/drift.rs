@@ -18,7 +18,7 @@ use soberana_core::resources::tenant::{ProvisioningState, Tenant};
 use soberana_core::tenancy::{TenantIdentity, TenantObject, desired_objects, labels};
 
 use crate::controllers::tenant::FIELD_MANAGER;
-use crate::members::paged_list::live_metadata;
+use crate::members::paged_list::for_each_live;
 use crate::members::tenant_objects::replace_object;
 use crate::runtime::context::Context;
 use crate::runtime::events::publish;
@@ -66,7 +66,7 @@ where
 {
     let selector = format!("{}={}", labels::MANAGED_BY, labels::MANAGER);
     let kind = K::kind(&());
-    for metadata in live_metadata::<K>(client, Some(&selector)).await? {
+    for_each_live::<K>(client, Some(&selector), |metadata| {
         let name = metadata.name.clone().unwrap_or_default();
         let described = match &metadata.namespace {
             Some(namespace) => format!("{kind} {namespace}/{name}"),
@@ -76,7 +76,8 @@ where
             found.edited.insert(described.clone());
         }
         found.present.insert(described);
-    }
+    })
+    .await?;
     Ok(())
 }
 

@@ -7,12 +7,14 @@ use kube::{Api, Client, Resource};
 /// Objects per page.
 const PAGE_SIZE: u32 = 500;
 
-/// The metadata of every live object of kind `K` matching `selector` (all without one): objects
-/// being deleted are as good as gone, and left out.
-pub async fn live_metadata<K>(
+/// Visits the metadata of every live object of kind `K` matching `selector` (all without one),
+/// one page at a time: only a page is held, never the whole list. Objects being deleted are as
+/// good as gone, and left out.
+pub async fn for_each_live<K>(
     client: &Client,
     selector: Option<&str>,
-) -> Result<Vec<ObjectMeta>, kube::Error>
+    mut visit: impl FnMut(ObjectMeta),
+) -> Result<(), kube::Error>
 where
     K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
@@ -21,19 +23,15 @@ where
     if let Some(selector) = selector {
         parameters = parameters.labels(selector);
     }
-    let mut found = Vec::new();
     loop {
         let page = api.list_metadata(&parameters).await?;
-        found.extend(
-            page.items
-                .into_iter()
-                .filter(|object| object.metadata.deletion_timestamp.is_none())
-                .map(|object| object.metadata),
-        );
+        page.items
+            .into_iter()
+            .filter(|object| object.metadata.deletion_timestamp.is_none())
+            .for_each(|object| visit(object.metadata));
         match page.metadata.continue_ {
             Some(token) if !token.is_empty() => parameters = parameters.continue_token(&token),
-            _ => break,
+            _ => return Ok(()),
         }
     }
-    Ok(found)
 }

@@ -5,16 +5,15 @@
 
 use std::collections::BTreeMap;
 
-use crate::members::paged_list::live_metadata;
+use crate::members::paged_list::for_each_live;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Pod};
-use kube::Client;
+use kube::{Client, Resource};
 use soberana_core::residency::SiteResidency;
 use soberana_core::residency::violation::ObjectLabels;
 use soberana_core::resources::site::ResidencyOffender;
 
-/// Objects per list request.
 /// Offenders named in the Site's status; the count covers them all.
 pub const OFFENDERS_SHOWN: usize = 20;
 /// The `classification` of objects without one, in counts and metrics.
@@ -29,19 +28,16 @@ pub struct ScanReport {
     pub offenders: Vec<ResidencyOffender>,
 }
 
-/// Scans the site's cluster and judges every namespace and workload.
+/// Scans the site's cluster and judges every namespace and workload, a page at a time.
 pub async fn scan(client: &Client, residency: &SiteResidency) -> Result<ScanReport, kube::Error> {
-    let namespaces: BTreeMap<String, BTreeMap<String, String>> =
-        live_metadata::<Namespace>(client, None)
-            .await?
-            .into_iter()
-            .map(|metadata| {
-                (
-                    metadata.name.unwrap_or_default(),
-                    metadata.labels.unwrap_or_default(),
-                )
-            })
-            .collect();
+    let mut namespaces: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for_each_live::<Namespace>(client, None, |metadata| {
+        namespaces.insert(
+            metadata.name.unwrap_or_default(),
+            metadata.labels.unwrap_or_default(),
+        );
+    })
+    .await?;
     let mut offenders = Vec::new();
     for (name, labels) in &namespaces {
         judge(
@@ -54,40 +50,63 @@ pub async fn scan(client: &Client, residency: &SiteResidency) -> Result<ScanRepo
             &mut offenders,
         );
     }
-    let empty = BTreeMap::new();
-    for (kind, objects) in [
-        ("Pod", live_metadata::<Pod>(client, None).await?),
-        (
-            "PersistentVolumeClaim",
-            live_metadata::<PersistentVolumeClaim>(client, None).await?,
-        ),
-        (
-            "Deployment",
-            live_metadata::<Deployment>(client, None).await?,
-        ),
-        (
-            "StatefulSet",
-            live_metadata::<StatefulSet>(client, None).await?,
-        ),
-        ("DaemonSet", live_metadata::<DaemonSet>(client, None).await?),
-        ("Job", live_metadata::<Job>(client, None).await?),
-        ("CronJob", live_metadata::<CronJob>(client, None).await?),
-    ] {
-        for metadata in objects {
+    let scanned = Scanned {
+        residency,
+        namespaces: &namespaces,
+    };
+    scanned.kind::<Pod>(client, "Pod", &mut offenders).await?;
+    scanned
+        .kind::<PersistentVolumeClaim>(client, "PersistentVolumeClaim", &mut offenders)
+        .await?;
+    scanned
+        .kind::<Deployment>(client, "Deployment", &mut offenders)
+        .await?;
+    scanned
+        .kind::<StatefulSet>(client, "StatefulSet", &mut offenders)
+        .await?;
+    scanned
+        .kind::<DaemonSet>(client, "DaemonSet", &mut offenders)
+        .await?;
+    scanned.kind::<Job>(client, "Job", &mut offenders).await?;
+    scanned
+        .kind::<CronJob>(client, "CronJob", &mut offenders)
+        .await?;
+    Ok(report(offenders))
+}
+
+/// What every workload kind is judged against: the site's residency and its namespaces' labels.
+struct Scanned<'a> {
+    residency: &'a SiteResidency,
+    namespaces: &'a BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl Scanned<'_> {
+    /// Judges every live object of kind `K` as its page arrives.
+    async fn kind<K>(
+        &self,
+        client: &Client,
+        kind: &str,
+        offenders: &mut Vec<ResidencyOffender>,
+    ) -> Result<(), kube::Error>
+    where
+        K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    {
+        let empty = BTreeMap::new();
+        for_each_live::<K>(client, None, |metadata| {
             let namespace = metadata.namespace.clone().unwrap_or_default();
-            let namespace_labels = namespaces.get(&namespace).unwrap_or(&empty);
+            let namespace_labels = self.namespaces.get(&namespace).unwrap_or(&empty);
             judge(
-                residency,
+                self.residency,
                 kind,
                 Some(&namespace),
                 metadata.name.as_deref().unwrap_or_default(),
                 &metadata.labels.unwrap_or_default(),
                 Some(namespace_labels),
-                &mut offenders,
+                offenders,
             );
-        }
+        })
+        .await
     }
-    Ok(report(offenders))
 }
 
 fn judge(
