@@ -6,6 +6,7 @@ SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 CARGO ?= cargo
 HARNESS := e2e/scripts/build-harness.sh
+TEST_TOOLS := e2e/scripts/build-tools.sh
 
 BENCH_TENANTS ?= 500
 
@@ -13,10 +14,10 @@ BENCH_TENANTS ?= 500
 # target/; export CARGO_INCREMENTAL=1 to keep them while iterating.
 export CARGO_INCREMENTAL ?= 0
 
-.PHONY: test demo tools harness crds policies bench
+.PHONY: test demo tools harness test-tools crds chart policies prometheus-rules bench
 
 ## test: format check, clippy with -D warnings, then every unit, integration and e2e test
-test: tools harness
+test: tools harness test-tools
 	@echo "==> cargo fmt --check"
 	$(CARGO) fmt --all --check
 	@echo "==> buf lint (proto/)"
@@ -25,7 +26,7 @@ test: tools harness
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	@echo "==> cargo test (unit, integration and e2e against real control planes)"
 	mkdir -p target
-	SOBERANA_HARNESS_BIN="$$($(HARNESS))" $(CARGO) test --workspace --locked 2>&1 | tee target/test-output.log
+	SOBERANA_HARNESS_BIN="$$($(HARNESS))" SOBERANA_TOOLS_BIN="$$($(TEST_TOOLS))" $(CARGO) test --workspace --locked 2>&1 | tee target/test-output.log
 	@awk '/^test result:/ { for (i = 2; i <= NF; i++) { if ($$i ~ /^passed/) passed += $$(i-1); if ($$i ~ /^failed/) failed += $$(i-1) } } \
 	  END { printf "tests: %d passed, %d failed\n", passed, failed }' target/test-output.log
 
@@ -42,9 +43,19 @@ tools:
 harness:
 	@$(HARNESS) >/dev/null
 
-## crds: regenerate crds/ from the Rust types in core/src/resources
+## test-tools: build helm, kubeconform, promtool and prometheus from their Go modules (chart and SLO tests)
+test-tools:
+	@$(TEST_TOOLS) >/dev/null
+
+## crds: regenerate crds/ and the chart's CRD templates (charts/soberana/templates/crds/) from the Rust types in core/src/resources
 crds:
 	$(CARGO) run --locked -q -p soberana-operator --bin crdgen
+
+## chart: regenerate the chart's CRDs and the reviewed snapshot of its default rendering (CRDs aside), e2e/tests/snapshots/chart-default.yaml
+chart: crds test-tools
+	mkdir -p e2e/tests/snapshots
+	"$$($(TEST_TOOLS))/helm" template soberana charts/soberana --namespace soberana-system \
+	  --kube-version 1.36.3 --set crds.enabled=false > e2e/tests/snapshots/chart-default.yaml
 
 ## policies: regenerate the reviewed snapshots: each example site's compiled admission policies, and `evaluate -o json` over examples/
 policies:
@@ -54,6 +65,11 @@ policies:
 	  target/debug/soberana policies --site "$$site" -f examples/ > "cli/tests/snapshots/residency-$$site.yaml"; \
 	done
 	target/debug/soberana evaluate -o json -f examples/ > cli/tests/snapshots/evaluate-examples.json || [ $$? -eq 1 ]
+
+## prometheus-rules: regenerate the chart's PrometheusRule rules (the API's SLOs and the Soberana-wide alerts, which need no objects)
+prometheus-rules:
+	mkdir -p charts/soberana/files
+	$(CARGO) run --locked -q -p soberana-cli --bin soberana -- slo rules --only platform > charts/soberana/files/prometheus-rules.yaml
 
 ## bench: engine vs Rego, what-if vs re-evaluating everything, operator vs a plain write loop, API Evaluate vs a bare tonic server; figures go in BENCHMARKS.md
 bench: harness

@@ -12,6 +12,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .collect();
     files.sort();
+    // The directory too: a new .proto file must regenerate the code.
+    println!("cargo:rerun-if-changed={}", directory.display());
     for file in &files {
         println!("cargo:rerun-if-changed={}", file.display());
     }

@@ -32,7 +32,7 @@ use soberana_api::server::transport_policy::Plaintext;
 use soberana_e2e::ControlPlane;
 use soberana_e2e::agency_access::agency_token;
 use soberana_e2e::etcd_server::EtcdServer;
-use soberana_e2e::soberana_install::service_account_token;
+use soberana_e2e::soberana_install::{API_RBAC, service_account_token};
 use soberana_e2e::soberana_manifests::{apply_directory, examples_directory, install_crds};
 use soberana_proto::v1 as proto;
 use soberana_store::etcd::EtcdStore;
@@ -242,14 +242,14 @@ async fn main() -> Result<()> {
     let etcd = EtcdServer::start().await?;
     let store =
         EtcdStore::connect(&[etcd.endpoint()], "/soberana/", &EtcdSecurity::default()).await?;
-    let api_token =
-        service_account_token(cluster, "api-management-cluster.yaml", "soberana-api").await?;
+    let api_token = service_account_token(cluster, API_RBAC, "soberana-api").await?;
     let api_client = cluster.client_with_token(&api_token).await?;
     let api_port = free_port()?;
     let certificate = ServerCertificate::generate()?;
     let settings = Settings {
         address: format!("127.0.0.1:{api_port}").parse()?,
         metrics_address: format!("127.0.0.1:{}", free_port()?).parse()?,
+        health_address: None,
         tls: TlsFiles {
             certificate: Some(certificate.directory.join("server.pem")),
             key: Some(certificate.directory.join("server-key.pem")),

@@ -35,7 +35,7 @@ use soberana_core::ledger::{LedgerRecord, RecordKind, verify};
 use soberana_e2e::agency_access::{API_AUDIENCE, agency_token, policy_author_token};
 use soberana_e2e::etcd_server::EtcdServer;
 use soberana_e2e::operator_process::sum_samples;
-use soberana_e2e::soberana_install::{service_account_token, token_kubeconfig};
+use soberana_e2e::soberana_install::{API_RBAC, service_account_token, token_kubeconfig};
 use soberana_e2e::soberana_manifests::{examples_directory, install_crds, yaml_documents};
 use soberana_e2e::state_data_centre::apply;
 use soberana_e2e::{ControlPlane, Suite, wait_until};
@@ -49,6 +49,10 @@ use tonic_types::StatusExt;
 fn main() -> ExitCode {
     Suite::new(&["mgmt"])
         .test("agencies_act_only_in_their_own_tenant", own_tenant_only)
+        .test(
+            "agencies_list_only_their_own_agreements",
+            own_agreements_only,
+        )
         .test(
             "a_retry_with_the_same_request_id_does_nothing_twice",
             idempotent_retry,
@@ -173,6 +177,7 @@ async fn start_with(
     let mut settings = Settings {
         address: format!("127.0.0.1:{port}").parse()?,
         metrics_address: format!("127.0.0.1:{metrics_port}").parse()?,
+        health_address: None,
         tls: TlsFiles::default(),
         plaintext: Plaintext::Loopback,
         token_audience: DEFAULT_TOKEN_AUDIENCE.to_owned(),
@@ -182,10 +187,9 @@ async fn start_with(
         checkpoints: None,
     };
     adjust(&mut settings);
-    // The API runs as its own ServiceAccount under charts/rbac/api-management-cluster.yaml.
+    // The API runs as its own ServiceAccount under the chart's RBAC (charts/soberana/files/rbac/api.yaml).
     let cluster = plane.cluster("mgmt")?;
-    let api_token =
-        service_account_token(cluster, "api-management-cluster.yaml", "soberana-api").await?;
+    let api_token = service_account_token(cluster, API_RBAC, "soberana-api").await?;
     let api_client = cluster.client_with_token(&api_token).await?;
     let server = tokio::spawn(async move {
         let _ = serve(
@@ -1818,5 +1822,105 @@ async fn what_if_live(plane: Arc<ControlPlane>) -> Result<()> {
             .delete(name, &kube::api::DeleteParams::default())
             .await?;
     }
+    Ok(())
+}
+
+/// An agreement between `provider` and `consumer` (the API lists them whatever the operator
+/// would judge).
+fn exchange(name: &str, provider: &str, consumer: &str) -> Value {
+    json!({
+        "apiVersion": "soberana.io/v1alpha1", "kind": "DataExchange", "metadata": {"name": name},
+        "spec": {
+            "provider": {"tenant": provider, "environment": "prod", "workload": "registry", "ports": [{"port": 8443}]},
+            "consumer": {"tenant": consumer, "environments": ["prod"]},
+            "classification": "confidential", "purpose": "identity checks", "legalBasis": "Ley 1",
+            "validity": {"notAfter": "2030-01-01T00:00:00Z"},
+        }
+    })
+}
+
+async fn own_agreements_only(plane: Arc<ControlPlane>) -> Result<()> {
+    let api = start(&plane).await?;
+    let admin = plane.cluster("mgmt")?.client().await?;
+    apply(&admin, &exchange("a-with-z", "agency-a", "agency-z")).await?;
+    apply(&admin, &exchange("a-to-b", "agency-a", "agency-b")).await?;
+    let mut exchanges =
+        proto::exchange_service_client::ExchangeServiceClient::new(api.channel.clone());
+    let list = |tenant: &str, token: &str| {
+        with_token(
+            proto::ListExchangesRequest {
+                tenant: tenant.to_owned(),
+            },
+            token,
+        )
+    };
+    let names = |response: proto::ListExchangesResponse| -> Vec<String> {
+        response
+            .exchanges
+            .into_iter()
+            .map(|exchange| exchange.name)
+            .collect()
+    };
+    let own = exchanges
+        .list_exchanges(list("agency-a", &api.agency_a))
+        .await?
+        .into_inner();
+    ensure!(names(own.clone()) == ["a-to-b", "a-with-z"], "{own:?}");
+    let first = &own.exchanges[0];
+    ensure!(
+        first.provider_tenant == "agency-a"
+            && first.consumer_tenant == "agency-b"
+            && first.ports == ["8443/TCP"]
+            && first.state() == proto::ExchangeState::Unspecified,
+        "{first:?}"
+    );
+    // B sees the agreement it is party to, and nothing of A's other agreements.
+    let consumer = exchanges
+        .list_exchanges(list("agency-b", &api.agency_b))
+        .await?
+        .into_inner();
+    ensure!(names(consumer) == ["a-to-b"]);
+    for tenant in ["agency-a", "agency-z", "no-such-tenant"] {
+        let refused = exchanges
+            .list_exchanges(list(tenant, &api.agency_b))
+            .await
+            .unwrap_err();
+        ensure!(
+            refused.code() == Code::PermissionDenied,
+            "{tenant}: {refused:?}"
+        );
+    }
+    // The same through the CLI: the rows of the offline command, and the refusal in its words.
+    let (code, text, stderr) = soberana(
+        &api,
+        &api.agency_b,
+        &["exchanges", "--tenant", "agency-b", "-o", "json"],
+    )
+    .await?;
+    ensure!(code == 0, "exchanges: {stderr}");
+    let rows: Value = serde_json::from_str(&text)?;
+    ensure!(
+        rows[0]["name"] == "a-to-b"
+            && rows[0]["provider"] == "agency-a/prod/registry"
+            && rows[0]["consumer"] == "agency-b (prod)"
+            && rows[0]["state"] == "-"
+            && rows.as_array().map(Vec::len) == Some(1),
+        "{rows}"
+    );
+    let (code, _, stderr) =
+        soberana(&api, &api.agency_b, &["exchanges", "--tenant", "agency-a"]).await?;
+    ensure!(
+        code == 1 && stderr.contains("may not list workloads.soberana.io in namespace agna-prod"),
+        "{code}: {stderr}"
+    );
+    let malformed = exchanges
+        .list_exchanges(list("", &api.agency_a))
+        .await
+        .unwrap_err();
+    ensure!(
+        malformed.code() == Code::InvalidArgument
+            && malformed.message().contains("tenant: is required"),
+        "{malformed:?}"
+    );
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! The API over TLS (rustls), and with client certificates required (mutual TLS): a client that
 //! trusts the CA reaches grpc.health.v1; one without the client certificate, or speaking plain
-//! HTTP/2, is turned away at the handshake.
+//! HTTP/2, is turned away at the handshake; the separate health address answers plaintext probes.
 
 #![allow(clippy::unwrap_used, reason = "a test panics to report a failure")]
 
@@ -65,7 +65,12 @@ fn unreachable_kube() -> kube::Client {
     kube::Client::try_from(config).unwrap()
 }
 
-async fn start(directory: &Path, client_ca: bool, ca: &CertifiedIssuer<'static, KeyPair>) -> u16 {
+/// Starts the API over TLS; returns its gRPC port and the port of its plaintext health service.
+async fn start(
+    directory: &Path,
+    client_ca: bool,
+    ca: &CertifiedIssuer<'static, KeyPair>,
+) -> (u16, u16) {
     let server = issue(
         ca,
         &["localhost", "127.0.0.1"],
@@ -75,9 +80,11 @@ async fn start(directory: &Path, client_ca: bool, ca: &CertifiedIssuer<'static, 
     std::fs::write(directory.join("server-key.pem"), &server.key).unwrap();
     std::fs::write(directory.join("ca.pem"), ca.pem()).unwrap();
     let port = port();
+    let health_port = self::port();
     let settings = Settings {
         address: format!("127.0.0.1:{port}").parse().unwrap(),
         metrics_address: format!("127.0.0.1:{}", self::port()).parse().unwrap(),
+        health_address: Some(format!("127.0.0.1:{health_port}").parse().unwrap()),
         tls: TlsFiles {
             certificate: Some(directory.join("server.pem")),
             key: Some(directory.join("server-key.pem")),
@@ -109,7 +116,7 @@ async fn start(directory: &Path, client_ca: bool, ca: &CertifiedIssuer<'static, 
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    port
+    (port, health_port)
 }
 
 async fn health(channel: Channel) -> Result<i32, tonic::Status> {
@@ -148,7 +155,7 @@ async fn tls_and_mutual_tls() {
     };
 
     // TLS: the CA is enough.
-    let tls_port = start(directory.path(), false, &ca).await;
+    let (tls_port, _) = start(directory.path(), false, &ca).await;
     let channel = connect(tls_port, Some(trusted())).await.unwrap();
     let not_serving = tonic_health::pb::health_check_response::ServingStatus::NotServing as i32;
     assert_eq!(health(channel).await.unwrap(), not_serving);
@@ -160,7 +167,7 @@ async fn tls_and_mutual_tls() {
 
     // mTLS: without a client certificate the call fails; with one signed by the CA it works.
     let mutual = tempfile::tempdir().unwrap();
-    let mtls_port = start(mutual.path(), true, &ca).await;
+    let (mtls_port, _) = start(mutual.path(), true, &ca).await;
     let anonymous = match connect(mtls_port, Some(trusted())).await {
         Ok(channel) => health(channel).await.is_err(),
         Err(_) => true,
@@ -175,6 +182,39 @@ async fn tls_and_mutual_tls() {
     assert_eq!(health(channel).await.unwrap(), not_serving);
 }
 
+/// The kubelet's gRPC probes speak neither TLS nor client certificates: the health address answers
+/// them in plaintext, even when the API requires mutual TLS, and serves nothing but health.
+#[tokio::test]
+async fn the_health_address_answers_plaintext_probes_and_nothing_else() {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+
+    let directory = tempfile::tempdir().unwrap();
+    let (_, health_port) = start(directory.path(), true, &authority()).await;
+    let mut channel = connect(health_port, None).await;
+    for _ in 0..50 {
+        if channel.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        channel = connect(health_port, None).await;
+    }
+    let channel = channel.expect("the health address listens");
+    let not_serving = tonic_health::pb::health_check_response::ServingStatus::NotServing as i32;
+    assert_eq!(health(channel.clone()).await.unwrap(), not_serving);
+
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let refused = ServerReflectionClient::new(channel)
+        .server_reflection_info(tokio_stream::iter(vec![request]))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unimplemented, "{refused:?}");
+}
+
 /// Without TLS the API refuses to start unless plaintext is asked for, and then only on loopback.
 #[tokio::test]
 async fn plaintext_is_refused_unless_asked_for_and_on_loopback() {
@@ -182,6 +222,7 @@ async fn plaintext_is_refused_unless_asked_for_and_on_loopback() {
         let settings = Settings {
             address: address.parse().unwrap(),
             metrics_address: format!("127.0.0.1:{}", port()).parse().unwrap(),
+            health_address: None,
             tls: TlsFiles::default(),
             plaintext,
             token_audience: DEFAULT_TOKEN_AUDIENCE.to_owned(),
@@ -227,6 +268,7 @@ async fn reflection_can_be_turned_off() {
         let settings = Settings {
             address: format!("127.0.0.1:{port}").parse().unwrap(),
             metrics_address: format!("127.0.0.1:{}", self::port()).parse().unwrap(),
+            health_address: None,
             tls: TlsFiles::default(),
             plaintext: Plaintext::Loopback,
             token_audience: DEFAULT_TOKEN_AUDIENCE.to_owned(),

@@ -3,5 +3,7 @@
 //! Depends on `core` (the one definition of every rule), `proto` (the API's contract) and `store`
 //! (reading ledger checkpoint files) only: never on the API server or the operator.
 
+pub mod agreements;
 pub mod offline;
 pub mod remote;
+pub mod sla;

@@ -12,11 +12,13 @@ use clap::{Parser, Subcommand, ValueEnum};
 use soberana_cli::offline::evaluate::{Evaluated, evaluate_all};
 use soberana_cli::offline::manifests::{InputError, load};
 use soberana_cli::offline::report::{decisions_table, explanation, unplaceable_summary};
+use soberana_cli::offline::slo_rules::{SloRulesArgs, slo_rules};
 use soberana_cli::offline::what_if::what_if_files;
 use soberana_cli::offline::what_if_report::impact_table;
 use soberana_cli::remote::commands::{self as remote, Failure, Format as RemoteFormat};
 use soberana_cli::remote::connection::Connection;
 use soberana_cli::remote::what_if::what_if as what_if_remote;
+use soberana_cli::sla::{SlaReportArgs, sla_report};
 use soberana_core::placement::what_if::Impact;
 use soberana_core::placement::{Decision, Outcome};
 use soberana_core::residency::admission_policies::DEFAULT_SOBERANA_IDENTITY;
@@ -131,6 +133,24 @@ enum Command {
         #[arg(short = 'o', long, value_enum, default_value_t = RemoteFormat::Table)]
         output: RemoteFormat,
     },
+    /// Interoperability agreements (DataExchanges) and where each stands: offline from files
+    /// with -f (each Workload placed by the engine, each agreement judged as the operator
+    /// would), or live through the API for one --tenant (which needs `list workloads` in that
+    /// tenant's namespace). Exit 0, or 1 when an agreement is Refused, 2 on bad input.
+    Exchanges {
+        /// YAML files or directories with the estate and its DataExchanges; without it, the API
+        /// is asked.
+        #[arg(short = 'f', long = "filename", num_args = 1..)]
+        files: Vec<PathBuf>,
+        /// Only the agreements naming this tenant as provider or consumer (required live).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Judge offline as at this time (RFC 3339) instead of now, e.g. to see what expires.
+        #[arg(long)]
+        at: Option<String>,
+        #[arg(short = 'o', long, value_enum, default_value_t = Format::Table)]
+        output: Format,
+    },
     /// The tenants.
     Tenants {
         #[arg(short = 'o', long, value_enum, default_value_t = RemoteFormat::Table)]
@@ -155,6 +175,31 @@ enum Command {
         #[arg(long, default_value = DEFAULT_SOBERANA_IDENTITY)]
         soberana_identity: String,
     },
+    /// Availability objectives as Prometheus rules: `slo rules`.
+    Slo {
+        #[command(subcommand)]
+        action: SloAction,
+    },
+    /// Service level reports from Prometheus: `sla report`.
+    Sla {
+        #[command(subcommand)]
+        action: SlaAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SloAction {
+    /// Print the Prometheus rule file (recording rules, multi-window burn-rate alerts and
+    /// Soberana's own alerts) for the objectives in the given files, offline.
+    Rules(Box<SloRulesArgs>),
+}
+
+#[derive(Debug, Subcommand)]
+enum SlaAction {
+    /// Availability per site and per tenant workload over a window, against its target, with
+    /// the error budget spent and left, read from Prometheus. Exit 1 when Prometheus cannot
+    /// answer or has no Soberana series in the window.
+    Report(Box<SlaReportArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -220,6 +265,21 @@ fn main() -> ExitCode {
             proposed,
             output,
         } if !files.is_empty() => run_what_if(&files, &proposed, output),
+        Command::Exchanges {
+            files,
+            tenant,
+            at,
+            output,
+        } if !files.is_empty() => run_exchanges(&files, tenant.as_deref(), at.as_deref(), output),
+        Command::Slo {
+            action: SloAction::Rules(args),
+        } => slo_rules(&args).map(|text| {
+            print(&text);
+            0
+        }),
+        Command::Sla {
+            action: SlaAction::Report(args),
+        } => return sla_report(&args),
         Command::Audit {
             action:
                 AuditAction::Keygen {
@@ -315,6 +375,9 @@ fn run_remote(command: Command, connection: &Connection) -> ExitCode {
             } => remote::cancel(connection, &name, request_id, output).await,
             Command::Sites { output } => remote::sites(connection, output).await,
             Command::Tenants { output } => remote::tenants(connection, output).await,
+            Command::Exchanges { tenant, output, .. } => {
+                exchanges_remote(connection, tenant, output).await
+            }
             Command::Audit {
                 action: AuditAction::List { output },
             } => remote::audit_list(connection, output).await,
@@ -340,17 +403,13 @@ fn run_remote(command: Command, connection: &Connection) -> ExitCode {
             Command::WhatIf {
                 proposed, output, ..
             } => match what_if_remote(connection, &proposed).await {
-                Ok(impact) => print_impact(&impact, output).map_err(|errors| Failure {
-                    message: errors
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                    code: BAD_INPUT,
-                }),
+                Ok(impact) => {
+                    print_impact(&impact, output).map_err(|errors| input_failure(&errors))
+                }
                 Err(failure) => Err(failure),
             },
-            Command::Evaluate { .. } | Command::Explain { .. } | Command::Policies { .. } => Ok(0),
+            // The offline commands (evaluate, explain, policies, slo, sla) never come here.
+            _ => Ok(0),
         }
     });
     match outcome {
@@ -359,6 +418,67 @@ fn run_remote(command: Command, connection: &Connection) -> ExitCode {
             eprintln!("error: {}", failure.message);
             ExitCode::from(failure.code)
         }
+    }
+}
+
+fn run_exchanges(
+    files: &[PathBuf],
+    tenant: Option<&str>,
+    at: Option<&str>,
+    output: Format,
+) -> Result<u8, Vec<InputError>> {
+    let now = match at {
+        None => k8s_openapi::jiff::Timestamp::now(),
+        Some(text) => text.parse().map_err(|error| {
+            vec![InputError::new(
+                None,
+                format!("--at {text:?} is not an RFC 3339 time: {error}"),
+            )]
+        })?,
+    };
+    let rows = soberana_cli::offline::exchanges::judge_all(&load(files)?, tenant, now)?;
+    match output {
+        Format::Table => print(&soberana_cli::agreements::table(&rows)),
+        Format::Json => print(&to_json(&rows)?),
+        Format::Yaml => print(&to_yaml(&rows)?),
+    }
+    Ok(refusal_code(&rows))
+}
+
+/// Exit 1 when an agreement is refused, for CI gates.
+fn refusal_code(rows: &[soberana_cli::agreements::AgreementRow]) -> u8 {
+    u8::from(rows.iter().any(|row| row.state == "Refused"))
+}
+
+async fn exchanges_remote(
+    connection: &Connection,
+    tenant: Option<String>,
+    output: Format,
+) -> Result<u8, Failure> {
+    let Some(tenant) = tenant else {
+        return Err(Failure {
+            message: "exchanges without -f asks the API for one tenant's agreements: pass --tenant <name>".to_owned(),
+            code: BAD_INPUT,
+        });
+    };
+    let rows = soberana_cli::remote::exchanges::list(connection, &tenant).await?;
+    let text = match output {
+        Format::Table => soberana_cli::agreements::table(&rows),
+        Format::Json => to_json(&rows).map_err(|errors| input_failure(&errors))?,
+        Format::Yaml => to_yaml(&rows).map_err(|errors| input_failure(&errors))?,
+    };
+    print(&text);
+    Ok(refusal_code(&rows))
+}
+
+fn input_failure(errors: &[InputError]) -> Failure {
+    Failure {
+        message: errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n"),
+        code: BAD_INPUT,
     }
 }
 

@@ -9,9 +9,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 kube_module="$here/go/kubernetes"
 etcd_module="$here/go/etcd"
 
-module_version() { # module_version <go.mod dir> <module path>
-  (cd "$1" && GOFLAGS=-mod=mod GOTOOLCHAIN=local go list -m -f '{{.Version}}' "$2")
-}
+tag=build-harness
+source "$here/scripts/lib/go-build.sh"
 
 command -v go >/dev/null || { echo "build-harness: 'go' is not on PATH; install Go >= 1.26 (used only to build the harness binaries)" >&2; exit 1; }
 
@@ -42,23 +41,6 @@ export CGO_ENABLED=0 GOTOOLCHAIN=local
 staging="$(mktemp -d "$cache_root/staging.XXXXXX")"
 trap 'rm -rf "$staging"' EXIT
 
-# build <module dir> <label> <go build args...>: runs `go build -v` and reports progress every 50 packages.
-build() {
-  local module="$1" label="$2"; shift 2
-  echo "build-harness: building $label (cold: about 5–10 minutes on 2 cores; later runs reuse the Go caches)" >&2
-  local compiled=0 line last=""
-  while IFS= read -r line; do
-    last="$line"
-    case "$line" in
-      "exit-status "*) ;;
-      "go: "*|"#"*|*.go:[0-9]*) echo "$line" >&2 ;;
-      *) compiled=$((compiled + 1))
-         (( compiled % 50 == 0 )) && echo "build-harness:   $label: $compiled packages compiled ($((SECONDS - started))s elapsed)" >&2 ;;
-    esac
-  done < <(cd "$module" && go build -v -trimpath "$@" 2>&1; echo "exit-status $?")
-  [[ "$last" == "exit-status 0" ]] || { echo "build-harness: building $label failed (go build $last)" >&2; exit 1; }
-}
-
 git_minor="$(echo "$kube_version" | cut -d. -f2)"
 build_date="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 kube_ldflags=""
@@ -68,8 +50,8 @@ for package in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 done
 
 started=$SECONDS
-build "$etcd_module" "etcd $etcd_version" -o "$staging/etcd" ./cmd/etcd
-build "$kube_module" "kube-apiserver, kube-controller-manager and kubectl $kube_version" -ldflags "-s -w $kube_ldflags" -o "$staging/" ./cmd/kube-apiserver ./cmd/kube-controller-manager ./cmd/kubectl
+go_build "$etcd_module" "etcd $etcd_version" -o "$staging/etcd" ./cmd/etcd
+go_build "$kube_module" "kube-apiserver, kube-controller-manager and kubectl $kube_version" -ldflags "-s -w $kube_ldflags" -o "$staging/" ./cmd/kube-apiserver ./cmd/kube-controller-manager ./cmd/kubectl
 
 mkdir -p "$(dirname "$bin_dir")"
 rm -rf "$bin_dir"

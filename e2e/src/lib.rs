@@ -12,12 +12,16 @@ pub use harness::binaries::{BINARY_DIR_ENV, HarnessBinaries, pinned_kubernetes_v
 pub use harness::cluster::Cluster;
 pub use harness::component::Component;
 pub use harness::control_plane::ControlPlane;
+pub use harness::ports::free_loopback_port;
 pub use harness::run_directory::KEEP_FILES_ENV;
 pub use harness::suite::Suite;
+pub use harness::test_tools::{TOOLS_DIR_ENV, test_tool};
 pub use harness::wait::{Fatal, wait_until};
 
 // The modules other crates' tests and `soberana-demo` name, at the crate root: one path each.
-pub use demo::{api_showcase, convergence_report, residency_showcase, workload_showcase};
+pub use demo::{
+    api_showcase, convergence_report, exchange_showcase, residency_showcase, workload_showcase,
+};
 pub use harness::etcd_server;
 pub use install::{
     agency_access, operator_process, soberana_install, soberana_manifests, state_data_centre,

@@ -250,8 +250,8 @@ async fn install_crds(cluster: &Cluster) -> Result<Client> {
     let client = cluster.client().await?;
     let names = soberana_manifests::install_crds(&client).await?;
     ensure!(
-        names.len() == 5,
-        "expected five CRDs in crds/, found {names:?}"
+        names.len() == 6,
+        "expected six CRDs in crds/, found {names:?}"
     );
     Ok(client)
 }

@@ -107,6 +107,18 @@ fn demo_serves_kubectl_on_every_site_until_interrupted() {
                     && line.contains("public-cloud-us")),
         "the demo did not show the workloads' placement:\n{transcript}"
     );
+    // The agreements are judged: the Ministry of Health's, whose tenancy reaches foreign
+    // regions, is refused with those sites named (here only public-cloud-us runs, so the others
+    // wait for their providers' placement).
+    assert!(
+        transcript.contains("Interoperability agreements, judged before any path opens")
+            && transcript
+                .lines()
+                .any(|line| line.contains("registro-civil-padron-para-minsa")
+                    && line.contains("Refused"))
+            && transcript.contains("      site public-cloud-"),
+        "the demo did not show the agreements:\n{transcript}"
+    );
     // The API runs and an agency's tool plans a migration through it with the CLI.
     assert!(
         transcript.contains("plans a migration:")

@@ -1,4 +1,6 @@
-//! The CRD manifests in `crds/`, rendered from the Rust types in `soberana-core`.
+//! The CRD manifests in `crds/`, rendered from the Rust types in `soberana-core`, and the same CRDs
+//! as templates of the Helm chart (`charts/soberana/templates/crds/`), so that `helm upgrade`
+//! updates them (Helm's `crds/` directory is installed once and never upgraded).
 
 use std::path::{Path, PathBuf};
 
@@ -29,8 +31,59 @@ fn render(definition: &CustomResourceDefinition) -> Result<CrdManifest, serde_no
     })
 }
 
+/// Header of every generated chart template.
+const CHART_HEADER: &str = "{{- /* Generated from the Rust types in core/src/resources by `make crds`; do not edit. */}}\n";
+
+/// The chart's values decide whether the CRDs are installed, and whether uninstalling the release
+/// keeps them (and so every Site, Tenant and Workload).
+const CHART_METADATA: &str = "  labels:
+    {{- include \"soberana.labels\" . | nindent 4 }}
+  {{- if .Values.crds.keep }}
+  annotations:
+    helm.sh/resource-policy: keep
+  {{- end }}
+";
+
+/// Renders every CRD as a template of the chart, one file per CRD, named as in `crds/`: the same
+/// YAML behind `crds.enabled`, with the release's labels and `crds.keep`'s annotation.
+pub fn render_chart_crd_templates() -> Result<Vec<CrdManifest>, serde_norway::Error> {
+    custom_resource_definitions()
+        .iter()
+        .map(render_chart_template)
+        .collect()
+}
+
+fn render_chart_template(
+    definition: &CustomResourceDefinition,
+) -> Result<CrdManifest, serde_norway::Error> {
+    let name = definition.metadata.name.clone().unwrap_or_default();
+    let yaml = serde_norway::to_string(definition)?;
+    // Helm would read `{{` in a description or rule as a template action.
+    let yaml = yaml.replace("{{", "{{ \"{{\" }}");
+    let named = format!("metadata:\n  name: {name}\n");
+    let yaml = yaml.replacen(&named, &format!("{named}{CHART_METADATA}"), 1);
+    Ok(CrdManifest {
+        file_name: format!("{name}.yaml"),
+        yaml: format!("{CHART_HEADER}{{{{- if .Values.crds.enabled }}}}\n{yaml}{{{{- end }}}}\n"),
+    })
+}
+
+/// The root of this repository.
+fn repository_root() -> PathBuf {
+    let operator = Path::new(env!("CARGO_MANIFEST_DIR"));
+    operator.parent().unwrap_or(operator).to_owned()
+}
+
 /// The `crds/` directory of this repository.
 pub fn crds_directory() -> PathBuf {
-    let operator = Path::new(env!("CARGO_MANIFEST_DIR"));
-    operator.parent().unwrap_or(operator).join("crds")
+    repository_root().join("crds")
+}
+
+/// The chart's directory of CRD templates.
+pub fn chart_crds_directory() -> PathBuf {
+    repository_root()
+        .join("charts")
+        .join("soberana")
+        .join("templates")
+        .join("crds")
 }

@@ -15,7 +15,7 @@ use soberana_core::resources::site::Site;
 fn the_member_role_may_change_exactly_the_compiled_residency_policies() {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../charts/rbac/member-cluster.yaml"
+        "/../charts/soberana-member/files/member-cluster.yaml"
     );
     let text = std::fs::read_to_string(path).unwrap();
     let role: Value = serde_norway::Deserializer::from_str(&text)
@@ -51,7 +51,7 @@ fn the_member_role_may_change_exactly_the_compiled_residency_policies() {
         .collect();
     assert_eq!(
         named, compiled_names,
-        "charts/rbac/member-cluster.yaml must name exactly the compiled residency policies"
+        "charts/soberana-member/files/member-cluster.yaml must name exactly the compiled residency policies"
     );
     assert!(
         !named.contains("soberana-operator-confinement")

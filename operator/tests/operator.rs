@@ -1,6 +1,6 @@
 //! The operator against real API servers: a management cluster and three member sites (a
 //! state-owned site, a national provider and a foreign public cloud). The operator runs as its
-//! own process under the least-privilege RBAC in `charts/rbac/`.
+//! own process under the least-privilege RBAC of the Helm charts' files.
 
 #![allow(
     clippy::too_many_lines,

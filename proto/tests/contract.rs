@@ -27,6 +27,7 @@ fn the_descriptor_set_names_every_service_and_rpc() {
         [
             "AuditService.ListDecisions",
             "AuditService.WatchDecisions",
+            "ExchangeService.ListExchanges",
             "InventoryService.ListSites",
             "MigrationService.CancelMigration",
             "MigrationService.GetMigration",

@@ -38,6 +38,10 @@ struct Arguments {
         default_value = "0.0.0.0:9090"
     )]
     metrics_address: SocketAddr,
+    /// Address of a plaintext `grpc.health.v1` (and nothing else), for the kubelet's gRPC probes,
+    /// which cannot speak TLS.
+    #[arg(long, env = "SOBERANA_API_HEALTH_ADDRESS")]
+    health_address: Option<SocketAddr>,
     /// etcd endpoints, comma-separated (e.g. https://etcd-0:2379).
     #[arg(
         long,
@@ -192,6 +196,7 @@ async fn run(arguments: Arguments) -> Result<()> {
         Settings {
             address: arguments.address,
             metrics_address: arguments.metrics_address,
+            health_address: arguments.health_address,
             tls: TlsFiles {
                 certificate: arguments.tls_cert,
                 key: arguments.tls_key,

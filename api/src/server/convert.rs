@@ -4,6 +4,7 @@ use kube::ResourceExt;
 use soberana_core::placement::what_if::{ChangeKind, Fate, Impact, Verdict, WorkloadImpact};
 use soberana_core::placement::{Decision, Reason, ReasonCode};
 use soberana_core::resources::capacity::Capacity;
+use soberana_core::resources::data_exchange::{DataExchange, ExchangePort, ExchangeState};
 use soberana_core::resources::site::Site;
 use soberana_core::resources::sovereignty::SovereigntyTier;
 use soberana_core::resources::tenant::{ProvisioningState, Tenant};
@@ -170,6 +171,62 @@ fn workload_impact(item: WorkloadImpact) -> proto::WorkloadImpact {
     }
 }
 
+fn timestamp(time: &k8s_openapi::jiff::Timestamp) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: time.as_second(),
+        nanos: time.subsec_nanosecond(),
+    }
+}
+
+/// An agreement with where the operator last found it standing.
+pub fn exchange(exchange: &DataExchange) -> proto::Exchange {
+    let spec = &exchange.spec;
+    let status = exchange.status.clone().unwrap_or_default();
+    proto::Exchange {
+        name: exchange.name_any(),
+        provider_tenant: spec.provider.tenant.clone(),
+        provider_environment: spec.provider.environment.clone(),
+        provider_workload: spec.provider.workload.clone(),
+        ports: spec
+            .provider
+            .ports
+            .iter()
+            .map(ExchangePort::label)
+            .collect(),
+        consumer_tenant: spec.consumer.tenant.clone(),
+        consumer_environments: spec.consumer.environments.clone(),
+        consumer_workloads: spec.consumer.workloads.clone(),
+        classification: spec.classification.clone(),
+        purpose: spec.purpose.clone(),
+        legal_basis: spec.legal_basis.clone(),
+        not_before: spec
+            .validity
+            .not_before
+            .as_ref()
+            .map(|time| timestamp(&time.0)),
+        not_after: Some(timestamp(&spec.validity.not_after.0)),
+        state: match status.state {
+            None => proto::ExchangeState::Unspecified,
+            Some(ExchangeState::Pending) => proto::ExchangeState::Pending,
+            Some(ExchangeState::Active) => proto::ExchangeState::Active,
+            Some(ExchangeState::Refused) => proto::ExchangeState::Refused,
+            Some(ExchangeState::Expired) => proto::ExchangeState::Expired,
+            Some(ExchangeState::Revoked) => proto::ExchangeState::Revoked,
+        }
+        .into(),
+        reasons: status.reasons,
+        open_on: status.open_on,
+        cross_site: status
+            .cross_site
+            .into_iter()
+            .map(|path| proto::CrossSitePath {
+                provider_site: path.provider_site,
+                consumer_sites: path.consumer_sites,
+            })
+            .collect(),
+    }
+}
+
 pub fn now() -> prost_types::Timestamp {
     prost_types::Timestamp::from(std::time::SystemTime::now())
 }
@@ -209,12 +266,11 @@ pub fn migration(workload: &Workload) -> proto::Migration {
                 message: entry.message.clone().unwrap_or_default(),
             })
             .collect(),
-        create_time: workload.metadata.creation_timestamp.as_ref().map(|time| {
-            prost_types::Timestamp {
-                seconds: time.0.as_second(),
-                nanos: time.0.subsec_nanosecond(),
-            }
-        }),
+        create_time: workload
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .map(|time| timestamp(&time.0)),
     }
 }
 

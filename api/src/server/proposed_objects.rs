@@ -104,6 +104,11 @@ fn add(read: &mut ProposedObjects, index: usize, object: Object, violations: &mu
             violations.add(format!("documents[{index}].kind"), problem);
             return;
         }
+        Object::DataExchange(_) => {
+            let problem = "a proposal holds Sites, DataClassifications, PlacementRules and Tenants; a DataExchange is an agreement, not placement policy";
+            violations.add(format!("documents[{index}].kind"), problem);
+            return;
+        }
     };
     if let Some(first) = read.document(kind, &name) {
         let problem = format!("{kind} {name} is proposed twice (first in {first})");
@@ -122,7 +127,7 @@ fn add(read: &mut ProposedObjects, index: usize, object: Object, violations: &mu
         Object::DataClassification(it) => proposal.classifications.push(*it),
         Object::PlacementRule(rule) => proposal.rules.push(*rule),
         Object::Tenant(tenant) => proposal.tenants.push(*tenant),
-        Object::Workload(_) => {}
+        Object::Workload(_) | Object::DataExchange(_) => {}
     }
 }
 

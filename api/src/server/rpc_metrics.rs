@@ -13,6 +13,9 @@ pub struct RpcMetrics {
     duration: HistogramVec,
     streams: IntGaugeVec,
     throttled: IntCounterVec,
+    /// `soberana_api_build_info{version}`, 1 from start-up: its absence in Prometheus means no
+    /// API is scraped (request counters appear only with requests).
+    _build_info: IntGaugeVec,
 }
 
 impl RpcMetrics {
@@ -42,6 +45,15 @@ impl RpcMetrics {
                 "Calls refused by a per-caller limit before any work, by reason (concurrency, rate)",
                 &["reason"],
             )?,
+            _build_info: {
+                let info = registry.gauges(
+                    "soberana_api_build_info",
+                    "Always 1; the API's version as a label",
+                    &["version"],
+                )?;
+                info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+                info
+            },
             registry,
         })
     }

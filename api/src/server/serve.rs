@@ -19,6 +19,7 @@ use crate::server::limits::callers::{CallerLimitSettings, CallerLimits};
 use crate::server::limits::layer::CallerLimitLayer;
 use crate::server::rpc_metrics::RpcMetrics;
 use crate::server::services::audit::AuditApi;
+use crate::server::services::exchange::ExchangeApi;
 use crate::server::services::inventory::InventoryApi;
 use crate::server::services::migration::MigrationApi;
 use crate::server::services::placement::PlacementApi;
@@ -72,6 +73,9 @@ impl Default for ReservationLimits {
 pub struct Settings {
     pub address: SocketAddr,
     pub metrics_address: SocketAddr,
+    /// Where to serve `grpc.health.v1` alone in plaintext, for the kubelet's gRPC probes (which
+    /// speak neither TLS nor tokens); it tells only whether the API is serving.
+    pub health_address: Option<SocketAddr>,
     pub tls: TlsFiles,
     /// Whether plaintext is allowed at all, and where (see [`transport_policy`]).
     pub plaintext: Plaintext,
@@ -115,7 +119,7 @@ pub async fn serve(
         streams: crate::server::limits::streams::StreamSlots::new(settings.caller_limits),
     };
     let signer = start_signer(settings.checkpoints, &store, &metrics, &shared).await?;
-    let health = start_health(kube, store).await;
+    let health = start_health(kube, store, settings.health_address).await;
     let reflection = reflection(settings.reflection)?;
     tokio::spawn(serve_metrics(settings.metrics_address, metrics.clone()));
 
@@ -153,6 +157,11 @@ pub async fn serve(
         .add_service(
             proto::tenant_service_server::TenantServiceServer::new(TenantApi(shared.clone()))
                 .max_decoding_message_size(MAX_MESSAGE_BYTES),
+        )
+        .add_service(
+            proto::exchange_service_server::ExchangeServiceServer::new(ExchangeApi(shared.clone()))
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
         )
         .add_service(
             proto::audit_service_server::AuditServiceServer::new(AuditApi(shared))
@@ -233,10 +242,11 @@ async fn start_signer(
 }
 
 /// The `grpc.health.v1` service, NOT_SERVING until the first check finds both dependencies
-/// answering, and kept up to date by a task.
+/// answering, and kept up to date by a task; also served alone on `plaintext_address`, if any.
 async fn start_health(
     kube: kube::Client,
     store: Arc<dyn Store>,
+    plaintext_address: Option<SocketAddr>,
 ) -> tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health> {
     let (reporter, health) = tonic_health::server::health_reporter();
     for service in HEALTH_SERVICES {
@@ -245,6 +255,9 @@ async fn start_health(
             .await;
     }
     tokio::spawn(report_health(reporter, kube, store));
+    if let Some(address) = plaintext_address {
+        tokio::spawn(serve_health(address, health.clone()));
+    }
     health
 }
 
@@ -278,6 +291,18 @@ async fn report_health(
             serving = Some(now);
         }
         tokio::time::sleep(HEALTH_INTERVAL).await;
+    }
+}
+
+/// `grpc.health.v1` alone, in plaintext, on its own address; until the process ends.
+async fn serve_health(
+    address: SocketAddr,
+    health: tonic_health::pb::health_server::HealthServer<
+        impl tonic_health::pb::health_server::Health,
+    >,
+) {
+    if let Err(error) = Server::builder().add_service(health).serve(address).await {
+        tracing::error!(%address, %error, "cannot serve grpc.health.v1");
     }
 }
 

@@ -2,7 +2,7 @@
 //! security teams run it without a cluster.
 
 use kube::ResourceExt;
-use soberana_core::placement::{Decision, Objects, Snapshot, evaluate};
+use soberana_core::placement::{Decision, evaluate};
 
 use crate::offline::manifests::{InputError, Manifests};
 
@@ -16,14 +16,7 @@ pub struct Evaluated {
 
 /// Evaluates every workload in `manifests` (in namespace/name order).
 pub fn evaluate_all(manifests: &Manifests) -> Result<Vec<Evaluated>, Vec<InputError>> {
-    let snapshot = Snapshot::new(Objects {
-        sites: &manifests.sites,
-        classifications: &manifests.classifications,
-        rules: &manifests.rules,
-        tenants: &manifests.tenants,
-        ..Objects::default()
-    })
-    .map_err(|error| vec![InputError::new(None, error.to_string())])?;
+    let snapshot = manifests.snapshot()?;
     let mut workloads: Vec<_> = manifests.workloads.iter().collect();
     workloads.sort_by_key(|(workload, _)| (workload.namespace(), workload.name_any()));
     let mut evaluated = Vec::with_capacity(workloads.len());

@@ -1,5 +1,5 @@
 //! Reading the YAML users `kubectl apply`: files or directories of multi-document YAML holding
-//! Sites, DataClassifications, PlacementRules, Tenants and Workloads. Whatever the API server
+//! Sites, DataClassifications, PlacementRules, Tenants, Workloads and DataExchanges. Whatever the API server
 //! would refuse is refused, and every problem is reported with its file, document number and
 //! field path; nothing panics on bad input.
 
@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use soberana_core::placement::{Objects, Snapshot};
 use soberana_core::resources::data_classification::DataClassification;
+use soberana_core::resources::data_exchange::DataExchange;
 use soberana_core::resources::placement_rule::PlacementRule;
 use soberana_core::resources::site::Site;
 use soberana_core::resources::tenant::Tenant;
@@ -75,11 +77,24 @@ pub struct Manifests {
     pub rules: Vec<PlacementRule>,
     pub tenants: Vec<Tenant>,
     pub workloads: Vec<(Workload, Origin)>,
+    pub exchanges: Vec<DataExchange>,
     /// Where each object was defined, by (kind, namespace, name).
     pub origins: BTreeMap<(String, String, String), Origin>,
 }
 
 impl Manifests {
+    /// The placement engine's snapshot of the policy and tenants read, or why it cannot be built.
+    pub fn snapshot(&self) -> Result<Snapshot, Vec<InputError>> {
+        Snapshot::new(Objects {
+            sites: &self.sites,
+            classifications: &self.classifications,
+            rules: &self.rules,
+            tenants: &self.tenants,
+            ..Objects::default()
+        })
+        .map_err(|error| vec![InputError::new(None, error.to_string())])
+    }
+
     /// Where the object `kind` `name` (cluster-scoped: empty namespace) was defined.
     pub fn origin(&self, kind: &str, namespace: &str, name: &str) -> Option<&Origin> {
         self.origins
@@ -194,7 +209,7 @@ fn identify<'a>(value: &'a Value, validation: &'a CrdValidation) -> Result<Ident
         .and_then(Value::as_str)
         .ok_or("apiVersion: missing")?;
     let kind_validation = validation.kind(kind).ok_or_else(|| {
-        format!("kind: unknown kind {kind:?}; expected one of Site, DataClassification, PlacementRule, Tenant, Workload")
+        format!("kind: unknown kind {kind:?}; expected one of Site, DataClassification, PlacementRule, Tenant, Workload, DataExchange")
     })?;
     if api_version != API_VERSION {
         return Err(format!(
@@ -271,6 +286,7 @@ fn store(
         "DataClassification" => manifests.classifications.push(typed(created, label)?),
         "PlacementRule" => manifests.rules.push(typed(created, label)?),
         "Tenant" => manifests.tenants.push(typed(created, label)?),
+        "DataExchange" => manifests.exchanges.push(typed(created, label)?),
         _ => {
             if namespace.is_empty() {
                 return Err(format!(

@@ -4,6 +4,7 @@
 pub mod cel_rules;
 pub mod crd_validation;
 pub mod evaluate;
+pub mod exchanges;
 pub mod field_error;
 pub mod list_maps;
 pub mod manifests;
@@ -13,5 +14,6 @@ pub mod report;
 pub mod schema_formats;
 pub mod schema_validation;
 pub mod server_view;
+pub mod slo_rules;
 pub mod what_if;
 pub mod what_if_report;

@@ -2,7 +2,8 @@
 //! a dangling name is an input error with the referring object's file and field.
 
 use soberana_core::resources::references::{
-    Defined, Reference, rule_references, tenant_references, workload_references,
+    Defined, Reference, exchange_references, rule_references, tenant_references,
+    workload_references,
 };
 
 use crate::offline::manifests::{InputError, Manifests};
@@ -19,6 +20,7 @@ pub fn dangling_references(manifests: &Manifests) -> Vec<InputError> {
         .iter()
         .flat_map(tenant_references)
         .chain(manifests.rules.iter().flat_map(rule_references))
+        .chain(manifests.exchanges.iter().flat_map(exchange_references))
         .chain(
             manifests
                 .workloads

@@ -89,15 +89,19 @@ fn value_type(value: &Value) -> (&'static str, &'static str) {
 }
 
 /// kube-openapi's type validator: a value of the wrong type, or `null` where not nullable.
+/// The format the API server applies to values of `schema` (of type `expected`): the declared
+/// one when it knows it for that type, else none.
+fn schema_format<'a>(schema: &'a Value, expected: &str) -> &'a str {
+    let declared = schema
+        .get("format")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    effective_format(expected, declared)
+}
+
 fn type_error(schema: &Value, value: &Value, path: &str) -> Option<FieldError> {
     let expected = schema_type(schema);
-    let format = effective_format(
-        expected,
-        schema
-            .get("format")
-            .and_then(Value::as_str)
-            .unwrap_or_default(),
-    );
+    let format = schema_format(schema, expected);
     if expected.is_empty() && format.is_empty() {
         return None;
     }
@@ -180,13 +184,7 @@ fn format_error(schema: &Value, text: &str, path: &str) -> Option<FieldError> {
 /// The range of the schema's `format`, then `minimum` and `maximum`.
 fn number_errors(schema: &Value, value: &Value, path: &str) -> Vec<FieldError> {
     let expected = schema_type(schema);
-    let format = effective_format(
-        expected,
-        schema
-            .get("format")
-            .and_then(Value::as_str)
-            .unwrap_or_default(),
-    );
+    let format = schema_format(schema, expected);
     let mut errors = Vec::new();
     if let Some(detail) = range_error(value, expected, format, path) {
         errors.push(FieldError {

@@ -82,6 +82,7 @@ fn overlaid(estate: &Manifests, proposal: &Manifests) -> Manifests {
         rules: overlay(&estate.rules, &proposal.rules),
         tenants: overlay(&estate.tenants, &proposal.tenants),
         workloads: Vec::new(),
+        exchanges: Vec::new(),
         origins,
     }
 }

@@ -487,12 +487,13 @@ pub async fn audit_verify(
         Ok(anchoring) => {
             let of = |kind: RecordKind| chain.iter().filter(|record| record.kind == kind).count();
             println!(
-                "The ledger holds: {} records, every link verified ({} plans, {} submissions, {} placements, {} cancellations){anchoring}.",
+                "The ledger holds: {} records, every link verified ({} plans, {} submissions, {} placements, {} cancellations, {} agreement changes){anchoring}.",
                 chain.len(),
                 of(RecordKind::Plan),
                 of(RecordKind::Submission),
                 of(RecordKind::Placement),
-                of(RecordKind::Cancellation)
+                of(RecordKind::Cancellation),
+                of(RecordKind::Exchange)
             );
             if checkpoints.is_none() {
                 println!(
@@ -514,6 +515,7 @@ fn ledger_record(record: &proto::LedgerRecord) -> Result<LedgerRecord> {
         proto::RecordKind::Submission => RecordKind::Submission,
         proto::RecordKind::Placement => RecordKind::Placement,
         proto::RecordKind::Cancellation => RecordKind::Cancellation,
+        proto::RecordKind::Exchange => RecordKind::Exchange,
         proto::RecordKind::Unspecified => bail!("record {} has no kind", record.sequence),
     };
     let time = record

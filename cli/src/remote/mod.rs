@@ -3,6 +3,7 @@
 
 pub mod commands;
 pub mod connection;
+pub mod exchanges;
 pub mod output;
 pub mod token;
 pub mod what_if;

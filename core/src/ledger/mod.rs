@@ -19,6 +19,9 @@ pub enum RecordKind {
     Submission,
     Placement,
     Cancellation,
+    /// An interoperability agreement (DataExchange) activated, refused, expired, revoked or
+    /// closed.
+    Exchange,
 }
 
 /// A record before it is chained: what the caller appends.

@@ -16,7 +16,7 @@ pub mod filters;
 pub mod reason;
 pub mod reference;
 pub mod render;
-mod resolve;
+pub(crate) mod resolve;
 pub mod rules;
 pub mod score;
 pub mod site_set;

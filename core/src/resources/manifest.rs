@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::custom_resource_definitions;
 use super::data_classification::DataClassification;
+use super::data_exchange::DataExchange;
 use super::placement_rule::PlacementRule;
 use super::site::Site;
 use super::tenant::Tenant;
@@ -30,6 +31,7 @@ pub enum Object {
     PlacementRule(Box<PlacementRule>),
     Tenant(Box<Tenant>),
     Workload(Box<Workload>),
+    DataExchange(Box<DataExchange>),
 }
 
 /// What is wrong with a document: the field (a path such as `spec.capacity.cpuMillicores`;
@@ -108,7 +110,7 @@ pub fn read_object(value: &Value, schemas: &Schemas) -> Result<Object, ObjectErr
         .and_then(Value::as_str)
         .ok_or_else(|| field(None, "apiVersion", "missing".to_owned()))?;
     let schema = schemas.0.get(kind).ok_or_else(|| {
-        field(None, "kind", format!("unknown kind {kind:?}; expected one of Site, DataClassification, PlacementRule, Tenant, Workload"))
+        field(None, "kind", format!("unknown kind {kind:?}; expected one of Site, DataClassification, PlacementRule, Tenant, Workload, DataExchange"))
     })?;
     if api_version != API_VERSION {
         let problem = format!("{api_version:?} is not {API_VERSION:?}");
@@ -130,6 +132,7 @@ pub fn read_object(value: &Value, schemas: &Schemas) -> Result<Object, ObjectErr
         }
         "PlacementRule" => typed(value, label).map(|rule| Object::PlacementRule(Box::new(rule))),
         "Tenant" => typed(value, label).map(|tenant| Object::Tenant(Box::new(tenant))),
+        "DataExchange" => typed(value, label).map(|it| Object::DataExchange(Box::new(it))),
         _ => {
             let namespace = value.pointer("/metadata/namespace").and_then(Value::as_str);
             if namespace.is_none_or(str::is_empty) {

@@ -9,6 +9,7 @@ pub mod availability;
 pub mod capacity;
 pub mod condition_types;
 pub mod data_classification;
+pub mod data_exchange;
 pub mod jurisdiction;
 pub mod manifest;
 pub mod placement_rule;
@@ -34,6 +35,7 @@ pub fn custom_resource_definitions() -> Vec<CustomResourceDefinition> {
         placement_rule::PlacementRule::crd(),
         tenant::Tenant::crd(),
         workload::Workload::crd(),
+        data_exchange::DataExchange::crd(),
     ]
     .into_iter()
     .map(schema_formats::without_unknown_formats)

@@ -1,6 +1,6 @@
 //! References between objects that must resolve: a Workload's tenant and classification, a
 //! Tenant's ceiling and allowed sites, the sites, tenants and classifications a PlacementRule
-//! names, the sites a Workload names. A dangling name is almost always a typo. Kubernetes cannot
+//! names, the sites a Workload names, the tenants and classification of a DataExchange. A dangling name is almost always a typo. Kubernetes cannot
 //! check them (admission sees one object at a time), so the CLI checks its manifests and the API
 //! the objects it is sent.
 
@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use kube::ResourceExt;
 
 use super::data_classification::DataClassification;
+use super::data_exchange::DataExchange;
 use super::placement_rule::PlacementRule;
 use super::site::Site;
 use super::tenant::Tenant;
@@ -182,4 +183,34 @@ pub fn workload_references(workload: &Workload) -> Vec<Reference<'_>> {
         references.push(reference("spec.migrationSource.site", Target::Site, site));
     }
     references
+}
+
+/// A DataExchange names its two tenants and the classification of the data exchanged.
+pub fn exchange_references(exchange: &DataExchange) -> Vec<Reference<'_>> {
+    let reference = |field: &str, target, wanted| Reference {
+        kind: "DataExchange",
+        namespace: String::new(),
+        name: exchange.name_any(),
+        field: field.to_owned(),
+        target,
+        wanted,
+    };
+    let spec = &exchange.spec;
+    vec![
+        reference(
+            "spec.provider.tenant",
+            Target::Tenant,
+            spec.provider.tenant.as_str(),
+        ),
+        reference(
+            "spec.consumer.tenant",
+            Target::Tenant,
+            spec.consumer.tenant.as_str(),
+        ),
+        reference(
+            "spec.classification",
+            Target::DataClassification,
+            spec.classification.as_str(),
+        ),
+    ]
 }

@@ -21,7 +21,7 @@ use super::ownership::TenantIdentity;
 
 /// The ClusterRole tenant owners are bound to in their namespaces: `admin` without the writes
 /// that would let them dismantle their own fences (NetworkPolicies, quota, limits). Installed on
-/// every member by `charts/rbac/member-cluster.yaml`.
+/// every member by `charts/soberana-member/files/member-cluster.yaml`.
 pub const TENANT_ADMIN_ROLE: &str = "soberana-tenant-admin";
 
 /// Default CPU request and limit given to containers that state none.

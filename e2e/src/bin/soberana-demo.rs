@@ -16,8 +16,8 @@ use soberana_e2e::api_showcase::RunningApi;
 use soberana_e2e::etcd_server::EtcdServer;
 use soberana_e2e::operator_process::{OperatorProcess, OperatorSettings};
 use soberana_e2e::{
-    Cluster, ControlPlane, api_showcase, convergence_report, residency_showcase, soberana_install,
-    soberana_manifests, workload_showcase, workspace_binaries,
+    Cluster, ControlPlane, api_showcase, convergence_report, exchange_showcase, residency_showcase,
+    soberana_install, soberana_manifests, workload_showcase, workspace_binaries,
 };
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -215,6 +215,9 @@ async fn run_soberana(
     for line in workload_showcase::show_placements(&client, Duration::from_secs(60)).await? {
         say!("{line}");
     }
+    for line in exchange_showcase::show_agreements(&client, Duration::from_secs(30)).await? {
+        say!("{line}");
+    }
     let api = start_api(plane, ledger).await?;
     if let Some(site) = &arguments.fail_site {
         workload_showcase::fail_site(plane, &client, site, Duration::from_secs(240), |line| {
@@ -246,11 +249,12 @@ async fn install_examples(client: &kube::Client) -> Result<()> {
     Ok(())
 }
 
-/// Writes the operator's kubeconfig, under its least-privilege RBAC (charts/rbac/) rather than
+/// Writes the operator's kubeconfig, under its least-privilege RBAC (the `soberana` chart's) rather than
 /// as cluster admin; returns its path.
 async fn write_operator_kubeconfig(management: &Cluster) -> Result<PathBuf> {
     let kubeconfig =
-        soberana_install::operator_kubeconfig(management, "management-cluster.yaml").await?;
+        soberana_install::operator_kubeconfig(management, soberana_install::MANAGEMENT_RBAC)
+            .await?;
     let path = management.directory().join("soberana-operator.kubeconfig");
     std::fs::write(&path, kubeconfig).with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
@@ -282,7 +286,7 @@ async fn start_operator(
         .wait_for_readiness("leading", Duration::from_secs(60))
         .await?;
     say!(
-        "soberana-operator is running (least-privilege RBAC from charts/rbac/; log: {}).\nWaiting for sites and tenants to converge:",
+        "soberana-operator is running (least-privilege RBAC from charts/soberana/files/rbac/; log: {}).\nWaiting for sites and tenants to converge:",
         operator.log_file().display()
     );
     Ok(operator)

@@ -15,7 +15,7 @@ use crate::harness::control_plane::ControlPlane;
 use crate::harness::etcd_server::EtcdServer;
 use crate::harness::ports::free_loopback_port;
 use crate::install::agency_access::{agency_token, auditor_token};
-use crate::install::soberana_install::{service_account_token, token_kubeconfig};
+use crate::install::soberana_install::{API_RBAC, service_account_token, token_kubeconfig};
 
 /// The running API; dropping it stops the API and its etcd.
 pub struct RunningApi {
@@ -85,11 +85,10 @@ pub async fn start_and_plan(
     ))
 }
 
-/// A kubeconfig for the API's own ServiceAccount (its RBAC from `charts/rbac/`), so the demo's
+/// A kubeconfig for the API's own ServiceAccount (its RBAC from the `soberana` chart), so the demo's
 /// API reads the cluster with no more rights than a data centre would give it.
 async fn write_api_kubeconfig(cluster: &Cluster) -> Result<PathBuf> {
-    let token =
-        service_account_token(cluster, "api-management-cluster.yaml", "soberana-api").await?;
+    let token = service_account_token(cluster, API_RBAC, "soberana-api").await?;
     let kubeconfig = cluster.directory().join("soberana-api.kubeconfig");
     std::fs::write(
         &kubeconfig,

@@ -13,4 +13,5 @@ pub(crate) mod pki;
 pub(crate) mod ports;
 pub(crate) mod run_directory;
 pub(crate) mod suite;
+pub(crate) mod test_tools;
 pub(crate) mod wait;

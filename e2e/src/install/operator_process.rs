@@ -90,6 +90,11 @@ impl OperatorProcess {
         })
     }
 
+    /// The loopback port of `/metrics`, `/healthz` and `/readyz`, for a Prometheus to scrape.
+    pub fn metrics_port(&self) -> u16 {
+        self.metrics_port
+    }
+
     /// Fetches one endpoint (`/metrics`, `/healthz`, `/readyz`): status code and body.
     pub async fn get(&self, path: &str) -> Result<(u16, String)> {
         let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", self.metrics_port))

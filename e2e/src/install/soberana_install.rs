@@ -1,6 +1,7 @@
 //! Installing Soberana into a harness control plane the way a data-centre operator would: the
-//! operator's least-privilege RBAC from `charts/rbac/` on the management cluster and on every
-//! member site, and one kubeconfig Secret per site authenticating as the member ServiceAccount.
+//! operator's least-privilege RBAC from the Helm charts' files (the same YAML the charts install)
+//! on the management cluster and on every member site, and one kubeconfig Secret per site
+//! authenticating as the member ServiceAccount.
 
 use std::path::{Path, PathBuf};
 
@@ -24,9 +25,16 @@ pub const OPERATOR_SERVICE_ACCOUNT: &str = "soberana-operator";
 /// How long the tokens handed to the operator live: longer than any test or demo.
 const TOKEN_SECONDS: i64 = 48 * 3600;
 
-/// The repository's `charts/rbac/` directory.
-pub fn rbac_directory() -> PathBuf {
-    repository_root().join("charts").join("rbac")
+/// The operator's RBAC on the management cluster: the `soberana` chart's file.
+pub const MANAGEMENT_RBAC: &str = "charts/soberana/files/rbac/operator.yaml";
+/// The API's RBAC on the management cluster: the `soberana` chart's file.
+pub const API_RBAC: &str = "charts/soberana/files/rbac/api.yaml";
+/// The operator's RBAC and confinement on a member: the `soberana-member` chart's file.
+pub const MEMBER_RBAC: &str = "charts/soberana-member/files/member-cluster.yaml";
+
+/// The path of one of the RBAC files above (relative to the repository root).
+pub fn rbac_path(rbac_file: &str) -> PathBuf {
+    repository_root().join(rbac_file)
 }
 
 /// Applies every object of a multi-document YAML file (any kind the server knows).
@@ -58,13 +66,13 @@ fn split_api_version(api_version: &str) -> (&str, &str) {
 }
 
 /// A kubeconfig for `cluster` that authenticates as the operator's ServiceAccount there, after
-/// installing that cluster's RBAC file (`management-cluster.yaml` or `member-cluster.yaml`).
+/// installing that cluster's RBAC file ([`MANAGEMENT_RBAC`] or [`MEMBER_RBAC`]).
 pub async fn operator_kubeconfig(cluster: &Cluster, rbac_file: &str) -> Result<String> {
     let token = service_account_token(cluster, rbac_file, OPERATOR_SERVICE_ACCOUNT).await?;
     Ok(token_kubeconfig(cluster, OPERATOR_SERVICE_ACCOUNT, &token))
 }
 
-/// Installs `rbac_file` from `charts/rbac/` on `cluster` and returns a token for the
+/// Installs `rbac_file` (one of the RBAC files above) on `cluster` and returns a token for the
 /// ServiceAccount `account` in Soberana's namespace that it defines.
 pub async fn service_account_token(
     cluster: &Cluster,
@@ -72,8 +80,16 @@ pub async fn service_account_token(
     account: &str,
 ) -> Result<String> {
     let admin = cluster.client().await?;
-    apply_file(&admin, &rbac_directory().join(rbac_file)).await?;
-    let accounts: Api<ServiceAccount> = Api::namespaced(admin, OPERATOR_NAMESPACE);
+    apply_file(&admin, &rbac_path(rbac_file)).await?;
+    request_token(&admin, OPERATOR_NAMESPACE, account)
+        .await
+        .with_context(|| format!("on {}", cluster.name()))
+}
+
+/// A token (TokenRequest) of the ServiceAccount `namespace/account`, however it was installed
+/// (by these files or by a chart).
+pub async fn request_token(admin: &Client, namespace: &str, account: &str) -> Result<String> {
+    let accounts: Api<ServiceAccount> = Api::namespaced(admin.clone(), namespace);
     let request = TokenRequest {
         spec: Some(TokenRequestSpec {
             expiration_seconds: Some(TOKEN_SECONDS),
@@ -84,7 +100,7 @@ pub async fn service_account_token(
     accounts
         .create_token_request(account, &PostParams::default(), &request)
         .await
-        .with_context(|| format!("requesting a token for {account} on {}", cluster.name()))?
+        .with_context(|| format!("requesting a token for {namespace}/{account}"))?
         .status
         .and_then(|status| status.token)
         .context("a TokenRequest answered without a token")
@@ -113,7 +129,7 @@ pub async fn register_site_credentials(
     site: &str,
     member: &Cluster,
 ) -> Result<(String, String)> {
-    let kubeconfig = operator_kubeconfig(member, "member-cluster.yaml").await?;
+    let kubeconfig = operator_kubeconfig(member, MEMBER_RBAC).await?;
     let name = site_secret_name(site);
     store_kubeconfig(management, &name, &kubeconfig).await?;
     Ok((name, kubeconfig))

@@ -11,7 +11,9 @@ use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
 
 use crate::harness::control_plane::ControlPlane;
-use crate::install::soberana_install::{operator_kubeconfig, register_site_credentials};
+use crate::install::soberana_install::{
+    MANAGEMENT_RBAC, operator_kubeconfig, register_site_credentials,
+};
 use crate::install::soberana_manifests::{
     FIELD_MANAGER, examples_directory, install_crds, soberana_api, yaml_documents,
 };
@@ -73,7 +75,7 @@ pub async fn install(
     let management_cluster = plane.cluster(management)?;
     let client = management_cluster.client().await?;
     install_crds(&client).await?;
-    let kubeconfig = operator_kubeconfig(management_cluster, "management-cluster.yaml").await?;
+    let kubeconfig = operator_kubeconfig(management_cluster, MANAGEMENT_RBAC).await?;
     let operator_kubeconfig = management_cluster
         .directory()
         .join("soberana-operator.kubeconfig");

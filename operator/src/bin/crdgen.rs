@@ -1,10 +1,16 @@
-//! Writes the CRD manifests into `crds/` (`make crds`), or with `--check` fails when the files
-//! differ from what the Rust types generate.
+//! Writes the CRD manifests into `crds/` and the chart's CRD templates into
+//! `charts/soberana/templates/crds/` (`make crds`), or with `--check` fails when the files differ
+//! from what the Rust types generate.
 
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use soberana_operator::crd_manifests::{crds_directory, render_crd_manifests};
+use std::path::Path;
+
+use soberana_operator::crd_manifests::{
+    CrdManifest, chart_crds_directory, crds_directory, render_chart_crd_templates,
+    render_crd_manifests,
+};
 
 fn main() -> ExitCode {
     match run(std::env::args().any(|argument| argument == "--check")) {
@@ -19,11 +25,19 @@ fn main() -> ExitCode {
 
 /// Returns whether the files are (now) up to date.
 fn run(check_only: bool) -> Result<bool> {
-    let directory = crds_directory();
-    std::fs::create_dir_all(&directory)
+    let manifests = render_crd_manifests().context("rendering CRDs")?;
+    let templates = render_chart_crd_templates().context("rendering the chart's CRDs")?;
+    let crds = write(&crds_directory(), &manifests, check_only)?;
+    let chart = write(&chart_crds_directory(), &templates, check_only)?;
+    Ok(crds && chart)
+}
+
+/// Writes (or checks) `manifests` in `directory`; returns whether they were up to date.
+fn write(directory: &Path, manifests: &[CrdManifest], check_only: bool) -> Result<bool> {
+    std::fs::create_dir_all(directory)
         .with_context(|| format!("creating {}", directory.display()))?;
     let mut up_to_date = true;
-    for manifest in render_crd_manifests().context("rendering CRDs")? {
+    for manifest in manifests {
         let path = directory.join(&manifest.file_name);
         let current = std::fs::read_to_string(&path).unwrap_or_default();
         if current == manifest.yaml {

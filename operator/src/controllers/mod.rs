@@ -1,8 +1,11 @@
-//! Runs the Site and Tenant controllers until shutdown, with each reconcile measured (count by
+//! Runs the Site, Tenant, residency, Workload and DataExchange controllers until shutdown, with each reconcile measured (count by
 //! result, duration, errors by category) and failures retried after a delay fitting their kind.
 
+pub mod exchange;
+mod finalized;
 pub mod residency;
 pub mod site;
+pub mod slo;
 pub mod tenant;
 pub mod workload;
 
@@ -10,13 +13,14 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures::{StreamExt, TryStreamExt};
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{self, ObjectRef, store::Writer};
 use kube::runtime::{Predicate, WatchStreamExt, predicates, watcher};
 use kube::{Api, Resource, ResourceExt};
 use soberana_core::resources::data_classification::DataClassification;
+use soberana_core::resources::data_exchange::DataExchange;
 use soberana_core::resources::placement_rule::PlacementRule;
 use soberana_core::resources::site::Site;
 use soberana_core::resources::tenant::Tenant;
@@ -27,7 +31,8 @@ use crate::runtime::caches::CacheWriters;
 use crate::runtime::context::Context;
 use crate::runtime::error::Error;
 
-/// Runs the Site, Tenant, residency and Workload controllers until `shutdown` turns true;
+/// Runs the Site, Tenant, residency, Workload and DataExchange controllers until `shutdown` turns
+/// true;
 /// in-flight reconciles finish first.
 ///
 /// `writers` fill `context.caches` from watches running in tasks of their own, and the
@@ -43,6 +48,7 @@ pub async fn run(context: Arc<Context>, writers: CacheWriters, shutdown: watch::
         tenants,
         classifications,
         rules,
+        workloads,
         secrets,
     } = writers;
     let client = context.client.clone();
@@ -61,6 +67,11 @@ pub async fn run(context: Arc<Context>, writers: CacheWriters, shutdown: watch::
         fill(
             Api::<PlacementRule>::all(client.clone()),
             rules,
+            shutdown.clone(),
+        ),
+        fill(
+            Api::<Workload>::all(client.clone()),
+            workloads,
             shutdown.clone(),
         ),
         fill(
@@ -90,7 +101,13 @@ pub async fn run(context: Arc<Context>, writers: CacheWriters, shutdown: watch::
             config.clone(),
             until_true(shutdown.clone())
         ),
-        run_workloads(context, config, until_true(shutdown))
+        run_workloads(
+            context.clone(),
+            config.clone(),
+            until_true(shutdown.clone())
+        ),
+        run_exchanges(context.clone(), config, until_true(shutdown.clone())),
+        run_slo(context, until_true(shutdown))
     );
     for cache in caches {
         let _ = cache.await;
@@ -295,19 +312,7 @@ async fn run_workloads(
     let (reader, writer) = reflector::store::<Workload>();
     // Spec changes, deletion and the finalizer (added before the first placement) start a
     // reconcile; the controller's own status writes do not.
-    let workloads = watcher(
-        Api::<Workload>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .reflect(writer)
-    .applied_objects()
-    .predicate_filter(
-        predicates::generation
-            .combine(being_deleted)
-            .combine(predicates::finalizers),
-        Default::default(),
-    );
+    let workloads = finalized_changes(Api::<Workload>::all(client.clone()), writer);
     // Any Site change, status included (a site going down starts the grace period), and spec
     // changes of the policy revisit every workload.
     let sites = watcher(Api::<Site>::all(client.clone()), watcher::Config::default())
@@ -336,6 +341,141 @@ async fn run_workloads(
         )
         .for_each(|_| async {})
         .await;
+}
+
+async fn run_exchanges(
+    context: Arc<Context>,
+    config: kube::runtime::controller::Config,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let client = context.client.clone();
+    let (reader, writer) = reflector::store::<DataExchange>();
+    // Spec changes, deletion and the finalizer start a reconcile; status writes do not.
+    let exchanges = finalized_changes(Api::<DataExchange>::all(client.clone()), writer);
+    // A Workload placed, moved or gone changes where its tenant's agreements open (status
+    // included: placement is in the status); policy and tenancy changes may refuse them. The
+    // stream fills its own store first, so the reconcile it triggers reads the change.
+    let (placements, placements_writer) = reflector::store::<Workload>();
+    let workloads = watcher(
+        Api::<Workload>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .reflect(placements_writer)
+    .touched_objects();
+    let sites = spec_changes(Api::<Site>::all(client.clone()));
+    let classifications = spec_changes(Api::<DataClassification>::all(client.clone()));
+    let tenants = spec_changes(Api::<Tenant>::all(client));
+    let involving = reader.clone();
+    Controller::for_stream(exchanges, reader.clone())
+        .with_config(config)
+        .watches_stream(workloads, move |workload: Workload| {
+            exchange::involving(&involving, &workload.spec.tenant)
+        })
+        .watches_stream(sites, every_object(reader.clone()))
+        .watches_stream(classifications, every_object(reader.clone()))
+        .watches_stream(tenants, every_object(reader))
+        .graceful_shutdown_on(shutdown)
+        .run(
+            move |agreement, context| {
+                let placements = placements.clone();
+                instrumented(
+                    "exchange",
+                    context.clone(),
+                    exchange::reconcile(agreement, context, placements),
+                )
+            },
+            error_policy::<DataExchange>,
+            context,
+        )
+        .for_each(|_| async {})
+        .await;
+}
+
+/// The objects of `api` (kept in `writer`'s store) whose spec, deletion or finalizers changed:
+/// what starts a reconcile of a controller that works behind a finalizer (its own status writes
+/// do not).
+fn finalized_changes<K>(
+    api: Api<K>,
+    writer: Writer<K>,
+) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    watcher(api, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(
+            predicates::generation
+                .combine(being_deleted)
+                .combine(predicates::finalizers),
+            Default::default(),
+        )
+}
+
+/// Regenerates the SLO rules whenever a Site's or DataClassification's spec or any Workload
+/// changes (a burst of changes is one regeneration); a failed apply is retried after a delay
+/// fitting its kind, or at the next change.
+async fn run_slo(context: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 'static) {
+    let client = context.client.clone();
+    // The rules read the store this stream fills, so a change is in the store before the
+    // trigger it causes is seen (the shared cache is filled by another watch, which may lag).
+    let (workloads, writer) = reflector::store::<Workload>();
+    let last = Arc::new(slo::LastApplied::default());
+    let workload_changes = watcher(
+        Api::<Workload>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .reflect(writer)
+    .map(|_| ())
+    .boxed();
+    let site_changes = spec_changes(Api::<Site>::all(client.clone()))
+        .map(|_| ())
+        .boxed();
+    let classification_changes = spec_changes(Api::<DataClassification>::all(client))
+        .map(|_| ())
+        .boxed();
+    let mut triggers =
+        futures::stream::select_all([workload_changes, site_changes, classification_changes])
+            .ready_chunks(1024);
+    let mut retry: Option<std::time::Duration> = None;
+    tokio::pin!(shutdown);
+    loop {
+        let delay = retry;
+        let retry_due = async move {
+            match delay {
+                Some(delay) => tokio::time::sleep(delay).await,
+                None => futures::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = &mut shutdown => return,
+            batch = triggers.next() => if batch.is_none() { return },
+            () = retry_due => {}
+        }
+        // Rules written before every Workload is known would drop their objectives for a
+        // moment. (Waiting here would stall: the store fills only while `triggers` is polled.)
+        if workloads.wait_until_ready().now_or_never().is_none() {
+            continue;
+        }
+        let reconcile = slo::reconcile(context.clone(), workloads.clone(), last.clone());
+        retry = match instrumented("slo", context.clone(), reconcile).await {
+            Ok(_) => None,
+            Err(error) => {
+                let category = error.category();
+                tracing::warn!(category = category.label(), %error, "could not apply the SLO rules; will retry");
+                Some(category.retry_after())
+            }
+        };
+    }
 }
 
 /// A trigger mapper that revisits every object in `store`, whatever changed.

@@ -222,6 +222,11 @@ async fn report_pending(
     reason: &str,
     problem: &str,
 ) -> Result<(), Error> {
+    // An unreachable site keeps enforcing what its API server holds; only a revision that could
+    // not be applied or confirmed leaves the policy out of force.
+    if matches!(reason, "NotYetEnforced" | "ApplyFailed") {
+        record_enforced(context, site, false);
+    }
     let existing = site.status.clone().unwrap_or_default();
     let previous = existing.residency.clone().unwrap_or_default();
     let in_force = existing
@@ -263,6 +268,7 @@ async fn report(
     enforced: Condition,
     scanned: Option<&ScanReport>,
 ) -> Result<(), Error> {
+    record_enforced(context, site, true);
     let previous = existing.residency.clone().unwrap_or_default();
     announce(
         context,
@@ -423,6 +429,15 @@ fn violations_summary(status: &ResidencyStatus) -> String {
         if status.violation_count == 1 { "" } else { "s" },
         if status.violation_count == 1 { "s" } else { "" },
     )
+}
+
+/// `soberana_residency_policies_enforced`: whether the site's current policies are in force.
+fn record_enforced(context: &Context, site: &Site, enforced: bool) {
+    context
+        .metrics
+        .residency_policies_enforced
+        .with_label_values(&[site.name_any().as_str()])
+        .set(i64::from(enforced));
 }
 
 /// The scan metrics: result counter, timestamp, and a violations gauge for every known

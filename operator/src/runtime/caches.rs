@@ -1,7 +1,7 @@
 //! The management-cluster objects the controllers read on every reconcile, kept in memory by
 //! watches instead of being listed again and again: Sites, Tenants, DataClassifications,
-//! PlacementRules and the
-//! site kubeconfig Secrets in the operator's namespace.
+//! PlacementRules, Workloads (whose placement the agreements follow) and the site kubeconfig
+//! Secrets in the operator's namespace.
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::reflector::{self, Store, store::Writer};
@@ -9,6 +9,7 @@ use soberana_core::resources::data_classification::DataClassification;
 use soberana_core::resources::placement_rule::PlacementRule;
 use soberana_core::resources::site::Site;
 use soberana_core::resources::tenant::Tenant;
+use soberana_core::resources::workload::Workload;
 
 /// Read side, shared by every reconcile.
 #[derive(Clone)]
@@ -17,6 +18,7 @@ pub struct Caches {
     pub tenants: Store<Tenant>,
     pub classifications: Store<DataClassification>,
     pub rules: Store<PlacementRule>,
+    pub workloads: Store<Workload>,
     pub secrets: Store<Secret>,
 }
 
@@ -28,6 +30,7 @@ impl std::fmt::Debug for Caches {
             .field("tenants", &self.tenants.state().len())
             .field("classifications", &self.classifications.state().len())
             .field("rules", &self.rules.state().len())
+            .field("workloads", &self.workloads.state().len())
             .field("secrets", &self.secrets.state().len())
             .finish()
     }
@@ -39,6 +42,7 @@ pub struct CacheWriters {
     pub tenants: Writer<Tenant>,
     pub classifications: Writer<DataClassification>,
     pub rules: Writer<PlacementRule>,
+    pub workloads: Writer<Workload>,
     pub secrets: Writer<Secret>,
 }
 
@@ -56,6 +60,7 @@ pub fn caches() -> (Caches, CacheWriters) {
     let (tenants, tenants_writer) = reflector::store();
     let (classifications, classifications_writer) = reflector::store();
     let (rules, rules_writer) = reflector::store();
+    let (workloads, workloads_writer) = reflector::store();
     let (secrets, secrets_writer) = reflector::store();
     (
         Caches {
@@ -63,6 +68,7 @@ pub fn caches() -> (Caches, CacheWriters) {
             tenants,
             classifications,
             rules,
+            workloads,
             secrets,
         },
         CacheWriters {
@@ -70,6 +76,7 @@ pub fn caches() -> (Caches, CacheWriters) {
             tenants: tenants_writer,
             classifications: classifications_writer,
             rules: rules_writer,
+            workloads: workloads_writer,
             secrets: secrets_writer,
         },
     )
@@ -83,6 +90,7 @@ impl Caches {
             self.tenants.wait_until_ready(),
             self.classifications.wait_until_ready(),
             self.rules.wait_until_ready(),
+            self.workloads.wait_until_ready(),
             self.secrets.wait_until_ready(),
         );
     }

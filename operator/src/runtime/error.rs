@@ -21,6 +21,8 @@ pub enum Error {
     },
     #[error("writing status of {object}: {source}")]
     WriteStatus { object: String, source: kube::Error },
+    #[error("applying {object} to the management cluster: {source}")]
+    ApplyManagement { object: String, source: kube::Error },
     #[error("{object}: {message}")]
     Invalid { object: String, message: String },
     #[error("finalizer of {object}: {message}")]
@@ -63,7 +65,8 @@ impl Error {
             Self::Invalid { .. } => Category::Invalid,
             Self::ApplyOnSite { source, .. }
             | Self::RemoveFromSite { source, .. }
-            | Self::WriteStatus { source, .. } => kube_category(source),
+            | Self::WriteStatus { source, .. }
+            | Self::ApplyManagement { source, .. } => kube_category(source),
             Self::SiteConnection { .. } | Self::Finalizer { .. } => Category::Transient,
         }
     }

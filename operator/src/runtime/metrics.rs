@@ -25,6 +25,11 @@ pub struct Metrics {
     pub workload_replicas: IntGaugeVec,
     pub workload_availability_target: GaugeVec,
     pub workload_stranded: IntGaugeVec,
+    pub exchange_active: IntGaugeVec,
+    pub exchange_expiring: IntGaugeVec,
+    pub workload_unplaceable: IntGaugeVec,
+    pub residency_policies_enforced: IntGaugeVec,
+    pub build_info: IntGaugeVec,
 }
 
 impl Metrics {
@@ -127,6 +132,27 @@ impl Metrics {
                 "1 when the workload should leave a failed or ineligible site but no eligible site can take it",
                 &["tenant", "workload"],
             )?,
+            exchange_active: registry.gauges(
+                "soberana_exchange_active",
+                "1 when the interoperability agreement (DataExchange) is in force, by agreement, provider and consumer tenant and classification",
+                &["exchange", "provider", "consumer", "classification"],
+            )?,
+            exchange_expiring: registry.gauges(
+                "soberana_exchange_expiring_within_14_days",
+                "1 when an active agreement's validity.notAfter is less than 14 days away",
+                &["exchange", "provider", "consumer"],
+            )?,
+            workload_unplaceable: registry.gauges(
+                "soberana_workload_unplaceable",
+                "1 when no site satisfies the workload's classification, rules, target and capacity",
+                &["tenant", "workload"],
+            )?,
+            residency_policies_enforced: registry.gauges(
+                "soberana_residency_policies_enforced",
+                "1 when the site's current residency admission policies are in force in its cluster",
+                &["site"],
+            )?,
+            build_info: build_info(&registry)?,
             registry,
         })
     }
@@ -135,4 +161,16 @@ impl Metrics {
     pub fn render(&self) -> String {
         self.registry.render()
     }
+}
+
+/// `soberana_operator_build_info{version}`, 1 from start-up: its absence in Prometheus means no
+/// operator is scraped (the other series appear only once there is something to report).
+fn build_info(registry: &MetricsRegistry) -> Result<IntGaugeVec, prometheus::Error> {
+    let info = registry.gauges(
+        "soberana_operator_build_info",
+        "Always 1; the operator's version as a label",
+        &["version"],
+    )?;
+    info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+    Ok(info)
 }

@@ -25,6 +25,7 @@ pub fn record(record: &LedgerRecord) -> proto::LedgerRecord {
             RecordKind::Submission => proto::RecordKind::Submission,
             RecordKind::Placement => proto::RecordKind::Placement,
             RecordKind::Cancellation => proto::RecordKind::Cancellation,
+            RecordKind::Exchange => proto::RecordKind::Exchange,
         }
         .into(),
         record_time: record

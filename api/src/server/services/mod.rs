@@ -1,7 +1,8 @@
-//! The five `soberana.v1` services: thin handlers that validate, authorize, call the engine, the
+//! The six `soberana.v1` services: thin handlers that validate, authorize, call the engine, the
 //! store or Kubernetes, and convert back.
 
 pub mod audit;
+pub mod exchange;
 pub mod inventory;
 pub mod migration;
 pub mod migration_watch;

@@ -14,13 +14,14 @@ use std::time::Duration;
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
-use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
+use kube::runtime::finalizer::Event as FinalizerEvent;
 use kube::{Api, ResourceExt};
 use soberana_core::placement::{Decision, Objects, Snapshot, evaluate};
 use soberana_core::propagation::{member_namespace, member_objects, replace};
 use soberana_core::resources::site::Site;
 use soberana_core::resources::workload::{Workload, WorkloadStatus};
 
+use super::finalized::finalized;
 use crate::members::workload_sites::FIELD_MANAGER;
 use crate::runtime::caches::cached;
 use crate::runtime::context::Context;
@@ -38,22 +39,13 @@ pub const FINALIZER: &str = "soberana.io/workload-cleanup";
 pub async fn reconcile(workload: Arc<Workload>, context: Arc<Context>) -> Result<Action, Error> {
     let namespace = workload.namespace().unwrap_or_default();
     let api: Api<Workload> = Api::namespaced(context.client.clone(), &namespace);
-    let object = format!("Workload {namespace}/{}", workload.name_any());
-    finalizer(&api, FINALIZER, workload, |event| async {
+    finalized(&api, FINALIZER, workload, |event| async {
         match event {
             FinalizerEvent::Apply(workload) => place(&workload, &context).await,
             FinalizerEvent::Cleanup(workload) => clean_up(&workload, &context).await,
         }
     })
     .await
-    .map_err(|error| match error {
-        kube::runtime::finalizer::Error::ApplyFailed(error)
-        | kube::runtime::finalizer::Error::CleanupFailed(error) => error,
-        other => Error::Finalizer {
-            object,
-            message: other.to_string(),
-        },
-    })
 }
 
 /// What one pass found, before it is written.
@@ -220,6 +212,10 @@ async fn clean_up(workload: &Workload, context: &Context) -> Result<Action, Erro
     let _ = context
         .metrics
         .workload_stranded
+        .remove_label_values(&[tenant, &full_name]);
+    let _ = context
+        .metrics
+        .workload_unplaceable
         .remove_label_values(&[tenant, &full_name]);
     let _ = context
         .metrics

@@ -8,7 +8,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use soberana_core::resources::availability::Availability;
 use soberana_core::resources::workload::{
-    Workload, WorkloadSiteState, WorkloadSiteStatus, WorkloadStatus,
+    Workload, WorkloadPhase, WorkloadSiteState, WorkloadSiteStatus, WorkloadStatus,
 };
 
 use super::Outcome;
@@ -117,4 +117,8 @@ pub(super) fn record_metrics(
         .workload_stranded
         .with_label_values(&[tenant, &name])
         .set(i64::from(stranded));
+    metrics
+        .workload_unplaceable
+        .with_label_values(&[tenant, &name])
+        .set(i64::from(status.phase == Some(WorkloadPhase::Unplaceable)));
 }

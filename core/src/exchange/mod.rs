@@ -1,0 +1,11 @@
+//! Interoperability agreements (`DataExchange`): whether one is in force and compliant, and the
+//! exact network paths it opens. Pure: the objects and the time are passed in, so the operator,
+//! the CLI and the property tests judge agreements identically.
+
+mod decision;
+mod ends;
+mod network_policy;
+
+pub use decision::{ExchangeDecision, SitePath, decide};
+pub use ends::ExchangeObjects;
+pub use network_policy::{EXCHANGE_LABEL, exchange_label_value, network_policies, policy_name};

@@ -1,0 +1,763 @@
+//! The Helm charts (`charts/soberana`, `charts/soberana-member`) with the real helm and
+//! kubeconform: lint, render with the defaults and with every option on, validate strictly
+//! against local schemas (the CRDs' and the harness API server's own), match the reviewed
+//! snapshot, refuse bad values by name, install into harness API servers, and run the real
+//! operator under the charts' ServiceAccounts until it provisions a tenant on a member — while a
+//! write the charts do not grant is refused.
+
+#![allow(
+    clippy::too_many_lines,
+    reason = "a scenario reads top to bottom as one story"
+)]
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail, ensure};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Namespace, Node, Secret};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Api;
+use kube::api::{DeleteParams, PostParams};
+use serde_json::{Value, json};
+use soberana_core::resources::tenant::Tenant;
+use soberana_e2e::operator_process::{OperatorProcess, OperatorSettings};
+use soberana_e2e::soberana_install::{request_token, store_kubeconfig, token_kubeconfig};
+use soberana_e2e::soberana_manifests::{
+    crds_directory, examples_directory, repository_root, yaml_documents,
+};
+use soberana_e2e::state_data_centre::{MemberSite, apply, site};
+use soberana_e2e::workspace_binaries::workspace_binary;
+use soberana_e2e::{ControlPlane, Suite, wait_until};
+
+mod chart_support;
+
+use chart_support::schemas::{write_builtin_schemas, write_crd_schemas};
+use chart_support::tools::{
+    NAMESPACE, all_options_on, chart, documents, helm, helm_ok, kubeconform, template,
+};
+
+const MANAGEMENT: &str = "mgmt";
+const MEMBER: &str = "member";
+/// The reviewed rendering of the soberana chart's defaults, CRDs aside (`make chart`).
+const SNAPSHOT: &str = "e2e/tests/snapshots/chart-default.yaml";
+/// Kinds whose CRDs (the Prometheus Operator's) are neither in the harness nor available offline:
+/// kubeconform skips them, and `monitoring_objects_select_what_the_chart_serves` checks them.
+const MONITORING_KINDS: [&str; 2] = ["ServiceMonitor", "PrometheusRule"];
+
+fn main() -> ExitCode {
+    Suite::new(&[MANAGEMENT, MEMBER])
+        .test(
+            "both_charts_lint_and_render_with_defaults_and_every_option_on",
+            lint_and_render,
+        )
+        .test(
+            "kubeconform_strict_accepts_every_rendering_with_local_schemas",
+            kubeconform_strict,
+        )
+        .test(
+            "the_default_rendering_matches_the_reviewed_snapshot",
+            snapshot,
+        )
+        .test(
+            "a_typo_and_a_wrong_type_in_values_are_refused_by_name",
+            bad_values_refused,
+        )
+        .test(
+            "the_readme_lists_every_value_and_the_schema_closes_every_object",
+            readme_and_schema,
+        )
+        .test(
+            "monitoring_objects_select_what_the_chart_serves",
+            monitoring_objects,
+        )
+        .test(
+            "the_installed_charts_are_enough_for_the_operator_to_provision_a_tenant_and_no_more",
+            install_and_provision,
+        )
+        .run()
+}
+
+/// A directory for one test's files (Helm's home, renderings, schemas).
+fn scratch(plane: &ControlPlane, name: &str) -> Result<std::path::PathBuf> {
+    let directory = plane.directory().join(name);
+    std::fs::create_dir_all(&directory)
+        .with_context(|| format!("creating {}", directory.display()))?;
+    Ok(directory)
+}
+
+fn kinds(rendered: &str) -> Result<Vec<String>> {
+    Ok(documents(rendered)?
+        .iter()
+        .map(|document| document["kind"].as_str().unwrap_or_default().to_owned())
+        .collect())
+}
+
+async fn lint_and_render(plane: Arc<ControlPlane>) -> Result<()> {
+    let home = scratch(&plane, "lint")?;
+    let soberana = chart("soberana");
+    let member = chart("soberana-member");
+    let all_on = all_options_on();
+    helm_ok(
+        &home,
+        &[
+            "lint",
+            "--strict",
+            &soberana.to_string_lossy(),
+            &member.to_string_lossy(),
+        ],
+    )?;
+    helm_ok(
+        &home,
+        &[
+            "lint",
+            "--strict",
+            &soberana.to_string_lossy(),
+            "--values",
+            &all_on.to_string_lossy(),
+        ],
+    )?;
+
+    let defaults = kinds(&template(&home, "soberana", &[])?)?;
+    for kind in [
+        "CustomResourceDefinition",
+        "Deployment",
+        "Service",
+        "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Role",
+        "RoleBinding",
+        "PodDisruptionBudget",
+    ] {
+        ensure!(
+            defaults.iter().any(|found| found == kind),
+            "the defaults render no {kind}"
+        );
+    }
+    for kind in [
+        "NetworkPolicy",
+        "ServiceMonitor",
+        "PrometheusRule",
+        "Namespace",
+    ] {
+        ensure!(
+            !defaults.iter().any(|found| found == kind),
+            "the defaults render a {kind}"
+        );
+    }
+    let all = kinds(&template(
+        &home,
+        "soberana",
+        &["--values", &all_on.to_string_lossy()],
+    )?)?;
+    for kind in ["NetworkPolicy", "ServiceMonitor", "PrometheusRule"] {
+        ensure!(
+            all.iter().any(|found| found == kind),
+            "every option on renders no {kind}"
+        );
+    }
+    let no_crds = kinds(&template(
+        &home,
+        "soberana",
+        &["--set", "crds.enabled=false"],
+    )?)?;
+    ensure!(
+        !no_crds
+            .iter()
+            .any(|kind| kind == "CustomResourceDefinition")
+    );
+    let member_kinds = kinds(&template(&home, "soberana-member", &[])?)?;
+    for kind in [
+        "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+    ] {
+        ensure!(
+            member_kinds.iter().any(|found| found == kind),
+            "the member chart renders no {kind}"
+        );
+    }
+    Ok(())
+}
+
+/// The (kind, apiVersion) of every document of `rendered`.
+fn kinds_and_versions(rendered: &str) -> Result<BTreeSet<(String, String)>> {
+    Ok(documents(rendered)?
+        .iter()
+        .map(|document| {
+            (
+                document["kind"].as_str().unwrap_or_default().to_owned(),
+                document["apiVersion"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect())
+}
+
+async fn kubeconform_strict(plane: Arc<ControlPlane>) -> Result<()> {
+    let directory = scratch(&plane, "kubeconform")?;
+    let all_on = all_options_on();
+    let renderings = [
+        (
+            "soberana-defaults.yaml",
+            template(&directory, "soberana", &[])?,
+        ),
+        (
+            "soberana-all-on.yaml",
+            template(
+                &directory,
+                "soberana",
+                &["--values", &all_on.to_string_lossy()],
+            )?,
+        ),
+        (
+            "member-defaults.yaml",
+            template(&directory, "soberana-member", &[])?,
+        ),
+    ];
+
+    // Schemas: the CRDs' from crds/, the built-in kinds' from the harness API server.
+    let schemas = directory.join("schemas");
+    std::fs::create_dir_all(&schemas)?;
+    let crds: Vec<Value> = yaml_documents(&crds_directory())?
+        .into_iter()
+        .map(|(_, crd)| crd)
+        .collect();
+    let crd_files = write_crd_schemas(&crds, &schemas)?;
+    ensure!(crd_files.len() >= crds.len(), "a CRD without a schema");
+    let mut wanted = BTreeSet::new();
+    for (_, rendered) in &renderings {
+        wanted.extend(kinds_and_versions(rendered)?);
+    }
+    let client = plane.cluster(MANAGEMENT)?.client().await?;
+    let openapi: Value = serde_json::from_str(
+        &client
+            .request_text(http::Request::get("/openapi/v2").body(Vec::new())?)
+            .await
+            .context("reading the API server's /openapi/v2")?,
+    )?;
+    let builtin = write_builtin_schemas(&openapi, &wanted, &schemas)?;
+    let expected_builtin = wanted
+        .iter()
+        .filter(|(kind, version)| {
+            !version.starts_with("soberana.io/") && !MONITORING_KINDS.contains(&kind.as_str())
+        })
+        .count();
+    ensure!(
+        builtin.len() == expected_builtin,
+        "the API server's OpenAPI lacks some rendered kinds: wrote {builtin:?} for {wanted:?}"
+    );
+
+    for (file, rendered) in &renderings {
+        let path = directory.join(file);
+        std::fs::write(&path, rendered)?;
+        let report = kubeconform(&path, &schemas, &MONITORING_KINDS)?;
+        let objects = documents(rendered)?;
+        let skipped = objects
+            .iter()
+            .filter(|object| MONITORING_KINDS.iter().any(|kind| object["kind"] == *kind))
+            .count();
+        let summary = format!(
+            "Valid: {}, Invalid: 0, Errors: 0, Skipped: {skipped}",
+            objects.len() - skipped
+        );
+        ensure!(
+            report.contains(&summary),
+            "{file}: expected {summary}:\n{report}"
+        );
+    }
+
+    // The schemas are strict: an unknown field in a Deployment's spec, deep in its pod template
+    // (a misspelt security setting) and in a CRD fails.
+    let mut tampered =
+        renderings[0]
+            .1
+            .replacen("  replicas: 2\n", "  replicas: 2\n  replicaz: 2\n", 1);
+    tampered = tampered.replacen(
+        "            readOnlyRootFilesystem: true\n",
+        "            readOnlyRootFilesytem: true\n",
+        1,
+    );
+    tampered = tampered.replacen(
+        "  group: soberana.io\n",
+        "  group: soberana.io\n  groop: soberana.io\n",
+        1,
+    );
+    let path = directory.join("tampered.yaml");
+    std::fs::write(&path, &tampered)?;
+    let refused = kubeconform(&path, &schemas, &MONITORING_KINDS)
+        .err()
+        .context("kubeconform -strict accepted unknown fields")?;
+    let report = format!("{refused:#}");
+    ensure!(
+        ["replicaz", "readOnlyRootFilesytem", "groop"]
+            .iter()
+            .all(|field| report.contains(field)),
+        "kubeconform did not name every unknown field:\n{report}"
+    );
+    Ok(())
+}
+
+/// The default rendering with its CRDs left out (the CRD templates have their own drift test in
+/// operator/tests/crds_match_the_types.rs), as `make chart` writes it.
+fn default_rendering(home: &Path) -> Result<String> {
+    template(home, "soberana", &["--set", "crds.enabled=false"])
+}
+
+async fn snapshot(plane: Arc<ControlPlane>) -> Result<()> {
+    let home = scratch(&plane, "snapshot")?;
+    let rendered = default_rendering(&home)?;
+    let path = repository_root().join(SNAPSHOT);
+    let reviewed = std::fs::read_to_string(&path)
+        .with_context(|| format!("{}: run `make chart`", path.display()))?;
+    if rendered != reviewed {
+        let difference = rendered
+            .lines()
+            .zip(reviewed.lines())
+            .enumerate()
+            .find(|(_, (now, before))| now != before)
+            .map_or_else(
+                || {
+                    format!(
+                        "the rendering has {} lines, the snapshot {}",
+                        rendered.lines().count(),
+                        reviewed.lines().count()
+                    )
+                },
+                |(line, (now, before))| {
+                    format!("line {}: snapshot `{before}`, rendered `{now}`", line + 1)
+                },
+            );
+        bail!(
+            "the soberana chart's default rendering differs from {SNAPSHOT} ({difference}); \
+             review the change and run `make chart` to accept it"
+        );
+    }
+    // The snapshot is the real default: the same objects as the default rendering minus CRDs.
+    let defaults = template(&home, "soberana", &[])?;
+    let without_crds: Vec<Value> = documents(&defaults)?
+        .into_iter()
+        .filter(|document| document["kind"] != "CustomResourceDefinition")
+        .collect();
+    ensure!(
+        without_crds == documents(&reviewed)?,
+        "{SNAPSHOT} is not the default rendering"
+    );
+    Ok(())
+}
+
+async fn bad_values_refused(plane: Arc<ControlPlane>) -> Result<()> {
+    let home = scratch(&plane, "bad-values")?;
+    let soberana = chart("soberana");
+    let cases = [
+        (
+            "operator.replicaz=3",
+            "additional properties 'replicaz' not allowed",
+            "/operator",
+        ),
+        (
+            "metrics.serviceMonitor.enabeld=true",
+            "'enabeld' not allowed",
+            "/metrics/serviceMonitor",
+        ),
+        (
+            "operator.replicas=two",
+            "got string, want integer",
+            "/operator/replicas",
+        ),
+        ("crds.keep=maybe", "got string, want boolean", "/crds/keep"),
+    ];
+    for (setting, error, at) in cases {
+        let output = helm(
+            &home,
+            &[
+                "template",
+                "soberana",
+                &soberana.to_string_lossy(),
+                "--kube-version",
+                "1.36.3",
+                "--set-string",
+                setting,
+            ],
+        )?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        ensure!(!output.status.success(), "--set {setting} was accepted");
+        ensure!(
+            stderr.contains(error) && stderr.contains(&format!("at '{at}'")),
+            "--set {setting}: expected helm's schema error naming {at}: {error}, got:\n{stderr}"
+        );
+    }
+    // Values the schema cannot see are refused by the templates, naming the value.
+    let output = helm(
+        &home,
+        &[
+            "template",
+            "soberana",
+            &soberana.to_string_lossy(),
+            "--kube-version",
+            "1.36.3",
+            "--set",
+            "etcd.endpoints=null",
+        ],
+    )?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    ensure!(
+        !output.status.success() && stderr.contains("etcd.endpoints"),
+        "an API without etcd endpoints was rendered:\n{stderr}"
+    );
+    Ok(())
+}
+
+/// Every leaf key of `values` as a dotted path (empty maps and lists are leaves).
+fn leaf_keys(prefix: &str, values: &Value, keys: &mut Vec<String>) {
+    match values {
+        Value::Object(map) if !map.is_empty() => {
+            for (key, value) in map {
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                leaf_keys(&path, value, keys);
+            }
+        }
+        _ => keys.push(prefix.to_owned()),
+    }
+}
+
+/// The schema objects that do not close themselves: with `properties` but without
+/// `additionalProperties: false`, or a map (no properties) without an `additionalProperties`.
+fn open_objects(path: &str, schema: &Value, open: &mut Vec<String>) {
+    let Some(object) = schema.as_object() else {
+        return;
+    };
+    if object.get("type") == Some(&json!("object")) {
+        let closed = match object.get("properties") {
+            Some(_) => object.get("additionalProperties") == Some(&json!(false)),
+            None => object.contains_key("additionalProperties"),
+        };
+        if !closed {
+            open.push(path.to_owned());
+        }
+    }
+    for (key, property) in object
+        .get("properties")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        open_objects(&format!("{path}.{key}"), property, open);
+    }
+    if let Some(items) = object.get("items") {
+        open_objects(&format!("{path}[]"), items, open);
+    }
+}
+
+async fn readme_and_schema(_plane: Arc<ControlPlane>) -> Result<()> {
+    for name in ["soberana", "soberana-member"] {
+        let directory = chart(name);
+        let values: Value =
+            serde_norway::from_str(&std::fs::read_to_string(directory.join("values.yaml"))?)?;
+        let readme = std::fs::read_to_string(directory.join("README.md"))?;
+        let mut keys = Vec::new();
+        leaf_keys("", &values, &mut keys);
+        let missing: Vec<&String> = keys
+            .iter()
+            .filter(|key| !readme.contains(&format!("| `{key}` |")))
+            .collect();
+        ensure!(
+            missing.is_empty(),
+            "charts/{name}/README.md's values table lacks {missing:?}"
+        );
+        let schema: Value = serde_json::from_str(&std::fs::read_to_string(
+            directory.join("values.schema.json"),
+        )?)?;
+        let mut open = Vec::new();
+        open_objects("values", &schema, &mut open);
+        ensure!(
+            open.is_empty(),
+            "charts/{name}/values.schema.json leaves objects open to typos: {open:?}"
+        );
+    }
+    Ok(())
+}
+
+async fn monitoring_objects(plane: Arc<ControlPlane>) -> Result<()> {
+    let home = scratch(&plane, "monitoring")?;
+    let all_on = all_options_on();
+    let rendered = documents(&template(
+        &home,
+        "soberana",
+        &["--values", &all_on.to_string_lossy()],
+    )?)?;
+    let of_kind = |kind: &str| -> Vec<&Value> {
+        rendered
+            .iter()
+            .filter(|document| document["kind"] == kind)
+            .collect()
+    };
+    let services = of_kind("Service");
+    let monitors = of_kind("ServiceMonitor");
+    ensure!(monitors.len() == 2, "one ServiceMonitor per component");
+    for monitor in monitors {
+        ensure!(
+            monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack",
+            "the ServiceMonitor lacks the user's selector label"
+        );
+        let selector = monitor["spec"]["selector"]["matchLabels"]
+            .as_object()
+            .context("a ServiceMonitor without matchLabels")?;
+        let port = &monitor["spec"]["endpoints"][0]["port"];
+        let selected: Vec<&&Value> = services
+            .iter()
+            .filter(|service| {
+                selector
+                    .iter()
+                    .all(|(key, value)| &service["metadata"]["labels"][key] == value)
+            })
+            .collect();
+        ensure!(
+            selected.len() == 1,
+            "ServiceMonitor {} selects {} Services",
+            monitor["metadata"]["name"],
+            selected.len()
+        );
+        let ports = selected[0]["spec"]["ports"].as_array().context("ports")?;
+        ensure!(
+            ports.iter().any(|candidate| &candidate["name"] == port),
+            "ServiceMonitor {} scrapes port {port}, which its Service lacks",
+            monitor["metadata"]["name"]
+        );
+    }
+    let rules = of_kind("PrometheusRule");
+    ensure!(rules.len() == 1, "one PrometheusRule");
+    ensure!(rules[0]["metadata"]["labels"]["release"] == "kube-prometheus-stack");
+    let file: Value = serde_norway::from_str(&std::fs::read_to_string(
+        chart("soberana")
+            .join("files")
+            .join("prometheus-rules.yaml"),
+    )?)?;
+    ensure!(
+        rules[0]["spec"]["groups"] == file["groups"],
+        "the PrometheusRule does not carry files/prometheus-rules.yaml's groups"
+    );
+    Ok(())
+}
+
+/// Installs `chart_name` into `cluster` with helm (a real apply).
+fn helm_install(home: &Path, kubeconfig: &Path, chart_name: &str) -> Result<String> {
+    let chart = chart(chart_name);
+    helm_ok(
+        home,
+        &[
+            "install",
+            chart_name,
+            &chart.to_string_lossy(),
+            "--namespace",
+            NAMESPACE,
+            "--create-namespace",
+            "--kubeconfig",
+            &kubeconfig.to_string_lossy(),
+        ],
+    )
+}
+
+/// Whether `result` is the API server's 403.
+fn forbidden<T: std::fmt::Debug>(result: &kube::Result<T>) -> bool {
+    matches!(result, Err(kube::Error::Api(status)) if status.code == 403)
+}
+
+async fn install_and_provision(plane: Arc<ControlPlane>) -> Result<()> {
+    let home = scratch(&plane, "install")?;
+    let management = plane.cluster(MANAGEMENT)?;
+    let member = plane.cluster(MEMBER)?;
+    let admin = management.client().await?;
+    let member_admin = member.client().await?;
+
+    // A real install of both charts.
+    helm_install(&home, management.kubeconfig(), "soberana")?;
+    helm_install(&home, member.kubeconfig(), "soberana-member")?;
+    let deployments: Api<Deployment> = Api::namespaced(admin.clone(), NAMESPACE);
+    for name in ["soberana-operator", "soberana-api"] {
+        let deployment = deployments.get(name).await?;
+        let spec = deployment.spec.context("a Deployment without spec")?;
+        ensure!(
+            spec.replicas == Some(2),
+            "{name} does not ask for 2 replicas"
+        );
+    }
+    let budgets: Api<PodDisruptionBudget> = Api::namespaced(admin.clone(), NAMESPACE);
+    ensure!(budgets.get("soberana-operator").await.is_ok());
+    let definitions: Api<CustomResourceDefinition> = Api::all(admin.clone());
+    // The CRDs belong to the release (so `helm upgrade` updates them) and outlive it.
+    let sites = definitions.get("sites.soberana.io").await?;
+    let annotations = sites.metadata.annotations.unwrap_or_default();
+    ensure!(
+        annotations
+            .get("helm.sh/resource-policy")
+            .map(String::as_str)
+            == Some("keep"),
+        "the CRDs are not kept on uninstall: {annotations:?}"
+    );
+    ensure!(
+        annotations
+            .get("meta.helm.sh/release-name")
+            .map(String::as_str)
+            == Some("soberana"),
+        "the CRDs are not the release's: {annotations:?}"
+    );
+    wait_until(
+        "the chart's CRDs to be established",
+        Duration::from_secs(60),
+        || {
+            let definitions = definitions.clone();
+            async move {
+                let crd = definitions.get("tenants.soberana.io").await?;
+                Ok(crd
+                    .status
+                    .and_then(|status| status.conditions)
+                    .is_some_and(|conditions| {
+                        conditions.iter().any(|condition| {
+                            condition.type_ == "Established" && condition.status == "True"
+                        })
+                    }))
+            }
+        },
+    )
+    .await?;
+
+    // The operator under the chart's ServiceAccounts: on the management cluster and the member.
+    let operator_token = request_token(&admin, NAMESPACE, "soberana-operator").await?;
+    let kubeconfig = management.directory().join("chart-operator.kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        token_kubeconfig(management, "soberana-operator", &operator_token),
+    )?;
+    let member_token = request_token(&member_admin, NAMESPACE, "soberana-operator").await?;
+    store_kubeconfig(
+        &admin,
+        "site-member",
+        &token_kubeconfig(member, "soberana-operator", &member_token),
+    )
+    .await?;
+    for (_, classification) in yaml_documents(&examples_directory().join("classifications.yaml"))? {
+        apply(&admin, &classification).await?;
+    }
+    let site_facts = MemberSite {
+        cluster: MEMBER,
+        sovereignty_tier: "StateOwned",
+        jurisdiction: "CR",
+    };
+    apply(&admin, &site(&site_facts, "site-member")).await?;
+    apply(
+        &admin,
+        &json!({
+            "apiVersion": "soberana.io/v1alpha1",
+            "kind": "Tenant",
+            "metadata": {"name": "ministerio-hacienda"},
+            "spec": {
+                "displayName": "Ministerio de Hacienda",
+                "shortCode": "minhac",
+                "owners": [{"kind": "Group", "name": "minhac-admins"}],
+                "highestClassification": "confidential",
+                "environments": [{"name": "prod"}],
+                "quota": {"cpuMillicores": 4000, "memoryMebibytes": 8192, "storageGibibytes": 100, "pods": 50},
+                "allowedSites": [MEMBER],
+            }
+        }),
+    )
+    .await?;
+    let mut operator = OperatorProcess::start(
+        &workspace_binary("soberana-operator")?,
+        &kubeconfig,
+        management.directory(),
+        "chart-operator",
+        &OperatorSettings::default(),
+    )?;
+    operator
+        .wait_for_readiness("leading", Duration::from_secs(60))
+        .await?;
+    let tenants: Api<Tenant> = Api::all(admin.clone());
+    wait_until(
+        "Tenant ministerio-hacienda to be Ready",
+        Duration::from_secs(90),
+        || async { Ok(tenants.get("ministerio-hacienda").await?.is_ready()) },
+    )
+    .await?;
+    let namespace = Api::<Namespace>::all(member_admin.clone())
+        .get("minhac-prod")
+        .await
+        .context("the tenant's namespace on the member")?;
+    ensure!(
+        namespace.metadata.labels.unwrap_or_default()["soberana.io/tenant"]
+            == "ministerio-hacienda"
+    );
+
+    // What the charts do not grant is refused.
+    let as_operator = management.client_with_token(&operator_token).await?;
+    let secret: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "planted", "namespace": "kube-system"},
+        "stringData": {"token": "x"}
+    }))?;
+    let planted = Api::<Secret>::namespaced(as_operator.clone(), "kube-system")
+        .create(&PostParams::default(), &secret)
+        .await;
+    ensure!(
+        forbidden(&planted),
+        "the chart's operator wrote a Secret in kube-system: {planted:?}"
+    );
+    let removed = Api::<Node>::all(as_operator.clone())
+        .delete("any-node", &DeleteParams::default())
+        .await;
+    ensure!(
+        forbidden(&removed),
+        "the chart's operator may delete Nodes: {removed:?}"
+    );
+    let as_member_operator = member.client_with_token(&member_token).await?;
+    let binding: ClusterRoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": "soberana-escalation"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+        "subjects": [{"kind": "ServiceAccount", "name": "soberana-operator", "namespace": NAMESPACE}]
+    }))?;
+    let escalated = Api::<ClusterRoleBinding>::all(as_member_operator.clone())
+        .create(&PostParams::default(), &binding)
+        .await;
+    ensure!(
+        forbidden(&escalated),
+        "the member chart's operator bound cluster-admin: {escalated:?}"
+    );
+    // The member chart's confinement policy, once the API server has loaded it (a dry run
+    // shows when), keeps the operator out of the platform's namespaces.
+    let reserved: Namespace =
+        serde_json::from_value(json!({"metadata": {"name": "kube-chart-test"}}))?;
+    let namespaces = Api::<Namespace>::all(as_member_operator);
+    wait_until(
+        "the member chart's confinement policy to be in force",
+        Duration::from_secs(30),
+        || async {
+            let dry_run = PostParams {
+                dry_run: true,
+                ..PostParams::default()
+            };
+            Ok(namespaces.create(&dry_run, &reserved).await.is_err())
+        },
+    )
+    .await?;
+    let taken = namespaces.create(&PostParams::default(), &reserved).await;
+    match &taken {
+        Err(kube::Error::Api(status)) if status.message.contains("reserved for the platform") => {}
+        other => bail!("the member chart's operator created namespace kube-chart-test: {other:?}"),
+    }
+    operator.terminate();
+    Ok(())
+}

@@ -1,0 +1,161 @@
+//! The DataExchange controller: observe (the cached policy, tenants and Workloads) → decide
+//! (core's pure judgement of the agreement, then the status and transition it means) → apply
+//! (open the path on each site where both ends run, close it on every other site) → report
+//! (status, an Event and a ledger record per transition, the gauges). It looks again when the
+//! agreement's validity starts or ends, so an expired agreement closes on time.
+
+mod apply;
+mod decide;
+mod report;
+
+use std::sync::Arc;
+
+use futures::FutureExt;
+use k8s_openapi::jiff::Timestamp;
+use kube::runtime::controller::Action;
+use kube::runtime::finalizer::Event as FinalizerEvent;
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Api, ResourceExt};
+use soberana_core::exchange::{ExchangeDecision, ExchangeObjects, decide};
+use soberana_core::placement::{Objects, Snapshot};
+use soberana_core::resources::data_exchange::{DataExchange, ExchangeState};
+use soberana_core::resources::workload::Workload;
+
+use super::finalized::finalized;
+use crate::runtime::caches::cached;
+use crate::runtime::context::Context;
+use crate::runtime::error::Error;
+use crate::runtime::status_writer::write_status;
+
+/// Closes the agreement's paths on every site before the DataExchange goes.
+pub const FINALIZER: &str = "soberana.io/exchange-cleanup";
+/// The field manager of the agreement's NetworkPolicies and status.
+pub const FIELD_MANAGER: &str = "soberana-exchange-controller";
+
+/// Judges one agreement and opens or closes its paths; closes them all when it is deleted.
+/// `placements` is the Workload store filled by the stream that triggers these reconciles (read
+/// once it holds its first list; the shared cache, ready from the start, until then).
+pub async fn reconcile(
+    exchange: Arc<DataExchange>,
+    context: Arc<Context>,
+    placements: Store<Workload>,
+) -> Result<Action, Error> {
+    let api: Api<DataExchange> = Api::all(context.client.clone());
+    finalized(&api, FINALIZER, exchange, |event| async {
+        match event {
+            FinalizerEvent::Apply(exchange) => judge(&exchange, &context, &placements).await,
+            FinalizerEvent::Cleanup(exchange) => close(&exchange, &context).await,
+        }
+    })
+    .await
+}
+
+/// The agreements naming `tenant` as provider or consumer: a change to one of its Workloads may
+/// move their paths.
+pub fn involving(store: &Store<DataExchange>, tenant: &str) -> Vec<ObjectRef<DataExchange>> {
+    store
+        .state()
+        .iter()
+        .filter(|exchange| {
+            exchange.spec.provider.tenant == tenant || exchange.spec.consumer.tenant == tenant
+        })
+        .map(|exchange| ObjectRef::from_obj(&**exchange))
+        .collect()
+}
+
+async fn judge(
+    exchange: &DataExchange,
+    context: &Context,
+    placements: &Store<Workload>,
+) -> Result<Action, Error> {
+    let now = Timestamp::now();
+    let decision = observe_and_decide(exchange, context, placements, now);
+    let consumer_restricts_egress = cached(&context.caches.tenants)
+        .iter()
+        .find(|tenant| tenant.name_any() == exchange.spec.consumer.tenant)
+        .is_some_and(|tenant| !tenant.spec.egress.is_empty());
+    let applied = apply::apply_paths(context, exchange, &decision, consumer_restricts_egress).await;
+    let previous = exchange.status.clone().unwrap_or_default();
+    let status = decide::status(&decision, &applied, &previous, exchange.metadata.generation);
+    let transition = decide::transition(previous.state, &previous.open_on, &status);
+    report::report(context, exchange, &status, transition.as_ref()).await;
+    if status != previous {
+        write_status::<DataExchange, _>(
+            &context.client,
+            &exchange.name_any(),
+            &status,
+            FIELD_MANAGER,
+        )
+        .await?;
+    }
+    Ok(Action::requeue(decide::requeue_after(
+        &decision, &applied, now,
+    )))
+}
+
+/// Observe and decide: the engine's snapshot of the cached policy and tenants, the cached
+/// Workloads, and core's judgement at `now`. A policy that cannot be read refuses the
+/// agreement (fail closed) with the reason.
+fn observe_and_decide(
+    exchange: &DataExchange,
+    context: &Context,
+    placements: &Store<Workload>,
+    now: Timestamp,
+) -> ExchangeDecision {
+    let caches = &context.caches;
+    let (sites, classifications, rules, tenants) = (
+        cached(&caches.sites),
+        cached(&caches.classifications),
+        cached(&caches.rules),
+        cached(&caches.tenants),
+    );
+    let snapshot = Snapshot::new(Objects {
+        sites: &sites,
+        classifications: &classifications,
+        rules: &rules,
+        tenants: &tenants,
+        ..Objects::default()
+    });
+    match snapshot {
+        Ok(snapshot) => {
+            let ready = placements.wait_until_ready().now_or_never().is_some();
+            let workloads = cached(if ready { placements } else { &caches.workloads });
+            let objects = ExchangeObjects {
+                snapshot: &snapshot,
+                workloads: &workloads,
+            };
+            decide(&exchange.spec, &objects, now)
+        }
+        Err(error) => ExchangeDecision {
+            state: ExchangeState::Refused,
+            reasons: vec![format!("the placement policy cannot be read: {error}")],
+            paths: Vec::new(),
+            cross_site: Vec::new(),
+            next_change: None,
+        },
+    }
+}
+
+/// Deletion: the paths close on every site (retried until every site answered), and the end is
+/// recorded.
+async fn close(exchange: &DataExchange, context: &Context) -> Result<Action, Error> {
+    let closed = ExchangeDecision {
+        state: ExchangeState::Revoked,
+        reasons: vec!["the DataExchange was deleted".to_owned()],
+        paths: Vec::new(),
+        cross_site: Vec::new(),
+        next_change: None,
+    };
+    let applied = apply::apply_paths(context, exchange, &closed, false).await;
+    if let Some((site, problem)) = applied.failures.first() {
+        return Err(Error::SiteConnection {
+            site: site.clone(),
+            message: format!(
+                "DataExchange {}'s path is not closed there yet: {problem}",
+                exchange.name_any()
+            ),
+        });
+    }
+    report::deleted(context, exchange).await;
+    Ok(Action::await_change())
+}

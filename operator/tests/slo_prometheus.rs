@@ -1,0 +1,395 @@
+//! The SLOs end to end, on real servers: a real Prometheus (built by `make test-tools`) scrapes
+//! the running operator and API and loads the rules — the objects' rules from the ConfigMap the
+//! operator writes, the platform rules from `soberana slo rules --only platform` — then one
+//! member site's API server is stopped. Prometheus' HTTP API must show the outage in the site's
+//! series and recording rules and the site-unreachable alert pending or firing, and
+//! `soberana sla report` against that Prometheus must show the site and the workload on it below
+//! 100 %.
+
+#![allow(
+    clippy::too_many_lines,
+    reason = "a scenario reads top to bottom as one story"
+)]
+#![allow(clippy::unwrap_used, reason = "a panic is the failure report in tests")]
+
+mod common;
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, ensure};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use serde_json::{Value, json};
+use soberana_core::resources::workload::{Workload, WorkloadPhase};
+use soberana_e2e::etcd_server::EtcdServer;
+use soberana_e2e::state_data_centre::apply;
+use soberana_e2e::workspace_binaries::workspace_binary;
+use soberana_e2e::{Component, ControlPlane, Suite, free_loopback_port, test_tool, wait_until};
+
+use common::{member, start, tenant, wait_ready};
+
+const CONVERGE: Duration = Duration::from_secs(90);
+const NAMESPACE: &str = "rev-prod";
+const WORKLOAD: &str = "portal";
+
+fn main() -> ExitCode {
+    Suite::new(&["mgmt", "state-dc", "national-cloud", "public-cloud"])
+        .test(
+            "prometheus_sees_a_stopped_site_alerts_and_the_sla_report_shows_it",
+            stopped_site,
+        )
+        .run()
+}
+
+async fn stopped_site(plane: Arc<ControlPlane>) -> Result<()> {
+    let tools = (test_tool("prometheus")?, test_tool("promtool")?);
+    let soberana = workspace_binary("soberana")?;
+    let soberana = soberana.to_str().context("a non-UTF-8 path")?;
+    let (installation, operator) = start(&plane, "slo-a").await?;
+    let client = &installation.management;
+    let site = running_workload(&plane, client).await?;
+
+    let directory = plane.cluster("mgmt")?.directory().join("prometheus");
+    std::fs::create_dir_all(&directory)?;
+    // The objects' rules, as the operator wrote them for the live Sites and Workloads.
+    let objects = operator_rules(client, &site).await?;
+    std::fs::write(directory.join("objects.rules.yaml"), objects)?;
+    // The platform rules, with the site-unreachable delay shortened for the test.
+    let platform = command(
+        soberana,
+        &[
+            "slo",
+            "rules",
+            "--only",
+            "platform",
+            "--site-unreachable-for",
+            "10s",
+        ],
+    )
+    .await?;
+    std::fs::write(directory.join("platform.rules.yaml"), platform)?;
+    let checked = command(
+        tools.1.to_str().unwrap(),
+        &[
+            "check",
+            "rules",
+            directory.join("objects.rules.yaml").to_str().unwrap(),
+            directory.join("platform.rules.yaml").to_str().unwrap(),
+        ],
+    )
+    .await?;
+    ensure!(checked.contains("SUCCESS"), "{checked}");
+
+    let etcd = EtcdServer::start().await?;
+    let (_api, api_metrics) = start_api(&plane, &etcd, &directory)?;
+    let (_prometheus, port) =
+        start_prometheus(&tools.0, &directory, operator.metrics_port(), api_metrics)?;
+    let prometheus = PrometheusApi { port };
+    wait_until(
+        "Prometheus to be ready and scrape the operator and the API",
+        CONVERGE,
+        || async {
+            let up = prometheus
+                .values("sum(up{job=~\"soberana-operator|soberana-api\"})")
+                .await
+                .unwrap_or_default();
+            Ok(up.first().copied() == Some(2.0))
+        },
+    )
+    .await?;
+    let site_up = format!("soberana_site_up{{site=\"{site}\"}}");
+    // Some answered probes first, so that the window holds availability as well as the outage.
+    let answered = format!(
+        "sum(increase(soberana_site_probes_total{{site=\"{site}\",result=\"success\"}}[10m]))"
+    );
+    wait_until(
+        &format!("Prometheus to see {site} answer probes"),
+        CONVERGE,
+        || async {
+            Ok(prometheus
+                .values(&answered)
+                .await?
+                .first()
+                .is_some_and(|count| *count >= 3.0))
+        },
+    )
+    .await?;
+
+    // The outage.
+    plane.cluster(&site)?.stop_api_server();
+    wait_until(
+        &format!("Prometheus to see {site} down"),
+        CONVERGE,
+        || async { Ok(prometheus.values(&site_up).await?.first().copied() == Some(0.0)) },
+    )
+    .await?;
+    let error_ratio = format!("soberana:slo_error:ratio_rate5m{{slo=\"site\",site=\"{site}\"}}");
+    wait_until(
+        "the recorded 5-minute error ratio to show the outage",
+        CONVERGE,
+        || async {
+            Ok(prometheus
+                .values(&error_ratio)
+                .await?
+                .first()
+                .is_some_and(|ratio| *ratio > 0.0))
+        },
+    )
+    .await?;
+    let alert = format!(
+        "ALERTS{{alertname=\"SoberanaSiteUnreachable\",site=\"{site}\",alertstate=~\"pending|firing\"}}"
+    );
+    wait_until(
+        "SoberanaSiteUnreachable to be pending or firing",
+        CONVERGE,
+        || async { Ok(!prometheus.values(&alert).await?.is_empty()) },
+    )
+    .await?;
+    let workload_down = format!(
+        "min_over_time(soberana:slo_workload_available:max{{workload=\"{NAMESPACE}/{WORKLOAD}\"}}[1h])"
+    );
+    wait_until(
+        "the workload to be recorded unavailable",
+        CONVERGE,
+        || async { Ok(prometheus.values(&workload_down).await?.first() == Some(&0.0)) },
+    )
+    .await?;
+
+    // What an agency would attach to its SLA review.
+    let url = format!("http://127.0.0.1:{port}");
+    let report: Value = serde_json::from_str(
+        &command(
+            soberana,
+            &["sla", "report", "--prometheus", &url, "-o", "json"],
+        )
+        .await?,
+    )?;
+    let rows = report["rows"].as_array().context("rows")?;
+    let availability = |kind: &str, workload: &str, row_site: &str| {
+        rows.iter()
+            .find(|row| {
+                row["kind"] == kind && row["workload"] == workload && row["site"] == row_site
+            })
+            .and_then(|row| row["availability"].as_f64())
+    };
+    let site_availability = availability("site", "", &site).context("no row for the site")?;
+    ensure!(
+        site_availability < 1.0 && site_availability > 0.0,
+        "site availability {site_availability}: {report:#}"
+    );
+    let workload_name = format!("{NAMESPACE}/{WORKLOAD}");
+    let workload_availability =
+        availability("workload", &workload_name, "").context("no row for the workload")?;
+    ensure!(
+        workload_availability < 1.0,
+        "workload availability {workload_availability}: {report:#}"
+    );
+    let table = command(soberana, &["sla", "report", "--prometheus", &url]).await?;
+    ensure!(
+        table.contains(&site) && table.contains(&workload_name) && table.contains("99.9000 %"),
+        "{table}"
+    );
+
+    plane.cluster(&site)?.start_api_server().await?;
+    Ok(())
+}
+
+/// A tenant's workload running on one member site, whose name is returned.
+async fn running_workload(plane: &ControlPlane, client: &Client) -> Result<String> {
+    apply(client, &tenant("revenue", "rev", &[], &["prod"])).await?;
+    wait_ready(client, "revenue", CONVERGE).await?;
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    if namespaces.get_opt(NAMESPACE).await?.is_none() {
+        let object: Namespace = serde_json::from_value(json!({"metadata": {"name": NAMESPACE}}))?;
+        namespaces.create(&PostParams::default(), &object).await?;
+    }
+    let workload = json!({
+        "apiVersion": "soberana.io/v1alpha1",
+        "kind": "Workload",
+        "metadata": {"name": WORKLOAD, "namespace": NAMESPACE},
+        "spec": {
+            "tenant": "revenue", "classification": "public", "replicas": 1,
+            "resources": {"cpuMillicores": 100, "memoryMebibytes": 128},
+            "availabilityTarget": "99.9",
+            "template": {"deployment": {"template": {"spec": {"containers": [
+                {"name": "app", "image": "registry.invalid/portal:1"}
+            ]}}}}
+        }
+    });
+    let workloads: Api<Workload> = Api::namespaced(client.clone(), NAMESPACE);
+    workloads
+        .patch(
+            WORKLOAD,
+            &PatchParams::apply("soberana-e2e").force(),
+            &Patch::Apply(&workload),
+        )
+        .await?;
+    let chosen = || async {
+        let status = workloads.get(WORKLOAD).await?.status.unwrap_or_default();
+        anyhow::Ok((status.phase, status.chosen_sites))
+    };
+    wait_until("the workload to be placed", CONVERGE, || async {
+        Ok(matches!(chosen().await?, (Some(WorkloadPhase::Deploying), sites) if !sites.is_empty()))
+    })
+    .await?;
+    let site = chosen().await?.1[0].clone();
+    // The harness runs no kubelets: the Deployment's status stands for the replica.
+    Api::<Deployment>::namespaced(member(plane, &site).await?, NAMESPACE)
+        .patch_status(
+            WORKLOAD,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"replicas": 1, "readyReplicas": 1, "availableReplicas": 1, "updatedReplicas": 1}})),
+        )
+        .await?;
+    wait_until("the workload to run", CONVERGE, || async {
+        Ok(chosen().await?.0 == Some(WorkloadPhase::Running))
+    })
+    .await?;
+    Ok(site)
+}
+
+/// The rule file the operator keeps in the ConfigMap `soberana-slo` (no PrometheusRule API on
+/// the harness' clusters), once it holds the site's and the workload's objectives.
+async fn operator_rules(client: &Client, site: &str) -> Result<String> {
+    let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), "soberana-system");
+    let wanted = [
+        format!("soberana-slo-site-{site}"),
+        format!("soberana-slo-workload-revenue-{NAMESPACE}-{WORKLOAD}"),
+    ];
+    let rules = || async {
+        let found = configmaps.get_opt("soberana-slo").await?;
+        anyhow::Ok(
+            found
+                .and_then(|map| map.data)
+                .and_then(|mut data| data.remove("soberana-slo.rules.yaml")),
+        )
+    };
+    wait_until(
+        "the operator to write the SLO rules of the site and the workload",
+        CONVERGE,
+        || async {
+            Ok(rules()
+                .await?
+                .is_some_and(|text| wanted.iter().all(|group| text.contains(group.as_str()))))
+        },
+    )
+    .await?;
+    rules().await?.context("the rules vanished")
+}
+
+/// `soberana-api` on loopback with its own etcd; returns it and its metrics port.
+fn start_api(
+    plane: &ControlPlane,
+    etcd: &EtcdServer,
+    directory: &Path,
+) -> Result<(Component, u16)> {
+    let metrics_port = free_loopback_port()?;
+    let mut api = Component::new(
+        "soberana-api",
+        &workspace_binary("soberana-api")?,
+        vec![
+            format!("--address=127.0.0.1:{}", free_loopback_port()?),
+            "--insecure-listen".to_owned(),
+            format!("--metrics-address=127.0.0.1:{metrics_port}"),
+            format!("--etcd-endpoints={}", etcd.endpoint()),
+            format!(
+                "--kubeconfig={}",
+                plane.cluster("mgmt")?.kubeconfig().display()
+            ),
+        ],
+        directory,
+    );
+    api.start()?;
+    Ok((api, metrics_port))
+}
+
+/// Prometheus scraping the operator and the API every second and evaluating the rules as often.
+fn start_prometheus(
+    binary: &Path,
+    directory: &Path,
+    operator: u16,
+    api: u16,
+) -> Result<(Component, u16)> {
+    let config = format!(
+        "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nrule_files: [objects.rules.yaml, platform.rules.yaml]\nscrape_configs:\n  - job_name: soberana-operator\n    static_configs: [{{targets: ['127.0.0.1:{operator}']}}]\n  - job_name: soberana-api\n    static_configs: [{{targets: ['127.0.0.1:{api}']}}]\n"
+    );
+    std::fs::write(directory.join("prometheus.yml"), config)?;
+    let port = free_loopback_port()?;
+    let mut prometheus = Component::new(
+        "prometheus",
+        binary,
+        vec![
+            format!(
+                "--config.file={}",
+                directory.join("prometheus.yml").display()
+            ),
+            format!("--storage.tsdb.path={}", directory.join("data").display()),
+            format!("--web.listen-address=127.0.0.1:{port}"),
+        ],
+        directory,
+    );
+    prometheus.start()?;
+    Ok((prometheus, port))
+}
+
+/// Runs a program to completion; its standard output, or an error with its standard error.
+async fn command(program: &str, arguments: &[&str]) -> Result<String> {
+    let output = tokio::process::Command::new(program)
+        .args(arguments)
+        .output()
+        .await?;
+    ensure!(
+        output.status.success(),
+        "{program} {}: {}\n{}",
+        arguments.join(" "),
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(String::from_utf8(output.stdout)?)
+}
+
+/// Instant queries against the Prometheus HTTP API.
+struct PrometheusApi {
+    port: u16,
+}
+
+impl PrometheusApi {
+    /// The values of the instant vector `promql` evaluates to now.
+    async fn values(&self, promql: &str) -> Result<Vec<f64>> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let encoded: String = promql
+            .bytes()
+            .map(|byte| {
+                if byte.is_ascii_alphanumeric() {
+                    char::from(byte).to_string()
+                } else {
+                    format!("%{byte:02X}")
+                }
+            })
+            .collect();
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await?;
+        stream
+            .write_all(
+                format!("GET /api/v1/query?query={encoded} HTTP/1.0\r\nHost: localhost\r\n\r\n")
+                    .as_bytes(),
+            )
+            .await?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await?;
+        let body = response.split_once("\r\n\r\n").context("no body")?.1;
+        let answer: Value =
+            serde_json::from_str(body).with_context(|| format!("{promql}: {body}"))?;
+        ensure!(answer["status"] == "success", "{promql}: {answer}");
+        Ok(answer["data"]["result"]
+            .as_array()
+            .context("no result")?
+            .iter()
+            .filter_map(|sample| sample["value"][1].as_str()?.parse().ok())
+            .collect())
+    }
+}
