@@ -50,31 +50,7 @@ pub async fn agency_token(admin: &Client, namespace: &str, account: &str) -> Res
 /// reads the decision ledger: a ClusterRole to list Workloads everywhere (what `AuditService`
 /// asks for) and nothing else; returns a one-hour token for it.
 pub async fn auditor_token(admin: &Client, namespace: &str, account: &str) -> Result<String> {
-    let params = PatchParams::apply("soberana-e2e").force();
-    let accounts: Api<ServiceAccount> = Api::namespaced(admin.clone(), namespace);
-    let service_account = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": account, "namespace": namespace}});
-    accounts
-        .patch(account, &params, &Patch::Apply(&service_account))
-        .await?;
-    let name = format!("{namespace}-{account}");
-    let role = json!({
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-        "metadata": {"name": name},
-        "rules": [{"apiGroups": ["soberana.io"], "resources": ["workloads"], "verbs": ["get", "list"]}]
-    });
-    Api::<ClusterRole>::all(admin.clone())
-        .patch(&name, &params, &Patch::Apply(&role))
-        .await?;
-    let binding = json!({
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-        "metadata": {"name": name},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
-        "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": namespace}]
-    });
-    Api::<ClusterRoleBinding>::all(admin.clone())
-        .patch(&name, &params, &Patch::Apply(&binding))
-        .await?;
-    token(&accounts, namespace, account).await
+    cluster_wide_token(admin, namespace, account, &["workloads"], &["get", "list"]).await
 }
 
 /// Creates (idempotently) the ServiceAccount `account` in `namespace` for a security team that
@@ -86,6 +62,25 @@ pub async fn policy_author_token(
     account: &str,
     resources: &[&str],
 ) -> Result<String> {
+    cluster_wide_token(
+        admin,
+        namespace,
+        account,
+        resources,
+        &["get", "list", "update"],
+    )
+    .await
+}
+
+/// The ServiceAccount `account` in `namespace`, bound to a ClusterRole of its own granting `verbs`
+/// on the Soberana `resources` and nothing else, and a one-hour token for it.
+async fn cluster_wide_token(
+    admin: &Client,
+    namespace: &str,
+    account: &str,
+    resources: &[&str],
+    verbs: &[&str],
+) -> Result<String> {
     let params = PatchParams::apply("soberana-e2e").force();
     let accounts: Api<ServiceAccount> = Api::namespaced(admin.clone(), namespace);
     let service_account = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": account, "namespace": namespace}});
@@ -96,7 +91,7 @@ pub async fn policy_author_token(
     let role = json!({
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
         "metadata": {"name": name},
-        "rules": [{"apiGroups": ["soberana.io"], "resources": resources, "verbs": ["get", "list", "update"]}]
+        "rules": [{"apiGroups": ["soberana.io"], "resources": resources, "verbs": verbs}]
     });
     Api::<ClusterRole>::all(admin.clone())
         .patch(&name, &params, &Patch::Apply(&role))
