@@ -171,7 +171,7 @@ async fn agreements(plane: Arc<ControlPlane>) -> Result<()> {
         ledger_etcd: Some(ledger.endpoint()),
         ..OperatorSettings::default()
     };
-    let (installation, _operator) = start_with(&plane, "exchanges", &settings).await?;
+    let (installation, operator) = start_with(&plane, "exchanges", &settings).await?;
     let client = &installation.management;
     let sovereign = ["state-dc", "national-cloud"];
     let provider_namespace = institution(client, "registry", "reg", &sovereign).await?;
@@ -233,6 +233,34 @@ async fn agreements(plane: Arc<ControlPlane>) -> Result<()> {
     );
     let policy = &policies[&provider_site];
     ensure!(policy.len() == 1, "{policy:?}");
+    // In force, the agreement costs its sites no writes: the next look finds the path as wanted.
+    let site_writes = || async {
+        let mut total = 0.0;
+        for verb in ["create", "update", "patch", "delete"] {
+            let labels = [("cluster", provider_site.as_str()), ("verb", verb)];
+            total += operator
+                .metric("soberana_kube_api_requests_total", &labels)
+                .await?;
+        }
+        anyhow::Ok(total)
+    };
+    let looks = || {
+        operator.metric(
+            "soberana_reconcile_total",
+            &[("controller", "exchange"), ("result", "success")],
+        )
+    };
+    let (writes_before, looks_before) = (site_writes().await?, looks().await?);
+    wait_until("the agreements to be looked at again", CONVERGE, || async {
+        Ok(looks().await? >= looks_before + 2.0)
+    })
+    .await?;
+    let writes_after = site_writes().await?;
+    ensure!(
+        (writes_after - writes_before).abs() < f64::EPSILON,
+        "{} writes to site {provider_site} while the agreements stood still",
+        writes_after - writes_before
+    );
     let spec = serde_json::to_value(policy[0].spec.as_ref().unwrap())?;
     ensure!(policy[0].namespace().as_deref() == Some(provider_namespace.as_str()));
     ensure!(

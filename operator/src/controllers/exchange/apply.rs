@@ -24,8 +24,33 @@ use crate::runtime::context::Context;
 pub(crate) struct Applied {
     /// Sites where the path is now open as decided.
     pub opened: Vec<String>,
-    /// Sites that could not be brought in line, with why.
+    /// Sites that could not be brought in line, with why (as the status and Events say it).
     pub failures: Vec<(String, String)>,
+}
+
+/// Why a site's paths could not be brought in line with the decision.
+#[derive(Debug, thiserror::Error)]
+enum PathError {
+    #[error("the site is not Ready; its path is brought in line when it is")]
+    SiteNotReady,
+    #[error("the Site no longer exists")]
+    SiteGone,
+    #[error("{0}")]
+    Connection(String),
+    #[error("listing the agreement's NetworkPolicies: {0}")]
+    List(kube::Error),
+    #[error("applying NetworkPolicy {namespace}/{name}: {source}")]
+    Apply {
+        namespace: String,
+        name: String,
+        source: kube::Error,
+    },
+    #[error("closing NetworkPolicy {namespace}/{name}: {source}")]
+    Close {
+        namespace: String,
+        name: String,
+        source: kube::Error,
+    },
 }
 
 /// Brings every site in line with `decision`: open where it has a path, closed elsewhere.
@@ -58,13 +83,13 @@ pub(super) async fn apply_paths(
         match result {
             Ok(()) if opened => applied.opened.push(site),
             Ok(()) => {}
-            Err(problem) => applied.failures.push((site, problem)),
+            Err(problem) => applied.failures.push((site, problem.to_string())),
         }
     }
     // A path decided on a site Soberana no longer knows cannot be open.
     for path in &decision.paths {
         if !sites.iter().any(|site| site.name_any() == path.site) {
-            let problem = "the Site no longer exists".to_owned();
+            let problem = PathError::SiteGone.to_string();
             applied.failures.push((path.site.clone(), problem));
         }
     }
@@ -78,7 +103,7 @@ async fn bring_in_line(
     site: &Site,
     exchange: &str,
     wanted: &[NetworkPolicy],
-) -> Result<(), String> {
+) -> Result<(), PathError> {
     if site.spec.connection.is_none() && wanted.is_empty() {
         return Ok(());
     }
@@ -89,16 +114,22 @@ async fn bring_in_line(
             .any(|condition| ConditionType::Ready.is(condition) && condition.status != "True")
     });
     if not_ready {
-        return Err("the site is not Ready; its path is brought in line when it is".to_owned());
+        return Err(PathError::SiteNotReady);
     }
     let client = context
         .connections
         .client(site, &context.metrics)
         .await
-        .map_err(|error| error.0)?;
-    close_others(&client, exchange, wanted).await?;
+        .map_err(|error| PathError::Connection(error.0))?;
+    let existing = close_others(&client, exchange, wanted).await?;
     for policy in wanted {
         let namespace = policy.namespace().unwrap_or_default();
+        let current = existing.iter().find(|found| {
+            found.namespace() == policy.namespace() && found.name_any() == policy.name_any()
+        });
+        if in_line(current, policy) {
+            continue;
+        }
         Api::<NetworkPolicy>::namespaced(client.clone(), &namespace)
             .patch(
                 &policy.name_any(),
@@ -106,33 +137,50 @@ async fn bring_in_line(
                 &Patch::Apply(policy),
             )
             .await
-            .map_err(|error| {
-                format!(
-                    "applying NetworkPolicy {namespace}/{}: {error}",
-                    policy.name_any()
-                )
+            .map_err(|source| PathError::Apply {
+                namespace: namespace.clone(),
+                name: policy.name_any(),
+                source,
             })?;
     }
     Ok(())
 }
 
-/// Deletes the agreement's policies on the site that are not wanted there.
+/// Whether the policy on the site already says what is wanted (its rules, and the labels the
+/// agreement's own selectors and the tenant fences rely on): then there is nothing to write, so
+/// an agreement in force costs its sites a list a minute and no writes.
+fn in_line(current: Option<&NetworkPolicy>, wanted: &NetworkPolicy) -> bool {
+    let Some(current) = current else {
+        return false;
+    };
+    let labels = current.labels();
+    current.spec == wanted.spec
+        && wanted
+            .labels()
+            .iter()
+            .all(|(key, value)| labels.get(key) == Some(value))
+}
+
+/// Deletes the agreement's policies on the site that are not wanted there; returns those that
+/// stay, as they are on the site.
 async fn close_others(
     client: &Client,
     exchange: &str,
     wanted: &[NetworkPolicy],
-) -> Result<(), String> {
+) -> Result<Vec<NetworkPolicy>, PathError> {
     let selector = format!("{EXCHANGE_LABEL}={}", exchange_label_value(exchange));
     let existing = Api::<NetworkPolicy>::all(client.clone())
-        .list_metadata(&ListParams::default().labels(&selector))
+        .list(&ListParams::default().labels(&selector))
         .await
-        .map_err(|error| format!("listing the agreement's NetworkPolicies: {error}"))?;
+        .map_err(PathError::List)?;
+    let mut staying = Vec::new();
     for found in existing.items {
         let (namespace, name) = (found.namespace().unwrap_or_default(), found.name_any());
         let keep = wanted.iter().any(|policy| {
             policy.namespace().as_deref() == Some(namespace.as_str()) && policy.name_any() == name
         });
         if keep {
+            staying.push(found);
             continue;
         }
         match Api::<NetworkPolicy>::namespaced(client.clone(), &namespace)
@@ -141,8 +189,57 @@ async fn close_others(
         {
             Ok(_) => {}
             Err(kube::Error::Api(response)) if response.code == 404 => {}
-            Err(error) => return Err(format!("closing NetworkPolicy {namespace}/{name}: {error}")),
+            Err(source) => {
+                return Err(PathError::Close {
+                    namespace,
+                    name,
+                    source,
+                });
+            }
         }
     }
-    Ok(())
+    Ok(staying)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(yaml: &str) -> NetworkPolicy {
+        serde_norway::from_str(yaml).unwrap()
+    }
+
+    const WANTED: &str = r#"
+metadata:
+  name: soberana-exchange-a
+  namespace: registry-prod
+  labels: {soberana.io/exchange: a, soberana.io/tenant: registry}
+spec:
+  podSelector: {matchLabels: {soberana.io/workload: padron}}
+  policyTypes: [Ingress]
+  ingress:
+  - from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: health-prod}}}]
+    ports: [{port: 8443, protocol: TCP}]
+"#;
+
+    #[test]
+    fn a_policy_as_wanted_is_not_written_again() {
+        let mut on_site = policy(WANTED);
+        on_site.metadata.resource_version = Some("41".to_owned());
+        on_site
+            .labels_mut()
+            .insert("added-by".to_owned(), "someone".to_owned());
+        assert!(in_line(Some(&on_site), &policy(WANTED)));
+    }
+
+    #[test]
+    fn a_missing_widened_or_unlabelled_policy_is_written() {
+        let wanted = policy(WANTED);
+        assert!(!in_line(None, &wanted));
+        let widened = policy(&WANTED.replace("port: 8443", "port: 1"));
+        assert!(!in_line(Some(&widened), &wanted));
+        let mut unlabelled = policy(WANTED);
+        unlabelled.labels_mut().remove("soberana.io/tenant");
+        assert!(!in_line(Some(&unlabelled), &wanted));
+    }
 }
