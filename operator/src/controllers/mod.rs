@@ -365,6 +365,7 @@ async fn run_exchanges(
     .touched_objects();
     let sites = spec_changes(Api::<Site>::all(client.clone()));
     let classifications = spec_changes(Api::<DataClassification>::all(client.clone()));
+    let rules = spec_changes(Api::<PlacementRule>::all(client.clone()));
     let tenants = spec_changes(Api::<Tenant>::all(client));
     let involving = reader.clone();
     Controller::for_stream(exchanges, reader.clone())
@@ -374,6 +375,7 @@ async fn run_exchanges(
         })
         .watches_stream(sites, every_object(reader.clone()))
         .watches_stream(classifications, every_object(reader.clone()))
+        .watches_stream(rules, every_object(reader.clone()))
         .watches_stream(tenants, every_object(reader))
         .graceful_shutdown_on(shutdown)
         .run(
