@@ -19,6 +19,7 @@ use soberana_core::slo::objective::object_objectives;
 use soberana_core::slo::options::{Options, Scope};
 use soberana_core::slo::rule_file;
 use soberana_core::slo::rule_file::RuleFile;
+use soberana_runtime::locking::lock;
 
 use crate::runtime::caches::cached;
 use crate::runtime::context::Context;
@@ -54,12 +55,7 @@ pub async fn reconcile(
     let destination = destination(&context.client).await;
     let text = serde_json_text(&file)?;
     let key = (format!("{destination:?}"), text);
-    if last
-        .0
-        .lock()
-        .map(|last| last.as_ref() == Some(&key))
-        .unwrap_or(false)
-    {
+    if lock(&last.0).as_ref() == Some(&key) {
         return Ok(Action::await_change());
     }
     let namespace = &context.settings.namespace;
@@ -69,9 +65,7 @@ pub async fn reconcile(
         destination = ?destination,
         "applied the SLO rules of the objects"
     );
-    if let Ok(mut last) = last.0.lock() {
-        *last = Some(key);
-    }
+    *lock(&last.0) = Some(key);
     Ok(Action::await_change())
 }
 
