@@ -18,12 +18,12 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, Node, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Secret};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
-use kube::api::{DeleteParams, PostParams};
+use kube::api::{ApiResource, DeleteParams, DynamicObject, GroupVersionKind, PostParams};
 use serde_json::{Value, json};
 use soberana_core::resources::tenant::Tenant;
 use soberana_e2e::operator_process::{OperatorProcess, OperatorSettings};
@@ -75,6 +75,10 @@ fn main() -> ExitCode {
         .test(
             "monitoring_objects_select_what_the_chart_serves",
             monitoring_objects,
+        )
+        .test(
+            "the_binaries_accept_every_argument_the_chart_gives_them",
+            arguments_accepted,
         )
         .test(
             "the_installed_charts_are_enough_for_the_operator_to_provision_a_tenant_and_no_more",
@@ -577,6 +581,96 @@ fn forbidden<T: std::fmt::Debug>(result: &kube::Result<T>) -> bool {
     matches!(result, Err(kube::Error::Api(status)) if status.code == 403)
 }
 
+/// Serves `monitoring.coreos.com/v1` PrometheusRules: a stand-in for the Prometheus Operator's
+/// CRD with only what the operator relies on (group, version, kind, a free-form spec).
+async fn serve_prometheus_rules(definitions: &Api<CustomResourceDefinition>) -> Result<()> {
+    let definition: CustomResourceDefinition = serde_json::from_value(json!({
+        "metadata": {"name": "prometheusrules.monitoring.coreos.com"},
+        "spec": {
+            "group": "monitoring.coreos.com",
+            "names": {"kind": "PrometheusRule", "listKind": "PrometheusRuleList",
+                      "plural": "prometheusrules", "singular": "prometheusrule"},
+            "scope": "Namespaced",
+            "versions": [{"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": {
+                "type": "object",
+                "properties": {"spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}
+            }}}]
+        }
+    }))?;
+    definitions
+        .create(&PostParams::default(), &definition)
+        .await
+        .context("creating the PrometheusRule CRD")?;
+    wait_until(
+        "the PrometheusRule CRD to be established",
+        Duration::from_secs(60),
+        || async {
+            let crd = definitions
+                .get("prometheusrules.monitoring.coreos.com")
+                .await?;
+            Ok(crd
+                .status
+                .and_then(|status| status.conditions)
+                .is_some_and(|conditions| {
+                    conditions.iter().any(|condition| {
+                        condition.type_ == "Established" && condition.status == "True"
+                    })
+                }))
+        },
+    )
+    .await
+}
+
+/// Each Deployment's container arguments, with the defaults and with every option on, parsed by
+/// the binary they are for (`--help` last: every argument before it is checked first, values
+/// included): a flag the binary does not know would crash-loop its pods.
+async fn arguments_accepted(plane: Arc<ControlPlane>) -> Result<()> {
+    let home = scratch(&plane, "arguments")?;
+    let all_on = all_options_on();
+    let all_on = all_on.to_string_lossy();
+    let mut checked = BTreeSet::new();
+    for (rendering, extra) in [
+        ("defaults", vec![]),
+        ("every option on", vec!["-f", &*all_on]),
+    ] {
+        for document in documents(&template(&home, "soberana", &extra)?)? {
+            if document["kind"] != "Deployment" {
+                continue;
+            }
+            for container in document["spec"]["template"]["spec"]["containers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                let deployment = document["metadata"]["name"].as_str().unwrap_or_default();
+                let binary = workspace_binary(deployment)?;
+                let mut arguments: Vec<&str> = container["args"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                arguments.push("--help");
+                let output = std::process::Command::new(&binary)
+                    .args(&arguments)
+                    .output()
+                    .with_context(|| format!("running {}", binary.display()))?;
+                ensure!(
+                    output.status.success(),
+                    "{deployment} ({rendering}) refuses the chart's arguments {arguments:?}:\n{}",
+                    String::from_utf8_lossy(&output.stderr)
+                );
+                checked.insert(deployment.to_owned());
+            }
+        }
+    }
+    ensure!(
+        checked == BTreeSet::from(["soberana-api".to_owned(), "soberana-operator".to_owned()]),
+        "checked {checked:?}"
+    );
+    Ok(())
+}
+
 async fn install_and_provision(plane: Arc<ControlPlane>) -> Result<()> {
     let home = scratch(&plane, "install")?;
     let management = plane.cluster(MANAGEMENT)?;
@@ -677,12 +771,18 @@ async fn install_and_provision(plane: Arc<ControlPlane>) -> Result<()> {
         }),
     )
     .await?;
+    // The Prometheus Operator's API is served: the operator keeps its SLO rules there.
+    serve_prometheus_rules(&definitions).await?;
+    let settings = OperatorSettings {
+        slo_rule_labels: vec![("release".to_owned(), "monitoring".to_owned())],
+        ..OperatorSettings::default()
+    };
     let mut operator = OperatorProcess::start(
         &workspace_binary("soberana-operator")?,
         &kubeconfig,
         management.directory(),
         "chart-operator",
-        &OperatorSettings::default(),
+        &settings,
     )?;
     operator
         .wait_for_readiness("leading", Duration::from_secs(60))
@@ -701,6 +801,39 @@ async fn install_and_provision(plane: Arc<ControlPlane>) -> Result<()> {
     ensure!(
         namespace.metadata.labels.unwrap_or_default()["soberana.io/tenant"]
             == "ministerio-hacienda"
+    );
+    // The site's objective in a PrometheusRule, labelled for the Prometheus that selects it.
+    let rules: Api<DynamicObject> = Api::namespaced_with(
+        admin.clone(),
+        NAMESPACE,
+        &ApiResource::from_gvk(&GroupVersionKind::gvk(
+            "monitoring.coreos.com",
+            "v1",
+            "PrometheusRule",
+        )),
+    );
+    wait_until(
+        "the operator's PrometheusRule soberana-slo with the site's objective",
+        Duration::from_secs(60),
+        || async {
+            Ok(rules
+                .get_opt("soberana-slo")
+                .await?
+                .is_some_and(|rule| rule.data["spec"].to_string().contains("site-member")))
+        },
+    )
+    .await?;
+    let rule = rules.get("soberana-slo").await?;
+    ensure!(
+        rule.metadata.labels.unwrap_or_default().get("release") == Some(&"monitoring".to_owned()),
+        "the PrometheusRule is not labelled for the Prometheus that selects it"
+    );
+    ensure!(
+        Api::<ConfigMap>::namespaced(admin.clone(), NAMESPACE)
+            .get_opt("soberana-slo")
+            .await?
+            .is_none(),
+        "the rules went to a ConfigMap although the PrometheusRule API is served"
     );
 
     // What the charts do not grant is refused.

@@ -129,7 +129,7 @@ async fn run(count: usize) -> Result<()> {
             reconcile_concurrency: u16::try_from(CONCURRENCY)?,
             drift_check_interval: 300,
             residency_scan_interval: 300,
-            ledger_etcd: None,
+            ..OperatorSettings::default()
         },
     )?;
     operator

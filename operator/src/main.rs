@@ -15,6 +15,7 @@ use soberana_operator::runtime::context::{Context, Settings};
 use soberana_operator::runtime::counting_client::counting_client;
 use soberana_operator::runtime::crd_readiness::wait_for_crds;
 use soberana_operator::runtime::health::{self, Phase, Readiness};
+use soberana_operator::runtime::label_pair::label_pair;
 use soberana_operator::runtime::leadership::{Election, LeaseSettings};
 use soberana_operator::runtime::metrics::Metrics;
 use soberana_runtime::logging::LogFormat;
@@ -78,6 +79,11 @@ struct Arguments {
     /// This replica's identity in the Lease (defaults to the host name and process id).
     #[arg(long, env = "POD_NAME")]
     identity: Option<String>,
+    /// Labels on the generated SLO rules (the PrometheusRule or ConfigMap `soberana-slo`), as
+    /// key=value pairs separated by commas: what your Prometheus selects rules by
+    /// (kube-prometheus-stack: release=<its release name>).
+    #[arg(long, env = "SOBERANA_SLO_RULE_LABELS", value_delimiter = ',', value_parser = label_pair)]
+    slo_rule_labels: Vec<(String, String)>,
     /// Log format.
     #[arg(long, value_enum, env = "SOBERANA_LOG_FORMAT", default_value = "human")]
     log_format: LogFormat,
@@ -217,6 +223,7 @@ fn settings(arguments: &Arguments) -> Settings {
         drift_check_interval: Duration::from_secs(arguments.drift_check_interval),
         residency_scan_interval: Duration::from_secs(arguments.residency_scan_interval),
         member_identity: arguments.member_identity.clone(),
+        slo_rule_labels: arguments.slo_rule_labels.iter().cloned().collect(),
     }
 }
 

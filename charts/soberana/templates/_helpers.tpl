@@ -96,3 +96,14 @@ and ServiceAccount subject moves to the release namespace, and the release's lab
   secret:
     secretName: {{ .Values.etcd.tls.secretName }}
 {{- end }}
+
+{{/*
+A map's key=value pairs, comma-separated in key order: the operator's --slo-rule-labels.
+*/}}
+{{- define "soberana.labelPairs" -}}
+{{- $pairs := list -}}
+{{- range $key, $value := . -}}
+{{- $pairs = append $pairs (printf "%s=%s" $key $value) -}}
+{{- end -}}
+{{- join "," $pairs -}}
+{{- end }}

@@ -27,6 +27,8 @@ pub struct OperatorSettings {
     pub residency_scan_interval: u64,
     /// etcd endpoint of the decision ledger, if any.
     pub ledger_etcd: Option<String>,
+    /// Labels on the generated SLO rules (`--slo-rule-labels`).
+    pub slo_rule_labels: Vec<(String, String)>,
 }
 
 impl Default for OperatorSettings {
@@ -38,6 +40,7 @@ impl Default for OperatorSettings {
             drift_check_interval: 2,
             residency_scan_interval: 2,
             ledger_etcd: None,
+            slo_rule_labels: Vec::new(),
         }
     }
 }
@@ -79,6 +82,14 @@ impl OperatorProcess {
         ];
         if let Some(endpoint) = &settings.ledger_etcd {
             arguments.push(format!("--ledger-etcd-endpoints={endpoint}"));
+        }
+        if !settings.slo_rule_labels.is_empty() {
+            let pairs: Vec<String> = settings
+                .slo_rule_labels
+                .iter()
+                .map(|(key, value)| format!("{key}={value}"))
+                .collect();
+            arguments.push(format!("--slo-rule-labels={}", pairs.join(",")));
         }
         let mut component = Component::new(identity, binary, arguments, directory)
             .with_environment("RUST_LOG", "info,kube_lease_manager=warn");

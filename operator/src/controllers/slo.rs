@@ -59,7 +59,8 @@ pub async fn reconcile(
         return Ok(Action::await_change());
     }
     let namespace = &context.settings.namespace;
-    apply(&context.client, namespace, &destination, &file).await?;
+    let labels = &context.settings.slo_rule_labels;
+    apply(&context.client, namespace, labels, &destination, &file).await?;
     tracing::info!(
         groups = file.groups.len(),
         destination = ?destination,
@@ -112,14 +113,17 @@ async fn destination(client: &Client) -> Destination {
 async fn apply(
     client: &Client,
     namespace: &str,
+    extra_labels: &BTreeMap<String, String>,
     destination: &Destination,
     file: &RuleFile,
 ) -> Result<(), Error> {
     let parameters = PatchParams::apply(FIELD_MANAGER).force();
-    let labels = BTreeMap::from([(
+    // The labels Prometheus selects rules by, and ours last: they say who keeps the object.
+    let mut labels = extra_labels.clone();
+    labels.insert(
         "app.kubernetes.io/managed-by".to_owned(),
         "soberana-operator".to_owned(),
-    )]);
+    );
     let failed = |object: &str| {
         let object = object.to_owned();
         move |source| Error::ApplyManagement { object, source }

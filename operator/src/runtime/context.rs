@@ -38,6 +38,8 @@ pub struct Settings {
     /// The user name the operator has on member clusters; only it may change the labels of
     /// tenant namespaces there.
     pub member_identity: String,
+    /// Labels on the generated SLO rules, for a Prometheus that selects rules by label.
+    pub slo_rule_labels: BTreeMap<String, String>,
 }
 
 /// Shared by every reconcile.

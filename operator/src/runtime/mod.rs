@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 pub mod health;
 pub mod interval_schedule;
+pub mod label_pair;
 pub mod leadership;
 pub mod metrics;
 pub mod status_writer;
