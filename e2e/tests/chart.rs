@@ -23,7 +23,9 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
-use kube::api::{ApiResource, DeleteParams, DynamicObject, GroupVersionKind, PostParams};
+use kube::api::{
+    ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
+};
 use serde_json::{Value, json};
 use soberana_core::resources::tenant::Tenant;
 use soberana_e2e::operator_process::{OperatorProcess, OperatorSettings};
@@ -771,8 +773,6 @@ async fn install_and_provision(plane: Arc<ControlPlane>) -> Result<()> {
         }),
     )
     .await?;
-    // The Prometheus Operator's API is served: the operator keeps its SLO rules there.
-    serve_prometheus_rules(&definitions).await?;
     let settings = OperatorSettings {
         slo_rule_labels: vec![("release".to_owned(), "monitoring".to_owned())],
         ..OperatorSettings::default()
@@ -802,7 +802,36 @@ async fn install_and_provision(plane: Arc<ControlPlane>) -> Result<()> {
         namespace.metadata.labels.unwrap_or_default()["soberana.io/tenant"]
             == "ministerio-hacienda"
     );
-    // The site's objective in a PrometheusRule, labelled for the Prometheus that selects it.
+    // Without the Prometheus Operator, the rules are in a ConfigMap, labelled for the Prometheus
+    // that selects them.
+    let config_maps: Api<ConfigMap> = Api::namespaced(admin.clone(), NAMESPACE);
+    wait_until(
+        "the operator's ConfigMap soberana-slo with the site's objective",
+        Duration::from_secs(60),
+        || async {
+            Ok(config_maps
+                .get_opt("soberana-slo")
+                .await?
+                .is_some_and(|map| {
+                    map.metadata.labels.unwrap_or_default().get("release")
+                        == Some(&"monitoring".to_owned())
+                        && map
+                            .data
+                            .unwrap_or_default()
+                            .values()
+                            .any(|rules| rules.contains("soberana-slo-site-member"))
+                }))
+        },
+    )
+    .await?;
+    // Once the Prometheus Operator's API is served, the next look (here: the site's offered
+    // availability edited) moves them to a PrometheusRule and the ConfigMap goes, so no
+    // Prometheus loads them twice.
+    serve_prometheus_rules(&definitions).await?;
+    let offered = json!({"spec": {"offeredAvailability": "99.9"}});
+    Api::<soberana_core::resources::site::Site>::all(admin.clone())
+        .patch(MEMBER, &PatchParams::default(), &Patch::Merge(&offered))
+        .await?;
     let rules: Api<DynamicObject> = Api::namespaced_with(
         admin.clone(),
         NAMESPACE,
@@ -816,10 +845,11 @@ async fn install_and_provision(plane: Arc<ControlPlane>) -> Result<()> {
         "the operator's PrometheusRule soberana-slo with the site's objective",
         Duration::from_secs(60),
         || async {
-            Ok(rules
-                .get_opt("soberana-slo")
-                .await?
-                .is_some_and(|rule| rule.data["spec"].to_string().contains("site-member")))
+            Ok(rules.get_opt("soberana-slo").await?.is_some_and(|rule| {
+                rule.data["spec"]
+                    .to_string()
+                    .contains("soberana-slo-site-member")
+            }))
         },
     )
     .await?;
@@ -828,13 +858,12 @@ async fn install_and_provision(plane: Arc<ControlPlane>) -> Result<()> {
         rule.metadata.labels.unwrap_or_default().get("release") == Some(&"monitoring".to_owned()),
         "the PrometheusRule is not labelled for the Prometheus that selects it"
     );
-    ensure!(
-        Api::<ConfigMap>::namespaced(admin.clone(), NAMESPACE)
-            .get_opt("soberana-slo")
-            .await?
-            .is_none(),
-        "the rules went to a ConfigMap although the PrometheusRule API is served"
-    );
+    wait_until(
+        "the ConfigMap the PrometheusRule replaced to go",
+        Duration::from_secs(60),
+        || async { Ok(config_maps.get_opt("soberana-slo").await?.is_none()) },
+    )
+    .await?;
 
     // What the charts do not grant is refused.
     let as_operator = management.client_with_token(&operator_token).await?;

@@ -448,11 +448,11 @@ async fn run_slo(context: Arc<Context>, shutdown: impl Future<Output = ()> + Sen
     let mut triggers =
         futures::stream::select_all([workload_changes, site_changes, classification_changes])
             .ready_chunks(1024);
-    let mut retry: Option<std::time::Duration> = None;
+    let mut next_look: Option<std::time::Duration> = None;
     tokio::pin!(shutdown);
     loop {
-        let delay = retry;
-        let retry_due = async move {
+        let delay = next_look;
+        let look_due = async move {
             match delay {
                 Some(delay) => tokio::time::sleep(delay).await,
                 None => futures::future::pending().await,
@@ -461,7 +461,7 @@ async fn run_slo(context: Arc<Context>, shutdown: impl Future<Output = ()> + Sen
         tokio::select! {
             () = &mut shutdown => return,
             batch = triggers.next() => if batch.is_none() { return },
-            () = retry_due => {}
+            () = look_due => {}
         }
         // Rules written before every Workload is known would drop their objectives for a
         // moment. (Waiting here would stall: the store fills only while `triggers` is polled.)
@@ -469,8 +469,10 @@ async fn run_slo(context: Arc<Context>, shutdown: impl Future<Output = ()> + Sen
             continue;
         }
         let reconcile = slo::reconcile(context.clone(), workloads.clone(), last.clone());
-        retry = match instrumented("slo", context.clone(), reconcile).await {
-            Ok(_) => None,
+        next_look = match instrumented("slo", context.clone(), reconcile).await {
+            // Looked at again now and then: the Prometheus Operator's API may come or go
+            // without any object changing (nothing is written when nothing changed).
+            Ok(_) => Some(slo::RESYNC),
             Err(error) => {
                 let category = error.category();
                 tracing::warn!(category = category.label(), %error, "could not apply the SLO rules; will retry");

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
+use kube::api::{ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use kube::discovery::pinned_kind;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::Store;
@@ -30,6 +30,11 @@ pub const FIELD_MANAGER: &str = "soberana-slo";
 pub const RULES_NAME: &str = "soberana-slo";
 /// The ConfigMap key holding the rule file.
 pub const RULES_KEY: &str = "soberana-slo.rules.yaml";
+/// How often the rules are looked at without a change to their objects.
+pub const RESYNC: std::time::Duration = std::time::Duration::from_secs(300);
+/// The label saying the rules' object is Soberana's to rewrite and remove.
+const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+const MANAGER: &str = "soberana-operator";
 
 /// Where the rules go.
 #[derive(Clone, Debug, PartialEq)]
@@ -52,7 +57,7 @@ pub async fn reconcile(
     let classifications = cached(&context.caches.classifications);
     let workloads = cached(&workloads);
     let file = desired_rules(&sites, &workloads, &classifications)?;
-    let destination = destination(&context.client).await;
+    let destination = destination(&context.client).await?;
     let text = serde_json_text(&file)?;
     let key = (format!("{destination:?}"), text);
     if lock(&last.0).as_ref() == Some(&key) {
@@ -61,6 +66,9 @@ pub async fn reconcile(
     let namespace = &context.settings.namespace;
     let labels = &context.settings.slo_rule_labels;
     apply(&context.client, namespace, labels, &destination, &file).await?;
+    if matches!(destination, Destination::PrometheusRule(_)) {
+        remove_replaced_config_map(&context.client, namespace).await?;
+    }
     tracing::info!(
         groups = file.groups.len(),
         destination = ?destination,
@@ -101,12 +109,52 @@ fn serde_json_text(file: &RuleFile) -> Result<String, Error> {
     })
 }
 
-/// A PrometheusRule when `monitoring.coreos.com/v1` serves it, otherwise a ConfigMap.
-async fn destination(client: &Client) -> Destination {
+/// A PrometheusRule when `monitoring.coreos.com/v1` serves it, a ConfigMap when the API server
+/// says it does not. Any other answer is an error to retry: a ConfigMap written because discovery
+/// failed for a moment would stand beside the PrometheusRule.
+async fn destination(client: &Client) -> Result<Destination, Error> {
     let kind = GroupVersionKind::gvk("monitoring.coreos.com", "v1", "PrometheusRule");
     match pinned_kind(client, &kind).await {
-        Ok((resource, _)) => Destination::PrometheusRule(resource),
-        Err(_) => Destination::ConfigMap,
+        Ok((resource, _)) => Ok(Destination::PrometheusRule(resource)),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(Destination::ConfigMap),
+        Err(kube::Error::Discovery(_)) => Ok(Destination::ConfigMap),
+        Err(source) => Err(Error::ReadManagement {
+            object: "the monitoring.coreos.com/v1 API's resources".to_owned(),
+            source,
+        }),
+    }
+}
+
+/// Once the rules are in a PrometheusRule (the Prometheus Operator was installed since they
+/// were last written), the ConfigMap Soberana wrote before goes: a Prometheus loading both would
+/// evaluate every rule twice and page twice. Only Soberana's: a ConfigMap of that name without
+/// its label is someone else's, and left alone.
+async fn remove_replaced_config_map(client: &Client, namespace: &str) -> Result<(), Error> {
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    let found = api
+        .get_opt(RULES_NAME)
+        .await
+        .map_err(|source| Error::ReadManagement {
+            object: "ConfigMap soberana-slo".to_owned(),
+            source,
+        })?;
+    let ours = found.is_some_and(|map| {
+        map.metadata
+            .labels
+            .unwrap_or_default()
+            .get(MANAGED_BY)
+            .is_some_and(|manager| manager == MANAGER)
+    });
+    if !ours {
+        return Ok(());
+    }
+    match api.delete(RULES_NAME, &DeleteParams::default()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(source) => Err(Error::ApplyManagement {
+            object: "the removal of ConfigMap soberana-slo".to_owned(),
+            source,
+        }),
     }
 }
 
@@ -120,10 +168,7 @@ async fn apply(
     let parameters = PatchParams::apply(FIELD_MANAGER).force();
     // The labels Prometheus selects rules by, and ours last: they say who keeps the object.
     let mut labels = extra_labels.clone();
-    labels.insert(
-        "app.kubernetes.io/managed-by".to_owned(),
-        "soberana-operator".to_owned(),
-    );
+    labels.insert(MANAGED_BY.to_owned(), MANAGER.to_owned());
     let failed = |object: &str| {
         let object = object.to_owned();
         move |source| Error::ApplyManagement { object, source }

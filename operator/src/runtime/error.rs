@@ -23,6 +23,8 @@ pub enum Error {
     WriteStatus { object: String, source: kube::Error },
     #[error("applying {object} to the management cluster: {source}")]
     ApplyManagement { object: String, source: kube::Error },
+    #[error("reading {object} from the management cluster: {source}")]
+    ReadManagement { object: String, source: kube::Error },
     #[error("{object}: {message}")]
     Invalid { object: String, message: String },
     #[error("finalizer of {object}: {message}")]
@@ -66,7 +68,8 @@ impl Error {
             Self::ApplyOnSite { source, .. }
             | Self::RemoveFromSite { source, .. }
             | Self::WriteStatus { source, .. }
-            | Self::ApplyManagement { source, .. } => kube_category(source),
+            | Self::ApplyManagement { source, .. }
+            | Self::ReadManagement { source, .. } => kube_category(source),
             Self::SiteConnection { .. } | Self::Finalizer { .. } => Category::Transient,
         }
     }
