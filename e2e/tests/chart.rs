@@ -3,7 +3,8 @@
 //! against local schemas (the CRDs' and the harness API server's own), match the reviewed
 //! snapshot, refuse bad values by name, install into harness API servers, and run the real
 //! operator under the charts' ServiceAccounts until it provisions a tenant on a member — while a
-//! write the charts do not grant is refused.
+//! write the charts do not grant is refused —, then upgrade (the CRDs follow the chart) and
+//! uninstall (the CRDs and the institutions' Tenants stay).
 
 #![allow(
     clippy::too_many_lines,
@@ -921,5 +922,83 @@ async fn install_and_provision(plane: Arc<ControlPlane>) -> Result<()> {
         other => bail!("the member chart's operator created namespace kube-chart-test: {other:?}"),
     }
     operator.terminate();
+    upgrade_and_uninstall(&home, management.kubeconfig(), &definitions, &tenants).await
+}
+
+/// `helm upgrade` brings the CRDs to the chart's (they are templates, not Helm's install-once
+/// `crds/`) and applies changed values; `helm uninstall` leaves the CRDs, and so every Tenant,
+/// in place.
+async fn upgrade_and_uninstall(
+    home: &Path,
+    kubeconfig: &Path,
+    definitions: &Api<CustomResourceDefinition>,
+    tenants: &Api<Tenant>,
+) -> Result<()> {
+    const SCHEMA_DESCRIPTION: &str = "/spec/versions/0/schema/openAPIV3Schema/description";
+    let description = |crd: CustomResourceDefinition| {
+        serde_json::to_value(crd)
+            .ok()
+            .and_then(|crd| crd.pointer(SCHEMA_DESCRIPTION).cloned())
+    };
+    let charted = description(definitions.get("sites.soberana.io").await?);
+    ensure!(charted.is_some(), "the Site CRD has no schema description");
+    // The CRD as an older release left it.
+    let mut older = serde_json::to_value(definitions.get("sites.soberana.io").await?)?;
+    *older
+        .pointer_mut(SCHEMA_DESCRIPTION)
+        .context("the Site CRD has no schema description")? = json!("an older release's Site");
+    definitions
+        .replace(
+            "sites.soberana.io",
+            &PostParams::default(),
+            &serde_json::from_value(older)?,
+        )
+        .await?;
+    let chart = chart("soberana");
+    let kubeconfig = kubeconfig.to_string_lossy();
+    helm_ok(
+        home,
+        &[
+            "upgrade",
+            "soberana",
+            &chart.to_string_lossy(),
+            "--namespace",
+            NAMESPACE,
+            "--kubeconfig",
+            &kubeconfig,
+            "--set",
+            "operator.replicas=3",
+        ],
+    )?;
+    ensure!(
+        description(definitions.get("sites.soberana.io").await?) == charted,
+        "helm upgrade did not bring the Site CRD to the chart's"
+    );
+    let deployments: Api<Deployment> = Api::namespaced(tenants.clone().into_client(), NAMESPACE);
+    let operator = deployments.get("soberana-operator").await?;
+    ensure!(
+        operator.spec.and_then(|spec| spec.replicas) == Some(3),
+        "helm upgrade did not apply operator.replicas=3"
+    );
+    helm_ok(
+        home,
+        &[
+            "uninstall",
+            "soberana",
+            "--namespace",
+            NAMESPACE,
+            "--kubeconfig",
+            &kubeconfig,
+        ],
+    )?;
+    ensure!(
+        deployments.get_opt("soberana-operator").await?.is_none(),
+        "helm uninstall left the operator's Deployment"
+    );
+    ensure!(
+        definitions.get_opt("tenants.soberana.io").await?.is_some()
+            && tenants.get_opt("ministerio-hacienda").await?.is_some(),
+        "helm uninstall removed the CRDs, and with them the institutions' Tenants"
+    );
     Ok(())
 }
