@@ -32,7 +32,7 @@ use soberana_core::resources::tenant::Tenant;
 use soberana_e2e::operator_process::{OperatorProcess, OperatorSettings};
 use soberana_e2e::soberana_install::{request_token, store_kubeconfig, token_kubeconfig};
 use soberana_e2e::soberana_manifests::{
-    crds_directory, examples_directory, repository_root, yaml_documents,
+    crds_directory, examples_directory, repository_root, wait_established, yaml_documents,
 };
 use soberana_e2e::state_data_centre::{MemberSite, apply, site};
 use soberana_e2e::workspace_binaries::workspace_binary;
@@ -604,24 +604,7 @@ async fn serve_prometheus_rules(definitions: &Api<CustomResourceDefinition>) -> 
         .create(&PostParams::default(), &definition)
         .await
         .context("creating the PrometheusRule CRD")?;
-    wait_until(
-        "the PrometheusRule CRD to be established",
-        Duration::from_secs(60),
-        || async {
-            let crd = definitions
-                .get("prometheusrules.monitoring.coreos.com")
-                .await?;
-            Ok(crd
-                .status
-                .and_then(|status| status.conditions)
-                .is_some_and(|conditions| {
-                    conditions.iter().any(|condition| {
-                        condition.type_ == "Established" && condition.status == "True"
-                    })
-                }))
-        },
-    )
-    .await
+    wait_established(definitions, "prometheusrules.monitoring.coreos.com").await
 }
 
 /// Each Deployment's container arguments, with the defaults and with every option on, parsed by
@@ -713,25 +696,7 @@ async fn install_and_provision(plane: Arc<ControlPlane>) -> Result<()> {
             == Some("soberana"),
         "the CRDs are not the release's: {annotations:?}"
     );
-    wait_until(
-        "the chart's CRDs to be established",
-        Duration::from_secs(60),
-        || {
-            let definitions = definitions.clone();
-            async move {
-                let crd = definitions.get("tenants.soberana.io").await?;
-                Ok(crd
-                    .status
-                    .and_then(|status| status.conditions)
-                    .is_some_and(|conditions| {
-                        conditions.iter().any(|condition| {
-                            condition.type_ == "Established" && condition.status == "True"
-                        })
-                    }))
-            }
-        },
-    )
-    .await?;
+    wait_established(&definitions, "tenants.soberana.io").await?;
 
     // The operator under the chart's ServiceAccounts: on the management cluster and the member.
     let operator_token = request_token(&admin, NAMESPACE, "soberana-operator").await?;

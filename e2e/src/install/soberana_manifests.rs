@@ -53,26 +53,32 @@ pub async fn install_crds(client: &Client) -> Result<Vec<String>> {
         names.push(name);
     }
     for name in &names {
-        wait_until(
-            &format!("CRD {name} to be established"),
-            Duration::from_secs(60),
-            || {
-                let definitions = definitions.clone();
-                async move {
-                    let conditions = definitions
-                        .get(name)
-                        .await?
-                        .status
-                        .and_then(|status| status.conditions);
-                    Ok(conditions.unwrap_or_default().iter().any(|condition| {
-                        condition.type_ == "Established" && condition.status == "True"
-                    }))
-                }
-            },
-        )
-        .await?;
+        wait_established(&definitions, name).await?;
     }
     Ok(names)
+}
+
+/// Waits (up to a minute) until the API server serves the CRD `name`.
+pub async fn wait_established(
+    definitions: &Api<CustomResourceDefinition>,
+    name: &str,
+) -> Result<()> {
+    wait_until(
+        &format!("CRD {name} to be established"),
+        Duration::from_secs(60),
+        || async move {
+            let conditions = definitions
+                .get(name)
+                .await?
+                .status
+                .and_then(|status| status.conditions);
+            Ok(conditions
+                .unwrap_or_default()
+                .iter()
+                .any(|condition| condition.type_ == "Established" && condition.status == "True"))
+        },
+    )
+    .await
 }
 
 /// Applies every Soberana object in the YAML files of `directory`, creating the namespaces the
