@@ -7,14 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const SOBERANA: &str = env!("CARGO_BIN_EXE_soberana");
+use soberana_e2e::soberana_manifests::repository_root;
 
-fn repository() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
+const SOBERANA: &str = env!("CARGO_BIN_EXE_soberana");
 
 fn promtool() -> PathBuf {
     soberana_e2e::test_tool("promtool").unwrap_or_else(|error| panic!("{error:#}"))
@@ -34,7 +29,7 @@ fn generate(arguments: &[&str], into: &Path) {
     let output = Command::new(SOBERANA)
         .args(["slo", "rules"])
         .args(arguments)
-        .current_dir(repository())
+        .current_dir(repository_root())
         .output()
         .unwrap();
     std::fs::write(into, succeeded("soberana slo rules", &output)).unwrap();
@@ -45,7 +40,7 @@ fn promtool_accepts_the_rules_of_the_examples_and_of_the_chart() {
     let directory = tempfile::tempdir().unwrap();
     let examples = directory.path().join("examples.rules.yaml");
     generate(&["-f", "examples/"], &examples);
-    let chart = repository().join("charts/soberana/files/prometheus-rules.yaml");
+    let chart = repository_root().join("charts/soberana/files/prometheus-rules.yaml");
     let output = Command::new(promtool())
         .args(["check", "rules"])
         .arg(&examples)
@@ -65,7 +60,7 @@ fn each_alert_fires_when_it_must_and_not_otherwise() {
     );
     let tests = directory.path().join("alerts.test.yaml");
     std::fs::copy(
-        repository().join("cli/tests/fixtures/slo/alerts.test.yaml"),
+        repository_root().join("cli/tests/fixtures/slo/alerts.test.yaml"),
         &tests,
     )
     .unwrap();

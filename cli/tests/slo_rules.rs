@@ -5,25 +5,19 @@
 #![allow(clippy::unwrap_used, reason = "a test panics to report a failure")]
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use soberana_core::slo::rule_file::RuleFile;
 use soberana_core::slo::runbook::heading_anchor;
 
-const SOBERANA: &str = env!("CARGO_BIN_EXE_soberana");
+use soberana_e2e::soberana_manifests::repository_root;
 
-fn repository() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
+const SOBERANA: &str = env!("CARGO_BIN_EXE_soberana");
 
 fn soberana(arguments: &[&str]) -> Output {
     Command::new(SOBERANA)
         .args(arguments)
-        .current_dir(repository())
+        .current_dir(repository_root())
         .output()
         .unwrap()
 }
@@ -67,9 +61,10 @@ fn the_examples_get_an_objective_per_site_and_per_targeted_workload() {
 fn the_charts_platform_rules_are_the_generated_ones() {
     let output = soberana(&["slo", "rules", "--only", "platform"]);
     assert!(output.status.success());
-    let committed =
-        std::fs::read_to_string(repository().join("charts/soberana/files/prometheus-rules.yaml"))
-            .unwrap_or_default();
+    let committed = std::fs::read_to_string(
+        repository_root().join("charts/soberana/files/prometheus-rules.yaml"),
+    )
+    .unwrap_or_default();
     assert!(
         committed == String::from_utf8_lossy(&output.stdout),
         "charts/soberana/files/prometheus-rules.yaml differs from `soberana slo rules --only platform`: run `make prometheus-rules`"
@@ -79,12 +74,13 @@ fn the_charts_platform_rules_are_the_generated_ones() {
 #[test]
 fn bad_input_is_refused_naming_what_is_wrong() {
     let directory = tempfile::tempdir().unwrap();
-    let estate = std::fs::read_to_string(repository().join("cli/tests/fixtures/slo/estate.yaml"))
-        .unwrap()
-        .replace(
-            "offeredAvailability: \"99.9\"",
-            "offeredAvailability: \"high\"",
-        );
+    let estate =
+        std::fs::read_to_string(repository_root().join("cli/tests/fixtures/slo/estate.yaml"))
+            .unwrap()
+            .replace(
+                "offeredAvailability: \"99.9\"",
+                "offeredAvailability: \"high\"",
+            );
     let file = directory.path().join("estate.yaml");
     std::fs::write(&file, estate).unwrap();
     let output = soberana(&["slo", "rules", "-f", file.to_str().unwrap()]);
@@ -117,7 +113,7 @@ fn bad_input_is_refused_naming_what_is_wrong() {
 
 /// The anchors of every heading in docs/operations.md.
 fn operations_anchors() -> BTreeSet<String> {
-    let text = std::fs::read_to_string(repository().join("docs/operations.md")).unwrap();
+    let text = std::fs::read_to_string(repository_root().join("docs/operations.md")).unwrap();
     text.lines()
         .filter_map(|line| line.strip_prefix('#'))
         .map(|heading| heading_anchor(heading.trim_start_matches('#')))
@@ -150,8 +146,8 @@ fn registered_metrics() -> BTreeSet<String> {
     .unwrap();
     let mut names = BTreeSet::new();
     let mut directories = vec![
-        repository().join("operator/src"),
-        repository().join("api/src"),
+        repository_root().join("operator/src"),
+        repository_root().join("api/src"),
     ];
     while let Some(directory) = directories.pop() {
         for entry in std::fs::read_dir(directory).unwrap() {
@@ -173,7 +169,7 @@ fn registered_metrics() -> BTreeSet<String> {
 
 #[test]
 fn every_exported_metric_is_in_the_metrics_reference() {
-    let text = std::fs::read_to_string(repository().join("docs/operations.md")).unwrap();
+    let text = std::fs::read_to_string(repository_root().join("docs/operations.md")).unwrap();
     let names = registered_metrics();
     assert!(names.len() > 25, "found only {names:?}");
     let missing: Vec<&String> = names

@@ -42,7 +42,7 @@ mod chart_support;
 
 use chart_support::schemas::{write_builtin_schemas, write_crd_schemas};
 use chart_support::tools::{
-    NAMESPACE, all_options_on, chart, documents, helm, helm_ok, kubeconform, template,
+    NAMESPACE, all_options_on, chart, documents, helm_ok, kubeconform, template, template_output,
 };
 
 const MANAGEMENT: &str = "mgmt";
@@ -365,7 +365,6 @@ async fn snapshot(plane: Arc<ControlPlane>) -> Result<()> {
 
 async fn bad_values_refused(plane: Arc<ControlPlane>) -> Result<()> {
     let home = scratch(&plane, "bad-values")?;
-    let soberana = chart("soberana");
     let cases = [
         (
             "operator.replicaz=3",
@@ -385,18 +384,7 @@ async fn bad_values_refused(plane: Arc<ControlPlane>) -> Result<()> {
         ("crds.keep=maybe", "got string, want boolean", "/crds/keep"),
     ];
     for (setting, error, at) in cases {
-        let output = helm(
-            &home,
-            &[
-                "template",
-                "soberana",
-                &soberana.to_string_lossy(),
-                "--kube-version",
-                "1.36.3",
-                "--set-string",
-                setting,
-            ],
-        )?;
+        let output = template_output(&home, "soberana", &["--set-string", setting])?;
         let stderr = String::from_utf8_lossy(&output.stderr);
         ensure!(!output.status.success(), "--set {setting} was accepted");
         ensure!(
@@ -405,18 +393,7 @@ async fn bad_values_refused(plane: Arc<ControlPlane>) -> Result<()> {
         );
     }
     // Values the schema cannot see are refused by the templates, naming the value.
-    let output = helm(
-        &home,
-        &[
-            "template",
-            "soberana",
-            &soberana.to_string_lossy(),
-            "--kube-version",
-            "1.36.3",
-            "--set",
-            "etcd.endpoints=null",
-        ],
-    )?;
+    let output = template_output(&home, "soberana", &["--set", "etcd.endpoints=null"])?;
     let stderr = String::from_utf8_lossy(&output.stderr);
     ensure!(
         !output.status.success() && stderr.contains("etcd.endpoints"),

@@ -44,21 +44,34 @@ pub fn helm_ok(home: &Path, arguments: &[&str]) -> Result<String> {
     String::from_utf8(output.stdout).context("helm printed something other than UTF-8")
 }
 
-/// `helm template` of `chart` as release `release` in the e2e namespace, with extra arguments.
+/// `helm template` of `chart` as release `chart` in the e2e namespace, with extra arguments.
 pub fn template(home: &Path, chart_name: &str, extra: &[&str]) -> Result<String> {
-    let chart = chart(chart_name);
-    let chart = chart.to_string_lossy();
+    helm_ok(
+        home,
+        &template_arguments(&chart(chart_name), chart_name, extra),
+    )
+}
+
+/// The same, answered as helm answered: for a rendering that must fail.
+pub fn template_output(home: &Path, chart_name: &str, extra: &[&str]) -> Result<Output> {
+    helm(
+        home,
+        &template_arguments(&chart(chart_name), chart_name, extra),
+    )
+}
+
+fn template_arguments<'a>(chart: &'a Path, chart_name: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut arguments = vec![
         "template",
         chart_name,
-        &chart,
+        chart.to_str().unwrap_or_default(),
         "--namespace",
         NAMESPACE,
         "--kube-version",
         KUBE_VERSION,
     ];
     arguments.extend_from_slice(extra);
-    helm_ok(home, &arguments)
+    arguments
 }
 
 /// The `ci/` values file that turns every option of the soberana chart on.
