@@ -807,6 +807,37 @@ async fn install_and_provision(plane: Arc<ControlPlane>) -> Result<()> {
         || async { Ok(config_maps.get_opt("soberana-slo").await?.is_none()) },
     )
     .await?;
+    // A ConfigMap of that name that is not Soberana's (no label of its) is left alone on every
+    // later look: here the one that follows the site's offered availability edited again.
+    let foreign: ConfigMap = serde_json::from_value(json!({
+        "metadata": {"name": "soberana-slo", "namespace": NAMESPACE},
+        "data": {"owner": "the monitoring team"}
+    }))?;
+    config_maps.create(&PostParams::default(), &foreign).await?;
+    let looks = || operator.metric("soberana_reconcile_total", &[("controller", "slo")]);
+    let looks_before = looks().await?;
+    let offered = json!({"spec": {"offeredAvailability": "99.5"}});
+    Api::<soberana_core::resources::site::Site>::all(admin.clone())
+        .patch(MEMBER, &PatchParams::default(), &Patch::Merge(&offered))
+        .await?;
+    wait_until(
+        "the PrometheusRule to follow the site's new offered availability",
+        Duration::from_secs(60),
+        || async {
+            let rule = rules.get("soberana-slo").await?;
+            Ok(rule.data["spec"].to_string().contains("vector(0.995)"))
+        },
+    )
+    .await?;
+    // The look that wrote it has ended (its removal step included).
+    wait_until("the SLO look to end", Duration::from_secs(60), || async {
+        Ok(looks().await? > looks_before)
+    })
+    .await?;
+    ensure!(
+        config_maps.get_opt("soberana-slo").await?.is_some(),
+        "the operator deleted a ConfigMap soberana-slo that is not its own"
+    );
 
     // What the charts do not grant is refused.
     let as_operator = management.client_with_token(&operator_token).await?;
