@@ -6,7 +6,9 @@
 
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{Value, json};
-use soberana_core::exchange::{ExchangeObjects, decide, network_policies, policy_name};
+use soberana_core::exchange::{
+    ExchangeIdentity, ExchangeObjects, decide, network_policies, policy_name,
+};
 use soberana_core::placement::{Objects, Snapshot};
 use soberana_core::resources::data_classification::DataClassification;
 use soberana_core::resources::data_exchange::{DataExchangeSpec, ExchangeState};
@@ -105,6 +107,8 @@ impl Estate {
             ),
             tenant("social-security", "ccss", "restricted", &[], false),
             tenant("libraries", "bn", "public", &["state-dc"], false),
+            // Its ceiling classification was deleted.
+            tenant("archive", "arch", "top-secret", &["state-dc"], false),
         ];
         let snapshot = Snapshot::new(Objects {
             sites: &sites,
@@ -313,6 +317,17 @@ fn refusals_name_every_fault_of_the_agreement() {
             .any(|reason| reason.starts_with("spec.consumer.environments: [\"qa\"]"))
     );
 
+    let unresolvable_ceiling = estate.decide(&agreement("archive", json!({})), IN_FORCE);
+    assert_eq!(unresolvable_ceiling.state, ExchangeState::Refused);
+    assert!(
+        unresolvable_ceiling.reasons.iter().any(|reason| {
+            reason.starts_with("consumer: Tenant archive's highestClassification")
+                && reason.contains("\"top-secret\" does not exist")
+        }),
+        "{:?}",
+        unresolvable_ceiling.reasons
+    );
+
     let unknown = estate.decide(
         &agreement("nobody", json!({"classification": "secret"})),
         IN_FORCE,
@@ -382,31 +397,37 @@ fn the_path_admits_exactly_the_consumer_to_exactly_the_provider_pods_and_ports()
         .iter()
         .find(|path| path.site == "state-dc")
         .unwrap();
-    let policies = network_policies("identidad-minsa", &spec, path, true);
+    let exchange = ExchangeIdentity {
+        name: "identidad-minsa",
+        uid: "uid-1",
+    };
+    let policies = network_policies(exchange, &spec, path, true);
     let rendered = serde_json::to_value(&policies).unwrap();
     assert_eq!(
         rendered,
         json!([
             {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
              "metadata": {"name": "soberana-exchange-identidad-minsa", "namespace": "rc-prod",
-                "labels": {"app.kubernetes.io/managed-by": "soberana", "soberana.io/exchange": "identidad-minsa", "soberana.io/tenant": "civil-registry"}},
+                "labels": {"app.kubernetes.io/managed-by": "soberana", "soberana.io/exchange": "identidad-minsa", "soberana.io/tenant": "civil-registry"},
+                "annotations": {"soberana.io/exchange-uid": "uid-1"}},
              "spec": {"podSelector": {"matchLabels": {"soberana.io/workload": "identidad"}},
                 "policyTypes": ["Ingress"],
-                "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "minsa-prod"}},
+                "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "minsa-prod", "soberana.io/tenant": "health"}},
                                        "podSelector": {"matchExpressions": [{"key": "soberana.io/workload", "operator": "In", "values": ["expediente"]}]}}],
                              "ports": [{"port": 8443, "protocol": "TCP"}, {"port": 53, "protocol": "UDP"}]}]}},
             {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
              "metadata": {"name": "soberana-exchange-identidad-minsa", "namespace": "minsa-prod",
-                "labels": {"app.kubernetes.io/managed-by": "soberana", "soberana.io/exchange": "identidad-minsa", "soberana.io/tenant": "health"}},
+                "labels": {"app.kubernetes.io/managed-by": "soberana", "soberana.io/exchange": "identidad-minsa", "soberana.io/tenant": "health"},
+                "annotations": {"soberana.io/exchange-uid": "uid-1"}},
              "spec": {"podSelector": {"matchExpressions": [{"key": "soberana.io/workload", "operator": "In", "values": ["expediente"]}]},
                 "policyTypes": ["Egress"],
-                "egress": [{"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "rc-prod"}},
+                "egress": [{"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "rc-prod", "soberana.io/tenant": "civil-registry"}},
                                     "podSelector": {"matchLabels": {"soberana.io/workload": "identidad"}}}],
                             "ports": [{"port": 8443, "protocol": "TCP"}, {"port": 53, "protocol": "UDP"}]}]}}
         ])
     );
     assert_eq!(
-        network_policies("identidad-minsa", &spec, path, false).len(),
+        network_policies(exchange, &spec, path, false).len(),
         1,
         "no egress policy when the consumer's egress is open"
     );

@@ -18,12 +18,16 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Result, ensure};
+use anyhow::{Context as _, Result, ensure};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
-use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use kube::api::{
+    ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
+};
 use kube::{Api, Client, ResourceExt};
 use serde_json::{Value, json};
 use soberana_core::ledger::{RecordKind, verify};
@@ -37,7 +41,7 @@ use soberana_store::Store;
 use soberana_store::etcd::EtcdStore;
 use soberana_store::etcd_security::EtcdSecurity;
 
-use common::{member, start_with, tenant, wait_ready};
+use common::{member, start, start_with, tenant, wait_ready};
 
 const CONVERGE: Duration = Duration::from_secs(90);
 const SITES: [&str; 3] = ["state-dc", "national-cloud", "public-cloud"];
@@ -48,6 +52,14 @@ fn main() -> ExitCode {
         .test(
             "agreements_open_exactly_their_paths_follow_the_provider_and_close_on_expiry_refusal_and_revocation",
             agreements,
+        )
+        .test(
+            "a_planted_label_is_left_alone_the_real_path_closes_and_nothing_says_closed_before_the_site_does",
+            planted_label,
+        )
+        .test(
+            "a_path_admits_only_the_consumer_tenants_namespace_and_an_unresolvable_ceiling_refuses",
+            consumer_by_tenant_and_ceiling,
         )
         .run()
 }
@@ -470,6 +482,362 @@ async fn agreements(plane: Arc<ControlPlane>) -> Result<()> {
             && clinic.contains(&"Refused".to_owned())
             && clinic.last().map(String::as_str) == Some("Revoked"),
         "{clinic:?}"
+    );
+    Ok(())
+}
+
+/// An agreement from `provider`'s Workload (environment `prod`, port 8443) to `consumer`.
+fn agreement_between(
+    name: &str,
+    (provider, workload): (&str, &str),
+    consumer: &str,
+    not_after: Timestamp,
+) -> Value {
+    let mut object = agreement(name, consumer, not_after);
+    object["spec"]["provider"]["tenant"] = json!(provider);
+    object["spec"]["provider"]["workload"] = json!(workload);
+    object
+}
+
+/// The agreement's status as the API server holds it (read untyped: what a user sees).
+async fn status_of(client: &Client, name: &str) -> Result<Value> {
+    let resource = ApiResource::erase::<DataExchange>(&());
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
+    let object = api.get(name).await?;
+    Ok(object.data["status"].clone())
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|item| item.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn condition_of(status: &Value, type_: &str) -> Option<Value> {
+    status["conditions"]
+        .as_array()?
+        .iter()
+        .find(|condition| condition["type"] == type_)
+        .cloned()
+}
+
+/// The Events on the agreement, as `(type, reason, note)`.
+async fn events_of(client: &Client, name: &str) -> Result<Vec<(String, String, String)>> {
+    Ok(
+        Api::<k8s_openapi::api::events::v1::Event>::all(client.clone())
+            .list(&ListParams::default())
+            .await?
+            .items
+            .into_iter()
+            .filter(|event| {
+                event
+                    .regarding
+                    .as_ref()
+                    .and_then(|object| object.name.as_deref())
+                    == Some(name)
+            })
+            .map(|event| {
+                (
+                    event.type_.unwrap_or_default(),
+                    event.reason.unwrap_or_default(),
+                    event.note.unwrap_or_default(),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// The agreement's ledger records, as their payloads.
+async fn ledger_payloads(ledger: &EtcdServer, subject: &str) -> Result<Vec<Value>> {
+    let store =
+        EtcdStore::connect(&[ledger.endpoint()], "/soberana/", &EtcdSecurity::default()).await?;
+    let records = store.records(1, 1000).await?;
+    ensure!(verify(&records).is_ok(), "{:?}", verify(&records));
+    records
+        .iter()
+        .filter(|record| record.kind == RecordKind::Exchange && record.subject == subject)
+        .map(|record| Ok(serde_json::from_str(&record.payload_json)?))
+        .collect()
+}
+
+/// A member's cluster admin who is not `system:masters`: bound to `cluster-admin` by name.
+async fn member_admin(plane: &ControlPlane, site: &str, user: &str) -> Result<Client> {
+    let cluster = plane.cluster(site)?;
+    let binding: ClusterRoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": format!("{user}-cluster-admin")},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+    }))?;
+    Api::<ClusterRoleBinding>::all(cluster.client().await?)
+        .patch(
+            &binding.name_any(),
+            &PatchParams::apply("soberana-e2e").force(),
+            &Patch::Apply(&binding),
+        )
+        .await?;
+    cluster.client_as(user, &["member-admins"]).await
+}
+
+/// Finding: a NetworkPolicy a member admin labelled as the agreement's, in a namespace of their
+/// own, kept the real path open on revocation (the operator stopped at the first delete its
+/// confinement refused), while the Event said every path was closed, the ledger said `openOn:
+/// []` and `soberana_exchange_active` was 0; and the admin could not delete it afterwards.
+async fn planted_label(plane: Arc<ControlPlane>) -> Result<()> {
+    let ledger = EtcdServer::start().await?;
+    let settings = OperatorSettings {
+        ledger_etcd: Some(ledger.endpoint()),
+        ..OperatorSettings::default()
+    };
+    let (installation, operator) = start_with(&plane, "exchanges-planted", &settings).await?;
+    let client = &installation.management;
+    let sovereign = ["state-dc", "national-cloud"];
+    let provider_namespace = institution(client, "land-registry", "lnd", &sovereign).await?;
+    let consumer_namespace = institution(client, "tax-office", "tax", &sovereign).await?;
+    let site = place(client, &provider_namespace, "parcels", "land-registry", 1).await?[0].clone();
+    place(client, &consumer_namespace, "assessor", "tax-office", 2).await?;
+    let name = "parcels-to-tax";
+    let policy_name = format!("soberana-exchange-{name}");
+    let in_an_hour = Timestamp::now() + SignedDuration::from_hours(1);
+    let object = agreement_between(name, ("land-registry", "parcels"), "tax-office", in_an_hour);
+    apply(client, &object).await?;
+    wait_state(client, name, ExchangeState::Active, |exchange| {
+        exchange
+            .status
+            .as_ref()
+            .is_some_and(|status| status.open_on == [site.clone()])
+    })
+    .await?;
+    let cluster = plane.cluster(&site)?;
+    let masters = cluster.client().await?;
+    let real = Api::<NetworkPolicy>::namespaced(masters.clone(), &provider_namespace)
+        .get(&policy_name)
+        .await?;
+
+    // A member admin plants a copy of it (labels, annotations and all) in a namespace of theirs
+    // that sorts first.
+    let admin = member_admin(&plane, &site, "mara").await?;
+    let namespace: Namespace = serde_json::from_value(json!({"metadata": {"name": "aaa"}}))?;
+    Api::<Namespace>::all(admin.clone())
+        .create(&PostParams::default(), &namespace)
+        .await?;
+    let decoy: NetworkPolicy = serde_json::from_value(json!({
+        "metadata": {"name": policy_name, "namespace": "aaa",
+                     "labels": real.metadata.labels, "annotations": real.metadata.annotations},
+        "spec": real.spec,
+    }))?;
+    Api::<NetworkPolicy>::namespaced(admin.clone(), "aaa")
+        .create(&PostParams::default(), &decoy)
+        .await?;
+
+    // The site stops answering and the agreement is revoked: nothing may say the path closed.
+    cluster.stop_api_server();
+    let mut revoked = object.clone();
+    revoked["spec"]["revocation"] =
+        json!({"revokedBy": "Data Protection Officer", "reason": "audit finding"});
+    apply(client, &revoked).await?;
+    let while_down = async {
+        wait_until("the revocation to be judged", CONVERGE, || async {
+            let status = status_of(client, name).await?;
+            Ok(status["state"] == "Revoked")
+        })
+        .await?;
+        let status = status_of(client, name).await?;
+        ensure!(
+            strings(&status["stillOpenOn"]) == [site.clone()],
+            "the status does not say the path is still open on {site}: {status}"
+        );
+        let active = operator
+            .metric("soberana_exchange_active", &[("exchange", name)])
+            .await?;
+        ensure!(
+            (active - 1.0).abs() < f64::EPSILON,
+            "soberana_exchange_active is {active} while the path is open on {site}"
+        );
+        let claims: Vec<_> = events_of(client, name)
+            .await?
+            .into_iter()
+            .filter(|(_, _, note)| note.contains("closed") && !note.contains("not yet closed"))
+            .collect();
+        ensure!(
+            claims.is_empty(),
+            "an Event claims the path closed while {site} is down: {claims:?}"
+        );
+        let records = ledger_payloads(&ledger, name).await?;
+        let revocation = records
+            .iter()
+            .find(|record| record["transition"] == "Revoked")
+            .context("no Revoked record")?;
+        ensure!(
+            strings(&revocation["stillOpenOn"]) == [site.clone()],
+            "the ledger's Revoked record does not say the path is still open: {revocation}"
+        );
+        anyhow::Ok(())
+    }
+    .await;
+    cluster.start_api_server().await?;
+    while_down?;
+
+    // Back: the real path closes within the usual time; the decoy is left alone and named.
+    let real_policies = Api::<NetworkPolicy>::namespaced(masters.clone(), &provider_namespace);
+    wait_until("the real path to close", CONVERGE, || async {
+        Ok(real_policies.get_opt(&policy_name).await?.is_none())
+    })
+    .await?;
+    wait_until("the agreement to report the path closed", CONVERGE, || async {
+        let status = status_of(client, name).await?;
+        Ok(strings(&status["stillOpenOn"]).is_empty()
+            && condition_of(&status, "Degraded").is_some_and(|degraded| {
+                degraded["status"] == "True"
+                    && degraded["message"]
+                        .as_str()
+                        .is_some_and(|message| message.contains(&format!("aaa/{policy_name}")))
+            }))
+    })
+    .await?;
+    ensure!(
+        Api::<NetworkPolicy>::namespaced(masters.clone(), "aaa")
+            .get_opt(&policy_name)
+            .await?
+            .is_some(),
+        "the operator deleted a policy that is not its own"
+    );
+    let events = events_of(client, name).await?;
+    ensure!(
+        events.iter().any(|(type_, reason, note)| type_ == "Warning"
+            && reason == "ForeignObjectsLeftAlone"
+            && note.contains(&format!("aaa/{policy_name}"))),
+        "no Warning Event names the policy left alone: {events:?}"
+    );
+    ensure!(
+        events.iter().any(|(_, reason, _)| reason == "PathsClosed"),
+        "no Event says the path closed once it did: {events:?}"
+    );
+    let active = operator
+        .metric("soberana_exchange_active", &[("exchange", name)])
+        .await?;
+    ensure!(active.abs() < f64::EPSILON, "soberana_exchange_active is {active} once closed");
+    let transitions: Vec<Value> = ledger_payloads(&ledger, name)
+        .await?
+        .into_iter()
+        .map(|record| record["transition"].clone())
+        .collect();
+    ensure!(
+        transitions.first() == Some(&json!("Activated"))
+            && transitions.contains(&json!("Revoked"))
+            && transitions.last() == Some(&json!("PathsClosed")),
+        "{transitions:?}"
+    );
+
+    // The decoy is its author's: the member admin may delete it.
+    Api::<NetworkPolicy>::namespaced(admin, "aaa")
+        .delete(&policy_name, &DeleteParams::default())
+        .await
+        .context("the member admin could not delete their own NetworkPolicy")?;
+    Ok(())
+}
+
+/// Does `selector` select an object with `labels` (matchLabels and `In`/`NotIn`/`Exists`)?
+fn selects(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
+    let by_label = selector
+        .match_labels
+        .iter()
+        .flatten()
+        .all(|(key, value)| labels.get(key) == Some(value));
+    let by_expression = selector.match_expressions.iter().flatten().all(|requirement| {
+        let value = labels.get(&requirement.key);
+        let values = requirement.values.clone().unwrap_or_default();
+        match requirement.operator.as_str() {
+            "In" => value.is_some_and(|value| values.contains(value)),
+            "NotIn" => value.is_none_or(|value| !values.contains(value)),
+            "Exists" => value.is_some(),
+            _ => value.is_none(),
+        }
+    });
+    by_label && by_expression
+}
+
+/// Findings: a path admitted a namespace by its name alone, so on a site where the consumer's
+/// `<code>-prod` belongs to someone else (the tenant in `Conflict` there) it admitted that
+/// foreign namespace; and an agreement whose consumer's ceiling classification does not exist
+/// skipped the ceiling check.
+async fn consumer_by_tenant_and_ceiling(plane: Arc<ControlPlane>) -> Result<()> {
+    let (installation, _operator) = start(&plane, "exchanges-consumers").await?;
+    let client = &installation.management;
+    let sovereign = ["state-dc", "national-cloud"];
+    let provider_namespace = institution(client, "customs", "cus", &sovereign).await?;
+    let site = place(client, &provider_namespace, "manifests", "customs", 1).await?[0].clone();
+
+    // Someone else's `prt-prod` on the provider's site, before the Tenant `port` exists.
+    let masters = member(&plane, &site).await?;
+    let foreign: Namespace = serde_json::from_value(json!({"metadata": {"name": "prt-prod"}}))?;
+    Api::<Namespace>::all(masters.clone())
+        .create(&PostParams::default(), &foreign)
+        .await?;
+    apply(client, &tenant("port", "prt", &sovereign, &["prod"])).await?;
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let consumer: Namespace = serde_json::from_value(json!({"metadata": {"name": "prt-prod"}}))?;
+    namespaces.create(&PostParams::default(), &consumer).await?;
+    place(client, "prt-prod", "cranes", "port", 2).await?;
+    let name = "manifests-to-port";
+    let in_an_hour = Timestamp::now() + SignedDuration::from_hours(1);
+    apply(
+        client,
+        &agreement_between(name, ("customs", "manifests"), "port", in_an_hour),
+    )
+    .await?;
+    wait_state(client, name, ExchangeState::Active, |exchange| {
+        exchange
+            .status
+            .as_ref()
+            .is_some_and(|status| status.open_on == [site.clone()])
+    })
+    .await?;
+    let path = Api::<NetworkPolicy>::namespaced(masters.clone(), &provider_namespace)
+        .get(&format!("soberana-exchange-{name}"))
+        .await?;
+    let on_site = Api::<Namespace>::all(masters.clone()).get("prt-prod").await?;
+    let labels = on_site.metadata.labels.clone().unwrap_or_default();
+    let admitted: Vec<&LabelSelector> = path
+        .spec
+        .iter()
+        .flat_map(|spec| spec.ingress.iter().flatten())
+        .flat_map(|rule| rule.from.iter().flatten())
+        .filter_map(|peer| peer.namespace_selector.as_ref())
+        .filter(|selector| selects(selector, &labels))
+        .collect();
+    ensure!(
+        admitted.is_empty(),
+        "the path on {site} admits namespace prt-prod, which is not Tenant port's there: {admitted:?}"
+    );
+
+    // A consumer whose ceiling classification does not exist: refused, naming it.
+    let mut withdrawn = tenant("laboratory", "lab", &sovereign, &["prod"]);
+    withdrawn["spec"]["highestClassification"] = json!("withdrawn");
+    apply(client, &withdrawn).await?;
+    let name = "manifests-to-laboratory";
+    apply(
+        client,
+        &agreement_between(name, ("customs", "manifests"), "laboratory", in_an_hour),
+    )
+    .await?;
+    let refused = wait_state(client, name, ExchangeState::Refused, |_| true).await?;
+    let reasons = refused.status.unwrap_or_default().reasons;
+    ensure!(
+        reasons
+            .iter()
+            .any(|reason| reason.contains("highestClassification")
+                && reason.contains("\"withdrawn\" does not exist")),
+        "{reasons:?}"
+    );
+    ensure!(
+        open_sites(&plane, name).await?.is_empty(),
+        "a path opened for an agreement whose ceiling cannot be checked"
     );
     Ok(())
 }

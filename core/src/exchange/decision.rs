@@ -138,12 +138,21 @@ fn compliant_ends<'a>(
         }
     }
     let (provider_tenant, consumer_tenant) = (provider_tenant?, consumer_tenant?);
-    if let Some(ceiling) = snapshot
-        .classifications
-        .get(&consumer_tenant.highest_classification)
-        && let Some(violation) = ceiling_violation(&spec.consumer.tenant, classification, ceiling)
-    {
-        reasons.push(format!("consumer: {}", violation.message));
+    // Fail closed: a ceiling that cannot be resolved cannot be checked, so it refuses, as
+    // placement does.
+    let ceiling_name = &consumer_tenant.highest_classification;
+    match snapshot.classifications.get(ceiling_name) {
+        Some(ceiling) => {
+            if let Some(violation) =
+                ceiling_violation(&spec.consumer.tenant, classification, ceiling)
+            {
+                reasons.push(format!("consumer: {}", violation.message));
+            }
+        }
+        None => reasons.push(format!(
+            "consumer: Tenant {}'s highestClassification: DataClassification {ceiling_name:?} does not exist, so the agreement cannot be checked against the consumer's ceiling",
+            spec.consumer.tenant
+        )),
     }
     let provider = provider_end(spec, provider_tenant, objects, reasons);
     let consumer = consumer_end(spec, consumer_tenant, objects, reasons);
@@ -172,10 +181,16 @@ fn provider_classification(
 ) {
     let classifications = &objects.snapshot.classifications;
     let own = &provider.workload.spec.classification;
-    if let (Some(declared), Some(workload)) = (
-        classifications.get(&spec.classification),
-        classifications.get(own),
-    ) && declared.spec.rank < workload.spec.rank
+    let Some(workload) = classifications.get(own) else {
+        // Fail closed: the data's own sensitivity is unknown.
+        reasons.push(format!(
+            "spec.provider.workload: Workload {}/{}'s classification: DataClassification {own:?} does not exist, so the data's sensitivity cannot be compared",
+            provider.namespace, spec.provider.workload
+        ));
+        return;
+    };
+    if let Some(declared) = classifications.get(&spec.classification)
+        && declared.spec.rank < workload.spec.rank
     {
         reasons.push(format!(
             "spec.classification {} (rank {}) is less sensitive than the provider Workload's {own} (rank {}): an exchange carries the provider's data; declare {own} or higher",

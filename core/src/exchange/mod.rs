@@ -5,7 +5,12 @@
 mod decision;
 mod ends;
 mod network_policy;
+mod ownership;
 
 pub use decision::{ExchangeDecision, SitePath, decide};
 pub use ends::ExchangeObjects;
-pub use network_policy::{EXCHANGE_LABEL, exchange_label_value, network_policies, policy_name};
+pub use network_policy::{
+    EXCHANGE_LABEL, EXCHANGE_UID, ExchangeIdentity, exchange_label_value, network_policies,
+    policy_name,
+};
+pub use ownership::{LeftAlone, PolicyRef, SitePlan, in_line, plan_site};

@@ -21,8 +21,12 @@ use crate::propagation::member_objects::WORKLOAD;
 use crate::resources::data_exchange::DataExchangeSpec;
 use crate::tenancy::labels;
 
-/// Label on every object an agreement opened: the DataExchange's name.
+/// Label on every object an agreement opened: the DataExchange's name. Anyone may copy a label,
+/// so it only finds candidates; [`EXCHANGE_UID`] and the namespace's Tenant UID prove them ours.
 pub const EXCHANGE_LABEL: &str = "soberana.io/exchange";
+/// Annotation on every object an agreement opened: the DataExchange's UID. A name can be reused
+/// by a later agreement; a UID cannot.
+pub const EXCHANGE_UID: &str = "soberana.io/exchange-uid";
 
 /// Longest object name Kubernetes accepts for a NetworkPolicy.
 const MAX_NAME: usize = 253;
@@ -50,10 +54,17 @@ fn floor_char_boundary(text: &str, index: usize) -> usize {
         .unwrap_or(0)
 }
 
+/// The agreement as the objects it opens record it: its name and its UID.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExchangeIdentity<'a> {
+    pub name: &'a str,
+    pub uid: &'a str,
+}
+
 /// The policies of one site's path. `consumer_restricts_egress`: the consumer tenant lists
 /// egress allowances, so its pods may leave only where a policy says.
 pub fn network_policies(
-    exchange: &str,
+    exchange: ExchangeIdentity<'_>,
     spec: &DataExchangeSpec,
     path: &SitePath,
     consumer_restricts_egress: bool,
@@ -69,12 +80,16 @@ pub fn network_policies(
     policies
 }
 
-fn provider_ingress(exchange: &str, spec: &DataExchangeSpec, path: &SitePath) -> NetworkPolicy {
+fn provider_ingress(
+    exchange: ExchangeIdentity<'_>,
+    spec: &DataExchangeSpec,
+    path: &SitePath,
+) -> NetworkPolicy {
     let from = path
         .consumer_namespaces
         .iter()
         .map(|namespace| NetworkPolicyPeer {
-            namespace_selector: Some(namespace_selector(namespace)),
+            namespace_selector: Some(namespace_selector(namespace, &spec.consumer.tenant)),
             pod_selector: consumer_pods(spec),
             ..NetworkPolicyPeer::default()
         })
@@ -94,7 +109,7 @@ fn provider_ingress(exchange: &str, spec: &DataExchangeSpec, path: &SitePath) ->
 }
 
 fn consumer_egress(
-    exchange: &str,
+    exchange: ExchangeIdentity<'_>,
     spec: &DataExchangeSpec,
     path: &SitePath,
     namespace: &str,
@@ -107,7 +122,10 @@ fn consumer_egress(
             ingress: None,
             egress: Some(vec![NetworkPolicyEgressRule {
                 to: Some(vec![NetworkPolicyPeer {
-                    namespace_selector: Some(namespace_selector(&path.provider_namespace)),
+                    namespace_selector: Some(namespace_selector(
+                        &path.provider_namespace,
+                        &spec.provider.tenant,
+                    )),
                     pod_selector: Some(provider_pods(path)),
                     ..NetworkPolicyPeer::default()
                 }]),
@@ -117,15 +135,19 @@ fn consumer_egress(
     }
 }
 
-fn metadata(exchange: &str, tenant: &str, namespace: &str) -> ObjectMeta {
+fn metadata(exchange: ExchangeIdentity<'_>, tenant: &str, namespace: &str) -> ObjectMeta {
     ObjectMeta {
-        name: Some(policy_name(exchange)),
+        name: Some(policy_name(exchange.name)),
         namespace: Some(namespace.to_owned()),
         labels: Some(BTreeMap::from([
             (labels::MANAGED_BY.to_owned(), labels::MANAGER.to_owned()),
             (labels::TENANT.to_owned(), tenant.to_owned()),
-            (EXCHANGE_LABEL.to_owned(), exchange_label_value(exchange)),
+            (EXCHANGE_LABEL.to_owned(), exchange_label_value(exchange.name)),
         ])),
+        annotations: Some(BTreeMap::from([(
+            EXCHANGE_UID.to_owned(),
+            exchange.uid.to_owned(),
+        )])),
         ..ObjectMeta::default()
     }
 }
@@ -143,12 +165,18 @@ pub fn exchange_label_value(exchange: &str) -> String {
     )
 }
 
-fn namespace_selector(namespace: &str) -> LabelSelector {
+/// The namespace named `namespace` *and* marked as `tenant`'s: a name alone would admit a
+/// namespace of that name that someone else owns on a site (the tenant in `Conflict` there);
+/// the tenant label only Soberana may set (`soberana-tenant-namespace-labels`).
+fn namespace_selector(namespace: &str, tenant: &str) -> LabelSelector {
     LabelSelector {
-        match_labels: Some(BTreeMap::from([(
-            "kubernetes.io/metadata.name".to_owned(),
-            namespace.to_owned(),
-        )])),
+        match_labels: Some(BTreeMap::from([
+            (
+                "kubernetes.io/metadata.name".to_owned(),
+                namespace.to_owned(),
+            ),
+            (labels::TENANT.to_owned(), tenant.to_owned()),
+        ])),
         ..LabelSelector::default()
     }
 }

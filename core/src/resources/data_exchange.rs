@@ -36,9 +36,11 @@ use serde::{Deserialize, Serialize};
         json_path = ".spec.classification"
     ),
     printcolumn(name = "State", type_ = "string", json_path = ".status.state"),
+    // `string`, not `date`: kubectl prints a `date` column as the age since then, and a time in
+    // the future as `<invalid>`.
     printcolumn(
         name = "Expires",
-        type_ = "date",
+        type_ = "string",
         json_path = ".spec.validity.notAfter"
     )
 )]
@@ -248,9 +250,14 @@ pub struct DataExchangeStatus {
     /// Why it is not active (every reason, per site where a site is at fault).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reasons: Vec<String>,
-    /// The sites where the path is open (both ends run there).
+    /// The sites where the path is open (both ends run there), as each site confirmed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub open_on: Vec<String>,
+    /// The sites where the path should be closed but the site has not confirmed it is (it did
+    /// not answer, or a NetworkPolicy could not be deleted): the `Ready` condition names what
+    /// is still there.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub still_open_on: Vec<String>,
     /// Pairs of sites where the provider runs on one and the consumer only on the other:
     /// these need the site-to-site path, which Soberana does not open.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -270,4 +277,29 @@ pub struct CrossSitePath {
 /// `provider-site ← consumer-site, …`, as tables show a path that would cross sites.
 pub fn cross_site_label(provider_site: &str, consumer_sites: &[String]) -> String {
     format!("{provider_site} ← {}", consumer_sites.join(", "))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "a test panics to report a failure")]
+mod tests {
+    use kube::CustomResourceExt;
+
+    use super::DataExchange;
+
+    /// kubectl prints a `date` column as the age since then: every future `notAfter` showed as
+    /// `<invalid>`. The date itself is what a reader of the table needs.
+    #[test]
+    fn the_expires_column_shows_the_date_not_an_age() {
+        let crd = DataExchange::crd();
+        let columns = crd.spec.versions[0]
+            .additional_printer_columns
+            .clone()
+            .unwrap();
+        let expires = columns
+            .iter()
+            .find(|column| column.name == "Expires")
+            .unwrap();
+        assert_eq!(expires.json_path, ".spec.validity.notAfter");
+        assert_eq!(expires.type_, "string");
+    }
 }

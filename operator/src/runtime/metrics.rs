@@ -134,7 +134,7 @@ impl Metrics {
             )?,
             exchange_active: registry.gauges(
                 "soberana_exchange_active",
-                "1 when the interoperability agreement (DataExchange) is in force, by agreement, provider and consumer tenant and classification",
+                "1 when the interoperability agreement (DataExchange) is in force or a site has not yet confirmed its path closed, by agreement, provider and consumer tenant and classification",
                 &["exchange", "provider", "consumer", "classification"],
             )?,
             exchange_expiring: registry.gauges(

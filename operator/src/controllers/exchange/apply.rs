@@ -1,36 +1,102 @@
-//! Apply an agreement's decision on every site at once: its NetworkPolicies applied where its
-//! path opens, and every policy carrying its label deleted everywhere else (a path that moved,
-//! expired, was revoked or refused closes). A site that is not Ready or does not answer is a
-//! failure to retry, never skipped as done: a path must not stay open because a site was down
-//! when it should have closed.
+//! Apply an agreement's decision on every site at once: on each, observe the policies carrying
+//! its label and the namespaces they name, let core's `plan_site` say which are provably the
+//! agreement's, then write the wanted ones and delete the agreement's others. A policy that is
+//! not provably its own is never touched, only reported; one failed write or delete does not
+//! stop the rest. A site that is not Ready or does not answer is a failure to retry, never
+//! skipped as done: a path must not stay open because a site was down when it should close.
+
+use std::collections::BTreeMap;
 
 use futures::future::join_all;
+use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Api, Client, ResourceExt};
 use soberana_core::exchange::{
-    EXCHANGE_LABEL, ExchangeDecision, exchange_label_value, network_policies,
+    EXCHANGE_LABEL, ExchangeDecision, ExchangeIdentity, LeftAlone, PolicyRef, exchange_label_value,
+    network_policies, plan_site,
 };
 use soberana_core::resources::condition_types::ConditionType;
-use soberana_core::resources::data_exchange::DataExchange;
 use soberana_core::resources::site::Site;
+use soberana_core::tenancy::TenantIdentity;
 
 use super::FIELD_MANAGER;
 use crate::runtime::caches::cached;
 use crate::runtime::context::Context;
 
-/// What the sites did with the decision.
+/// What each site did with the decision.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Applied {
-    /// Sites where the path is now open as decided.
-    pub opened: Vec<String>,
-    /// Sites that could not be brought in line, with why (as the status and Events say it).
-    pub failures: Vec<(String, String)>,
+    pub sites: Vec<SiteOutcome>,
 }
 
-/// Why a site's paths could not be brought in line with the decision.
+impl Applied {
+    /// Whether a site could not be brought fully in line (worth a retry soon).
+    pub fn has_failures(&self) -> bool {
+        self.sites.iter().any(|outcome| match &outcome.result {
+            SiteResult::NotConnected => false,
+            SiteResult::Unanswered(_) => true,
+            SiteResult::Answered(report) => {
+                !report.still_open.is_empty() || !report.not_opened.is_empty()
+            }
+        })
+    }
+
+    /// The sites where the agreement's path may still be (for deletion, which must not end
+    /// before every site confirmed it closed), with why.
+    pub fn not_closed(&self) -> Vec<String> {
+        self.sites
+            .iter()
+            .filter_map(|outcome| match &outcome.result {
+                SiteResult::NotConnected => None,
+                SiteResult::Unanswered(problem) => Some(format!("site {}: {problem}", outcome.site)),
+                SiteResult::Answered(report) if !report.still_open.is_empty() => Some(format!(
+                    "site {}: {}",
+                    outcome.site,
+                    report.still_open.join("; ")
+                )),
+                SiteResult::Answered(_) => None,
+            })
+            .collect()
+    }
+}
+
+/// One site's answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SiteOutcome {
+    pub site: String,
+    pub result: SiteResult,
+}
+
+/// What became of the decision on one site.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum SiteResult {
+    /// The Site has no connection and nothing was to open there: nothing could be looked at.
+    NotConnected,
+    /// The site could not be looked at (not Ready, no client, the list failed), or the Site is
+    /// gone: what is open there is unknown.
+    Unanswered(String),
+    /// The site answered; what was done there.
+    Answered(SiteReport),
+}
+
+/// What was done on a site that answered.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct SiteReport {
+    /// The path was wanted here and every policy of it is in place as wanted.
+    pub opened: bool,
+    /// The agreement's own policies that should be gone but are still there, with why.
+    pub still_open: Vec<String>,
+    /// Wanted policies that could not be written, with why.
+    pub not_opened: Vec<String>,
+    /// Policies with the agreement's label that are not provably its own: left alone.
+    pub foreign: Vec<String>,
+}
+
+/// Why a site could not be looked at.
 #[derive(Debug, thiserror::Error)]
-enum PathError {
+enum SiteError {
     #[error("the site is not Ready; its path is brought in line when it is")]
     SiteNotReady,
     #[error("the Site no longer exists")]
@@ -39,73 +105,65 @@ enum PathError {
     Connection(String),
     #[error("listing the agreement's NetworkPolicies: {0}")]
     List(kube::Error),
-    #[error("applying NetworkPolicy {namespace}/{name}: {source}")]
-    Apply {
-        namespace: String,
-        name: String,
-        source: kube::Error,
-    },
-    #[error("closing NetworkPolicy {namespace}/{name}: {source}")]
-    Close {
-        namespace: String,
-        name: String,
-        source: kube::Error,
-    },
+    #[error("reading namespace {name}: {source}")]
+    Namespace { name: String, source: kube::Error },
 }
 
-/// Brings every site in line with `decision`: open where it has a path, closed elsewhere.
+/// Brings every site in line with `decision`: open where it has a path, closed elsewhere, on
+/// what is provably the agreement's. `parties` are its Tenants that exist.
 pub(super) async fn apply_paths(
     context: &Context,
-    exchange: &DataExchange,
+    exchange: ExchangeIdentity<'_>,
+    spec: &soberana_core::resources::data_exchange::DataExchangeSpec,
+    parties: &[TenantIdentity],
     decision: &ExchangeDecision,
     consumer_restricts_egress: bool,
 ) -> Applied {
-    let name = exchange.name_any();
     let sites = cached(&context.caches.sites);
-    let results = join_all(sites.iter().map(|site| {
+    let outcomes = join_all(sites.iter().map(|site| {
         let wanted: Vec<NetworkPolicy> = decision
             .paths
             .iter()
             .filter(|path| path.site == site.name_any())
-            .flat_map(|path| {
-                network_policies(&name, &exchange.spec, path, consumer_restricts_egress)
-            })
+            .flat_map(|path| network_policies(exchange, spec, path, consumer_restricts_egress))
             .collect();
-        let name = name.as_str();
         async move {
-            let result = bring_in_line(context, site, name, &wanted).await;
-            (site.name_any(), !wanted.is_empty(), result)
+            let result = match bring_in_line(context, site, exchange, parties, &wanted).await {
+                Ok(Some(report)) => SiteResult::Answered(report),
+                Ok(None) => SiteResult::NotConnected,
+                Err(problem) => SiteResult::Unanswered(problem.to_string()),
+            };
+            SiteOutcome {
+                site: site.name_any(),
+                result,
+            }
         }
     }))
     .await;
-    let mut applied = Applied::default();
-    for (site, opened, result) in results {
-        match result {
-            Ok(()) if opened => applied.opened.push(site),
-            Ok(()) => {}
-            Err(problem) => applied.failures.push((site, problem.to_string())),
-        }
-    }
+    let mut applied = Applied { sites: outcomes };
     // A path decided on a site Soberana no longer knows cannot be open.
     for path in &decision.paths {
         if !sites.iter().any(|site| site.name_any() == path.site) {
-            let problem = PathError::SiteGone.to_string();
-            applied.failures.push((path.site.clone(), problem));
+            applied.sites.push(SiteOutcome {
+                site: path.site.clone(),
+                result: SiteResult::Unanswered(SiteError::SiteGone.to_string()),
+            });
         }
     }
     applied
 }
 
-/// One site: nothing to do on a site Soberana cannot reach and has nothing to open on (it never
-/// had a connection); otherwise the agreement's policies there become exactly `wanted`.
+/// One site: `None` on a site Soberana has no connection to and nothing to open on; otherwise
+/// what was done there.
 async fn bring_in_line(
     context: &Context,
     site: &Site,
-    exchange: &str,
+    exchange: ExchangeIdentity<'_>,
+    parties: &[TenantIdentity],
     wanted: &[NetworkPolicy],
-) -> Result<(), PathError> {
+) -> Result<Option<SiteReport>, SiteError> {
     if site.spec.connection.is_none() && wanted.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let not_ready = site.status.as_ref().is_some_and(|status| {
         status
@@ -114,132 +172,88 @@ async fn bring_in_line(
             .any(|condition| ConditionType::Ready.is(condition) && condition.status != "True")
     });
     if not_ready {
-        return Err(PathError::SiteNotReady);
+        return Err(SiteError::SiteNotReady);
     }
     let client = context
         .connections
         .client(site, &context.metrics)
         .await
-        .map_err(|error| PathError::Connection(error.0))?;
-    let existing = close_others(&client, exchange, wanted).await?;
-    for policy in wanted {
-        let namespace = policy.namespace().unwrap_or_default();
-        let current = existing.iter().find(|found| {
-            found.namespace() == policy.namespace() && found.name_any() == policy.name_any()
-        });
-        if in_line(current, policy) {
-            continue;
-        }
-        Api::<NetworkPolicy>::namespaced(client.clone(), &namespace)
-            .patch(
-                &policy.name_any(),
-                &PatchParams::apply(FIELD_MANAGER).force(),
-                &Patch::Apply(policy),
-            )
-            .await
-            .map_err(|source| PathError::Apply {
-                namespace: namespace.clone(),
-                name: policy.name_any(),
-                source,
-            })?;
-    }
-    Ok(())
-}
-
-/// Whether the policy on the site already says what is wanted (its rules, and the labels the
-/// agreement's own selectors and the tenant fences rely on): then there is nothing to write, so
-/// an agreement in force costs its sites a list a minute and no writes.
-fn in_line(current: Option<&NetworkPolicy>, wanted: &NetworkPolicy) -> bool {
-    let Some(current) = current else {
-        return false;
-    };
-    let labels = current.labels();
-    current.spec == wanted.spec
-        && wanted
-            .labels()
-            .iter()
-            .all(|(key, value)| labels.get(key) == Some(value))
-}
-
-/// Deletes the agreement's policies on the site that are not wanted there; returns those that
-/// stay, as they are on the site.
-async fn close_others(
-    client: &Client,
-    exchange: &str,
-    wanted: &[NetworkPolicy],
-) -> Result<Vec<NetworkPolicy>, PathError> {
-    let selector = format!("{EXCHANGE_LABEL}={}", exchange_label_value(exchange));
-    let existing = Api::<NetworkPolicy>::all(client.clone())
+        .map_err(|error| SiteError::Connection(error.0))?;
+    // Observe: the policies with the agreement's label, and the namespaces they and the wanted
+    // ones name.
+    let selector = format!("{EXCHANGE_LABEL}={}", exchange_label_value(exchange.name));
+    let found = Api::<NetworkPolicy>::all(client.clone())
         .list(&ListParams::default().labels(&selector))
         .await
-        .map_err(PathError::List)?;
-    let mut staying = Vec::new();
-    for found in existing.items {
-        let (namespace, name) = (found.namespace().unwrap_or_default(), found.name_any());
-        let keep = wanted.iter().any(|policy| {
-            policy.namespace().as_deref() == Some(namespace.as_str()) && policy.name_any() == name
-        });
-        if keep {
-            staying.push(found);
-            continue;
+        .map_err(SiteError::List)?
+        .items;
+    let namespaces = namespaces(&client, found.iter().chain(wanted)).await?;
+    // Decide (core, pure), then act on every object, each failure kept.
+    let plan = plan_site(exchange, parties, &namespaces, &found, wanted);
+    let mut report = SiteReport {
+        foreign: plan.foreign.iter().map(LeftAlone::to_string).collect(),
+        not_opened: plan.not_written.iter().map(LeftAlone::to_string).collect(),
+        ..SiteReport::default()
+    };
+    for policy in &plan.write {
+        if let Err(error) = write(&client, policy).await {
+            let reference = PolicyRef {
+                namespace: policy.namespace().unwrap_or_default(),
+                name: policy.name_any(),
+            };
+            report
+                .not_opened
+                .push(format!("{reference}: writing it failed: {error}"));
         }
-        match Api::<NetworkPolicy>::namespaced(client.clone(), &namespace)
-            .delete(&name, &DeleteParams::default())
-            .await
-        {
+    }
+    for reference in &plan.delete {
+        let deleted = Api::<NetworkPolicy>::namespaced(client.clone(), &reference.namespace)
+            .delete(&reference.name, &DeleteParams::default())
+            .await;
+        match deleted {
             Ok(_) => {}
             Err(kube::Error::Api(response)) if response.code == 404 => {}
-            Err(source) => {
-                return Err(PathError::Close {
-                    namespace,
-                    name,
-                    source,
-                });
-            }
+            Err(error) => report
+                .still_open
+                .push(format!("{reference}: deleting it failed: {error}")),
         }
     }
-    Ok(staying)
+    report.opened = !wanted.is_empty() && report.not_opened.is_empty();
+    Ok(Some(report))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+async fn write(client: &Client, policy: &NetworkPolicy) -> Result<(), kube::Error> {
+    let namespace = policy.namespace().unwrap_or_default();
+    Api::<NetworkPolicy>::namespaced(client.clone(), &namespace)
+        .patch(
+            &policy.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(policy),
+        )
+        .await
+        .map(|_| ())
+}
 
-    fn policy(yaml: &str) -> NetworkPolicy {
-        serde_norway::from_str(yaml).unwrap()
+/// The site's namespaces among those `policies` name (one absent from the map is not there).
+async fn namespaces(
+    client: &Client,
+    policies: impl Iterator<Item = &NetworkPolicy>,
+) -> Result<BTreeMap<String, ObjectMeta>, SiteError> {
+    let names: std::collections::BTreeSet<String> =
+        policies.filter_map(ResourceExt::namespace).collect();
+    let api = Api::<Namespace>::all(client.clone());
+    let mut found = BTreeMap::new();
+    for name in names {
+        let namespace = api
+            .get_opt(&name)
+            .await
+            .map_err(|source| SiteError::Namespace {
+                name: name.clone(),
+                source,
+            })?;
+        if let Some(namespace) = namespace {
+            found.insert(name, namespace.metadata);
+        }
     }
-
-    const WANTED: &str = r#"
-metadata:
-  name: soberana-exchange-a
-  namespace: registry-prod
-  labels: {soberana.io/exchange: a, soberana.io/tenant: registry}
-spec:
-  podSelector: {matchLabels: {soberana.io/workload: padron}}
-  policyTypes: [Ingress]
-  ingress:
-  - from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: health-prod}}}]
-    ports: [{port: 8443, protocol: TCP}]
-"#;
-
-    #[test]
-    fn a_policy_as_wanted_is_not_written_again() {
-        let mut on_site = policy(WANTED);
-        on_site.metadata.resource_version = Some("41".to_owned());
-        on_site
-            .labels_mut()
-            .insert("added-by".to_owned(), "someone".to_owned());
-        assert!(in_line(Some(&on_site), &policy(WANTED)));
-    }
-
-    #[test]
-    fn a_missing_widened_or_unlabelled_policy_is_written() {
-        let wanted = policy(WANTED);
-        assert!(!in_line(None, &wanted));
-        let widened = policy(&WANTED.replace("port: 8443", "port: 1"));
-        assert!(!in_line(Some(&widened), &wanted));
-        let mut unlabelled = policy(WANTED);
-        unlabelled.labels_mut().remove("soberana.io/tenant");
-        assert!(!in_line(Some(&unlabelled), &wanted));
-    }
+    Ok(found)
 }

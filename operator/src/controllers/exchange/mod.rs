@@ -16,10 +16,12 @@ use kube::runtime::controller::Action;
 use kube::runtime::finalizer::Event as FinalizerEvent;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, ResourceExt};
-use soberana_core::exchange::{ExchangeDecision, ExchangeObjects, decide};
+use soberana_core::exchange::{ExchangeDecision, ExchangeIdentity, ExchangeObjects, decide};
 use soberana_core::placement::{Objects, Snapshot};
 use soberana_core::resources::data_exchange::{DataExchange, ExchangeState};
+use soberana_core::resources::tenant::Tenant;
 use soberana_core::resources::workload::Workload;
+use soberana_core::tenancy::TenantIdentity;
 
 use super::finalized::finalized;
 use crate::runtime::caches::cached;
@@ -70,15 +72,39 @@ async fn judge(
 ) -> Result<Action, Error> {
     let now = Timestamp::now();
     let decision = observe_and_decide(exchange, context, placements, now);
-    let consumer_restricts_egress = cached(&context.caches.tenants)
+    let tenants = cached(&context.caches.tenants);
+    let consumer_restricts_egress = tenants
         .iter()
         .find(|tenant| tenant.name_any() == exchange.spec.consumer.tenant)
         .is_some_and(|tenant| !tenant.spec.egress.is_empty());
-    let applied = apply::apply_paths(context, exchange, &decision, consumer_restricts_egress).await;
+    let uid = exchange.uid().unwrap_or_default();
+    let name = exchange.name_any();
+    let identity = ExchangeIdentity {
+        name: &name,
+        uid: &uid,
+    };
+    let parties = parties(exchange, &tenants);
+    let applied = apply::apply_paths(
+        context,
+        identity,
+        &exchange.spec,
+        &parties,
+        &decision,
+        consumer_restricts_egress,
+    )
+    .await;
     let previous = exchange.status.clone().unwrap_or_default();
     let status = decide::status(&decision, &applied, &previous, exchange.metadata.generation);
-    let transition = decide::transition(previous.state, &previous.open_on, &status);
-    report::report(context, exchange, &status, transition.as_ref()).await;
+    let transition = decide::transition(&previous, &status);
+    let left_alone = decide::left_alone_notice(&previous, &status);
+    report::report(
+        context,
+        exchange,
+        &status,
+        transition.as_ref(),
+        left_alone,
+    )
+    .await;
     if status != previous {
         write_status::<DataExchange, _>(
             &context.client,
@@ -91,6 +117,21 @@ async fn judge(
     Ok(Action::requeue(decide::requeue_after(
         &decision, &applied, now,
     )))
+}
+
+/// The agreement's Tenants that exist, as their namespaces record them (name and UID): only
+/// their namespaces may hold the agreement's policies.
+fn parties(exchange: &DataExchange, tenants: &[Tenant]) -> Vec<TenantIdentity> {
+    [&exchange.spec.provider.tenant, &exchange.spec.consumer.tenant]
+        .into_iter()
+        .filter_map(|name| {
+            let tenant = tenants.iter().find(|tenant| tenant.name_any() == *name)?;
+            Some(TenantIdentity {
+                name: name.clone(),
+                uid: tenant.uid()?,
+            })
+        })
+        .collect()
 }
 
 /// Observe and decide: the engine's snapshot of the cached policy and tenants, the cached
@@ -136,8 +177,8 @@ fn observe_and_decide(
     }
 }
 
-/// Deletion: the paths close on every site (retried until every site answered), and the end is
-/// recorded.
+/// Deletion: the paths close on every site (retried until every site confirmed it), and only
+/// then is the end recorded.
 async fn close(exchange: &DataExchange, context: &Context) -> Result<Action, Error> {
     let closed = ExchangeDecision {
         state: ExchangeState::Revoked,
@@ -146,13 +187,37 @@ async fn close(exchange: &DataExchange, context: &Context) -> Result<Action, Err
         cross_site: Vec::new(),
         next_change: None,
     };
-    let applied = apply::apply_paths(context, exchange, &closed, false).await;
-    if let Some((site, problem)) = applied.failures.first() {
+    let uid = exchange.uid().unwrap_or_default();
+    let name = exchange.name_any();
+    let identity = ExchangeIdentity {
+        name: &name,
+        uid: &uid,
+    };
+    let parties = parties(exchange, &cached(&context.caches.tenants));
+    let applied =
+        apply::apply_paths(context, identity, &exchange.spec, &parties, &closed, false).await;
+    let previous = exchange.status.clone().unwrap_or_default();
+    let status = decide::status(&closed, &applied, &previous, exchange.metadata.generation);
+    let mut open = applied.not_closed();
+    for site in &status.still_open_on {
+        if !open.iter().any(|problem| problem.starts_with(&format!("site {site}:"))) {
+            open.push(format!("site {site}: the Site has no connection"));
+        }
+    }
+    if let Some(left_alone) = decide::left_alone_notice(&previous, &status) {
+        report::left_alone(context, exchange, left_alone).await;
+    }
+    if !open.is_empty() {
+        let site = open[0]
+            .strip_prefix("site ")
+            .and_then(|rest| rest.split(':').next())
+            .unwrap_or_default()
+            .to_owned();
         return Err(Error::SiteConnection {
-            site: site.clone(),
+            site,
             message: format!(
-                "DataExchange {}'s path is not closed there yet: {problem}",
-                exchange.name_any()
+                "DataExchange {name}'s path is not closed yet: {}",
+                open.join("; ")
             ),
         });
     }

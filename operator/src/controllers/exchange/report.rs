@@ -8,20 +8,25 @@ use kube::runtime::events::EventType;
 use soberana_core::ledger::{NewRecord, RecordKind};
 use soberana_core::resources::data_exchange::{DataExchange, DataExchangeStatus, ExchangeState};
 
-use super::decide::Transition;
+use super::decide::{FOREIGN_OBJECTS, Transition, may_be_open};
 use crate::runtime::context::Context;
 use crate::runtime::events::publish;
 
 /// How far ahead an expiry is announced by `soberana_exchange_expiring_within_14_days`.
 const EXPIRY_NOTICE: SignedDuration = SignedDuration::from_hours(14 * 24);
 
-/// Publishes the transition (if any) as an Event and a ledger record, and sets the gauges.
+/// Publishes the transition (if any) as an Event and a ledger record, a Warning naming the
+/// policies left alone when they changed, and sets the gauges.
 pub(super) async fn report(
     context: &Context,
     exchange: &DataExchange,
     status: &DataExchangeStatus,
     transition: Option<&Transition>,
+    left_alone_notice: Option<String>,
 ) {
+    if let Some(notice) = left_alone_notice {
+        left_alone(context, exchange, notice).await;
+    }
     if let Some(transition) = transition {
         publish(
             context,
@@ -34,14 +39,23 @@ pub(super) async fn report(
         .await;
         record(context, exchange, transition.reason, status).await;
     }
-    gauges(
-        context,
-        exchange,
-        status.state == Some(ExchangeState::Active),
-    );
+    gauges(context, exchange, status);
 }
 
-/// The DataExchange was deleted and its paths are closed everywhere.
+/// A Warning naming the policies carrying the agreement's label that were left alone.
+pub(super) async fn left_alone(context: &Context, exchange: &DataExchange, notice: String) {
+    publish(
+        context,
+        exchange,
+        EventType::Warning,
+        FOREIGN_OBJECTS,
+        "Close",
+        notice,
+    )
+    .await;
+}
+
+/// The DataExchange was deleted and every site confirmed its paths closed.
 pub(super) async fn deleted(context: &Context, exchange: &DataExchange) {
     let status = DataExchangeStatus {
         state: Some(ExchangeState::Revoked),
@@ -58,7 +72,7 @@ pub(super) async fn deleted(context: &Context, exchange: &DataExchange) {
     )
     .await;
     record(context, exchange, "Deleted", &status).await;
-    gauges(context, exchange, false);
+    gauges(context, exchange, &status);
 }
 
 /// Appends the transition to the decision ledger, when the operator has one: the agreement's
@@ -79,6 +93,7 @@ async fn record(
         "state": status.state.map(ExchangeState::as_str),
         "reasons": status.reasons,
         "openOn": status.open_on,
+        "stillOpenOn": status.still_open_on,
         "crossSite": status.cross_site,
         "provider": {"tenant": spec.provider.tenant, "environment": spec.provider.environment, "workload": spec.provider.workload},
         "consumer": {"tenant": spec.consumer.tenant, "environments": spec.consumer.environments, "workloads": spec.consumer.workloads},
@@ -99,8 +114,10 @@ async fn record(
     }
 }
 
-/// `soberana_exchange_active` and `soberana_exchange_expiring_within_14_days` for this agreement.
-fn gauges(context: &Context, exchange: &DataExchange, active: bool) {
+/// `soberana_exchange_active` (1 while the agreement is in force or a site has not confirmed its
+/// path closed) and `soberana_exchange_expiring_within_14_days` for this agreement.
+fn gauges(context: &Context, exchange: &DataExchange, status: &DataExchangeStatus) {
+    let in_force = status.state == Some(ExchangeState::Active);
     let spec = &exchange.spec;
     let name = exchange.name_any();
     let metrics = &context.metrics;
@@ -113,9 +130,9 @@ fn gauges(context: &Context, exchange: &DataExchange, active: bool) {
     metrics
         .exchange_active
         .with_label_values(&labels)
-        .set(i64::from(active));
+        .set(i64::from(may_be_open(status)));
     let expiring =
-        active && Timestamp::now().duration_until(spec.validity.not_after.0) < EXPIRY_NOTICE;
+        in_force && Timestamp::now().duration_until(spec.validity.not_after.0) < EXPIRY_NOTICE;
     metrics
         .exchange_expiring
         .with_label_values(&labels[..3])
