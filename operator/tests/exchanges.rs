@@ -32,16 +32,17 @@ use kube::{Api, Client, ResourceExt};
 use serde_json::{Value, json};
 use soberana_core::ledger::{RecordKind, verify};
 use soberana_core::resources::data_exchange::{DataExchange, ExchangeState};
+use soberana_core::resources::site::Site;
 use soberana_core::resources::workload::Workload;
 use soberana_e2e::etcd_server::EtcdServer;
 use soberana_e2e::operator_process::OperatorSettings;
-use soberana_e2e::state_data_centre::apply;
+use soberana_e2e::state_data_centre::{MEMBER_SITES, apply, install};
 use soberana_e2e::{ControlPlane, Suite, wait_until};
 use soberana_store::Store;
 use soberana_store::etcd::EtcdStore;
 use soberana_store::etcd_security::EtcdSecurity;
 
-use common::{member, start, start_with, tenant, wait_ready};
+use common::{MANAGEMENT, member, start, start_with, tenant, wait_ready};
 
 const CONVERGE: Duration = Duration::from_secs(90);
 const SITES: [&str; 3] = ["state-dc", "national-cloud", "public-cloud"];
@@ -60,6 +61,11 @@ fn main() -> ExitCode {
         .test(
             "a_path_admits_only_the_consumer_tenants_namespace_and_an_unresolvable_ceiling_refuses",
             consumer_by_tenant_and_ceiling,
+        )
+        // Last: it deletes a Site and puts it back.
+        .test(
+            "z_a_site_deleted_closes_its_paths_first_and_a_cleared_connection_never_reads_as_closed",
+            site_deleted_or_disconnected,
         )
         .run()
 }
@@ -839,5 +845,95 @@ async fn consumer_by_tenant_and_ceiling(plane: Arc<ControlPlane>) -> Result<()> 
         open_sites(&plane, name).await?.is_empty(),
         "a path opened for an agreement whose ceiling cannot be checked"
     );
+    Ok(())
+}
+
+/// Where the agreement's status says its path is, open or not yet confirmed closed.
+async fn reported_open(client: &Client, name: &str) -> Result<Vec<String>> {
+    let status = status_of(client, name).await?;
+    let mut sites = strings(&status["openOn"]);
+    sites.extend(strings(&status["stillOpenOn"]));
+    Ok(sites)
+}
+
+/// Finding: deleting a Site or clearing its connection left its agreement paths open on that
+/// member. A Site being deleted now waits (finalizer) until its paths are closed there; a
+/// cleared connection cannot close anything, so the path is reported open, never closed.
+async fn site_deleted_or_disconnected(plane: Arc<ControlPlane>) -> Result<()> {
+    const SITE: &str = "national-cloud";
+    let (installation, _operator) = start(&plane, "exchanges-sites").await?;
+    let client = &installation.management;
+    let provider_namespace = institution(client, "post-office", "pst", &[SITE]).await?;
+    let consumer_namespace = institution(client, "bank", "bnk", &[SITE]).await?;
+    place(client, &provider_namespace, "parcels", "post-office", 1).await?;
+    place(client, &consumer_namespace, "payments", "bank", 1).await?;
+    let name = "parcels-to-bank";
+    let policy_name = format!("soberana-exchange-{name}");
+    let in_an_hour = Timestamp::now() + SignedDuration::from_hours(1);
+    let object = agreement_between(name, ("post-office", "parcels"), "bank", in_an_hour);
+    apply(client, &object).await?;
+    let is_open_on_site = |exchange: &DataExchange| {
+        exchange
+            .status
+            .as_ref()
+            .is_some_and(|status| status.open_on == [SITE.to_owned()])
+    };
+    wait_state(client, name, ExchangeState::Active, is_open_on_site).await?;
+    let on_member = Api::<NetworkPolicy>::namespaced(member(&plane, SITE).await?, &provider_namespace);
+    ensure!(on_member.get_opt(&policy_name).await?.is_some());
+
+    // The connection is cleared: nothing can be closed through it, and nothing says closed.
+    let sites: Api<Site> = Api::all(client.clone());
+    let cleared = json!({"spec": {"connection": null}});
+    sites
+        .patch(SITE, &PatchParams::default(), &Patch::Merge(&cleared))
+        .await?;
+    wait_until("the agreement to see the cleared connection", CONVERGE, || async {
+        let status = status_of(client, name).await?;
+        Ok(condition_of(&status, "Ready").is_some_and(|ready| ready["status"] == "False"))
+    })
+    .await?;
+    let reported = reported_open(client, name).await?;
+    ensure!(
+        reported == [SITE.to_owned()] && on_member.get_opt(&policy_name).await?.is_some(),
+        "the path is open on {SITE}, but the agreement reports it open on {reported:?}"
+    );
+    install(&plane, MANAGEMENT, &MEMBER_SITES).await?;
+
+    // The Site is deleted: it goes only once its path is closed on the member.
+    wait_state(client, name, ExchangeState::Active, |exchange| {
+        is_open_on_site(exchange)
+            && exchange
+                .status
+                .as_ref()
+                .is_some_and(|status| status.conditions[0].status == "True")
+    })
+    .await?;
+    sites.delete(SITE, &DeleteParams::default()).await?;
+    let deleted = async {
+        wait_until("the Site's path to close on its member", CONVERGE, || async {
+            Ok(on_member.get_opt(&policy_name).await?.is_none())
+        })
+        .await?;
+        wait_until("the Site to be gone", CONVERGE, || async {
+            Ok(sites.get_opt(SITE).await?.is_none())
+        })
+        .await?;
+        wait_until("the agreement to report no path", CONVERGE, || async {
+            Ok(reported_open(client, name).await?.is_empty())
+        })
+        .await
+    }
+    .await;
+    install(&plane, MANAGEMENT, &MEMBER_SITES).await?;
+    deleted?;
+    wait_until("the Site to be back", CONVERGE, || async {
+        Ok(sites.get_opt(SITE).await?.is_some_and(|site| {
+            site.status
+                .as_ref()
+                .is_some_and(|status| common::condition(&status.conditions, "Ready").is_some_and(|ready| ready.status == "True"))
+        }))
+    })
+    .await?;
     Ok(())
 }

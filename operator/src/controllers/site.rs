@@ -9,12 +9,15 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::Store;
-use kube::{Client, ResourceExt};
+use kube::runtime::finalizer::Event as FinalizerEvent;
+use kube::{Api, Client, ResourceExt};
 use soberana_core::resources::availability::Availability;
 use soberana_core::resources::capacity::Capacity;
 use soberana_core::resources::site::{Site, SiteStatus};
 use soberana_core::resources::tenant::{ProvisioningState, Tenant};
 
+use super::exchange::{SITE_FINALIZER, release_site};
+use super::finalized::finalized;
 use crate::conditions::ConditionType;
 use crate::conditions::{bounded_message, condition};
 use crate::members::drift::repair_if_damaged;
@@ -50,7 +53,20 @@ enum Probe {
 /// changed); comes back after the probe interval. A site that answers is also where drift of the
 /// tenants' objects is looked for (at most every `--drift-check-interval`): the connection is
 /// already open and known to work.
+/// Behind the finalizer that keeps a Site being deleted until no agreement path remains on it
+/// (see `exchange::release_site`).
 pub async fn reconcile(site: Arc<Site>, context: Arc<Context>) -> Result<Action, Error> {
+    let api: Api<Site> = Api::all(context.client.clone());
+    finalized(&api, SITE_FINALIZER, site, |event| async {
+        match event {
+            FinalizerEvent::Apply(site) => probe_and_report(site, &context).await,
+            FinalizerEvent::Cleanup(site) => release_site(&site, &context).await,
+        }
+    })
+    .await
+}
+
+async fn probe_and_report(site: Arc<Site>, context: &Arc<Context>) -> Result<Action, Error> {
     let name = site.name_any();
     let started = Instant::now();
     let client = context.connections.client(&site, &context.metrics).await;
@@ -63,10 +79,10 @@ pub async fn reconcile(site: Arc<Site>, context: Arc<Context>) -> Result<Action,
     };
     let answered = matches!(probe, Probe::Answered { ready: true, .. });
     if let (true, Ok(client)) = (answered, &client) {
-        repair_if_damaged(client, &name, &context).await;
+        repair_if_damaged(client, &name, context).await;
     }
     let measured = context.record_probe(&name, answered);
-    record_probe_metrics(&context, &site, answered, started, measured);
+    record_probe_metrics(context, &site, answered, started, measured);
 
     let allocated = allocated_to_tenants(&context.caches.tenants, &name);
     let status = desired_status(

@@ -72,9 +72,15 @@ fn answers(
                     found.foreign.push(format!("site {site}: {left}"));
                 }
             }
+            // A site that did not answer keeps what it last confirmed: open where the path was.
             SiteResult::Unanswered(problem) => {
-                if !wanted_here && was_open(site) {
-                    found.still_open_on.push(site.clone());
+                if was_open(site) {
+                    let list = if wanted_here {
+                        &mut found.open_on
+                    } else {
+                        &mut found.still_open_on
+                    };
+                    list.push(site.clone());
                 }
                 found.failures.push(format!("site {site}: {problem}"));
             }
@@ -287,6 +293,15 @@ pub(super) fn left_alone_notice(
     (degraded(previous).as_ref() != Some(&now)).then_some(now)
 }
 
+/// The decision without its paths on `leaving` (Sites being deleted): they close there.
+pub(super) fn without_leaving_sites(
+    mut decision: ExchangeDecision,
+    leaving: &[String],
+) -> ExchangeDecision {
+    decision.paths.retain(|path| !leaving.contains(&path.site));
+    decision
+}
+
 /// Whether a path of the agreement may be open: in force, or not yet confirmed closed.
 pub(super) fn may_be_open(status: &DataExchangeStatus) -> bool {
     status.state == Some(ExchangeState::Active) || !status.still_open_on.is_empty()
@@ -396,7 +411,7 @@ mod tests {
             vec![opened("a"), unanswered("b", "unreachable")],
             &all,
         );
-        assert_eq!(partly.open_on, ["a"]);
+        assert_eq!(partly.open_on, ["a", "b"], "b did not say otherwise");
         assert_eq!(partly.conditions[0].status, "False");
         assert_eq!(partly.conditions[0].reason, "PathsNotApplied");
         assert_eq!(partly.conditions[0].message, "site b: unreachable");
@@ -508,6 +523,14 @@ mod tests {
                 .reason,
             "Pending"
         );
+    }
+
+    #[test]
+    fn no_path_opens_on_a_site_being_deleted() {
+        let decided = decision(ExchangeState::Active, &["a", "b"]);
+        let kept = without_leaving_sites(decided, &["b".to_owned()]);
+        assert_eq!(kept.open_on(), ["a"]);
+        assert_eq!(kept.state, ExchangeState::Active);
     }
 
     #[test]

@@ -15,10 +15,12 @@ use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::Event as FinalizerEvent;
 use kube::runtime::reflector::{ObjectRef, Store};
+use kube::api::ListParams;
 use kube::{Api, ResourceExt};
 use soberana_core::exchange::{ExchangeDecision, ExchangeIdentity, ExchangeObjects, decide};
 use soberana_core::placement::{Objects, Snapshot};
 use soberana_core::resources::data_exchange::{DataExchange, ExchangeState};
+use soberana_core::resources::site::Site;
 use soberana_core::resources::tenant::Tenant;
 use soberana_core::resources::workload::Workload;
 use soberana_core::tenancy::TenantIdentity;
@@ -71,7 +73,14 @@ async fn judge(
     placements: &Store<Workload>,
 ) -> Result<Action, Error> {
     let now = Timestamp::now();
-    let decision = observe_and_decide(exchange, context, placements, now);
+    let decided = observe_and_decide(exchange, context, placements, now);
+    // No path opens on a Site being deleted: its finalizer waits for them to close there.
+    let leaving: Vec<String> = cached(&context.caches.sites)
+        .iter()
+        .filter(|site| site.metadata.deletion_timestamp.is_some())
+        .map(ResourceExt::name_any)
+        .collect();
+    let decision = decide::without_leaving_sites(decided, &leaving);
     let tenants = cached(&context.caches.tenants);
     let consumer_restricts_egress = tenants
         .iter()
@@ -223,4 +232,42 @@ async fn close(exchange: &DataExchange, context: &Context) -> Result<Action, Err
     }
     report::deleted(context, exchange).await;
     Ok(Action::await_change())
+}
+
+/// Keeps a Site being deleted until no agreement reports a path open (or not confirmed closed)
+/// on it: the agreements close their paths on a Site being deleted, and only a site that
+/// confirmed it lets its Site go. Deleting a Site therefore never strands a path on a member.
+pub const SITE_FINALIZER: &str = "soberana.io/exchange-paths";
+
+/// The Site finalizer's cleanup: done once every agreement's status says its path on `site` is
+/// closed; otherwise an error naming them, retried.
+pub async fn release_site(site: &Site, context: &Context) -> Result<Action, Error> {
+    let name = site.name_any();
+    let exchanges = Api::<DataExchange>::all(context.client.clone())
+        .list(&ListParams::default())
+        .await
+        .map_err(|source| Error::ReadManagement {
+            object: "DataExchanges".to_owned(),
+            source,
+        })?;
+    let holding: Vec<String> = exchanges
+        .items
+        .iter()
+        .filter(|exchange| {
+            exchange.status.as_ref().is_some_and(|status| {
+                status.open_on.contains(&name) || status.still_open_on.contains(&name)
+            })
+        })
+        .map(ResourceExt::name_any)
+        .collect();
+    if holding.is_empty() {
+        return Ok(Action::await_change());
+    }
+    Err(Error::SiteConnection {
+        site: name,
+        message: format!(
+            "the Site is deleted once the paths of DataExchange {} are confirmed closed there",
+            holding.join(", ")
+        ),
+    })
 }
