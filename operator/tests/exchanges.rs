@@ -695,16 +695,20 @@ async fn planted_label(plane: Arc<ControlPlane>) -> Result<()> {
         Ok(real_policies.get_opt(&policy_name).await?.is_none())
     })
     .await?;
-    wait_until("the agreement to report the path closed", CONVERGE, || async {
-        let status = status_of(client, name).await?;
-        Ok(strings(&status["stillOpenOn"]).is_empty()
-            && condition_of(&status, "Degraded").is_some_and(|degraded| {
-                degraded["status"] == "True"
-                    && degraded["message"]
-                        .as_str()
-                        .is_some_and(|message| message.contains(&format!("aaa/{policy_name}")))
-            }))
-    })
+    wait_until(
+        "the agreement to report the path closed",
+        CONVERGE,
+        || async {
+            let status = status_of(client, name).await?;
+            Ok(strings(&status["stillOpenOn"]).is_empty()
+                && condition_of(&status, "Degraded").is_some_and(|degraded| {
+                    degraded["status"] == "True"
+                        && degraded["message"]
+                            .as_str()
+                            .is_some_and(|message| message.contains(&format!("aaa/{policy_name}")))
+                }))
+        },
+    )
     .await?;
     ensure!(
         Api::<NetworkPolicy>::namespaced(masters.clone(), "aaa")
@@ -727,7 +731,10 @@ async fn planted_label(plane: Arc<ControlPlane>) -> Result<()> {
     let active = operator
         .metric("soberana_exchange_active", &[("exchange", name)])
         .await?;
-    ensure!(active.abs() < f64::EPSILON, "soberana_exchange_active is {active} once closed");
+    ensure!(
+        active.abs() < f64::EPSILON,
+        "soberana_exchange_active is {active} once closed"
+    );
     let transitions: Vec<Value> = ledger_payloads(&ledger, name)
         .await?
         .into_iter()
@@ -755,16 +762,20 @@ fn selects(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> bool 
         .iter()
         .flatten()
         .all(|(key, value)| labels.get(key) == Some(value));
-    let by_expression = selector.match_expressions.iter().flatten().all(|requirement| {
-        let value = labels.get(&requirement.key);
-        let values = requirement.values.clone().unwrap_or_default();
-        match requirement.operator.as_str() {
-            "In" => value.is_some_and(|value| values.contains(value)),
-            "NotIn" => value.is_none_or(|value| !values.contains(value)),
-            "Exists" => value.is_some(),
-            _ => value.is_none(),
-        }
-    });
+    let by_expression = selector
+        .match_expressions
+        .iter()
+        .flatten()
+        .all(|requirement| {
+            let value = labels.get(&requirement.key);
+            let values = requirement.values.clone().unwrap_or_default();
+            match requirement.operator.as_str() {
+                "In" => value.is_some_and(|value| values.contains(value)),
+                "NotIn" => value.is_none_or(|value| !values.contains(value)),
+                "Exists" => value.is_some(),
+                _ => value.is_none(),
+            }
+        });
     by_label && by_expression
 }
 
@@ -807,7 +818,9 @@ async fn consumer_by_tenant_and_ceiling(plane: Arc<ControlPlane>) -> Result<()> 
     let path = Api::<NetworkPolicy>::namespaced(masters.clone(), &provider_namespace)
         .get(&format!("soberana-exchange-{name}"))
         .await?;
-    let on_site = Api::<Namespace>::all(masters.clone()).get("prt-prod").await?;
+    let on_site = Api::<Namespace>::all(masters.clone())
+        .get("prt-prod")
+        .await?;
     let labels = on_site.metadata.labels.clone().unwrap_or_default();
     let admitted: Vec<&LabelSelector> = path
         .spec
@@ -879,7 +892,8 @@ async fn site_deleted_or_disconnected(plane: Arc<ControlPlane>) -> Result<()> {
             .is_some_and(|status| status.open_on == [SITE.to_owned()])
     };
     wait_state(client, name, ExchangeState::Active, is_open_on_site).await?;
-    let on_member = Api::<NetworkPolicy>::namespaced(member(&plane, SITE).await?, &provider_namespace);
+    let on_member =
+        Api::<NetworkPolicy>::namespaced(member(&plane, SITE).await?, &provider_namespace);
     ensure!(on_member.get_opt(&policy_name).await?.is_some());
 
     // The connection is cleared: nothing can be closed through it, and nothing says closed.
@@ -888,10 +902,14 @@ async fn site_deleted_or_disconnected(plane: Arc<ControlPlane>) -> Result<()> {
     sites
         .patch(SITE, &PatchParams::default(), &Patch::Merge(&cleared))
         .await?;
-    wait_until("the agreement to see the cleared connection", CONVERGE, || async {
-        let status = status_of(client, name).await?;
-        Ok(condition_of(&status, "Ready").is_some_and(|ready| ready["status"] == "False"))
-    })
+    wait_until(
+        "the agreement to see the cleared connection",
+        CONVERGE,
+        || async {
+            let status = status_of(client, name).await?;
+            Ok(condition_of(&status, "Ready").is_some_and(|ready| ready["status"] == "False"))
+        },
+    )
     .await?;
     let reported = reported_open(client, name).await?;
     ensure!(
@@ -911,9 +929,11 @@ async fn site_deleted_or_disconnected(plane: Arc<ControlPlane>) -> Result<()> {
     .await?;
     sites.delete(SITE, &DeleteParams::default()).await?;
     let deleted = async {
-        wait_until("the Site's path to close on its member", CONVERGE, || async {
-            Ok(on_member.get_opt(&policy_name).await?.is_none())
-        })
+        wait_until(
+            "the Site's path to close on its member",
+            CONVERGE,
+            || async { Ok(on_member.get_opt(&policy_name).await?.is_none()) },
+        )
         .await?;
         wait_until("the Site to be gone", CONVERGE, || async {
             Ok(sites.get_opt(SITE).await?.is_none())
@@ -929,9 +949,10 @@ async fn site_deleted_or_disconnected(plane: Arc<ControlPlane>) -> Result<()> {
     deleted?;
     wait_until("the Site to be back", CONVERGE, || async {
         Ok(sites.get_opt(SITE).await?.is_some_and(|site| {
-            site.status
-                .as_ref()
-                .is_some_and(|status| common::condition(&status.conditions, "Ready").is_some_and(|ready| ready.status == "True"))
+            site.status.as_ref().is_some_and(|status| {
+                common::condition(&status.conditions, "Ready")
+                    .is_some_and(|ready| ready.status == "True")
+            })
         }))
     })
     .await?;

@@ -142,7 +142,10 @@ fn metadata(exchange: ExchangeIdentity<'_>, tenant: &str, namespace: &str) -> Ob
         labels: Some(BTreeMap::from([
             (labels::MANAGED_BY.to_owned(), labels::MANAGER.to_owned()),
             (labels::TENANT.to_owned(), tenant.to_owned()),
-            (EXCHANGE_LABEL.to_owned(), exchange_label_value(exchange.name)),
+            (
+                EXCHANGE_LABEL.to_owned(),
+                exchange_label_value(exchange.name),
+            ),
         ])),
         annotations: Some(BTreeMap::from([(
             EXCHANGE_UID.to_owned(),

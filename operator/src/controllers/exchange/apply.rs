@@ -50,7 +50,9 @@ impl Applied {
             .iter()
             .filter_map(|outcome| match &outcome.result {
                 SiteResult::NotConnected => None,
-                SiteResult::Unanswered(problem) => Some(format!("site {}: {problem}", outcome.site)),
+                SiteResult::Unanswered(problem) => {
+                    Some(format!("site {}: {problem}", outcome.site))
+                }
                 SiteResult::Answered(report) if !report.still_open.is_empty() => Some(format!(
                     "site {}: {}",
                     outcome.site,

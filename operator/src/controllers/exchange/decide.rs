@@ -245,8 +245,16 @@ pub(super) fn transition(
             "Refused",
             format!("refused: {reasons}; {}", closure(status)),
         ),
-        ExchangeState::Expired => (closing_type, "Expired", format!("{reasons}; {}", closure(status))),
-        ExchangeState::Revoked => (closing_type, "Revoked", format!("{reasons}; {}", closure(status))),
+        ExchangeState::Expired => (
+            closing_type,
+            "Expired",
+            format!("{reasons}; {}", closure(status)),
+        ),
+        ExchangeState::Revoked => (
+            closing_type,
+            "Revoked",
+            format!("{reasons}; {}", closure(status)),
+        ),
         ExchangeState::Pending if previous_state == Some(ExchangeState::Active) => (
             EventType::Warning,
             "Suspended",
@@ -386,8 +394,18 @@ mod tests {
         Applied { sites }
     }
 
-    fn judged(state: ExchangeState, sites: &[&str], outcomes: Vec<SiteOutcome>, previous: &DataExchangeStatus) -> DataExchangeStatus {
-        status(&decision(state, sites), &applied(outcomes), previous, Some(3))
+    fn judged(
+        state: ExchangeState,
+        sites: &[&str],
+        outcomes: Vec<SiteOutcome>,
+        previous: &DataExchangeStatus,
+    ) -> DataExchangeStatus {
+        status(
+            &decision(state, sites),
+            &applied(outcomes),
+            previous,
+            Some(3),
+        )
     }
 
     #[test]
@@ -428,43 +446,89 @@ mod tests {
         let stuck = answered(
             "b",
             SiteReport {
-                still_open: vec!["NetworkPolicy rc-prod/x: deleting it failed: forbidden".to_owned()],
+                still_open: vec![
+                    "NetworkPolicy rc-prod/x: deleting it failed: forbidden".to_owned(),
+                ],
                 ..SiteReport::default()
             },
         );
-        let partly = judged(ExchangeState::Revoked, &[], vec![closed("a"), stuck], &active);
+        let partly = judged(
+            ExchangeState::Revoked,
+            &[],
+            vec![closed("a"), stuck],
+            &active,
+        );
         assert!(partly.open_on.is_empty());
         assert_eq!(partly.still_open_on, ["b"]);
         assert_eq!(partly.conditions[0].reason, "PathsNotApplied");
         assert!(partly.conditions[0].message.contains("rc-prod/x"));
         let event = transition(&active, &partly).unwrap();
-        assert_eq!((event.event_type, event.reason), (EventType::Warning, "Revoked"));
-        assert!(!event.note.contains("every path is closed"), "{}", event.note);
-        assert!(event.note.contains("not yet closed on [b]"), "{}", event.note);
+        assert_eq!(
+            (event.event_type, event.reason),
+            (EventType::Warning, "Revoked")
+        );
+        assert!(
+            !event.note.contains("every path is closed"),
+            "{}",
+            event.note
+        );
+        assert!(
+            event.note.contains("not yet closed on [b]"),
+            "{}",
+            event.note
+        );
         assert!(may_be_open(&partly));
 
         // Still down: nothing new to say. Then the site confirms.
-        let still = judged(ExchangeState::Revoked, &[], vec![closed("a"), unanswered("b", "down")], &partly);
+        let still = judged(
+            ExchangeState::Revoked,
+            &[],
+            vec![closed("a"), unanswered("b", "down")],
+            &partly,
+        );
         assert_eq!(still.still_open_on, ["b"]);
         assert_eq!(transition(&partly, &still), None);
-        let done = judged(ExchangeState::Revoked, &[], vec![closed("a"), closed("b")], &still);
+        let done = judged(
+            ExchangeState::Revoked,
+            &[],
+            vec![closed("a"), closed("b")],
+            &still,
+        );
         assert!(done.still_open_on.is_empty());
         let event = transition(&still, &done).unwrap();
-        assert_eq!((event.event_type, event.reason), (EventType::Normal, "PathsClosed"));
+        assert_eq!(
+            (event.event_type, event.reason),
+            (EventType::Normal, "PathsClosed")
+        );
         assert!(!may_be_open(&done));
     }
 
     #[test]
     fn a_site_without_a_connection_where_the_path_was_open_is_not_called_closed() {
-        let active = judged(ExchangeState::Active, &["a"], vec![opened("a")], &DataExchangeStatus::default());
+        let active = judged(
+            ExchangeState::Active,
+            &["a"],
+            vec![opened("a")],
+            &DataExchangeStatus::default(),
+        );
         let disconnected = SiteOutcome {
             site: "a".to_owned(),
             result: SiteResult::NotConnected,
         };
-        let expired = judged(ExchangeState::Expired, &[], vec![disconnected.clone()], &active);
+        let expired = judged(
+            ExchangeState::Expired,
+            &[],
+            vec![disconnected.clone()],
+            &active,
+        );
         assert_eq!(expired.still_open_on, ["a"]);
         assert!(expired.conditions[0].message.contains("no connection"));
-        let never = judged(ExchangeState::Expired, &[], vec![disconnected], &DataExchangeStatus::default());
+        let never = judged(
+            ExchangeState::Expired,
+            &[],
+            vec![disconnected],
+            &DataExchangeStatus::default(),
+        );
         assert!(never.still_open_on.is_empty());
     }
 
@@ -473,15 +537,37 @@ mod tests {
         let decoy = answered(
             "a",
             SiteReport {
-                foreign: vec!["NetworkPolicy aaa/x (namespace aaa is not a namespace of Tenant r or c)".to_owned()],
+                foreign: vec![
+                    "NetworkPolicy aaa/x (namespace aaa is not a namespace of Tenant r or c)"
+                        .to_owned(),
+                ],
                 ..SiteReport::default()
             },
         );
-        let revoked = judged(ExchangeState::Revoked, &[], vec![decoy.clone()], &DataExchangeStatus::default());
-        assert!(revoked.still_open_on.is_empty(), "a decoy is not the agreement's path");
+        let revoked = judged(
+            ExchangeState::Revoked,
+            &[],
+            vec![decoy.clone()],
+            &DataExchangeStatus::default(),
+        );
+        assert!(
+            revoked.still_open_on.is_empty(),
+            "a decoy is not the agreement's path"
+        );
         let degraded = &revoked.conditions[1];
-        assert_eq!((degraded.type_.as_str(), degraded.status.as_str(), degraded.reason.as_str()), ("Degraded", "True", FOREIGN_OBJECTS));
-        assert!(degraded.message.contains("site a: NetworkPolicy aaa/x"), "{}", degraded.message);
+        assert_eq!(
+            (
+                degraded.type_.as_str(),
+                degraded.status.as_str(),
+                degraded.reason.as_str()
+            ),
+            ("Degraded", "True", FOREIGN_OBJECTS)
+        );
+        assert!(
+            degraded.message.contains("site a: NetworkPolicy aaa/x"),
+            "{}",
+            degraded.message
+        );
         let notice = left_alone_notice(&DataExchangeStatus::default(), &revoked).unwrap();
         assert!(notice.contains("aaa/x"));
         let again = judged(ExchangeState::Revoked, &[], vec![decoy], &revoked);
@@ -505,7 +591,10 @@ mod tests {
             open_on: vec!["b".to_owned()],
             ..active.clone()
         };
-        assert_eq!(transition(&elsewhere, &active).unwrap().reason, "PathsMoved");
+        assert_eq!(
+            transition(&elsewhere, &active).unwrap().reason,
+            "PathsMoved"
+        );
 
         let refused = judged(ExchangeState::Refused, &[], vec![closed("a")], &active);
         let event = transition(&active, &refused).unwrap();

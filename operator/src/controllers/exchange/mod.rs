@@ -12,10 +12,10 @@ use std::sync::Arc;
 
 use futures::FutureExt;
 use k8s_openapi::jiff::Timestamp;
+use kube::api::ListParams;
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::Event as FinalizerEvent;
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::api::ListParams;
 use kube::{Api, ResourceExt};
 use soberana_core::exchange::{ExchangeDecision, ExchangeIdentity, ExchangeObjects, decide};
 use soberana_core::placement::{Objects, Snapshot};
@@ -106,14 +106,7 @@ async fn judge(
     let status = decide::status(&decision, &applied, &previous, exchange.metadata.generation);
     let transition = decide::transition(&previous, &status);
     let left_alone = decide::left_alone_notice(&previous, &status);
-    report::report(
-        context,
-        exchange,
-        &status,
-        transition.as_ref(),
-        left_alone,
-    )
-    .await;
+    report::report(context, exchange, &status, transition.as_ref(), left_alone).await;
     if status != previous {
         write_status::<DataExchange, _>(
             &context.client,
@@ -131,16 +124,19 @@ async fn judge(
 /// The agreement's Tenants that exist, as their namespaces record them (name and UID): only
 /// their namespaces may hold the agreement's policies.
 fn parties(exchange: &DataExchange, tenants: &[Tenant]) -> Vec<TenantIdentity> {
-    [&exchange.spec.provider.tenant, &exchange.spec.consumer.tenant]
-        .into_iter()
-        .filter_map(|name| {
-            let tenant = tenants.iter().find(|tenant| tenant.name_any() == *name)?;
-            Some(TenantIdentity {
-                name: name.clone(),
-                uid: tenant.uid()?,
-            })
+    [
+        &exchange.spec.provider.tenant,
+        &exchange.spec.consumer.tenant,
+    ]
+    .into_iter()
+    .filter_map(|name| {
+        let tenant = tenants.iter().find(|tenant| tenant.name_any() == *name)?;
+        Some(TenantIdentity {
+            name: name.clone(),
+            uid: tenant.uid()?,
         })
-        .collect()
+    })
+    .collect()
 }
 
 /// Observe and decide: the engine's snapshot of the cached policy and tenants, the cached
@@ -209,7 +205,10 @@ async fn close(exchange: &DataExchange, context: &Context) -> Result<Action, Err
     let status = decide::status(&closed, &applied, &previous, exchange.metadata.generation);
     let mut open = applied.not_closed();
     for site in &status.still_open_on {
-        if !open.iter().any(|problem| problem.starts_with(&format!("site {site}:"))) {
+        if !open
+            .iter()
+            .any(|problem| problem.starts_with(&format!("site {site}:")))
+        {
             open.push(format!("site {site}: the Site has no connection"));
         }
     }
