@@ -285,7 +285,7 @@ async fn agreements(plane: Arc<ControlPlane>) -> Result<()> {
         spec == json!({
             "podSelector": {"matchLabels": {"soberana.io/workload": "identity"}},
             "policyTypes": ["Ingress"],
-            "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": consumer_namespace}}}],
+            "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": consumer_namespace, "soberana.io/tenant": "clinic"}}}],
                          "ports": [{"port": 8443, "protocol": "TCP"}]}]
         }),
         "{spec}"

@@ -176,13 +176,19 @@ async fn run_sites(
 ) {
     let client = context.client.clone();
     let (reader, writer) = reflector::store::<Site>();
-    // Only spec changes start a reconcile: the controller's own status writes must not, and the
-    // probe interval brings each site back anyway.
+    // Spec changes, deletion and the finalizer (added before the first probe) start a
+    // reconcile: the controller's own status writes must not, and the probe interval brings
+    // each site back anyway.
     let sites = watcher(Api::<Site>::all(client.clone()), watcher::Config::default())
         .default_backoff()
         .reflect(writer)
         .applied_objects()
-        .predicate_filter(predicates::generation, Default::default());
+        .predicate_filter(
+            predicates::generation
+                .combine(being_deleted)
+                .combine(predicates::finalizers),
+            Default::default(),
+        );
     let secrets = watcher(
         Api::<Secret>::namespaced(client, &context.settings.namespace),
         watcher::Config::default(),
