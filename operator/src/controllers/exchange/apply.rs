@@ -5,7 +5,7 @@
 //! stop the rest. A site that is not Ready or does not answer is a failure to retry, never
 //! skipped as done: a path must not stay open because a site was down when it should close.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use futures::future::join_all;
 use k8s_openapi::api::core::v1::Namespace;
@@ -18,6 +18,7 @@ use soberana_core::exchange::{
     network_policies, plan_site,
 };
 use soberana_core::resources::condition_types::ConditionType;
+use soberana_core::resources::data_exchange::DataExchangeSpec;
 use soberana_core::resources::site::Site;
 use soberana_core::tenancy::TenantIdentity;
 
@@ -116,7 +117,7 @@ enum SiteError {
 pub(super) async fn apply_paths(
     context: &Context,
     exchange: ExchangeIdentity<'_>,
-    spec: &soberana_core::resources::data_exchange::DataExchangeSpec,
+    spec: &DataExchangeSpec,
     parties: &[TenantIdentity],
     decision: &ExchangeDecision,
     consumer_restricts_egress: bool,
@@ -241,8 +242,7 @@ async fn namespaces(
     client: &Client,
     policies: impl Iterator<Item = &NetworkPolicy>,
 ) -> Result<BTreeMap<String, ObjectMeta>, SiteError> {
-    let names: std::collections::BTreeSet<String> =
-        policies.filter_map(ResourceExt::namespace).collect();
+    let names: BTreeSet<String> = policies.filter_map(ResourceExt::namespace).collect();
     let api = Api::<Namespace>::all(client.clone());
     let mut found = BTreeMap::new();
     for name in names {
