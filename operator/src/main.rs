@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use clap::Parser;
+use soberana_operator::members::deadline::MemberLimits;
 use soberana_operator::runtime::caches::caches;
 use soberana_operator::runtime::context::{Context, Settings};
 use soberana_operator::runtime::counting_client::counting_client;
@@ -67,6 +68,18 @@ struct Arguments {
     // TLS and authentication to the ledger's etcd: the same flags as the API's.
     #[command(flatten)]
     ledger_etcd_security: soberana_store::etcd_security::EtcdSecurityArguments,
+    /// Seconds a connection to a member API server may take to open.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=300))]
+    member_connect_timeout: u64,
+    /// Seconds one call to a member API server may take, from the call to the last byte of the
+    /// answer (for a watch: until it starts streaming); a site that does not answer in time is
+    /// reported and retried, and holds up no other site.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    member_request_timeout: u64,
+    /// How many calls to one member API server may be in flight at once (watches not counted);
+    /// more wait for a free slot within their own deadline.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    member_concurrency: u16,
     /// How many Sites, and how many Tenants, are reconciled at once.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=256))]
     reconcile_concurrency: u16,
@@ -224,6 +237,11 @@ fn settings(arguments: &Arguments) -> Settings {
         residency_scan_interval: Duration::from_secs(arguments.residency_scan_interval),
         member_identity: arguments.member_identity.clone(),
         slo_rule_labels: arguments.slo_rule_labels.iter().cloned().collect(),
+        member_limits: MemberLimits {
+            connect_timeout: Duration::from_secs(arguments.member_connect_timeout),
+            request_timeout: Duration::from_secs(arguments.member_request_timeout),
+            concurrency: usize::from(arguments.member_concurrency),
+        },
     }
 }
 

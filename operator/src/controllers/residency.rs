@@ -7,6 +7,7 @@
 //! The policies keep working when Soberana is down: they live in each cluster's API server.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
@@ -57,6 +58,11 @@ pub async fn reconcile(site: Arc<Site>, context: Arc<Context>) -> Result<Action,
     };
     let connection = context.connections.version(&name).unwrap_or_default();
     context.policy_watches.ensure(&name, &connection, &client);
+    // A member that keeps answering errors is tried again after a growing wait, however often
+    // its watches or other changes wake this reconcile meanwhile.
+    if let Some(wait) = context.residency_backoff.remaining(&name, Instant::now()) {
+        return Ok(Action::requeue(wait));
+    }
     let same_revision = previous.policy_revision.as_deref() == Some(compiled.revision.as_str());
     let mut restored = false;
     let mut status = previous.clone();
@@ -103,7 +109,12 @@ pub async fn reconcile(site: Arc<Site>, context: Arc<Context>) -> Result<Action,
         site.metadata.generation,
     );
 
-    let scanned = scan_if_due(&context, &client, &name, &residency, &compiled, &mut status).await;
+    let (scanned, next) =
+        match scan_if_due(&context, &client, &name, &residency, &compiled, &mut status).await {
+            Scan::NotDue => (None, context.settings.residency_scan_interval),
+            Scan::Done(found) => (Some(found), context.settings.residency_scan_interval),
+            Scan::Failed(wait) => (None, wait),
+        };
     report(
         &context,
         &site,
@@ -113,7 +124,7 @@ pub async fn reconcile(site: Arc<Site>, context: Arc<Context>) -> Result<Action,
         scanned.as_ref(),
     )
     .await?;
-    Ok(Action::requeue(context.settings.residency_scan_interval))
+    Ok(Action::requeue(next))
 }
 
 /// Counts and announces policies just applied; a restoration (the same revision, deleted or
@@ -171,8 +182,19 @@ async fn announce_applied(
     .await;
 }
 
+/// What [`scan_if_due`] did.
+enum Scan {
+    /// No scan was due.
+    NotDue,
+    /// The site was scanned.
+    Done(ScanReport),
+    /// The scan failed; it is tried again after this wait (the site's backoff).
+    Failed(std::time::Duration),
+}
+
 /// Scans the site for objects breaking residency when a scan is due, recording the result in
-/// `status` and the metrics; a failed scan is retried at the next reconcile.
+/// `status` and the metrics. The site's policies are in force by now: the site answered, and its
+/// backoff starts over unless the scan fails, which is retried after the next, longer wait.
 async fn scan_if_due(
     context: &Context,
     client: &kube::Client,
@@ -180,24 +202,27 @@ async fn scan_if_due(
     residency: &SiteResidency,
     compiled: &CompiledPolicies,
     status: &mut soberana_core::resources::site::ResidencyStatus,
-) -> Option<ScanReport> {
+) -> Scan {
     if !context.residency_scans.due(name) {
-        return None;
+        context.residency_backoff.succeeded(name);
+        return Scan::NotDue;
     }
     match scan(client, residency).await {
         Ok(found) => {
+            context.residency_backoff.succeeded(name);
             record_scan(context, name, residency, &found, "success");
             status.scanned_revision = Some(compiled.revision.clone());
             status.violation_count = found.count;
             status.violations_by_classification = found.by_classification.clone();
             status.offenders = found.offenders.clone();
-            Some(found)
+            Scan::Done(found)
         }
         Err(error) => {
             record_scan(context, name, residency, &ScanReport::default(), "failure");
             context.residency_scans.reset(name);
-            tracing::warn!(site = %name, %error, "residency scan failed; will retry");
-            None
+            let wait = context.residency_backoff.failed(name, Instant::now());
+            tracing::warn!(site = %name, %error, ?wait, "residency scan failed; will retry");
+            Scan::Failed(wait)
         }
     }
 }
@@ -209,6 +234,10 @@ async fn apply_failed(
     compiled: &CompiledPolicies,
     error: Error,
 ) -> Result<Action, Error> {
+    let wait = context
+        .residency_backoff
+        .failed(&site.name_any(), Instant::now());
+    tracing::debug!(site = %site.name_any(), ?wait, "residency policies not applied; backing off");
     report_pending(context, site, compiled, "ApplyFailed", &error.to_string()).await?;
     Err(error)
 }

@@ -17,6 +17,7 @@ pub struct Metrics {
     pub site_offered_availability: GaugeVec,
     pub tenant_namespaces: IntGaugeVec,
     pub api_requests: IntCounterVec,
+    pub member_request_timeouts: IntCounterVec,
     pub residency_violations: IntGaugeVec,
     pub residency_scans: IntCounterVec,
     pub residency_policy_applies: IntCounterVec,
@@ -91,6 +92,11 @@ impl Metrics {
                 "soberana_kube_api_requests_total",
                 "Requests the operator sent to Kubernetes API servers, by cluster and verb",
                 &["cluster", "verb"],
+            )?,
+            member_request_timeouts: registry.counters(
+                "soberana_member_request_timeouts_total",
+                "Calls to a member API server that did not finish within --member-request-timeout, by site",
+                &["site"],
             )?,
             residency_violations: registry.gauges(
                 "soberana_residency_violations",
