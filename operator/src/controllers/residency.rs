@@ -7,7 +7,7 @@
 //! The policies keep working when Soberana is down: they live in each cluster's API server.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
@@ -89,7 +89,7 @@ pub async fn reconcile(site: Arc<Site>, context: Arc<Context>) -> Result<Action,
             Ok(false) => {
                 let problem = "the API server does not enforce it yet";
                 report_pending(&context, &site, &compiled, "NotYetEnforced", problem).await?;
-                return Ok(Action::requeue(std::time::Duration::from_secs(2)));
+                return Ok(Action::requeue(Duration::from_secs(2)));
             }
             Err(error) => return apply_failed(&context, &site, &compiled, error).await,
         }
@@ -110,11 +110,7 @@ pub async fn reconcile(site: Arc<Site>, context: Arc<Context>) -> Result<Action,
     );
 
     let (scanned, next) =
-        match scan_if_due(&context, &client, &name, &residency, &compiled, &mut status).await {
-            Scan::NotDue => (None, context.settings.residency_scan_interval),
-            Scan::Done(found) => (Some(found), context.settings.residency_scan_interval),
-            Scan::Failed(wait) => (None, wait),
-        };
+        scan_if_due(&context, &client, &name, &residency, &compiled, &mut status).await;
     report(
         &context,
         &site,
@@ -182,19 +178,10 @@ async fn announce_applied(
     .await;
 }
 
-/// What [`scan_if_due`] did.
-enum Scan {
-    /// No scan was due.
-    NotDue,
-    /// The site was scanned.
-    Done(ScanReport),
-    /// The scan failed; it is tried again after this wait (the site's backoff).
-    Failed(std::time::Duration),
-}
-
 /// Scans the site for objects breaking residency when a scan is due, recording the result in
-/// `status` and the metrics. The site's policies are in force by now: the site answered, and its
-/// backoff starts over unless the scan fails, which is retried after the next, longer wait.
+/// `status` and the metrics; returns what the scan found and when to come back. The site's
+/// policies are in force by now: the site answered, and its backoff starts over unless the scan
+/// fails, which is retried after the next, longer wait.
 async fn scan_if_due(
     context: &Context,
     client: &kube::Client,
@@ -202,10 +189,11 @@ async fn scan_if_due(
     residency: &SiteResidency,
     compiled: &CompiledPolicies,
     status: &mut soberana_core::resources::site::ResidencyStatus,
-) -> Scan {
+) -> (Option<ScanReport>, Duration) {
+    let interval = context.settings.residency_scan_interval;
     if !context.residency_scans.due(name) {
         context.residency_backoff.succeeded(name);
-        return Scan::NotDue;
+        return (None, interval);
     }
     match scan(client, residency).await {
         Ok(found) => {
@@ -215,14 +203,14 @@ async fn scan_if_due(
             status.violation_count = found.count;
             status.violations_by_classification = found.by_classification.clone();
             status.offenders = found.offenders.clone();
-            Scan::Done(found)
+            (Some(found), interval)
         }
         Err(error) => {
             record_scan(context, name, residency, &ScanReport::default(), "failure");
             context.residency_scans.reset(name);
             let wait = context.residency_backoff.failed(name, Instant::now());
             tracing::warn!(site = %name, %error, ?wait, "residency scan failed; will retry");
-            Scan::Failed(wait)
+            (None, wait)
         }
     }
 }
