@@ -729,6 +729,16 @@ async fn owner_cannot_route_around_isolation(
         "the owner creating an EndpointSlice",
     )?;
     ensure!(message.contains("forbidden"), "EndpointSlice: {message}");
+    owner_services_stay_cluster_ip(owner, namespace, service).await?;
+    owner_ingress_and_proxy_refused(owner, namespace, service).await
+}
+
+/// An owner's Services: ClusterIP without external IPs, and nothing else.
+async fn owner_services_stay_cluster_ip(
+    owner: &Client,
+    namespace: &str,
+    service: &str,
+) -> Result<()> {
     let services: Api<Service> = Api::namespaced(owner.clone(), namespace);
     // An ordinary Service for the owner's own pods is theirs to write.
     let ordinary: Service = serde_json::from_value(json!({
@@ -780,6 +790,15 @@ async fn owner_cannot_route_around_isolation(
         message.contains("may only be of type ClusterIP"),
         "{message}"
     );
+    Ok(())
+}
+
+/// An Ingress on the shared controller, and the API server's proxy to the owner's Service.
+async fn owner_ingress_and_proxy_refused(
+    owner: &Client,
+    namespace: &str,
+    service: &str,
+) -> Result<()> {
     let ingress: Ingress = serde_json::from_value(json!({
         "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
         "metadata": {"name": "elsewhere"},
@@ -946,14 +965,20 @@ async fn stolen_token_on_a_tenant(plane: Arc<ControlPlane>) -> Result<()> {
     let client = &installation.management;
     apply(
         client,
-        &tenant("health-ministry", "minsa", &["state-dc"], &["prod"]),
+        &tenant("housing-ministry", "mivah", &["state-dc"], &["prod"]),
     )
     .await?;
-    wait_ready(client, "health-ministry", CONVERGE).await?;
+    wait_ready(client, "housing-ministry", CONVERGE).await?;
     wait_residency_enforced(client, "state-dc").await?;
     let stolen = operator_on(&installation, "state-dc").await?;
-    let namespaces: Api<Namespace> = Api::all(stolen.clone());
+    token_cannot_change_tenant_namespace(&plane, &stolen).await?;
+    token_cannot_add_admission_policies(&stolen).await?;
+    token_cannot_run_node_root(&stolen).await
+}
 
+/// On the tenant namespace `mivah-prod` of state-dc.
+async fn token_cannot_change_tenant_namespace(plane: &ControlPlane, stolen: &Client) -> Result<()> {
+    let namespaces: Api<Namespace> = Api::all(stolen.clone());
     // Pod Security may be set only to what a Tenant can ask for, never removed.
     for (label, level) in [
         ("pod-security.kubernetes.io/enforce", "privileged"),
@@ -963,12 +988,12 @@ async fn stolen_token_on_a_tenant(plane: Arc<ControlPlane>) -> Result<()> {
         let lower = json!({"metadata": {"labels": {label: level}}});
         let message = refusal(
             namespaces
-                .patch("minsa-prod", &PatchParams::default(), &Patch::Merge(&lower))
+                .patch("mivah-prod", &PatchParams::default(), &Patch::Merge(&lower))
                 .await,
-            &format!("the operator's token setting {label}={level} on minsa-prod"),
+            &format!("the operator's token setting {label}={level} on mivah-prod"),
         )?;
         ensure!(
-            message.contains("may set the Pod Security labels of namespace minsa-prod only to restricted or baseline"),
+            message.contains("may set the Pod Security labels of namespace mivah-prod only to restricted or baseline"),
             "{label}={level}: {message}"
         );
     }
@@ -976,12 +1001,12 @@ async fn stolen_token_on_a_tenant(plane: Arc<ControlPlane>) -> Result<()> {
     let message = refusal(
         namespaces
             .patch(
-                "minsa-prod",
+                "mivah-prod",
                 &PatchParams::default(),
                 &Patch::Merge(&remove),
             )
             .await,
-        "the operator's token removing the Pod Security label of minsa-prod",
+        "the operator's token removing the Pod Security label of mivah-prod",
     )?;
     ensure!(
         message.contains("may not remove pod-security.kubernetes.io/enforce"),
@@ -992,13 +1017,13 @@ async fn stolen_token_on_a_tenant(plane: Arc<ControlPlane>) -> Result<()> {
         let strip = json!({"metadata": {"annotations": {"soberana.io/tenant-uid": uid}}});
         let message = refusal(
             namespaces
-                .patch("minsa-prod", &PatchParams::default(), &Patch::Merge(&strip))
+                .patch("mivah-prod", &PatchParams::default(), &Patch::Merge(&strip))
                 .await,
-            &format!("the operator's token setting soberana.io/tenant-uid of minsa-prod to {uid}"),
+            &format!("the operator's token setting soberana.io/tenant-uid of mivah-prod to {uid}"),
         )?;
         ensure!(
-            message.contains("may never remove or replace the annotation soberana.io/tenant-uid of namespace minsa-prod")
-                || (!uid.is_null() && message.contains("namespace minsa-prod is not one, or carries another Tenant UID")),
+            message.contains("may never remove or replace the annotation soberana.io/tenant-uid of namespace mivah-prod")
+                || (!uid.is_null() && message.contains("namespace mivah-prod is not one, or carries another Tenant UID")),
             "tenant-uid {uid}: {message}"
         );
     }
@@ -1007,19 +1032,19 @@ async fn stolen_token_on_a_tenant(plane: Arc<ControlPlane>) -> Result<()> {
     let message = refusal(
         namespaces
             .patch(
-                "minsa-prod",
+                "mivah-prod",
                 &PatchParams::default(),
                 &Patch::Merge(&foreign),
             )
             .await,
-        "the operator's token adding a label of someone else's to minsa-prod",
+        "the operator's token adding a label of someone else's to mivah-prod",
     )?;
     ensure!(
         message.contains("may change only Soberana's own labels and annotations"),
         "{message}"
     );
-    let live = Api::<Namespace>::all(member(&plane, "state-dc").await?)
-        .get("minsa-prod")
+    let live = Api::<Namespace>::all(member(plane, "state-dc").await?)
+        .get("mivah-prod")
         .await?;
     ensure!(
         live.labels()
@@ -1027,11 +1052,15 @@ async fn stolen_token_on_a_tenant(plane: Arc<ControlPlane>) -> Result<()> {
             .map(String::as_str)
             == Some("restricted")
             && live.annotations().contains_key("soberana.io/tenant-uid"),
-        "minsa-prod changed: {:?} {:?}",
+        "mivah-prod changed: {:?} {:?}",
         live.labels(),
         live.annotations()
     );
 
+    Ok(())
+}
+
+async fn token_cannot_add_admission_policies(stolen: &Client) -> Result<()> {
     // A policy of its own, refusing everyone (system:masters included), under a new name: by a
     // plain create and by an apply that would create it.
     let deny_all = json!({
@@ -1078,8 +1107,13 @@ async fn stolen_token_on_a_tenant(plane: Arc<ControlPlane>) -> Result<()> {
     )?;
     ensure!(message.contains("forbidden"), "binding: {message}");
 
+    Ok(())
+}
+
+/// In the tenant namespace `mivah-prod` of state-dc.
+async fn token_cannot_run_node_root(stolen: &Client) -> Result<()> {
     // Node root through a workload: refused whatever the namespace's Pod Security level says.
-    let deployments: Api<Deployment> = Api::namespaced(stolen.clone(), "minsa-prod");
+    let deployments: Api<Deployment> = Api::namespaced(stolen.clone(), "mivah-prod");
     let container = |security: Value| json!({"name": "shell", "image": "registry.invalid/shell:1", "securityContext": security});
     let attempts = [
         (
@@ -1121,7 +1155,7 @@ async fn stolen_token_on_a_tenant(plane: Arc<ControlPlane>) -> Result<()> {
             deployments
                 .create(&PostParams::default(), &deployment(name, &pod_spec)?)
                 .await,
-            &format!("the operator's token creating Deployment {name} in minsa-prod"),
+            &format!("the operator's token creating Deployment {name} in mivah-prod"),
         )?;
         ensure!(message.contains(expected), "{name}: {message}");
     }

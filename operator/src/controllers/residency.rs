@@ -114,17 +114,7 @@ pub async fn reconcile(site: Arc<Site>, context: Arc<Context>) -> Result<Action,
     );
 
     let scanned = scan_if_due(&context, &client, &name, &residency, &compiled, &mut status).await;
-    let degraded = match foreign_policies(&client, &compiled).await {
-        Ok(foreign) => Some(degraded_condition(
-            &existing,
-            &foreign,
-            site.metadata.generation,
-        )),
-        Err(error) => {
-            tracing::warn!(site = %name, %error, "could not list the site's admission policies; will retry");
-            existing_degraded(&existing)
-        }
-    };
+    let degraded = judge_foreign_policies(&client, &site, &compiled, &existing).await;
     report(
         &context,
         &site,
@@ -136,6 +126,27 @@ pub async fn reconcile(site: Arc<Site>, context: Arc<Context>) -> Result<Action,
     )
     .await?;
     Ok(Action::requeue(context.settings.residency_scan_interval))
+}
+
+/// `Degraded` as the site's admission policies show it now; the condition already reported
+/// while they cannot be listed.
+async fn judge_foreign_policies(
+    client: &kube::Client,
+    site: &Site,
+    compiled: &CompiledPolicies,
+    existing: &SiteStatus,
+) -> Option<Condition> {
+    match foreign_policies(client, compiled).await {
+        Ok(foreign) => Some(degraded_condition(
+            existing,
+            &foreign,
+            site.metadata.generation,
+        )),
+        Err(error) => {
+            tracing::warn!(site = %site.name_any(), %error, "could not list the site's admission policies; will retry");
+            existing_degraded(existing)
+        }
+    }
 }
 
 /// The admission policies on the site that neither Soberana compiled nor the member chart
