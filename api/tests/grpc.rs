@@ -1603,7 +1603,11 @@ async fn caller_limits(plane: Arc<ControlPlane>) -> Result<()> {
     );
     let text = metrics_text(api.metrics_port).await?;
     ensure!(
-        sum_samples(&text, "soberana_api_throttled_total", &[("reason", "streams")]) >= 1.0,
+        sum_samples(
+            &text,
+            "soberana_api_throttled_total",
+            &[("reason", "streams")]
+        ) >= 1.0,
         "the refused watch is not counted"
     );
     let ended = tokio::time::timeout(Duration::from_secs(15), first.message()).await;
@@ -1644,8 +1648,12 @@ async fn whitespace_varied_tokens(plane: Arc<ControlPlane>) -> Result<()> {
         format!("Bearer {}{}", space.repeat(index % 300), api.agency_a)
     };
     // Each spelling on its own is the agency: authentication accepts it.
-    call(spelled(1)).await.context("a varied spelling is authenticated")?;
-    call(spelled(2)).await.context("a varied spelling is authenticated")?;
+    call(spelled(1))
+        .await
+        .context("a varied spelling is authenticated")?;
+    call(spelled(2))
+        .await
+        .context("a varied spelling is authenticated")?;
     for (label, varied) in [("the same spelling", false), ("varied spellings", true)] {
         let before = sum_samples(
             &metrics_text(api.metrics_port).await?,
@@ -2105,12 +2113,17 @@ async fn own_agreements_only(plane: Arc<ControlPlane>) -> Result<()> {
             .list_exchanges(list(tenant, &api.agency_b))
             .await
             .unwrap_err();
-        answers.push((refused.code(), refused.message().replace(tenant, "<tenant>")));
+        answers.push((
+            refused.code(),
+            refused.message().replace(tenant, "<tenant>"),
+        ));
     }
     ensure!(
         answers.iter().all(|answer| *answer == answers[0])
             && answers[0].0 == Code::PermissionDenied
-            && answers[0].1.ends_with("may not list the agreements of tenant <tenant>")
+            && answers[0]
+                .1
+                .ends_with("may not list the agreements of tenant <tenant>")
             && !answers[0].1.contains("agna"),
         "{answers:?}"
     );

@@ -298,6 +298,9 @@ mod tests {
         refused.keep(b"question".to_vec(), 7, at);
         let late = at + REFUSAL_TTL - Duration::from_millis(1);
         assert_eq!(refused.lookup(b"question", late), Lookup::Fresh(7));
-        assert_eq!(refused.lookup(b"question", at + REFUSAL_TTL), Lookup::Missing);
+        assert_eq!(
+            refused.lookup(b"question", at + REFUSAL_TTL),
+            Lookup::Missing
+        );
     }
 }
