@@ -21,8 +21,10 @@ use crate::runtime::metrics::Metrics;
 /// Operator settings that controllers read.
 #[derive(Clone, Debug)]
 pub struct Settings {
-    /// Where the operator runs and reads site kubeconfig Secrets from.
+    /// Where the operator runs (its Lease, its SLO rules).
     pub namespace: String,
+    /// Where the site kubeconfig Secrets are, the only Secrets it reads.
+    pub site_secrets_namespace: String,
     /// How often each site is probed.
     pub probe_interval: Duration,
     /// How many probes the measured availability covers.
@@ -91,7 +93,10 @@ impl Context {
         let (repair_sender, repair_receiver) = mpsc::unbounded_channel();
         Self {
             ledger: None,
-            connections: SiteConnections::new(caches.secrets.clone(), &settings.namespace),
+            connections: SiteConnections::new(
+                caches.secrets.clone(),
+                &settings.site_secrets_namespace,
+            ),
             caches,
             recorder: Recorder::new(client.clone(), reporter),
             client,
