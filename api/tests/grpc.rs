@@ -1644,7 +1644,7 @@ async fn whitespace_varied_tokens(plane: Arc<ControlPlane>) -> Result<()> {
         async move { migrations.list_migrations(request).await.map(|_| ()) }
     };
     let spelled = |index: usize| {
-        let space = if index % 2 == 0 { " " } else { "\t" };
+        let space = if index.is_multiple_of(2) { " " } else { "\t" };
         format!("Bearer {}{}", space.repeat(index % 300), api.agency_a)
     };
     // Each spelling on its own is the agency: authentication accepts it.
