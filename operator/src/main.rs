@@ -32,9 +32,14 @@ struct Arguments {
     /// Kubeconfig of the management cluster (default: $KUBECONFIG, ~/.kube/config or in-cluster).
     #[arg(long)]
     kubeconfig: Option<std::path::PathBuf>,
-    /// Namespace the operator runs in: site kubeconfig Secrets and the leader Lease live here.
+    /// Namespace the operator runs in: its leader Lease and SLO rules live here.
     #[arg(long, env = "SOBERANA_NAMESPACE", default_value = "soberana-system")]
     namespace: String,
+    /// Namespace of the site kubeconfig Secrets (default: --namespace). Give them one of their
+    /// own: the operator's RBAC then grants Secrets there only, so its token reads no other
+    /// Secret (the API's TLS key, etcd's credentials).
+    #[arg(long, env = "SOBERANA_SITE_SECRETS_NAMESPACE")]
+    site_secrets_namespace: Option<String>,
     /// Address of the /metrics, /healthz and /readyz endpoints.
     #[arg(long, env = "SOBERANA_METRICS_ADDRESS", default_value = "0.0.0.0:8080")]
     metrics_address: SocketAddr,
@@ -229,6 +234,10 @@ fn default_identity() -> String {
 fn settings(arguments: &Arguments) -> Settings {
     Settings {
         namespace: arguments.namespace.clone(),
+        site_secrets_namespace: arguments
+            .site_secrets_namespace
+            .clone()
+            .unwrap_or_else(|| arguments.namespace.clone()),
         probe_interval: Duration::from_secs(arguments.probe_interval),
         availability_window: usize::try_from(arguments.availability_window).unwrap_or(usize::MAX),
         ingress_namespace: arguments.ingress_namespace.clone(),

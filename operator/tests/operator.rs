@@ -22,7 +22,7 @@ use kube::{Api, Client, ResourceExt};
 use serde_json::json;
 use soberana_core::resources::site::Site;
 use soberana_core::resources::tenant::Tenant;
-use soberana_e2e::soberana_install::{OPERATOR_NAMESPACE, store_kubeconfig};
+use soberana_e2e::soberana_install::{SITE_SECRETS_NAMESPACE, store_kubeconfig};
 use soberana_e2e::state_data_centre::{MEMBER_SITES, MemberSite, apply, install};
 use soberana_e2e::{ControlPlane, Suite, wait_until};
 
@@ -255,7 +255,7 @@ async fn bad_kubeconfig(plane: Arc<ControlPlane>) -> Result<()> {
     ensure!(
         reachable
             .message
-            .contains("Secret soberana-system/site-broken")
+            .contains("Secret soberana-sites/site-broken")
             && reachable.message.contains("is not a usable kubeconfig"),
         "the message names the Secret and the problem: {}",
         reachable.message
@@ -266,7 +266,7 @@ async fn bad_kubeconfig(plane: Arc<ControlPlane>) -> Result<()> {
         reachable.message
     );
     // A missing Secret is named too.
-    Api::<Secret>::namespaced(client.clone(), OPERATOR_NAMESPACE)
+    Api::<Secret>::namespaced(client.clone(), SITE_SECRETS_NAMESPACE)
         .delete("site-broken", &DeleteParams::default())
         .await?;
     wait_until(

@@ -75,7 +75,7 @@ pub async fn run(context: Arc<Context>, writers: CacheWriters, shutdown: watch::
             shutdown.clone(),
         ),
         fill(
-            Api::<Secret>::namespaced(client, &context.settings.namespace),
+            Api::<Secret>::namespaced(client, &context.settings.site_secrets_namespace),
             secrets,
             shutdown.clone(),
         ),
@@ -184,7 +184,7 @@ async fn run_sites(
         .applied_objects()
         .predicate_filter(predicates::generation, Default::default());
     let secrets = watcher(
-        Api::<Secret>::namespaced(client, &context.settings.namespace),
+        Api::<Secret>::namespaced(client, &context.settings.site_secrets_namespace),
         watcher::Config::default(),
     )
     .default_backoff()

@@ -29,8 +29,10 @@ const RESIDENCY_RETRY_CAP: Duration = Duration::from_secs(120);
 /// Operator settings that controllers read.
 #[derive(Clone, Debug)]
 pub struct Settings {
-    /// Where the operator runs and reads site kubeconfig Secrets from.
+    /// Where the operator runs (its Lease, its SLO rules).
     pub namespace: String,
+    /// Where the site kubeconfig Secrets are, the only Secrets it reads.
+    pub site_secrets_namespace: String,
     /// How often each site is probed.
     pub probe_interval: Duration,
     /// How many probes the measured availability covers.
@@ -105,7 +107,7 @@ impl Context {
             ledger: None,
             connections: SiteConnections::new(
                 caches.secrets.clone(),
-                &settings.namespace,
+                &settings.site_secrets_namespace,
                 settings.member_limits,
             ),
             caches,
