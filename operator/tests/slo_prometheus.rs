@@ -352,10 +352,6 @@ async fn colliding_workloads(plane: Arc<ControlPlane>) -> Result<()> {
     )
     .await?;
     let text = rules().await?;
-    ensure!(
-        !text.contains("collx-prod/claims"),
-        "a Workload whose tenant does not hold its namespace has rules:\n{text}"
-    );
     let directory = plane.cluster("mgmt")?.directory().join("colliding-rules");
     std::fs::create_dir_all(&directory)?;
     let file = directory.join("objects.rules.yaml");
@@ -370,6 +366,10 @@ async fn colliding_workloads(plane: Arc<ControlPlane>) -> Result<()> {
         "promtool refuses the operator's rules:\n{}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
+    );
+    ensure!(
+        !text.contains("collx-prod/claims"),
+        "a Workload whose tenant does not hold its namespace has rules:\n{text}"
     );
     Ok(())
 }
