@@ -56,6 +56,10 @@ fn main() -> ExitCode {
             provisioned_on_allowed_sites,
         )
         .test(
+            "a_tenant_whose_ceiling_classification_is_deleted_is_degraded_and_keeps_everything",
+            ceiling_deleted,
+        )
+        .test(
             "objects_deleted_on_a_member_are_restored",
             deleted_objects_restored,
         )
@@ -441,6 +445,110 @@ async fn provisioned_on_allowed_sites(plane: Arc<ControlPlane>) -> Result<()> {
         reasons.contains("Provisioned"),
         "events on the tenant: {reasons:?}"
     );
+    Ok(())
+}
+
+/// A Tenant's ceiling (`spec.highestClassification`) is deleted after it was provisioned: the
+/// Tenant says so (`Degraded=True`, reason `ClassificationMissing` naming it, a Warning Event)
+/// and nothing is removed; restoring the classification clears it.
+async fn ceiling_deleted(plane: Arc<ControlPlane>) -> Result<()> {
+    let (installation, _operator) = start(&plane, "ceiling-test").await?;
+    let client = &installation.management;
+    let ceiling = json!({
+        "apiVersion": "soberana.io/v1alpha1",
+        "kind": "DataClassification",
+        "metadata": {"name": "ceiling-gone"},
+        "spec": {"rank": 25, "legalBasis": "test: a ceiling deleted under a tenant"}
+    });
+    apply(client, &ceiling).await?;
+    let mut manifest = tenant("ceiling-owner", "ceil", &["state-dc"], &["prod"]);
+    manifest["spec"]["highestClassification"] = json!("ceiling-gone");
+    apply(client, &manifest).await?;
+    wait_ready(client, "ceiling-owner", CONVERGE).await?;
+
+    let classifications =
+        Api::<soberana_core::resources::data_classification::DataClassification>::all(
+            client.clone(),
+        );
+    classifications
+        .delete("ceiling-gone", &DeleteParams::default())
+        .await?;
+    let tenants: Api<Tenant> = Api::all(client.clone());
+    let degraded = || async {
+        let tenant = tenants.get("ceiling-owner").await?;
+        let conditions = tenant.status.unwrap_or_default().conditions;
+        anyhow::Ok((
+            condition(&conditions, "Degraded").cloned(),
+            condition(&conditions, "Ready").map(|ready| ready.status.clone()),
+        ))
+    };
+    wait_until(
+        "Degraded=True ClassificationMissing on the tenant",
+        CONVERGE,
+        || async {
+            Ok(degraded().await?.0.is_some_and(|degraded| {
+                degraded.status == "True" && degraded.reason == "ClassificationMissing"
+            }))
+        },
+    )
+    .await?;
+    let (found, ready) = degraded().await?;
+    let message = found.map(|degraded| degraded.message).unwrap_or_default();
+    ensure!(
+        message.contains("spec.highestClassification \"ceiling-gone\" names no DataClassification"),
+        "Degraded message: {message}"
+    );
+    ensure!(ready.as_deref() == Some("True"), "Ready changed: {ready:?}");
+    let events = Api::<k8s_openapi::api::events::v1::Event>::all(client.clone())
+        .list(&ListParams::default().fields("regarding.name=ceiling-owner"))
+        .await?;
+    ensure!(
+        events.items.iter().any(|event| {
+            event.reason.as_deref() == Some("ClassificationMissing")
+                && event.type_.as_deref() == Some("Warning")
+                && event
+                    .note
+                    .as_deref()
+                    .is_some_and(|note| note.contains("ceiling-gone"))
+        }),
+        "no Warning Event ClassificationMissing: {:?}",
+        events
+            .items
+            .iter()
+            .map(|event| (event.reason.clone(), event.note.clone()))
+            .collect::<Vec<_>>()
+    );
+    // Nothing was removed: the namespace and its objects are still on the site.
+    let state_dc = member(&plane, "state-dc").await?;
+    ensure!(
+        tenant_namespaces(&state_dc, "ceiling-owner").await?
+            == BTreeSet::from(["ceil-prod".to_owned()]),
+        "the tenant's namespace on state-dc changed"
+    );
+    ensure!(
+        objects_in(&state_dc, "ceil-prod").await? == expected_objects(),
+        "the tenant's objects on state-dc changed"
+    );
+
+    // Restored, the warning clears.
+    apply(client, &ceiling).await?;
+    wait_until("Degraded to clear", CONVERGE, || async {
+        Ok(degraded()
+            .await?
+            .0
+            .is_some_and(|degraded| degraded.status == "False"))
+    })
+    .await?;
+    tenants
+        .delete("ceiling-owner", &DeleteParams::default())
+        .await?;
+    wait_until("the tenant to be gone", CONVERGE, || async {
+        Ok(tenants.get_opt("ceiling-owner").await?.is_none())
+    })
+    .await?;
+    classifications
+        .delete("ceiling-gone", &DeleteParams::default())
+        .await?;
     Ok(())
 }
 

@@ -30,6 +30,7 @@ pub struct Metrics {
     pub exchange_expiring: IntGaugeVec,
     pub workload_unplaceable: IntGaugeVec,
     pub residency_policies_enforced: IntGaugeVec,
+    pub slo_rules_held: IntGaugeVec,
     pub build_info: IntGaugeVec,
 }
 
@@ -157,6 +158,11 @@ impl Metrics {
                 "soberana_residency_policies_enforced",
                 "1 when the site's current residency admission policies are in force in its cluster",
                 &["site"],
+            )?,
+            slo_rules_held: registry.gauges(
+                "soberana_slo_rules_held",
+                "1 when the SLO rules are not written and the last good ones stay, by reason (InvalidRules: Prometheus would refuse them; ForeignObject: the soberana-slo object is not Soberana's)",
+                &["reason"],
             )?,
             build_info: build_info(&registry)?,
             registry,
