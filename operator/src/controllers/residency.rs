@@ -105,19 +105,7 @@ pub async fn reconcile(site: Arc<Site>, context: Arc<Context>) -> Result<Action,
     }
     status.policy_revision = Some(compiled.revision.clone());
     status.allowed_classifications = compiled.allowed.clone();
-    let enforced = condition(
-        &existing.conditions,
-        ENFORCED,
-        true,
-        "InForce",
-        format!(
-            "admission policies revision {} are in force in the site's cluster; it may host {}",
-            compiled.revision,
-            hosts(&compiled)
-        ),
-        site.metadata.generation,
-    );
-
+    let enforced = in_force(&existing, &compiled, site.metadata.generation);
     let (scanned, next) =
         scan_if_due(&context, &client, &name, &residency, &compiled, &mut status).await;
     let degraded = judge_foreign_policies(&client, &site, &compiled, &existing).await;
@@ -132,6 +120,26 @@ pub async fn reconcile(site: Arc<Site>, context: Arc<Context>) -> Result<Action,
     )
     .await?;
     Ok(Action::requeue(next))
+}
+
+/// `ResidencyEnforced=True`, naming the revision in force and what the site may host.
+fn in_force(
+    existing: &SiteStatus,
+    compiled: &CompiledPolicies,
+    generation: Option<i64>,
+) -> Condition {
+    condition(
+        &existing.conditions,
+        ENFORCED,
+        true,
+        "InForce",
+        format!(
+            "admission policies revision {} are in force in the site's cluster; it may host {}",
+            compiled.revision,
+            hosts(compiled)
+        ),
+        generation,
+    )
 }
 
 /// `Degraded` as the site's admission policies show it now; the condition already reported
