@@ -96,6 +96,14 @@ fn main() -> ExitCode {
             caller_limits,
         )
         .test(
+            "one_token_with_its_whitespace_varied_is_throttled_as_one_caller",
+            whitespace_varied_tokens,
+        )
+        .test(
+            "a_caller_refused_again_and_again_costs_one_access_review_per_five_seconds",
+            refusals_cached,
+        )
+        .test(
             "the_cli_sends_a_token_its_service_account_requests_for_the_api_never_the_kubeconfigs_own",
             kubeconfig_token,
         )
@@ -230,6 +238,19 @@ async fn metrics_text(port: u16) -> Result<String> {
     let mut text = String::new();
     stream.read_to_string(&mut text).await?;
     Ok(text)
+}
+
+/// Requests the management cluster's API server has served for `resource` (any group), by
+/// its own `apiserver_request_total`, with verb `verb` (`LIST`, `POST`, …; empty: any).
+async fn apiserver_requests(admin: &kube::Client, resource: &str, verb: &str) -> Result<f64> {
+    let text = admin
+        .request_text(http::Request::get("/metrics").body(Vec::new())?)
+        .await?;
+    let mut labels = vec![("resource", resource)];
+    if !verb.is_empty() {
+        labels.push(("verb", verb));
+    }
+    Ok(sum_samples(&text, "apiserver_request_total", &labels))
 }
 
 fn free_port() -> Result<u16> {
@@ -1290,6 +1311,13 @@ async fn token_guessing(plane: Arc<ControlPlane>) -> Result<()> {
         .await
         .unwrap_err();
     ensure!(even_good.code() == Code::ResourceExhausted, "{even_good:?}");
+    let text = metrics_text(api.metrics_port).await?;
+    let counted = sum_samples(
+        &text,
+        "soberana_api_throttled_total",
+        &[("reason", "failed_authentications")],
+    );
+    ensure!(counted >= 2.0, "refusals not counted: {counted}");
     Ok(())
 }
 
@@ -1573,6 +1601,15 @@ async fn caller_limits(plane: Arc<ControlPlane>) -> Result<()> {
         third.code() == Code::ResourceExhausted && third.message().contains("--caller-streams"),
         "{third:?}"
     );
+    let text = metrics_text(api.metrics_port).await?;
+    ensure!(
+        sum_samples(
+            &text,
+            "soberana_api_throttled_total",
+            &[("reason", "streams")]
+        ) >= 1.0,
+        "the refused watch is not counted"
+    );
     let ended = tokio::time::timeout(Duration::from_secs(15), first.message()).await;
     ensure!(
         matches!(ended, Ok(Ok(None))),
@@ -1585,6 +1622,167 @@ async fn caller_limits(plane: Arc<ControlPlane>) -> Result<()> {
     )
     .await?;
     Ok(())
+}
+
+/// 600 concurrent calls with one token are held to the caller's limits whether the token is
+/// spelled the same way each time or with other whitespace after `Bearer` (which
+/// authentication trims): the limits key on the credential as authentication reads it, so
+/// respelling a token never makes a new caller. Every refusal is counted in the metric.
+async fn whitespace_varied_tokens(plane: Arc<ControlPlane>) -> Result<()> {
+    const CALLS: usize = 600;
+    let api = start(&plane).await?;
+    let migrations = Migrations::new(api.channel.clone());
+    let call = |authorization: String| {
+        let mut migrations = migrations.clone();
+        let mut request = Request::new(proto::ListMigrationsRequest {
+            namespace: "agna-prod".to_owned(),
+            ..Default::default()
+        });
+        request
+            .metadata_mut()
+            .insert("authorization", authorization.parse().unwrap());
+        async move { migrations.list_migrations(request).await.map(|_| ()) }
+    };
+    let spelled = |index: usize| {
+        let space = if index.is_multiple_of(2) { " " } else { "\t" };
+        format!("Bearer {}{}", space.repeat(index % 300), api.agency_a)
+    };
+    // Each spelling on its own is the agency: authentication accepts it.
+    call(spelled(1))
+        .await
+        .context("a varied spelling is authenticated")?;
+    call(spelled(2))
+        .await
+        .context("a varied spelling is authenticated")?;
+    for (label, varied) in [("the same spelling", false), ("varied spellings", true)] {
+        let before = sum_samples(
+            &metrics_text(api.metrics_port).await?,
+            "soberana_api_throttled_total",
+            &[],
+        );
+        let answers = futures::future::join_all((0..CALLS).map(|index| {
+            call(if varied {
+                spelled(index)
+            } else {
+                format!("Bearer {}", api.agency_a)
+            })
+        }))
+        .await;
+        let refused = answers
+            .iter()
+            .filter(|answer| {
+                answer
+                    .as_ref()
+                    .is_err_and(|status| status.code() == Code::ResourceExhausted)
+            })
+            .count();
+        let other: Vec<_> = answers
+            .iter()
+            .filter_map(|answer| answer.as_ref().err())
+            .filter(|status| status.code() != Code::ResourceExhausted)
+            .collect();
+        ensure!(other.is_empty(), "{label}: {other:?}");
+        ensure!(
+            refused > CALLS / 2,
+            "{label}: only {refused} of {CALLS} concurrent calls were refused: the caller was not held to its limits"
+        );
+        let after = sum_samples(
+            &metrics_text(api.metrics_port).await?,
+            "soberana_api_throttled_total",
+            &[],
+        );
+        ensure!(
+            after - before >= f64::from(u32::try_from(refused)?),
+            "{label}: {refused} refused, {} counted",
+            after - before
+        );
+        // The calls at work end before the next round.
+        wait_until(
+            "the caller admitted again",
+            Duration::from_secs(15),
+            || async { Ok(call(spelled(0)).await.is_ok()) },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// A refused authorization is reused like an allowed one, for 5 s: agency B asking again and
+/// again to list agency A's migrations costs the management cluster's API server (counted by
+/// its own `apiserver_request_total`) at most one SubjectAccessReview per 5 s, and a binding
+/// given meanwhile takes effect within that time.
+async fn refusals_cached(plane: Arc<ControlPlane>) -> Result<()> {
+    const REFUSAL_TTL: Duration = Duration::from_secs(5);
+    let api = start(&plane).await?;
+    let admin = plane.cluster("mgmt")?.client().await?;
+    let migrations = Migrations::new(api.channel.clone());
+    let list = || {
+        let mut migrations = migrations.clone();
+        let request = with_token(
+            proto::ListMigrationsRequest {
+                namespace: "agna-prod".to_owned(),
+                ..Default::default()
+            },
+            &api.agency_b,
+        );
+        async move { migrations.list_migrations(request).await }
+    };
+    let before = apiserver_requests(&admin, "subjectaccessreviews", "").await?;
+    let started = std::time::Instant::now();
+    for call in 0..30 {
+        let refused = list().await.unwrap_err();
+        ensure!(
+            refused.code() == Code::PermissionDenied
+                && refused
+                    .message()
+                    .contains("may not list workloads.soberana.io in namespace agna-prod"),
+            "call {call}: {refused:?}"
+        );
+    }
+    let elapsed = started.elapsed();
+    let reviews = apiserver_requests(&admin, "subjectaccessreviews", "").await? - before;
+    let windows = (elapsed.as_secs_f64() / REFUSAL_TTL.as_secs_f64()).floor() + 1.0;
+    ensure!(
+        (1.0..=windows).contains(&reviews),
+        "30 refused calls in {elapsed:?} cost {reviews} access reviews"
+    );
+
+    // Bound now, B is served within the refusal's time.
+    let params = PatchParams::apply("soberana-e2e").force();
+    let role = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+        "metadata": {"name": "read-workloads", "namespace": "agna-prod"},
+        "rules": [{"apiGroups": ["soberana.io"], "resources": ["workloads"], "verbs": ["list"]}]
+    });
+    let binding = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": "agency-b-reads", "namespace": "agna-prod"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "read-workloads"},
+        "subjects": [{"kind": "ServiceAccount", "name": "migrator", "namespace": "agnb-prod"}]
+    });
+    let roles = Api::<k8s_openapi::api::rbac::v1::Role>::namespaced(admin.clone(), "agna-prod");
+    let bindings =
+        Api::<k8s_openapi::api::rbac::v1::RoleBinding>::namespaced(admin.clone(), "agna-prod");
+    roles
+        .patch("read-workloads", &params, &Patch::Apply(&role))
+        .await?;
+    bindings
+        .patch("agency-b-reads", &params, &Patch::Apply(&binding))
+        .await?;
+    let served = wait_until(
+        "agency B served once bound",
+        REFUSAL_TTL + Duration::from_secs(5),
+        || async { Ok(list().await.is_ok()) },
+    )
+    .await;
+    // Other tests rely on B being refused in A's namespace.
+    bindings
+        .delete("agency-b-reads", &kube::api::DeleteParams::default())
+        .await?;
+    roles
+        .delete("read-workloads", &kube::api::DeleteParams::default())
+        .await?;
+    served
 }
 
 /// The CLI given only a kubeconfig (whose token is for the Kubernetes API) asks the cluster for
@@ -1861,11 +2059,37 @@ async fn own_agreements_only(plane: Arc<ControlPlane>) -> Result<()> {
             .map(|exchange| exchange.name)
             .collect()
     };
+    // Served from the API's watch of the agreements: they appear once the watch has seen them.
+    wait_until(
+        "both agreements listed",
+        Duration::from_secs(15),
+        || async {
+            let listed = exchanges
+                .clone()
+                .list_exchanges(list("agency-a", &api.agency_a))
+                .await?
+                .into_inner();
+            Ok(names(listed) == ["a-to-b", "a-with-z"])
+        },
+    )
+    .await?;
     let own = exchanges
         .list_exchanges(list("agency-a", &api.agency_a))
         .await?
         .into_inner();
-    ensure!(names(own.clone()) == ["a-to-b", "a-with-z"], "{own:?}");
+    // Listing costs the management cluster no list call: every answer comes from the watch.
+    let lists_before = apiserver_requests(&admin, "dataexchanges", "LIST").await?;
+    ensure!(
+        lists_before >= 1.0,
+        "the API server counts no list of dataexchanges, not even the watch's first"
+    );
+    for _ in 0..10 {
+        exchanges
+            .list_exchanges(list("agency-a", &api.agency_a))
+            .await?;
+    }
+    let lists = apiserver_requests(&admin, "dataexchanges", "LIST").await? - lists_before;
+    ensure!(lists == 0.0, "10 listings made {lists} list calls");
     let first = &own.exchanges[0];
     ensure!(
         first.provider_tenant == "agency-a"
@@ -1880,16 +2104,29 @@ async fn own_agreements_only(plane: Arc<ControlPlane>) -> Result<()> {
         .await?
         .into_inner();
     ensure!(names(consumer) == ["a-to-b"]);
+    // Another institution's tenant and one that does not exist get the same answer, in the
+    // same words (but for the name asked about): it tells neither which tenants exist nor their
+    // short codes.
+    let mut answers = Vec::new();
     for tenant in ["agency-a", "agency-z", "no-such-tenant"] {
         let refused = exchanges
             .list_exchanges(list(tenant, &api.agency_b))
             .await
             .unwrap_err();
-        ensure!(
-            refused.code() == Code::PermissionDenied,
-            "{tenant}: {refused:?}"
-        );
+        answers.push((
+            refused.code(),
+            refused.message().replace(tenant, "<tenant>"),
+        ));
     }
+    ensure!(
+        answers.iter().all(|answer| *answer == answers[0])
+            && answers[0].0 == Code::PermissionDenied
+            && answers[0]
+                .1
+                .ends_with("may not list the agreements of tenant <tenant>")
+            && !answers[0].1.contains("agna"),
+        "{answers:?}"
+    );
     // The same through the CLI: the rows of the offline command, and the refusal in its words.
     let (code, text, stderr) = soberana(
         &api,
@@ -1910,7 +2147,7 @@ async fn own_agreements_only(plane: Arc<ControlPlane>) -> Result<()> {
     let (code, _, stderr) =
         soberana(&api, &api.agency_b, &["exchanges", "--tenant", "agency-a"]).await?;
     ensure!(
-        code == 1 && stderr.contains("may not list workloads.soberana.io in namespace agna-prod"),
+        code == 1 && stderr.contains("may not list the agreements of tenant agency-a"),
         "{code}: {stderr}"
     );
     let malformed = exchanges

@@ -73,3 +73,45 @@ fn each_alert_fires_when_it_must_and_not_otherwise() {
     let report = succeeded("promtool test rules", &output);
     assert!(report.contains("SUCCESS"), "{report}");
 }
+
+/// Tenant `a` (namespace `x-prod`) with Workload `w-1`, and tenant `a-x` (namespace `prod-w`)
+/// with Workload `1`: their groups were both `soberana-slo-workload-a-x-prod-w-1` when names
+/// were joined with `-`, and promtool (like Prometheus) refuses a file that repeats a group.
+#[test]
+fn workloads_whose_names_ran_together_still_load_under_promtool() {
+    let directory = tempfile::tempdir().unwrap();
+    let tenant = |name: &str, code: &str, environment: &str| {
+        format!(
+            "apiVersion: soberana.io/v1alpha1\nkind: Tenant\nmetadata: {{name: {name}}}\nspec:\n  displayName: {name}\n  shortCode: {code}\n  highestClassification: public\n  environments: [{{name: {environment}}}]\n  quota: {{cpuMillicores: 8000, memoryMebibytes: 16384}}\n"
+        )
+    };
+    let workload = |namespace: &str, name: &str, tenant: &str| {
+        format!(
+            "apiVersion: soberana.io/v1alpha1\nkind: Workload\nmetadata: {{name: \"{name}\", namespace: {namespace}}}\nspec:\n  tenant: {tenant}\n  classification: public\n  replicas: 1\n  resources: {{cpuMillicores: 100, memoryMebibytes: 128}}\n  availabilityTarget: \"99.9\"\n"
+        )
+    };
+    let estate = [
+        "apiVersion: soberana.io/v1alpha1\nkind: DataClassification\nmetadata: {name: public}\nspec: {rank: 0, legalBasis: \"Ley 9097\"}\n".to_owned(),
+        tenant("a", "x", "prod"),
+        tenant("a-x", "prod", "w"),
+        workload("x-prod", "w-1", "a"),
+        workload("prod-w", "1", "a-x"),
+    ]
+    .join("---\n");
+    let manifests = directory.path().join("estate.yaml");
+    std::fs::write(&manifests, estate).unwrap();
+    let rules = directory.path().join("rules.yaml");
+    generate(&["-f", manifests.to_str().unwrap()], &rules);
+    let text = std::fs::read_to_string(&rules).unwrap();
+    assert!(
+        text.contains("workload: x-prod/w-1") && text.contains("workload: prod-w/1"),
+        "{text}"
+    );
+    let output = Command::new(promtool())
+        .args(["check", "rules"])
+        .arg(&rules)
+        .output()
+        .unwrap();
+    let report = succeeded("promtool check rules", &output);
+    assert!(report.contains("SUCCESS"), "{report}");
+}

@@ -6,10 +6,12 @@
 use serde_json::{Value, json};
 use soberana_core::resources::data_classification::DataClassification;
 use soberana_core::resources::site::Site;
+use soberana_core::resources::tenant::Tenant;
 use soberana_core::resources::workload::Workload;
 use soberana_core::slo::objective::{Objective, Subject, object_objectives};
 use soberana_core::slo::options::{Options, Scope};
 use soberana_core::slo::rule_file::{Rule, RuleFile};
+use soberana_core::slo::validation::validate;
 use soberana_core::slo::window::PromDuration;
 
 fn site(name: &str, offered: &str) -> Site {
@@ -37,9 +39,33 @@ fn classification(name: &str, minimum: Option<&str>) -> DataClassification {
     .unwrap()
 }
 
+fn tenant(name: &str, short_code: &str, environment: &str) -> Tenant {
+    serde_json::from_value(json!({
+        "apiVersion": "soberana.io/v1alpha1", "kind": "Tenant", "metadata": {"name": name},
+        "spec": {
+            "displayName": name, "shortCode": short_code,
+            "owners": [{"kind": "Group", "name": "admins"}],
+            "highestClassification": "restricted",
+            "environments": [{"name": environment}],
+            "quota": {"cpuMillicores": 1000, "memoryMebibytes": 1000, "storageGibibytes": 10, "pods": 10}
+        }
+    }))
+    .unwrap()
+}
+
 fn workload(name: &str, classification: &str, target: Option<&str>) -> Workload {
+    tenant_workload("hacienda", "hacienda-prod", name, classification, target)
+}
+
+fn tenant_workload(
+    tenant: &str,
+    namespace: &str,
+    name: &str,
+    classification: &str,
+    target: Option<&str>,
+) -> Workload {
     let mut spec = json!({
-        "tenant": "hacienda", "classification": classification, "replicas": 2,
+        "tenant": tenant, "classification": classification, "replicas": 2,
         "resources": {"cpuMillicores": 100, "memoryMebibytes": 100}
     });
     if let Some(target) = target {
@@ -47,7 +73,7 @@ fn workload(name: &str, classification: &str, target: Option<&str>) -> Workload 
     }
     serde_json::from_value(json!({
         "apiVersion": "soberana.io/v1alpha1", "kind": "Workload",
-        "metadata": {"name": name, "namespace": "hacienda-prod"}, "spec": spec
+        "metadata": {"name": name, "namespace": namespace}, "spec": spec
     }))
     .unwrap()
 }
@@ -64,6 +90,7 @@ fn estate() -> Vec<Objective> {
             classification("public", None),
             classification("restricted", Some("99.5")),
         ],
+        &[tenant("hacienda", "hacienda", "prod")],
     )
     .unwrap()
 }
@@ -105,6 +132,7 @@ fn an_invalid_target_is_refused_naming_the_object_and_field() {
         &[site("state-dc", "99.9.9")],
         &[workload("ledger", "restricted", None)],
         &[classification("restricted", Some("101"))],
+        &[tenant("hacienda", "hacienda", "prod")],
     )
     .unwrap_err();
     let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
@@ -271,8 +299,8 @@ fn the_scope_splits_what_the_objects_define_from_what_they_do_not() {
         object_groups,
         [
             "soberana-slo-site-state-dc",
-            "soberana-slo-workload-hacienda-hacienda-prod-ledger",
-            "soberana-slo-workload-hacienda-hacienda-prod-tax-portal",
+            "soberana-slo-workload-hacienda-prod/ledger",
+            "soberana-slo-workload-hacienda-prod/tax-portal",
         ]
     );
 }
@@ -293,4 +321,91 @@ fn alert_durations_default_to_production_and_can_be_shortened() {
         ..Options::default()
     });
     assert_eq!(unreachable_for(&short).as_deref(), Some("5s"));
+}
+
+/// Tenant `a` (namespace `x-prod`) with Workload `w-1`, and tenant `a-x` (namespace `prod-w`)
+/// with Workload `1`: joined with `-`, both groups were `soberana-slo-workload-a-x-prod-w-1`,
+/// and Prometheus refuses a file that repeats a group name (every institution's alerts).
+#[test]
+fn workloads_whose_names_ran_together_get_groups_of_their_own() {
+    let objectives = object_objectives(
+        &[],
+        &[
+            tenant_workload("a", "x-prod", "w-1", "public", Some("99.9")),
+            tenant_workload("a-x", "prod-w", "1", "public", Some("99.9")),
+        ],
+        &[classification("public", None)],
+        &[tenant("a", "x", "prod"), tenant("a-x", "prod", "w")],
+    )
+    .unwrap();
+    let file = soberana_core::slo::rule_file(
+        &objectives,
+        &Options {
+            scope: Scope::Objects,
+            ..Options::default()
+        },
+    );
+    let names: Vec<&str> = file
+        .groups
+        .iter()
+        .map(|group| group.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "soberana-slo-workload-x-prod/w-1",
+            "soberana-slo-workload-prod-w/1"
+        ]
+    );
+    assert_eq!(validate(&file), []);
+}
+
+/// A Workload's `spec.tenant` is believed only when that Tenant holds the Workload's namespace:
+/// one naming another institution (or a Tenant yielding its short code to an earlier one) gets
+/// no objective, so it cannot speak in that institution's alerts or collide with its groups.
+#[test]
+fn only_workloads_whose_tenant_holds_their_namespace_have_objectives() {
+    let mut earlier = tenant("hacienda", "hacienda", "prod");
+    earlier.metadata.creation_timestamp =
+        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            "2026-01-01T00:00:00Z".parse().unwrap(),
+        ));
+    let mut later = tenant("impostor", "hacienda", "prod");
+    later.metadata.creation_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        "2026-06-01T00:00:00Z".parse().unwrap(),
+    ));
+    let objectives = object_objectives(
+        &[],
+        &[
+            tenant_workload("hacienda", "hacienda-prod", "own", "public", Some("99.9")),
+            // Another institution's name on hacienda's namespace.
+            tenant_workload("mep", "hacienda-prod", "claims-mep", "public", Some("99.9")),
+            // The Tenant exists, but the namespace is not one of its own.
+            tenant_workload("mep", "other-prod", "elsewhere", "public", Some("99.9")),
+            // The Tenant yields the short code to hacienda, created first.
+            tenant_workload(
+                "impostor",
+                "hacienda-prod",
+                "yielded",
+                "public",
+                Some("99.9"),
+            ),
+            // No such Tenant.
+            tenant_workload("ghost", "ghost-prod", "nobody", "public", Some("99.9")),
+        ],
+        &[classification("public", None)],
+        &[earlier, later, tenant("mep", "mep", "prod")],
+    )
+    .unwrap();
+    let subjects: Vec<Subject> = objectives
+        .into_iter()
+        .map(|objective| objective.subject)
+        .collect();
+    assert_eq!(
+        subjects,
+        [Subject::Workload {
+            tenant: "hacienda".to_owned(),
+            workload: "hacienda-prod/own".to_owned(),
+        }]
+    );
 }

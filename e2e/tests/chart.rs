@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, PersistentVolumeClaim, Secret};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -70,6 +70,10 @@ fn main() -> ExitCode {
         .test(
             "a_typo_and_a_wrong_type_in_values_are_refused_by_name",
             bad_values_refused,
+        )
+        .test(
+            "the_api_anchors_the_ledger_and_refuses_to_render_without_a_key_or_a_volume",
+            ledger_anchoring,
         )
         .test(
             "the_readme_lists_every_value_and_the_schema_closes_every_object",
@@ -130,7 +134,8 @@ async fn lint_and_render(plane: Arc<ControlPlane>) -> Result<()> {
         ],
     )?;
 
-    let defaults = kinds(&template(&home, "soberana", &[])?)?;
+    let rendered = template(&home, "soberana", &[])?;
+    let defaults = kinds(&rendered)?;
     for kind in [
         "CustomResourceDefinition",
         "Deployment",
@@ -147,17 +152,23 @@ async fn lint_and_render(plane: Arc<ControlPlane>) -> Result<()> {
             "the defaults render no {kind}"
         );
     }
-    for kind in [
-        "NetworkPolicy",
-        "ServiceMonitor",
-        "PrometheusRule",
-        "Namespace",
-    ] {
+    for kind in ["NetworkPolicy", "ServiceMonitor", "PrometheusRule"] {
         ensure!(
             !defaults.iter().any(|found| found == kind),
             "the defaults render a {kind}"
         );
     }
+    // The release namespace is left to `--create-namespace`; the one Namespace rendered is the
+    // site Secrets' own (operator.siteSecretsNamespace).
+    let namespaces: Vec<Value> = documents(&rendered)?
+        .into_iter()
+        .filter(|document| document["kind"] == "Namespace")
+        .map(|document| document["metadata"]["name"].clone())
+        .collect();
+    ensure!(
+        namespaces == [json!("soberana-sites")],
+        "the defaults render the Namespaces {namespaces:?}"
+    );
     let all = kinds(&template(
         &home,
         "soberana",
@@ -398,6 +409,193 @@ async fn bad_values_refused(plane: Arc<ControlPlane>) -> Result<()> {
     ensure!(
         !output.status.success() && stderr.contains("etcd.endpoints"),
         "an API without etcd endpoints was rendered:\n{stderr}"
+    );
+    // The site Secrets' namespace apart from the release namespace, whose Secrets (the API's
+    // TLS key, etcd's credentials) the operator may then not read.
+    let setting = format!("operator.siteSecretsNamespace={NAMESPACE}");
+    let output = template_output(&home, "soberana", &["--set", &setting])?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    ensure!(
+        !output.status.success()
+            && stderr.contains("operator.siteSecretsNamespace must not be the release namespace"),
+        "site Secrets in the release namespace were rendered:\n{stderr}"
+    );
+    Ok(())
+}
+
+/// The API Deployment of a rendering, and the other objects' kinds and names.
+fn api_deployment(rendered: &str) -> Result<(Value, BTreeSet<(String, String)>)> {
+    let mut deployment = None;
+    let mut others = BTreeSet::new();
+    for document in documents(rendered)? {
+        let kind = document["kind"].as_str().unwrap_or_default().to_owned();
+        let name = document["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if kind == "Deployment" && name == "soberana-api" {
+            deployment = Some(document);
+        } else {
+            others.insert((kind, name));
+        }
+    }
+    Ok((deployment.context("no soberana-api Deployment")?, others))
+}
+
+/// The API container's arguments and the pod's volumes (by name) of an API Deployment.
+fn arguments_and_volumes(deployment: &Value) -> (Vec<String>, Vec<Value>) {
+    let pod = &deployment["spec"]["template"]["spec"];
+    let arguments = pod["containers"][0]["args"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect();
+    let volumes = pod["volumes"].as_array().cloned().unwrap_or_default();
+    (arguments, volumes)
+}
+
+fn volume<'a>(volumes: &'a [Value], name: &str) -> Option<&'a Value> {
+    volumes.iter().find(|volume| volume["name"] == name)
+}
+
+/// An install anchors the ledger: by default the API gets `--ledger-signing-key` from a Secret
+/// mounted for it alone and `--checkpoint-dir` on a claim the chart creates and keeps on
+/// uninstall; an existing claim or (chosen) an emptyDir instead; without a key or a volume the
+/// chart refuses to render, naming the value, unless anchoring is turned off on purpose.
+async fn ledger_anchoring(plane: Arc<ControlPlane>) -> Result<()> {
+    let home = scratch(&plane, "ledger-anchoring")?;
+    let (deployment, others) = api_deployment(&template(&home, "soberana", &[])?)?;
+    let (arguments, volumes) = arguments_and_volumes(&deployment);
+    for wanted in [
+        "--ledger-signing-key=/etc/soberana/ledger/signing.pem",
+        "--checkpoint-dir=/var/lib/soberana/checkpoints",
+        "--checkpoint-every=100",
+        "--checkpoint-interval-seconds=60",
+    ] {
+        ensure!(
+            arguments.iter().any(|argument| argument == wanted),
+            "defaults: {wanted} missing from {arguments:?}"
+        );
+    }
+    let key = volume(&volumes, "ledger-signing-key").context("no signing key volume")?;
+    ensure!(
+        key["secret"]["secretName"] == "soberana-ledger-signing-key"
+            && key["secret"]["items"][0]["key"] == "signing.pem",
+        "{key}"
+    );
+    let checkpoints = volume(&volumes, "ledger-checkpoints").context("no checkpoint volume")?;
+    ensure!(
+        checkpoints["persistentVolumeClaim"]["claimName"] == "soberana-ledger-checkpoints",
+        "{checkpoints}"
+    );
+    ensure!(
+        others.contains(&(
+            "PersistentVolumeClaim".to_owned(),
+            "soberana-ledger-checkpoints".to_owned()
+        )),
+        "the claim is not rendered: {others:?}"
+    );
+    let claim = documents(&template(&home, "soberana", &[])?)?
+        .into_iter()
+        .find(|document| document["kind"] == "PersistentVolumeClaim")
+        .context("no claim")?;
+    ensure!(
+        claim["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+            && claim["spec"]["accessModes"] == json!(["ReadWriteMany"]),
+        "{claim}"
+    );
+    // The signing key is the API's alone: the operator's pods do not mount it.
+    let rendered = template(&home, "soberana", &[])?;
+    let operator = documents(&rendered)?
+        .into_iter()
+        .find(|document| {
+            document["kind"] == "Deployment" && document["metadata"]["name"] == "soberana-operator"
+        })
+        .context("no operator Deployment")?;
+    ensure!(
+        !operator.to_string().contains("soberana-ledger-signing-key"),
+        "the operator mounts the signing key"
+    );
+
+    // An existing claim, or an emptyDir when chosen: no claim of the chart's.
+    let (deployment, others) = api_deployment(&template(
+        &home,
+        "soberana",
+        &[
+            "--set",
+            "ledger.anchoring.checkpoints.volume=existingClaim",
+            "--set",
+            "ledger.anchoring.checkpoints.existingClaim=worm-checkpoints",
+        ],
+    )?)?;
+    let (_, volumes) = arguments_and_volumes(&deployment);
+    ensure!(
+        volume(&volumes, "ledger-checkpoints").is_some_and(
+            |volume| volume["persistentVolumeClaim"]["claimName"] == "worm-checkpoints"
+        ) && !others
+            .iter()
+            .any(|(kind, _)| kind == "PersistentVolumeClaim"),
+        "existingClaim: {volumes:?} {others:?}"
+    );
+    let (deployment, _) = api_deployment(&template(
+        &home,
+        "soberana",
+        &["--set", "ledger.anchoring.checkpoints.volume=emptyDir"],
+    )?)?;
+    let (_, volumes) = arguments_and_volumes(&deployment);
+    ensure!(
+        volume(&volumes, "ledger-checkpoints")
+            .is_some_and(|volume| volume["emptyDir"] == json!({})),
+        "emptyDir: {volumes:?}"
+    );
+
+    // Missing: refused, naming the value.
+    for (setting, named) in [
+        (
+            "ledger.anchoring.signingKey.secretName=",
+            "ledger.anchoring.signingKey.secretName is required",
+        ),
+        (
+            "ledger.anchoring.checkpoints.volume=",
+            "ledger.anchoring.checkpoints.volume is required",
+        ),
+        (
+            "ledger.anchoring.checkpoints.volume=existingClaim",
+            "ledger.anchoring.checkpoints.existingClaim is required",
+        ),
+    ] {
+        let output = template_output(&home, "soberana", &["--set", setting])?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        ensure!(
+            !output.status.success() && stderr.contains(named),
+            "--set {setting} was not refused naming the value:\n{stderr}"
+        );
+    }
+
+    // Turned off on purpose: no key, no checkpoints, no claim.
+    let (deployment, others) = api_deployment(&template(
+        &home,
+        "soberana",
+        &[
+            "--set",
+            "ledger.anchoring.enabled=false",
+            "--set",
+            "ledger.anchoring.signingKey.secretName=",
+        ],
+    )?)?;
+    let (arguments, volumes) = arguments_and_volumes(&deployment);
+    ensure!(
+        !arguments
+            .iter()
+            .any(|argument| argument.starts_with("--ledger-signing-key")
+                || argument.starts_with("--checkpoint-dir"))
+            && volume(&volumes, "ledger-signing-key").is_none()
+            && !others
+                .iter()
+                .any(|(kind, _)| kind == "PersistentVolumeClaim"),
+        "disabled: {arguments:?} {volumes:?}"
     );
     Ok(())
 }
@@ -852,6 +1050,32 @@ async fn install_and_provision(plane: Arc<ControlPlane>) -> Result<()> {
         forbidden(&planted),
         "the chart's operator wrote a Secret in kube-system: {planted:?}"
     );
+    // Secrets it may read only in the site Secrets' namespace: not the API's TLS key, not
+    // etcd's credentials, nor any other Secret of the release namespace.
+    let tls_key = Api::<Secret>::namespaced(as_operator.clone(), NAMESPACE)
+        .get("soberana-api-tls")
+        .await;
+    ensure!(
+        forbidden(&tls_key),
+        "the chart's operator may read the API's TLS Secret: {tls_key:?}"
+    );
+    let listed = Api::<Secret>::namespaced(as_operator.clone(), NAMESPACE)
+        .list(&kube::api::ListParams::default())
+        .await;
+    ensure!(
+        forbidden(&listed),
+        "the chart's operator may list the release namespace's Secrets: {listed:?}"
+    );
+    let site_secrets = Api::<Secret>::namespaced(as_operator.clone(), "soberana-sites")
+        .list(&kube::api::ListParams::default())
+        .await?;
+    ensure!(
+        site_secrets
+            .items
+            .iter()
+            .any(|secret| secret.metadata.name.as_deref() == Some("site-member")),
+        "the chart's operator does not see the site kubeconfig Secret"
+    );
     let removed = Api::<Node>::all(as_operator.clone())
         .delete("any-node", &DeleteParams::default())
         .await;
@@ -972,6 +1196,15 @@ async fn upgrade_and_uninstall(
         definitions.get_opt("tenants.soberana.io").await?.is_some()
             && tenants.get_opt("ministerio-hacienda").await?.is_some(),
         "helm uninstall removed the CRDs, and with them the institutions' Tenants"
+    );
+    let claims: Api<PersistentVolumeClaim> =
+        Api::namespaced(tenants.clone().into_client(), NAMESPACE);
+    ensure!(
+        claims
+            .get_opt("soberana-ledger-checkpoints")
+            .await?
+            .is_some(),
+        "helm uninstall removed the claim holding the ledger's signed checkpoints"
     );
     Ok(())
 }

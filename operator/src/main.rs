@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use clap::Parser;
+use soberana_operator::members::deadline::MemberLimits;
 use soberana_operator::runtime::caches::caches;
 use soberana_operator::runtime::context::{Context, Settings};
 use soberana_operator::runtime::counting_client::counting_client;
@@ -31,9 +32,14 @@ struct Arguments {
     /// Kubeconfig of the management cluster (default: $KUBECONFIG, ~/.kube/config or in-cluster).
     #[arg(long)]
     kubeconfig: Option<std::path::PathBuf>,
-    /// Namespace the operator runs in: site kubeconfig Secrets and the leader Lease live here.
+    /// Namespace the operator runs in: its leader Lease and SLO rules live here.
     #[arg(long, env = "SOBERANA_NAMESPACE", default_value = "soberana-system")]
     namespace: String,
+    /// Namespace of the site kubeconfig Secrets (default: --namespace). Give them one of their
+    /// own: the operator's RBAC then grants Secrets there only, so its token reads no other
+    /// Secret (the API's TLS key, etcd's credentials).
+    #[arg(long, env = "SOBERANA_SITE_SECRETS_NAMESPACE")]
+    site_secrets_namespace: Option<String>,
     /// Address of the /metrics, /healthz and /readyz endpoints.
     #[arg(long, env = "SOBERANA_METRICS_ADDRESS", default_value = "0.0.0.0:8080")]
     metrics_address: SocketAddr,
@@ -67,6 +73,18 @@ struct Arguments {
     // TLS and authentication to the ledger's etcd: the same flags as the API's.
     #[command(flatten)]
     ledger_etcd_security: soberana_store::etcd_security::EtcdSecurityArguments,
+    /// Seconds a connection to a member API server may take to open.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=300))]
+    member_connect_timeout: u64,
+    /// Seconds one call to a member API server may take, from the call to the last byte of the
+    /// answer (for a watch: until it starts streaming); a site that does not answer in time is
+    /// reported and retried, and holds up no other site.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    member_request_timeout: u64,
+    /// How many calls to one member API server may be in flight at once (watches not counted);
+    /// more wait for a free slot within their own deadline.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    member_concurrency: u16,
     /// How many Sites, and how many Tenants, are reconciled at once.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=256))]
     reconcile_concurrency: u16,
@@ -216,6 +234,10 @@ fn default_identity() -> String {
 fn settings(arguments: &Arguments) -> Settings {
     Settings {
         namespace: arguments.namespace.clone(),
+        site_secrets_namespace: arguments
+            .site_secrets_namespace
+            .clone()
+            .unwrap_or_else(|| arguments.namespace.clone()),
         probe_interval: Duration::from_secs(arguments.probe_interval),
         availability_window: usize::try_from(arguments.availability_window).unwrap_or(usize::MAX),
         ingress_namespace: arguments.ingress_namespace.clone(),
@@ -224,6 +246,11 @@ fn settings(arguments: &Arguments) -> Settings {
         residency_scan_interval: Duration::from_secs(arguments.residency_scan_interval),
         member_identity: arguments.member_identity.clone(),
         slo_rule_labels: arguments.slo_rule_labels.iter().cloned().collect(),
+        member_limits: MemberLimits {
+            connect_timeout: Duration::from_secs(arguments.member_connect_timeout),
+            request_timeout: Duration::from_secs(arguments.member_request_timeout),
+            concurrency: usize::from(arguments.member_concurrency),
+        },
     }
 }
 

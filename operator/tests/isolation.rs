@@ -11,11 +11,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
-use k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicyBinding;
+use k8s_openapi::api::admissionregistration::v1::{
+    ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
+};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::CronJob;
-use k8s_openapi::api::core::v1::{Namespace, ResourceQuota};
-use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::core::v1::{Endpoints, Namespace, ResourceQuota, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -78,6 +81,18 @@ fn main() -> ExitCode {
             stolen_operator_token,
         )
         .test(
+            "the_operators_token_cannot_lower_pod_security_strip_a_tenant_uid_add_a_policy_or_run_privileged_pods",
+            stolen_token_on_a_tenant,
+        )
+        .test(
+            "a_lowered_pod_security_level_is_restored_by_the_drift_check",
+            pod_security_restored,
+        )
+        .test(
+            "a_foreign_admission_policy_refusing_soberanas_writes_is_named_on_the_site",
+            foreign_policy_reported,
+        )
+        .test(
             "a_fence_edited_by_a_cluster_admin_is_restored_whole",
             edited_fence_restored,
         )
@@ -127,6 +142,33 @@ async fn reserved_and_colliding_names(plane: Arc<ControlPlane>) -> Result<()> {
             "{code}: {message}"
         );
     }
+    // The namespaces a data centre installs its add-ons in, before they are installed there.
+    for code in [
+        "istio",
+        "istio-ingress",
+        "cert-manager",
+        "velero",
+        "monitoring",
+    ] {
+        let message = apply_refused(client, &tenant("intruder", code, &[], &["prod"])).await?;
+        ensure!(
+            message.contains("spec.shortCode")
+                && message.contains("shortCode is reserved for platform add-ons"),
+            "{code}: {message}"
+        );
+    }
+    let message =
+        apply_refused(client, &tenant("intruder", "gatekeeper", &[], &["system"])).await?;
+    ensure!(
+        message.contains("spec.environments[0].name")
+            && message.contains("environment name system is reserved"),
+        "gatekeeper/system: {message}"
+    );
+    let message = apply_refused(client, &tenant("intruder", "minsa", &[], &["system"])).await?;
+    ensure!(
+        message.contains("environment name system is reserved"),
+        "minsa/system: {message}"
+    );
     // `a` + `b-prod` would spell `a-b` + `prod`: environment names carry no '-'.
     apply(client, &tenant("first-ab", "a-b", &["state-dc"], &["prod"])).await?;
     let message =
@@ -651,6 +693,135 @@ async fn owner_fences(plane: Arc<ControlPlane>) -> Result<()> {
         "an administrator lowering the tenant namespace's Pod Security level",
     )?;
     ensure!(message.contains("only Soberana may change"), "{message}");
+    owner_cannot_route_around_isolation(&owner, "ccss-prod", "pensions").await
+}
+
+/// What an owner could use to reach past the tenant's NetworkPolicies and agreements: an
+/// Endpoints object or EndpointSlice pointing anywhere, a Service with external IPs or a node
+/// port, an Ingress on the shared controller, the API server's proxy. Each is refused.
+async fn owner_cannot_route_around_isolation(
+    owner: &Client,
+    namespace: &str,
+    service: &str,
+) -> Result<()> {
+    let endpoints: Endpoints = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Endpoints",
+        "metadata": {"name": "kube-dns-mirror"},
+        "subsets": [{"addresses": [{"ip": "10.96.0.10"}], "ports": [{"port": 53}]}]
+    }))?;
+    let message = refusal(
+        Api::<Endpoints>::namespaced(owner.clone(), namespace)
+            .create(&PostParams::default(), &endpoints)
+            .await,
+        "the owner creating Endpoints",
+    )?;
+    ensure!(message.contains("forbidden"), "Endpoints: {message}");
+    let slice: EndpointSlice = serde_json::from_value(json!({
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": "kube-dns-mirror", "labels": {"kubernetes.io/service-name": service}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": ["10.96.0.10"]}]
+    }))?;
+    let message = refusal(
+        Api::<EndpointSlice>::namespaced(owner.clone(), namespace)
+            .create(&PostParams::default(), &slice)
+            .await,
+        "the owner creating an EndpointSlice",
+    )?;
+    ensure!(message.contains("forbidden"), "EndpointSlice: {message}");
+    owner_services_stay_cluster_ip(owner, namespace, service).await?;
+    owner_ingress_and_proxy_refused(owner, namespace, service).await
+}
+
+/// An owner's Services: ClusterIP without external IPs, and nothing else.
+async fn owner_services_stay_cluster_ip(
+    owner: &Client,
+    namespace: &str,
+    service: &str,
+) -> Result<()> {
+    let services: Api<Service> = Api::namespaced(owner.clone(), namespace);
+    // An ordinary Service for the owner's own pods is theirs to write.
+    let ordinary: Service = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": service},
+        "spec": {"ports": [{"port": 80}], "selector": {"app": service}}
+    }))?;
+    services
+        .create(&PostParams::default(), &ordinary)
+        .await
+        .with_context(|| format!("the owner creating the ClusterIP Service {service}"))?;
+    let captured: Service = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "capture"},
+        "spec": {"ports": [{"port": 443}], "externalIPs": ["8.8.8.8"]}
+    }))?;
+    let message = refusal(
+        services.create(&PostParams::default(), &captured).await,
+        "the owner creating a Service with externalIPs",
+    )?;
+    ensure!(
+        message.contains("may not set spec.externalIPs"),
+        "externalIPs: {message}"
+    );
+    for kind in ["NodePort", "LoadBalancer"] {
+        let exposed: Service = serde_json::from_value(json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": format!("exposed-{}", kind.to_lowercase())},
+            "spec": {"type": kind, "ports": [{"port": 80}], "selector": {"app": service}}
+        }))?;
+        let message = refusal(
+            services.create(&PostParams::default(), &exposed).await,
+            &format!("the owner creating a {kind} Service"),
+        )?;
+        ensure!(
+            message.contains(&format!("may only be of type ClusterIP, not {kind}")),
+            "{kind}: {message}"
+        );
+    }
+    // Changing the owner's own ClusterIP Service into a NodePort is the same.
+    let widen = json!({"spec": {"type": "NodePort"}});
+    let message = refusal(
+        services
+            .patch(service, &PatchParams::default(), &Patch::Merge(&widen))
+            .await,
+        "the owner turning a ClusterIP Service into a NodePort",
+    )?;
+    ensure!(
+        message.contains("may only be of type ClusterIP"),
+        "{message}"
+    );
+    Ok(())
+}
+
+/// An Ingress on the shared controller, and the API server's proxy to the owner's Service.
+async fn owner_ingress_and_proxy_refused(
+    owner: &Client,
+    namespace: &str,
+    service: &str,
+) -> Result<()> {
+    let ingress: Ingress = serde_json::from_value(json!({
+        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+        "metadata": {"name": "elsewhere"},
+        "spec": {"defaultBackend": {"service": {"name": service, "port": {"number": 80}}}}
+    }))?;
+    let message = refusal(
+        Api::<Ingress>::namespaced(owner.clone(), namespace)
+            .create(&PostParams::default(), &ingress)
+            .await,
+        "the owner creating an Ingress",
+    )?;
+    ensure!(message.contains("forbidden"), "Ingress: {message}");
+    for path in [
+        format!("/api/v1/namespaces/{namespace}/services/{service}:80/proxy/"),
+        format!("/api/v1/namespaces/{namespace}/services/{service}:80/proxy/anything"),
+    ] {
+        let request = http::Request::get(&path).body(Vec::new())?;
+        let message = refusal(owner.request_text(request).await, &format!("GET {path}"))?;
+        ensure!(message.contains("forbidden"), "{path}: {message}");
+        let request = http::Request::post(&path).body(b"{}".to_vec())?;
+        let message = refusal(owner.request_text(request).await, &format!("POST {path}"))?;
+        ensure!(message.contains("forbidden"), "{path}: {message}");
+    }
     Ok(())
 }
 
@@ -772,6 +943,374 @@ async fn stolen_operator_token(plane: Arc<ControlPlane>) -> Result<()> {
         "the operator's token deleting namespace kube-tools",
     )?;
     ensure!(message.contains("soberana-operator may not"), "{message}");
+    Ok(())
+}
+
+/// A Deployment into `namespace` whose pod template is `pod_spec` (with classified labels, so
+/// that only the operator's confinement can refuse it).
+fn deployment(name: &str, pod_spec: &Value) -> Result<Deployment> {
+    let labels = json!({"app": name, "soberana.io/classification": "internal"});
+    Ok(serde_json::from_value(json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": labels}, "spec": pod_spec}
+        }
+    }))?)
+}
+
+async fn stolen_token_on_a_tenant(plane: Arc<ControlPlane>) -> Result<()> {
+    let (installation, _operator) = start(&plane, "stolen-token-tenant-test").await?;
+    let client = &installation.management;
+    apply(
+        client,
+        &tenant("housing-ministry", "mivah", &["state-dc"], &["prod"]),
+    )
+    .await?;
+    wait_ready(client, "housing-ministry", CONVERGE).await?;
+    wait_residency_enforced(client, "state-dc").await?;
+    let stolen = operator_on(&installation, "state-dc").await?;
+    token_cannot_change_tenant_namespace(&plane, &stolen).await?;
+    token_cannot_add_admission_policies(&stolen).await?;
+    token_cannot_run_node_root(&stolen).await
+}
+
+/// On the tenant namespace `mivah-prod` of state-dc.
+async fn token_cannot_change_tenant_namespace(plane: &ControlPlane, stolen: &Client) -> Result<()> {
+    let namespaces: Api<Namespace> = Api::all(stolen.clone());
+    // Pod Security may be set only to what a Tenant can ask for, never removed.
+    for (label, level) in [
+        ("pod-security.kubernetes.io/enforce", "privileged"),
+        ("pod-security.kubernetes.io/audit", "privileged"),
+        ("pod-security.kubernetes.io/enforce-version", "v1.0"),
+    ] {
+        let lower = json!({"metadata": {"labels": {label: level}}});
+        let message = refusal(
+            namespaces
+                .patch("mivah-prod", &PatchParams::default(), &Patch::Merge(&lower))
+                .await,
+            &format!("the operator's token setting {label}={level} on mivah-prod"),
+        )?;
+        ensure!(
+            message.contains("may set the Pod Security labels of namespace mivah-prod only to restricted or baseline"),
+            "{label}={level}: {message}"
+        );
+    }
+    let remove = json!({"metadata": {"labels": {"pod-security.kubernetes.io/enforce": null}}});
+    let message = refusal(
+        namespaces
+            .patch(
+                "mivah-prod",
+                &PatchParams::default(),
+                &Patch::Merge(&remove),
+            )
+            .await,
+        "the operator's token removing the Pod Security label of mivah-prod",
+    )?;
+    ensure!(
+        message.contains("may not remove pod-security.kubernetes.io/enforce"),
+        "{message}"
+    );
+    // The tenant UID may be neither removed nor replaced.
+    for uid in [Value::Null, json!("forged")] {
+        let strip = json!({"metadata": {"annotations": {"soberana.io/tenant-uid": uid}}});
+        let message = refusal(
+            namespaces
+                .patch("mivah-prod", &PatchParams::default(), &Patch::Merge(&strip))
+                .await,
+            &format!("the operator's token setting soberana.io/tenant-uid of mivah-prod to {uid}"),
+        )?;
+        ensure!(
+            message.contains("may never remove or replace the annotation soberana.io/tenant-uid of namespace mivah-prod")
+                || (!uid.is_null() && message.contains("namespace mivah-prod is not one, or carries another Tenant UID")),
+            "tenant-uid {uid}: {message}"
+        );
+    }
+    // Labels and annotations that are not Soberana's are not its to change.
+    let foreign = json!({"metadata": {"labels": {"backup.example/exclude": "true"}}});
+    let message = refusal(
+        namespaces
+            .patch(
+                "mivah-prod",
+                &PatchParams::default(),
+                &Patch::Merge(&foreign),
+            )
+            .await,
+        "the operator's token adding a label of someone else's to mivah-prod",
+    )?;
+    ensure!(
+        message.contains("may change only Soberana's own labels and annotations"),
+        "{message}"
+    );
+    let live = Api::<Namespace>::all(member(plane, "state-dc").await?)
+        .get("mivah-prod")
+        .await?;
+    ensure!(
+        live.labels()
+            .get("pod-security.kubernetes.io/enforce")
+            .map(String::as_str)
+            == Some("restricted")
+            && live.annotations().contains_key("soberana.io/tenant-uid"),
+        "mivah-prod changed: {:?} {:?}",
+        live.labels(),
+        live.annotations()
+    );
+
+    Ok(())
+}
+
+async fn token_cannot_add_admission_policies(stolen: &Client) -> Result<()> {
+    // A policy of its own, refusing everyone (system:masters included), under a new name: by a
+    // plain create and by an apply that would create it.
+    let deny_all = json!({
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": "mallory-deny-everything"},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {"resourceRules": [{"apiGroups": ["*"], "apiVersions": ["*"], "operations": ["*"], "resources": ["*"]}]},
+            "validations": [{"expression": "false"}]
+        }
+    });
+    let policies: Api<ValidatingAdmissionPolicy> = Api::all(stolen.clone());
+    let message = refusal(
+        policies
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(deny_all.clone())?,
+            )
+            .await,
+        "the operator's token creating a deny-everything admission policy",
+    )?;
+    ensure!(message.contains("forbidden"), "create: {message}");
+    let message = refusal(
+        policies
+            .patch(
+                "mallory-deny-everything",
+                &PatchParams::apply("mallory").force(),
+                &Patch::Apply(&deny_all),
+            )
+            .await,
+        "the operator's token applying a deny-everything admission policy",
+    )?;
+    ensure!(message.contains("forbidden"), "apply: {message}");
+    let binding = json!({
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": "mallory-deny-everything"},
+        "spec": {"policyName": "soberana-residency", "validationActions": ["Deny"]}
+    });
+    let message = refusal(
+        Api::<ValidatingAdmissionPolicyBinding>::all(stolen.clone())
+            .create(&PostParams::default(), &serde_json::from_value(binding)?)
+            .await,
+        "the operator's token binding a policy under a new name",
+    )?;
+    ensure!(message.contains("forbidden"), "binding: {message}");
+
+    Ok(())
+}
+
+/// In the tenant namespace `mivah-prod` of state-dc.
+async fn token_cannot_run_node_root(stolen: &Client) -> Result<()> {
+    // Node root through a workload: refused whatever the namespace's Pod Security level says.
+    let deployments: Api<Deployment> = Api::namespaced(stolen.clone(), "mivah-prod");
+    let container = |security: Value| json!({"name": "shell", "image": "registry.invalid/shell:1", "securityContext": security});
+    let attempts = [
+        (
+            "privileged",
+            json!({"containers": [container(json!({"privileged": true}))]}),
+            "may not write a privileged container",
+        ),
+        (
+            "host-pid",
+            json!({"hostPID": true, "containers": [container(json!({}))]}),
+            "may not write a pod sharing the node's namespaces",
+        ),
+        (
+            "host-network",
+            json!({"hostNetwork": true, "containers": [container(json!({}))]}),
+            "may not write a pod sharing the node's namespaces",
+        ),
+        (
+            "host-root",
+            json!({
+                "containers": [container(json!({}))],
+                "volumes": [{"name": "root", "hostPath": {"path": "/"}}]
+            }),
+            "may not write a pod mounting a hostPath volume",
+        ),
+        (
+            "node-root",
+            json!({
+                "hostPID": true,
+                "initContainers": [{"name": "init", "image": "registry.invalid/shell:1", "securityContext": {"privileged": true}}],
+                "containers": [container(json!({}))],
+                "volumes": [{"name": "root", "hostPath": {"path": "/"}}]
+            }),
+            "soberana-operator may not write",
+        ),
+    ];
+    for (name, pod_spec, expected) in attempts {
+        let message = refusal(
+            deployments
+                .create(&PostParams::default(), &deployment(name, &pod_spec)?)
+                .await,
+            &format!("the operator's token creating Deployment {name} in mivah-prod"),
+        )?;
+        ensure!(message.contains(expected), "{name}: {message}");
+    }
+    // What the operator itself writes still goes through: an ordinary pod template.
+    deployments
+        .create(
+            &PostParams::default(),
+            &deployment(
+                "ordinary",
+                &json!({"containers": [container(json!({"runAsNonRoot": true}))]}),
+            )?,
+        )
+        .await
+        .context("an ordinary Deployment by the operator's token")?;
+    Ok(())
+}
+
+/// The one Pod Security change the member still admits from the operator's token (another level
+/// a Tenant could ask for) is undone by the drift check, with a Warning Event.
+async fn pod_security_restored(plane: Arc<ControlPlane>) -> Result<()> {
+    let (installation, _operator) = start(&plane, "pod-security-drift-test").await?;
+    let client = &installation.management;
+    apply(
+        client,
+        &tenant("labour-ministry", "mtss", &["state-dc"], &["prod"]),
+    )
+    .await?;
+    wait_ready(client, "labour-ministry", CONVERGE).await?;
+    let stolen = operator_on(&installation, "state-dc").await?;
+    let lower = json!({"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "baseline"}}});
+    Api::<Namespace>::all(stolen)
+        .patch(
+            "mtss-prod",
+            &PatchParams::apply("mallory").force(),
+            &Patch::Apply(&json!({
+                "apiVersion": "v1", "kind": "Namespace",
+                "metadata": {"name": "mtss-prod", "labels": lower["metadata"]["labels"]},
+            })),
+        )
+        .await
+        .context("the operator's token lowering mtss-prod to baseline")?;
+    let namespaces: Api<Namespace> = Api::all(member(&plane, "state-dc").await?);
+    wait_until(
+        "mtss-prod's Pod Security level to be restricted again",
+        CONVERGE,
+        || async {
+            let live = namespaces.get("mtss-prod").await?;
+            Ok(live
+                .labels()
+                .get("pod-security.kubernetes.io/enforce")
+                .map(String::as_str)
+                == Some("restricted"))
+        },
+    )
+    .await?;
+    let events = Api::<k8s_openapi::api::events::v1::Event>::all(client.clone());
+    wait_until(
+        "a Warning Event naming the restored namespace",
+        CONVERGE,
+        || async {
+            let listed = events
+                .list(&kube::api::ListParams::default().fields("regarding.name=labour-ministry"))
+                .await?;
+            Ok(listed.items.iter().any(|event| {
+                event.type_.as_deref() == Some("Warning")
+                    && event.reason.as_deref() == Some("ObjectsEdited")
+                    && event.note.as_deref().is_some_and(|note| {
+                        note.contains("site state-dc") && note.contains("Namespace mtss-prod")
+                    })
+            }))
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// The Site's `Degraded` condition once `judge` accepts it.
+async fn wait_site_degraded(
+    client: &Client,
+    site: &str,
+    what: &str,
+    judge: impl Fn(&k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition) -> bool,
+) -> Result<()> {
+    let sites: Api<Site> = Api::all(client.clone());
+    wait_until(what, CONVERGE, || async {
+        let site = sites.get(site).await?;
+        Ok(site
+            .status
+            .as_ref()
+            .is_some_and(|status| condition(&status.conditions, "Degraded").is_some_and(&judge)))
+    })
+    .await
+}
+
+async fn foreign_policy_reported(plane: Arc<ControlPlane>) -> Result<()> {
+    let (installation, _operator) = start(&plane, "foreign-policy-test").await?;
+    let client = &installation.management;
+    wait_residency_enforced(client, "public-cloud").await?;
+    wait_site_degraded(
+        client,
+        "public-cloud",
+        "public-cloud not Degraded",
+        |degraded| degraded.status == "False",
+    )
+    .await?;
+    // A cluster admin freezes everything Soberana writes, system:masters included.
+    let admin = member(&plane, "public-cloud").await?;
+    let policies: Api<ValidatingAdmissionPolicy> = Api::all(admin.clone());
+    let bindings: Api<ValidatingAdmissionPolicyBinding> = Api::all(admin.clone());
+    let freeze: ValidatingAdmissionPolicy = serde_json::from_value(json!({
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": "platform-freeze"},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {"resourceRules": [
+                {"apiGroups": ["", "apps", "networking.k8s.io", "rbac.authorization.k8s.io"], "apiVersions": ["*"],
+                 "operations": ["CREATE", "UPDATE", "DELETE"],
+                 "resources": ["namespaces", "resourcequotas", "limitranges", "services", "deployments", "networkpolicies", "rolebindings"]}
+            ]},
+            "validations": [{"expression": "false", "message": "frozen"}]
+        }
+    }))?;
+    policies.create(&PostParams::default(), &freeze).await?;
+    let binding: ValidatingAdmissionPolicyBinding = serde_json::from_value(json!({
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": "platform-freeze"},
+        "spec": {"policyName": "platform-freeze", "validationActions": ["Deny"]}
+    }))?;
+    bindings.create(&PostParams::default(), &binding).await?;
+    let reported = wait_site_degraded(
+        client,
+        "public-cloud",
+        "public-cloud Degraded, naming platform-freeze",
+        |degraded| {
+            degraded.status == "True"
+                && degraded.reason == "ForeignAdmissionPolicies"
+                && degraded.message.contains("platform-freeze")
+        },
+    )
+    .await;
+    // Admission policies are not subject to admission policies: the admin can always lift it.
+    bindings
+        .delete("platform-freeze", &DeleteParams::default())
+        .await?;
+    policies
+        .delete("platform-freeze", &DeleteParams::default())
+        .await?;
+    reported?;
+    wait_site_degraded(
+        client,
+        "public-cloud",
+        "public-cloud no longer Degraded",
+        |degraded| degraded.status == "False",
+    )
+    .await?;
     Ok(())
 }
 

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 use soberana_core::residency::admission_policies::DEFAULT_SOBERANA_IDENTITY;
-use soberana_core::residency::{SiteResidency, compile};
+use soberana_core::residency::{MEMBER_CHART_POLICIES, SiteResidency, compile};
 use soberana_core::resources::site::Site;
 
 #[test]
@@ -52,6 +52,19 @@ fn the_member_role_may_change_exactly_the_compiled_residency_policies() {
     assert_eq!(
         named, compiled_names,
         "charts/soberana-member/files/member-cluster.yaml must name exactly the compiled residency policies"
+    );
+    let chart_policies: BTreeSet<String> = serde_norway::Deserializer::from_str(&text)
+        .map(|document| serde::Deserialize::deserialize(document).unwrap())
+        .filter(|document: &Value| document["kind"] == "ValidatingAdmissionPolicy")
+        .map(|document| document["metadata"]["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        chart_policies,
+        MEMBER_CHART_POLICIES
+            .iter()
+            .map(|name| (*name).to_owned())
+            .collect::<BTreeSet<_>>(),
+        "soberana_core::residency::MEMBER_CHART_POLICIES must name the member chart's policies, or the Site reports them as foreign"
     );
     assert!(
         !named.contains("soberana-operator-confinement")

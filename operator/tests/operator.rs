@@ -22,7 +22,7 @@ use kube::{Api, Client, ResourceExt};
 use serde_json::json;
 use soberana_core::resources::site::Site;
 use soberana_core::resources::tenant::Tenant;
-use soberana_e2e::soberana_install::{OPERATOR_NAMESPACE, store_kubeconfig};
+use soberana_e2e::soberana_install::{SITE_SECRETS_NAMESPACE, store_kubeconfig};
 use soberana_e2e::state_data_centre::{MEMBER_SITES, MemberSite, apply, install};
 use soberana_e2e::{ControlPlane, Suite, wait_until};
 
@@ -54,6 +54,10 @@ fn main() -> ExitCode {
         .test(
             "a_tenant_is_provisioned_only_on_allowed_sites_with_every_object",
             provisioned_on_allowed_sites,
+        )
+        .test(
+            "a_tenant_whose_ceiling_classification_is_deleted_is_degraded_and_keeps_everything",
+            ceiling_deleted,
         )
         .test(
             "objects_deleted_on_a_member_are_restored",
@@ -255,7 +259,7 @@ async fn bad_kubeconfig(plane: Arc<ControlPlane>) -> Result<()> {
     ensure!(
         reachable
             .message
-            .contains("Secret soberana-system/site-broken")
+            .contains("Secret soberana-sites/site-broken")
             && reachable.message.contains("is not a usable kubeconfig"),
         "the message names the Secret and the problem: {}",
         reachable.message
@@ -266,7 +270,7 @@ async fn bad_kubeconfig(plane: Arc<ControlPlane>) -> Result<()> {
         reachable.message
     );
     // A missing Secret is named too.
-    Api::<Secret>::namespaced(client.clone(), OPERATOR_NAMESPACE)
+    Api::<Secret>::namespaced(client.clone(), SITE_SECRETS_NAMESPACE)
         .delete("site-broken", &DeleteParams::default())
         .await?;
     wait_until(
@@ -441,6 +445,110 @@ async fn provisioned_on_allowed_sites(plane: Arc<ControlPlane>) -> Result<()> {
         reasons.contains("Provisioned"),
         "events on the tenant: {reasons:?}"
     );
+    Ok(())
+}
+
+/// A Tenant's ceiling (`spec.highestClassification`) is deleted after it was provisioned: the
+/// Tenant says so (`Degraded=True`, reason `ClassificationMissing` naming it, a Warning Event)
+/// and nothing is removed; restoring the classification clears it.
+async fn ceiling_deleted(plane: Arc<ControlPlane>) -> Result<()> {
+    let (installation, _operator) = start(&plane, "ceiling-test").await?;
+    let client = &installation.management;
+    let ceiling = json!({
+        "apiVersion": "soberana.io/v1alpha1",
+        "kind": "DataClassification",
+        "metadata": {"name": "ceiling-gone"},
+        "spec": {"rank": 25, "legalBasis": "test: a ceiling deleted under a tenant"}
+    });
+    apply(client, &ceiling).await?;
+    let mut manifest = tenant("ceiling-owner", "ceil", &["state-dc"], &["prod"]);
+    manifest["spec"]["highestClassification"] = json!("ceiling-gone");
+    apply(client, &manifest).await?;
+    wait_ready(client, "ceiling-owner", CONVERGE).await?;
+
+    let classifications =
+        Api::<soberana_core::resources::data_classification::DataClassification>::all(
+            client.clone(),
+        );
+    classifications
+        .delete("ceiling-gone", &DeleteParams::default())
+        .await?;
+    let tenants: Api<Tenant> = Api::all(client.clone());
+    let degraded = || async {
+        let tenant = tenants.get("ceiling-owner").await?;
+        let conditions = tenant.status.unwrap_or_default().conditions;
+        anyhow::Ok((
+            condition(&conditions, "Degraded").cloned(),
+            condition(&conditions, "Ready").map(|ready| ready.status.clone()),
+        ))
+    };
+    wait_until(
+        "Degraded=True ClassificationMissing on the tenant",
+        CONVERGE,
+        || async {
+            Ok(degraded().await?.0.is_some_and(|degraded| {
+                degraded.status == "True" && degraded.reason == "ClassificationMissing"
+            }))
+        },
+    )
+    .await?;
+    let (found, ready) = degraded().await?;
+    let message = found.map(|degraded| degraded.message).unwrap_or_default();
+    ensure!(
+        message.contains("spec.highestClassification \"ceiling-gone\" names no DataClassification"),
+        "Degraded message: {message}"
+    );
+    ensure!(ready.as_deref() == Some("True"), "Ready changed: {ready:?}");
+    let events = Api::<k8s_openapi::api::events::v1::Event>::all(client.clone())
+        .list(&ListParams::default().fields("regarding.name=ceiling-owner"))
+        .await?;
+    ensure!(
+        events.items.iter().any(|event| {
+            event.reason.as_deref() == Some("ClassificationMissing")
+                && event.type_.as_deref() == Some("Warning")
+                && event
+                    .note
+                    .as_deref()
+                    .is_some_and(|note| note.contains("ceiling-gone"))
+        }),
+        "no Warning Event ClassificationMissing: {:?}",
+        events
+            .items
+            .iter()
+            .map(|event| (event.reason.clone(), event.note.clone()))
+            .collect::<Vec<_>>()
+    );
+    // Nothing was removed: the namespace and its objects are still on the site.
+    let state_dc = member(&plane, "state-dc").await?;
+    ensure!(
+        tenant_namespaces(&state_dc, "ceiling-owner").await?
+            == BTreeSet::from(["ceil-prod".to_owned()]),
+        "the tenant's namespace on state-dc changed"
+    );
+    ensure!(
+        objects_in(&state_dc, "ceil-prod").await? == expected_objects(),
+        "the tenant's objects on state-dc changed"
+    );
+
+    // Restored, the warning clears.
+    apply(client, &ceiling).await?;
+    wait_until("Degraded to clear", CONVERGE, || async {
+        Ok(degraded()
+            .await?
+            .0
+            .is_some_and(|degraded| degraded.status == "False"))
+    })
+    .await?;
+    tenants
+        .delete("ceiling-owner", &DeleteParams::default())
+        .await?;
+    wait_until("the tenant to be gone", CONVERGE, || async {
+        Ok(tenants.get_opt("ceiling-owner").await?.is_none())
+    })
+    .await?;
+    classifications
+        .delete("ceiling-gone", &DeleteParams::default())
+        .await?;
     Ok(())
 }
 

@@ -22,7 +22,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, ensure};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
-use kube::api::{Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde_json::{Value, json};
 use soberana_core::resources::workload::{Workload, WorkloadPhase};
@@ -42,6 +42,14 @@ fn main() -> ExitCode {
         .test(
             "prometheus_sees_a_stopped_site_alerts_and_the_sla_report_shows_it",
             stopped_site,
+        )
+        .test(
+            "workloads_whose_group_names_collided_still_load_and_a_claimed_tenant_gets_no_rules",
+            colliding_workloads,
+        )
+        .test(
+            "a_soberana_slo_config_map_that_is_not_soberanas_is_left_intact_and_reported",
+            foreign_config_map,
         )
         .run()
 }
@@ -259,7 +267,7 @@ async fn operator_rules(client: &Client, site: &str) -> Result<String> {
     let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), "soberana-system");
     let wanted = [
         format!("soberana-slo-site-{site}"),
-        format!("soberana-slo-workload-revenue-{NAMESPACE}-{WORKLOAD}"),
+        format!("soberana-slo-workload-{NAMESPACE}/{WORKLOAD}"),
     ];
     let rules = || async {
         let found = configmaps.get_opt("soberana-slo").await?;
@@ -280,6 +288,194 @@ async fn operator_rules(client: &Client, site: &str) -> Result<String> {
     )
     .await?;
     rules().await?.context("the rules vanished")
+}
+
+/// Tenant `coll` (namespace `collx-prod`) with Workload `w-1`, and Tenant `coll-collx`
+/// (namespace `prod-w`) with Workload `1`: joined with `-`, both rule groups were named
+/// `soberana-slo-workload-coll-collx-prod-w-1`, and Prometheus refuses the whole file. A third
+/// Workload sits in `collx-prod` but names `coll-collx` as its tenant. The operator's rules must
+/// pass `promtool check rules` and hold no objective for the claimed one.
+async fn colliding_workloads(plane: Arc<ControlPlane>) -> Result<()> {
+    let promtool = test_tool("promtool")?;
+    let (installation, _operator) = start(&plane, "slo-b").await?;
+    let client = &installation.management;
+    apply(client, &tenant("coll", "collx", &[], &["prod"])).await?;
+    apply(client, &tenant("coll-collx", "prod", &[], &["w"])).await?;
+    let workloads = [
+        // Claims another tenant: no objective (applied first, so that it is seen first).
+        ("collx-prod", "claims", "coll-collx"),
+        ("collx-prod", "w-1", "coll"),
+        ("prod-w", "1", "coll-collx"),
+    ];
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    for namespace in ["collx-prod", "prod-w"] {
+        if namespaces.get_opt(namespace).await?.is_none() {
+            let object: Namespace =
+                serde_json::from_value(json!({"metadata": {"name": namespace}}))?;
+            namespaces.create(&PostParams::default(), &object).await?;
+        }
+    }
+    for (namespace, name, owner) in workloads {
+        apply(
+            client,
+            &json!({
+                "apiVersion": "soberana.io/v1alpha1",
+                "kind": "Workload",
+                "metadata": {"name": name, "namespace": namespace},
+                "spec": {
+                    "tenant": owner, "classification": "public", "replicas": 1,
+                    "resources": {"cpuMillicores": 100, "memoryMebibytes": 128},
+                    "availabilityTarget": "99.9"
+                }
+            }),
+        )
+        .await?;
+    }
+    let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), "soberana-system");
+    let rules = || async {
+        anyhow::Ok(
+            configmaps
+                .get_opt("soberana-slo")
+                .await?
+                .and_then(|map| map.data)
+                .and_then(|mut data| data.remove("soberana-slo.rules.yaml"))
+                .unwrap_or_default(),
+        )
+    };
+    wait_until(
+        "the operator to write the rules of both workloads",
+        CONVERGE,
+        || async {
+            let text = rules().await?;
+            Ok(text.contains("workload: collx-prod/w-1") && text.contains("workload: prod-w/1"))
+        },
+    )
+    .await?;
+    let text = rules().await?;
+    let directory = plane.cluster("mgmt")?.directory().join("colliding-rules");
+    std::fs::create_dir_all(&directory)?;
+    let file = directory.join("objects.rules.yaml");
+    std::fs::write(&file, &text)?;
+    let output = tokio::process::Command::new(&promtool)
+        .args(["check", "rules"])
+        .arg(&file)
+        .output()
+        .await?;
+    ensure!(
+        output.status.success(),
+        "promtool refuses the operator's rules:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    ensure!(
+        !text.contains("collx-prod/claims"),
+        "a Workload whose tenant does not hold its namespace has rules:\n{text}"
+    );
+    Ok(())
+}
+
+/// Someone else's ConfigMap `soberana-slo` in the operator's namespace (no
+/// `app.kubernetes.io/managed-by: soberana-operator`): the operator neither overwrites nor
+/// deletes it, says so (a Warning Event on it and `soberana_slo_rules_held`), and writes its
+/// rules once that ConfigMap is gone.
+async fn foreign_config_map(plane: Arc<ControlPlane>) -> Result<()> {
+    let installation = soberana_e2e::state_data_centre::install(
+        &plane,
+        common::MANAGEMENT,
+        &soberana_e2e::state_data_centre::MEMBER_SITES,
+    )
+    .await?;
+    let client = &installation.management;
+    let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), "soberana-system");
+    // Whatever an earlier operator left; then someone else's, before the operator starts.
+    if configmaps.get_opt("soberana-slo").await?.is_some() {
+        configmaps
+            .delete("soberana-slo", &DeleteParams::default())
+            .await?;
+    }
+    let foreign: ConfigMap = serde_json::from_value(json!({
+        "metadata": {"name": "soberana-slo", "labels": {"team": "observability"}},
+        "data": {"dashboards.json": "{\"theirs\": true}"}
+    }))?;
+    let created = configmaps.create(&PostParams::default(), &foreign).await?;
+    let (_installation, operator) = start(&plane, "slo-c").await?;
+
+    let events =
+        Api::<k8s_openapi::api::events::v1::Event>::namespaced(client.clone(), "soberana-system");
+    wait_until(
+        "a Warning Event ForeignObject on ConfigMap soberana-slo",
+        CONVERGE,
+        || async {
+            let found = events
+                .list(&ListParams::default().fields("regarding.name=soberana-slo"))
+                .await?;
+            Ok(found.items.iter().any(|event| {
+                event.reason.as_deref() == Some("ForeignObject")
+                    && event.type_.as_deref() == Some("Warning")
+                    && event
+                        .note
+                        .as_deref()
+                        .is_some_and(|note| note.contains("is not Soberana's"))
+            }))
+        },
+    )
+    .await?;
+    let held = operator
+        .metric("soberana_slo_rules_held", &[("reason", "ForeignObject")])
+        .await?;
+    ensure!(
+        held == 1.0,
+        "soberana_slo_rules_held{{reason=\"ForeignObject\"}} = {held}"
+    );
+    let after = configmaps.get("soberana-slo").await?;
+    ensure!(
+        after.data == created.data
+            && after.metadata.labels == created.metadata.labels
+            && after.metadata.uid == created.metadata.uid,
+        "the foreign ConfigMap was changed: {:?} {:?}",
+        after.metadata.labels,
+        after.data
+    );
+    let managers: Vec<String> = after
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|entry| entry.manager)
+        .collect();
+    ensure!(
+        !managers.iter().any(|manager| manager == "soberana-slo"),
+        "the operator wrote to the foreign ConfigMap: managers {managers:?}"
+    );
+
+    // Once it is gone, the rules are Soberana's to write.
+    configmaps
+        .delete("soberana-slo", &DeleteParams::default())
+        .await?;
+    wait_until("the operator to write its own rules", CONVERGE, || async {
+        Ok(configmaps
+            .get_opt("soberana-slo")
+            .await?
+            .is_some_and(|map| {
+                map.metadata
+                    .labels
+                    .unwrap_or_default()
+                    .get("app.kubernetes.io/managed-by")
+                    .is_some_and(|manager| manager == "soberana-operator")
+                    && map
+                        .data
+                        .is_some_and(|data| data.contains_key("soberana-slo.rules.yaml"))
+            }))
+    })
+    .await?;
+    let held = operator
+        .metric("soberana_slo_rules_held", &[("reason", "ForeignObject")])
+        .await?;
+    ensure!(
+        held == 0.0,
+        "still held after the foreign ConfigMap went: {held}"
+    );
+    Ok(())
 }
 
 /// `soberana-api` on loopback with its own etcd; returns it and its metrics port.

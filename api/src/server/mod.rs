@@ -24,6 +24,7 @@ use tonic::Status;
 
 use crate::server::auth::{Access, Caller};
 use crate::server::caches::inventory::InventoryCache;
+use crate::server::limits::callers::Refusal;
 use rpc_metrics::RpcMetrics;
 use soberana_store::{Store, StoreError};
 
@@ -64,12 +65,12 @@ impl Shared {
         let address = request.remote_addr().map(|address| address.ip());
         let now = std::time::Instant::now();
         if let Some(wait) = address.and_then(|address| self.failures.refused_for(address, now)) {
-            return Err(Status::resource_exhausted(format!(
-                "more than {} failed authentications from this address within {} s; try again in {} s",
-                self.failures.limit(),
-                self.failures.window().as_secs(),
-                wait.as_secs().max(1)
-            )));
+            let refusal = Refusal::FailedAuthentications {
+                limit: self.failures.limit(),
+                window: self.failures.window(),
+                wait,
+            };
+            return Err(refusal.answer(self.streams.settings(), &self.metrics));
         }
         let result = self.auth.authenticate(&self.kube, request.metadata()).await;
         if let (Err(status), Some(address)) = (&result, address)
@@ -88,6 +89,7 @@ impl Shared {
     ) -> Result<crate::server::limits::streams::StreamSlot, Status> {
         self.streams
             .open(&caller.user, self.metrics.open_stream(method))
+            .map_err(|refusal| refusal.answer(self.streams.settings(), &self.metrics))
     }
 
     /// Authenticates the request's caller and authorizes `verb` on `resource` in `namespace`.

@@ -42,7 +42,7 @@ impl RpcMetrics {
             )?,
             throttled: registry.counters(
                 "soberana_api_throttled_total",
-                "Calls refused by a per-caller limit before any work, by reason (concurrency, rate)",
+                "Calls refused by a per-caller limit before any work, by reason (concurrency, rate, streams, failed_authentications)",
                 &["reason"],
             )?,
             _build_info: {

@@ -29,8 +29,10 @@ app.kubernetes.io/component: {{ .component }}
 
 {{/*
 The objects of one RBAC file of files/rbac/ — the same files the e2e tests apply — in the release
-namespace: Namespace objects are left to `helm install --create-namespace`, every namespaced object
-and ServiceAccount subject moves to the release namespace, and the release's labels are added.
+namespace: Namespace objects are left to `helm install --create-namespace` (and the site Secrets'
+namespace to templates/site-secrets-namespace.yaml), every namespaced object in `soberana-sites` moves
+to `operator.siteSecretsNamespace`, every other one and every ServiceAccount subject to the release
+namespace, and the release's labels are added.
 (dict "root" $ "file" "files/rbac/operator.yaml")
 */}}
 {{- define "soberana.rbacFile" -}}
@@ -42,7 +44,8 @@ and ServiceAccount subject moves to the release namespace, and the release's lab
 {{- if hasKey $object "Error" }}{{ fail (printf "%s: %s" $.file $object.Error) }}{{ end }}
 {{- if and $object (ne (get $object "kind") "Namespace") }}
 {{- $metadata := $object.metadata }}
-{{- if hasKey $metadata "namespace" }}{{ $_ := set $metadata "namespace" $root.Release.Namespace }}{{ end }}
+{{- if eq (get $metadata "namespace" | default "") "soberana-sites" }}{{ $_ := set $metadata "namespace" $root.Values.operator.siteSecretsNamespace }}
+{{- else if hasKey $metadata "namespace" }}{{ $_ := set $metadata "namespace" $root.Release.Namespace }}{{ end }}
 {{- $_ := set $metadata "labels" (merge (default (dict) $metadata.labels) (fromYaml (include "soberana.labels" $root))) }}
 {{- range $subject := (default (list) $object.subjects) }}
 {{- if eq $subject.kind "ServiceAccount" }}{{ $_ := set $subject "namespace" $root.Release.Namespace }}{{ end }}

@@ -1,6 +1,7 @@
 //! `soberana slo rules`: the Prometheus rule file for the objectives the manifests carry (each
 //! Site's offered availability, each Workload's target), the API's objectives and the
-//! Soberana-wide alerts — the same rules the operator applies to the cluster.
+//! Soberana-wide alerts — the same rules the operator applies to the cluster: only Workloads
+//! whose `spec.tenant` holds their namespace get an objective.
 
 use std::path::PathBuf;
 
@@ -10,6 +11,7 @@ use soberana_core::slo::objective::{ApiObjectives, object_objectives};
 use soberana_core::slo::options::{Options, Scope};
 use soberana_core::slo::rule_file;
 use soberana_core::slo::runbook::DEFAULT_RUNBOOK_BASE;
+use soberana_core::slo::validation::validate;
 use soberana_core::slo::window::PromDuration;
 
 use crate::offline::manifests::{InputError, load};
@@ -74,14 +76,18 @@ pub fn slo_rules(args: &SloRulesArgs) -> Result<String, Vec<InputError>> {
             .iter()
             .map(|(workload, _)| workload.clone())
             .collect();
-        object_objectives(&manifests.sites, &workloads, &manifests.classifications).map_err(
-            |errors| {
-                errors
-                    .into_iter()
-                    .map(|error| InputError::new(None, error.to_string()))
-                    .collect::<Vec<_>>()
-            },
-        )?
+        object_objectives(
+            &manifests.sites,
+            &workloads,
+            &manifests.classifications,
+            &manifests.tenants,
+        )
+        .map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|error| InputError::new(None, error.to_string()))
+                .collect::<Vec<_>>()
+        })?
     };
     let options = Options {
         scope,
@@ -96,6 +102,15 @@ pub fn slo_rules(args: &SloRulesArgs) -> Result<String, Vec<InputError>> {
         runbook_base: args.runbook_base.clone(),
     };
     let file = rule_file(&objectives, &options);
+    // What Prometheus would refuse is never printed as if it would load (e.g. the same Site or
+    // Workload twice in the manifests).
+    let refused = validate(&file);
+    if !refused.is_empty() {
+        return Err(refused
+            .into_iter()
+            .map(|error| InputError::new(None, format!("the rules would be refused: {error}")))
+            .collect());
+    }
     let yaml = serde_norway::to_string(&file)
         .map_err(|error| vec![InputError::new(None, format!("rendering YAML: {error}"))])?;
     Ok(format!(

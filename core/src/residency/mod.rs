@@ -10,9 +10,11 @@
 
 pub mod admission_policies;
 pub mod cel;
+pub mod foreign_policies;
 pub mod site_residency;
 pub mod violation;
 
 pub use admission_policies::{AdmissionObject, CompiledPolicies, compile};
+pub use foreign_policies::{MEMBER_CHART_POLICIES, foreign_blocking_policies};
 pub use site_residency::SiteResidency;
 pub use violation::{Violation, ViolationKind};

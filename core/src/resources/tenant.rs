@@ -42,10 +42,12 @@ pub struct TenantSpec {
     pub display_name: String,
     /// Short code used in namespace names on every site (`<code>-<environment>`): a DNS label
     /// of at most 20 characters, fixed once set, unique among Tenants, and never one that would
-    /// name the platform's own namespaces (`kube`, `openshift`, `soberana` and their `-` prefixes).
+    /// name the platform's own namespaces or a platform add-on's (`kube`, `openshift`,
+    /// `soberana`, `istio`, `velero`, `monitoring`… and their `-` prefixes, `cert-manager*`).
     #[x_kube(
         validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')").message("shortCode must be a DNS label: lowercase letters, digits and '-', starting and ending with a letter or digit"),
         validation = Rule::new("!self.matches('^(kube|openshift|soberana|default)(-.*)?$')").message("shortCode is reserved: kube, openshift, soberana, default and codes starting with them and '-' would name the platform's own namespaces"),
+        validation = Rule::new("!self.matches('^((istio|velero|monitoring|linkerd|calico|tigera|cattle|gatekeeper|ingress)(-.*)?|cert-manager.*)$')").message("shortCode is reserved for platform add-ons: istio, velero, monitoring, linkerd, calico, tigera, cattle, gatekeeper, ingress (and codes starting with them and '-') and cert-manager* would name the namespaces a data centre installs its add-ons in"),
         validation = Rule::new("self == oldSelf").message("shortCode is immutable: namespaces on every site are named after it")
     )]
     #[schemars(length(min = 1, max = 20))]
@@ -141,9 +143,13 @@ pub enum OwnerKind {
 #[serde(rename_all = "camelCase")]
 pub struct TenantEnvironment {
     /// Environment name: lowercase letters and digits, no '-' (e.g. `prod`), so that the
-    /// namespace `<shortCode>-<environment>` can never be another tenant's.
+    /// namespace `<shortCode>-<environment>` can never be another tenant's; never `system`, so
+    /// that it can never be a platform add-on's (`<add-on>-system`).
     #[schemars(length(min = 1, max = 20))]
-    #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]+$')").message("environment name must be lowercase letters and digits only (no '-'), so that <shortCode>-<environment> cannot equal another tenant's namespace"))]
+    #[x_kube(
+        validation = Rule::new("self.matches('^[a-z0-9]+$')").message("environment name must be lowercase letters and digits only (no '-'), so that <shortCode>-<environment> cannot equal another tenant's namespace"),
+        validation = Rule::new("self != 'system'").message("environment name system is reserved: <shortCode>-system would name a platform add-on's namespace (istio-system, gatekeeper-system, ...)")
+    )]
     pub name: String,
     /// Quota for this environment instead of the tenant's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -10,6 +10,7 @@ pub mod platform_alerts;
 pub mod recording;
 pub mod rule_file;
 pub mod runbook;
+pub mod validation;
 pub mod window;
 
 use budget_alerts::budget_alerts;
@@ -45,18 +46,25 @@ pub fn rule_file(objectives: &[Objective], options: &Options) -> RuleFile {
 }
 
 fn group(objective: &Objective, options: &Options) -> RuleGroup {
-    let labels = objective.labels();
-    let name = std::iter::once(format!("soberana-slo-{}", objective.kind()))
-        .chain(
-            labels
-                .iter()
-                .filter(|(name, _)| name.as_str() != "slo")
-                .map(|(_, value)| value.replace('/', "-")),
-        )
-        .collect::<Vec<_>>()
-        .join("-");
     let mut rules = recording_rules(objective);
     rules.extend(budget_alerts(objective, &options.runbook_base));
     rules.extend(probes_absent(objective, options));
-    RuleGroup { name, rules }
+    RuleGroup {
+        name: group_name(objective),
+        rules,
+    }
+}
+
+/// `soberana-slo-<kind>`, then the objective's identity: `soberana-slo-site-state-dc`,
+/// `soberana-slo-workload-hacienda-prod/ledger`. Distinct objectives get distinct names by
+/// construction (the kinds' prefixes differ, and a site's name and a workload's
+/// `namespace/name` are unique), where joining the tenant and `namespace/name` with `-` was
+/// ambiguous (tenant `a` with `b-c/d` and tenant `a-b` with `c/d`): Prometheus refuses a file
+/// that repeats a group name, which would silence every institution's alerts.
+pub fn group_name(objective: &Objective) -> String {
+    let kind = objective.kind();
+    match objective.identity() {
+        Some(identity) => format!("soberana-slo-{kind}-{identity}"),
+        None => format!("soberana-slo-{kind}"),
+    }
 }

@@ -11,7 +11,9 @@ use super::window::{PERIOD, PromDuration, error_ratio_record};
 use crate::resources::availability::Availability;
 use crate::resources::data_classification::DataClassification;
 use crate::resources::site::Site;
+use crate::resources::tenant::Tenant;
 use crate::resources::workload::Workload;
+use crate::tenancy::tenant_holds_namespace;
 
 /// gRPC codes that are the server's fault; every other code (OK, and the caller's mistakes such as
 /// InvalidArgument or PermissionDenied) counts as served.
@@ -63,6 +65,17 @@ impl Objective {
             Subject::ApiAvailability | Subject::ApiLatency { .. } => {}
         }
         labels
+    }
+
+    /// What tells this objective apart from every other of its kind, when there can be several:
+    /// a Site's name (unique in the cluster), a Workload's `namespace/name` (unique in the
+    /// cluster; a namespace holds no `/`).
+    pub fn identity(&self) -> Option<&str> {
+        match &self.subject {
+            Subject::Site { site } => Some(site),
+            Subject::Workload { workload, .. } => Some(workload),
+            Subject::ApiAvailability | Subject::ApiLatency { .. } => None,
+        }
     }
 
     /// `{slo="site",site="x"}`: selects this objective's recorded series.
@@ -167,11 +180,14 @@ pub struct InvalidTarget {
 }
 
 /// The objectives the objects carry: every Site, and every Workload with a target of its own or
-/// from its classification; sorted by subject.
+/// from its classification whose `spec.tenant` holds its namespace (see
+/// [`tenant_holds_namespace`]: a Workload naming another institution gets no objective, so it
+/// can neither speak in that institution's alerts nor collide with them); sorted by subject.
 pub fn object_objectives(
     sites: &[Site],
     workloads: &[Workload],
     classifications: &[DataClassification],
+    tenants: &[Tenant],
 ) -> Result<Vec<Objective>, Vec<InvalidTarget>> {
     let mut objectives = Vec::new();
     let mut errors = Vec::new();
@@ -191,7 +207,14 @@ pub fn object_objectives(
             Err(error) => errors.push(error),
         }
     }
-    for workload in workloads {
+    let owned = workloads.iter().filter(|workload| {
+        tenant_holds_namespace(
+            tenants,
+            &workload.spec.tenant,
+            &workload.namespace().unwrap_or_default(),
+        )
+    });
+    for workload in owned {
         match workload_target(workload, classifications) {
             Ok(Some(target)) => objectives.push(Objective {
                 subject: Subject::Workload {

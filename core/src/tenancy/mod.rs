@@ -11,6 +11,8 @@ pub mod ownership;
 pub mod sites;
 
 pub use name_conflicts::{NameConflict, name_conflict};
-pub use objects::{TENANT_ADMIN_ROLE, TenantObject, desired_objects, tenant_of_namespace};
+pub use objects::{
+    TENANT_ADMIN_ROLE, TenantObject, desired_objects, tenant_holds_namespace, tenant_of_namespace,
+};
 pub use ownership::{NamespaceOwnership, TenantIdentity};
 pub use sites::{Departure, departure, sites_for_tenant};

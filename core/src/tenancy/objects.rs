@@ -17,6 +17,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use crate::resources::tenant::{OwnerKind, Tenant, TenantEnvironment, TenantQuota, TenantSpec};
 
 use super::labels;
+use super::name_conflicts::name_conflict;
 use super::ownership::TenantIdentity;
 
 /// The ClusterRole tenant owners are bound to in their namespaces: `admin` without the writes
@@ -76,6 +77,20 @@ pub fn tenant_of_namespace<'a>(
         tenant.spec.environments.iter().any(|environment| {
             namespace_name(&tenant.spec.short_code, &environment.name) == namespace
         })
+    })
+}
+
+/// Whether the Tenant named `tenant` holds `namespace`: it exists, the namespace is one of its
+/// environments', and no earlier Tenant holds the same name (see [`name_conflict`]). What an
+/// object says about its tenant (a Workload's `spec.tenant`) is believed only then: anyone who
+/// may create an object may write any tenant's name in it.
+pub fn tenant_holds_namespace(tenants: &[Tenant], tenant: &str, namespace: &str) -> bool {
+    tenants.iter().any(|candidate| {
+        candidate.metadata.name.as_deref() == Some(tenant)
+            && candidate.spec.environments.iter().any(|environment| {
+                namespace_name(&candidate.spec.short_code, &environment.name) == namespace
+            })
+            && name_conflict(candidate, tenants).is_none()
     })
 }
 

@@ -202,6 +202,12 @@ impl Cluster {
         .map_err(|error| self.with_log_tail(error, &self.api_server))
     }
 
+    /// Freezes (`true`: SIGSTOP) or thaws (`false`: SIGCONT) the API server: frozen, it keeps its
+    /// port and connections open but answers nothing, as a hung API server would.
+    pub fn freeze_api_server(&self, frozen: bool) {
+        lock(&self.api_server).freeze(frozen);
+    }
+
     /// Whether the API server process is running (it may still be starting).
     pub fn api_server_running(&self) -> bool {
         lock(&self.api_server).is_running()

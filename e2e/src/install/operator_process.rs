@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::harness::component::Component;
 use crate::harness::ports::free_loopback_port;
-use crate::install::soberana_install::OPERATOR_NAMESPACE;
+use crate::install::soberana_install::{OPERATOR_NAMESPACE, SITE_SECRETS_NAMESPACE};
 
 /// Settings that make the operator react quickly enough for tests and the demo.
 #[derive(Clone, Debug)]
@@ -69,6 +69,7 @@ impl OperatorProcess {
         let mut arguments = vec![
             format!("--kubeconfig={}", kubeconfig.display()),
             format!("--namespace={OPERATOR_NAMESPACE}"),
+            format!("--site-secrets-namespace={SITE_SECRETS_NAMESPACE}"),
             format!("--metrics-address=127.0.0.1:{metrics_port}"),
             format!("--probe-interval={}", settings.probe_interval),
             format!("--lease-duration={}", settings.lease_duration),

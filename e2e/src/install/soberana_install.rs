@@ -18,8 +18,11 @@ use crate::harness::cluster::Cluster;
 use crate::harness::kubeconfig::{Credentials, kubeconfig_text};
 use crate::install::soberana_manifests::{FIELD_MANAGER, repository_root, yaml_documents};
 
-/// Where the operator runs and keeps site Secrets and its Lease, on every cluster.
+/// Where the operator runs and keeps its Lease, on every cluster.
 pub const OPERATOR_NAMESPACE: &str = "soberana-system";
+/// Where the site kubeconfig Secrets are on the management cluster: the only Secrets the
+/// operator may read (`files/rbac/operator.yaml`, its `--site-secrets-namespace`).
+pub const SITE_SECRETS_NAMESPACE: &str = "soberana-sites";
 /// The operator's ServiceAccount, on the management cluster and on each member.
 pub const OPERATOR_SERVICE_ACCOUNT: &str = "soberana-operator";
 /// How long the tokens handed to the operator live: longer than any test or demo.
@@ -135,13 +138,13 @@ pub async fn register_site_credentials(
     Ok((name, kubeconfig))
 }
 
-/// Writes `kubeconfig` into the Secret `name` (key `kubeconfig`) in the operator's namespace.
+/// Writes `kubeconfig` into the Secret `name` (key `kubeconfig`) in the site Secrets' namespace.
 pub async fn store_kubeconfig(management: &Client, name: &str, kubeconfig: &str) -> Result<()> {
-    let secrets: Api<Secret> = Api::namespaced(management.clone(), OPERATOR_NAMESPACE);
+    let secrets: Api<Secret> = Api::namespaced(management.clone(), SITE_SECRETS_NAMESPACE);
     let secret = Secret {
         metadata: kube::api::ObjectMeta {
             name: Some(name.to_owned()),
-            namespace: Some(OPERATOR_NAMESPACE.to_owned()),
+            namespace: Some(SITE_SECRETS_NAMESPACE.to_owned()),
             ..Default::default()
         },
         data: Some(
@@ -163,6 +166,6 @@ pub async fn store_kubeconfig(management: &Client, name: &str, kubeconfig: &str)
             &Patch::Apply(&manifest),
         )
         .await
-        .with_context(|| format!("storing Secret {OPERATOR_NAMESPACE}/{name}"))?;
+        .with_context(|| format!("storing Secret {SITE_SECRETS_NAMESPACE}/{name}"))?;
     Ok(())
 }

@@ -75,7 +75,7 @@ pub async fn run(context: Arc<Context>, writers: CacheWriters, shutdown: watch::
             shutdown.clone(),
         ),
         fill(
-            Api::<Secret>::namespaced(client, &context.settings.namespace),
+            Api::<Secret>::namespaced(client, &context.settings.site_secrets_namespace),
             secrets,
             shutdown.clone(),
         ),
@@ -190,7 +190,7 @@ async fn run_sites(
             Default::default(),
         );
     let secrets = watcher(
-        Api::<Secret>::namespaced(client, &context.settings.namespace),
+        Api::<Secret>::namespaced(client, &context.settings.site_secrets_namespace),
         watcher::Config::default(),
     )
     .default_backoff()
@@ -428,8 +428,8 @@ where
         )
 }
 
-/// Regenerates the SLO rules whenever a Site's or DataClassification's spec or any Workload
-/// changes (a burst of changes is one regeneration); a failed apply is retried after a delay
+/// Regenerates the SLO rules whenever a Site's or DataClassification's spec or any Workload or
+/// Tenant changes (a burst of changes is one regeneration); a failed apply is retried after a delay
 /// fitting its kind, or at the next change.
 async fn run_slo(context: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 'static) {
     let client = context.client.clone();
@@ -445,15 +445,30 @@ async fn run_slo(context: Arc<Context>, shutdown: impl Future<Output = ()> + Sen
     .reflect(writer)
     .map(|_| ())
     .boxed();
+    // The Tenants decide which Workloads' objectives count (a Workload's tenant must hold its
+    // namespace); their own store, for the same reason as the Workloads'.
+    let (tenants, tenant_writer) = reflector::store::<Tenant>();
+    let tenant_changes = watcher(
+        Api::<Tenant>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .reflect(tenant_writer)
+    .map(|_| ())
+    .boxed();
     let site_changes = spec_changes(Api::<Site>::all(client.clone()))
         .map(|_| ())
         .boxed();
     let classification_changes = spec_changes(Api::<DataClassification>::all(client))
         .map(|_| ())
         .boxed();
-    let mut triggers =
-        futures::stream::select_all([workload_changes, site_changes, classification_changes])
-            .ready_chunks(1024);
+    let mut triggers = futures::stream::select_all([
+        workload_changes,
+        tenant_changes,
+        site_changes,
+        classification_changes,
+    ])
+    .ready_chunks(1024);
     let mut next_look: Option<std::time::Duration> = None;
     tokio::pin!(shutdown);
     loop {
@@ -471,11 +486,20 @@ async fn run_slo(context: Arc<Context>, shutdown: impl Future<Output = ()> + Sen
         }
         // Rules written before every Workload is known would drop their objectives for a
         // moment. (Waiting here would stall: the store fills only while `triggers` is polled.)
-        if workloads.wait_until_ready().now_or_never().is_none() {
+        if workloads.wait_until_ready().now_or_never().is_none()
+            || tenants.wait_until_ready().now_or_never().is_none()
+        {
             continue;
         }
-        let reconcile = slo::reconcile(context.clone(), workloads.clone(), last.clone());
+        let reconcile = slo::reconcile(
+            context.clone(),
+            workloads.clone(),
+            tenants.clone(),
+            last.clone(),
+        );
         next_look = match instrumented("slo", context.clone(), reconcile).await {
+            // Held rules are looked at again soon (the object in the way may go).
+            Ok(_) if last.holding() => Some(slo::HELD_RETRY),
             // Looked at again now and then: the Prometheus Operator's API may come or go
             // without any object changing (nothing is written when nothing changed).
             Ok(_) => Some(slo::RESYNC),

@@ -6,14 +6,22 @@
 //!
 //! The policies keep working when Soberana is down: they live in each cluster's API server.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use k8s_openapi::api::admissionregistration::v1::{
+    ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
-use kube::ResourceExt;
+use kube::api::ListParams;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
-use soberana_core::residency::{CompiledPolicies, SiteResidency, compile};
+use kube::{Api, ResourceExt};
+use soberana_core::residency::{
+    CompiledPolicies, SiteResidency, compile, foreign_blocking_policies,
+};
 use soberana_core::resources::site::{ResidencyStatus, Site, SiteStatus};
 
 use crate::conditions::ConditionType;
@@ -30,6 +38,8 @@ use crate::runtime::status_writer::write_status;
 const ENFORCED: ConditionType = ConditionType::ResidencyEnforced;
 /// Condition: the last scan found no existing object breaking residency.
 const COMPLIANT: ConditionType = ConditionType::ResidencyCompliant;
+/// Condition: an admission policy Soberana did not put on the site may refuse its writes there.
+const DEGRADED: ConditionType = ConditionType::Degraded;
 /// Offenders named in an Event.
 const OFFENDERS_IN_EVENT: usize = 3;
 
@@ -57,6 +67,11 @@ pub async fn reconcile(site: Arc<Site>, context: Arc<Context>) -> Result<Action,
     };
     let connection = context.connections.version(&name).unwrap_or_default();
     context.policy_watches.ensure(&name, &connection, &client);
+    // A member that keeps answering errors is tried again after a growing wait, however often
+    // its watches or other changes wake this reconcile meanwhile.
+    if let Some(wait) = context.residency_backoff.remaining(&name, Instant::now()) {
+        return Ok(Action::requeue(wait));
+    }
     let same_revision = previous.policy_revision.as_deref() == Some(compiled.revision.as_str());
     let mut restored = false;
     let mut status = previous.clone();
@@ -83,27 +98,17 @@ pub async fn reconcile(site: Arc<Site>, context: Arc<Context>) -> Result<Action,
             Ok(false) => {
                 let problem = "the API server does not enforce it yet";
                 report_pending(&context, &site, &compiled, "NotYetEnforced", problem).await?;
-                return Ok(Action::requeue(std::time::Duration::from_secs(2)));
+                return Ok(Action::requeue(Duration::from_secs(2)));
             }
             Err(error) => return apply_failed(&context, &site, &compiled, error).await,
         }
     }
     status.policy_revision = Some(compiled.revision.clone());
     status.allowed_classifications = compiled.allowed.clone();
-    let enforced = condition(
-        &existing.conditions,
-        ENFORCED,
-        true,
-        "InForce",
-        format!(
-            "admission policies revision {} are in force in the site's cluster; it may host {}",
-            compiled.revision,
-            hosts(&compiled)
-        ),
-        site.metadata.generation,
-    );
-
-    let scanned = scan_if_due(&context, &client, &name, &residency, &compiled, &mut status).await;
+    let enforced = in_force(&existing, &compiled, site.metadata.generation);
+    let (scanned, next) =
+        scan_if_due(&context, &client, &name, &residency, &compiled, &mut status).await;
+    let degraded = judge_foreign_policies(&client, &site, &compiled, &existing).await;
     report(
         &context,
         &site,
@@ -111,9 +116,114 @@ pub async fn reconcile(site: Arc<Site>, context: Arc<Context>) -> Result<Action,
         &status,
         enforced,
         scanned.as_ref(),
+        degraded,
     )
     .await?;
-    Ok(Action::requeue(context.settings.residency_scan_interval))
+    Ok(Action::requeue(next))
+}
+
+/// `ResidencyEnforced=True`, naming the revision in force and what the site may host.
+fn in_force(
+    existing: &SiteStatus,
+    compiled: &CompiledPolicies,
+    generation: Option<i64>,
+) -> Condition {
+    condition(
+        &existing.conditions,
+        ENFORCED,
+        true,
+        "InForce",
+        format!(
+            "admission policies revision {} are in force in the site's cluster; it may host {}",
+            compiled.revision,
+            hosts(compiled)
+        ),
+        generation,
+    )
+}
+
+/// `Degraded` as the site's admission policies show it now; the condition already reported
+/// while they cannot be listed.
+async fn judge_foreign_policies(
+    client: &kube::Client,
+    site: &Site,
+    compiled: &CompiledPolicies,
+    existing: &SiteStatus,
+) -> Option<Condition> {
+    match foreign_policies(client, compiled).await {
+        Ok(foreign) => Some(degraded_condition(
+            existing,
+            &foreign,
+            site.metadata.generation,
+        )),
+        Err(error) => {
+            tracing::warn!(site = %site.name_any(), %error, "could not list the site's admission policies; will retry");
+            existing_degraded(existing)
+        }
+    }
+}
+
+/// The admission policies on the site that neither Soberana compiled nor the member chart
+/// installed, bound with `Deny`, and matching a write Soberana makes there.
+async fn foreign_policies(
+    client: &kube::Client,
+    compiled: &CompiledPolicies,
+) -> Result<Vec<String>, kube::Error> {
+    let policies = Api::<ValidatingAdmissionPolicy>::all(client.clone())
+        .list(&ListParams::default())
+        .await?;
+    let bindings = Api::<ValidatingAdmissionPolicyBinding>::all(client.clone())
+        .list(&ListParams::default())
+        .await?;
+    let own: BTreeSet<&str> = compiled
+        .objects
+        .iter()
+        .map(|object| object.name())
+        .collect();
+    Ok(foreign_blocking_policies(
+        &policies.items,
+        &bindings.items,
+        &own,
+    ))
+}
+
+/// `Degraded`: true while a foreign policy may refuse Soberana's writes on the site, naming it.
+fn degraded_condition(
+    existing: &SiteStatus,
+    foreign: &[String],
+    generation: Option<i64>,
+) -> Condition {
+    let (reason, message) = if foreign.is_empty() {
+        (
+            "NoForeignPolicies",
+            "no admission policy but Soberana's may refuse its writes on the site".to_owned(),
+        )
+    } else {
+        (
+            "ForeignAdmissionPolicies",
+            format!(
+                "admission policies Soberana did not put on the site may refuse its writes there (bound with Deny, matching what it writes): {}; exclude Soberana's member identity from them, or remove them",
+                foreign.join(", ")
+            ),
+        )
+    };
+    condition(
+        &existing.conditions,
+        DEGRADED,
+        !foreign.is_empty(),
+        reason,
+        message,
+        generation,
+    )
+}
+
+/// The `Degraded` condition the Site already reports, kept while it cannot be judged afresh.
+fn existing_degraded(existing: &SiteStatus) -> Option<Condition> {
+    existing
+        .conditions
+        .iter()
+        .find(|condition| DEGRADED.is(condition))
+        .cloned()
 }
 
 /// Counts and announces policies just applied; a restoration (the same revision, deleted or
@@ -172,7 +282,9 @@ async fn announce_applied(
 }
 
 /// Scans the site for objects breaking residency when a scan is due, recording the result in
-/// `status` and the metrics; a failed scan is retried at the next reconcile.
+/// `status` and the metrics; returns what the scan found and when to come back. The site's
+/// policies are in force by now: the site answered, and its backoff starts over unless the scan
+/// fails, which is retried after the next, longer wait.
 async fn scan_if_due(
     context: &Context,
     client: &kube::Client,
@@ -180,24 +292,28 @@ async fn scan_if_due(
     residency: &SiteResidency,
     compiled: &CompiledPolicies,
     status: &mut soberana_core::resources::site::ResidencyStatus,
-) -> Option<ScanReport> {
+) -> (Option<ScanReport>, Duration) {
+    let interval = context.settings.residency_scan_interval;
     if !context.residency_scans.due(name) {
-        return None;
+        context.residency_backoff.succeeded(name);
+        return (None, interval);
     }
     match scan(client, residency).await {
         Ok(found) => {
+            context.residency_backoff.succeeded(name);
             record_scan(context, name, residency, &found, "success");
             status.scanned_revision = Some(compiled.revision.clone());
             status.violation_count = found.count;
             status.violations_by_classification = found.by_classification.clone();
             status.offenders = found.offenders.clone();
-            Some(found)
+            (Some(found), interval)
         }
         Err(error) => {
             record_scan(context, name, residency, &ScanReport::default(), "failure");
             context.residency_scans.reset(name);
-            tracing::warn!(site = %name, %error, "residency scan failed; will retry");
-            None
+            let wait = context.residency_backoff.failed(name, Instant::now());
+            tracing::warn!(site = %name, %error, ?wait, "residency scan failed; will retry");
+            (None, wait)
         }
     }
 }
@@ -209,6 +325,10 @@ async fn apply_failed(
     compiled: &CompiledPolicies,
     error: Error,
 ) -> Result<Action, Error> {
+    let wait = context
+        .residency_backoff
+        .failed(&site.name_any(), Instant::now());
+    tracing::debug!(site = %site.name_any(), ?wait, "residency policies not applied; backing off");
     report_pending(context, site, compiled, "ApplyFailed", &error.to_string()).await?;
     Err(error)
 }
@@ -255,7 +375,8 @@ async fn report_pending(
         format!("{still} ({problem})"),
         site.metadata.generation,
     );
-    report(context, site, &existing, &previous, waiting, None).await
+    let degraded = existing_degraded(&existing);
+    report(context, site, &existing, &previous, waiting, None, degraded).await
 }
 
 /// Writes the residency part of the Site's status if it changed, with Events for changes
@@ -267,6 +388,7 @@ async fn report(
     residency_status: &ResidencyStatus,
     enforced: Condition,
     scanned: Option<&ScanReport>,
+    degraded: Option<Condition>,
 ) -> Result<(), Error> {
     record_enforced(context, site, true);
     let previous = existing.residency.clone().unwrap_or_default();
@@ -279,12 +401,16 @@ async fn report(
         residency_status,
     )
     .await;
+    if let Some(degraded) = &degraded {
+        announce_degraded(context, site, existing, degraded).await;
+    }
     let mut conditions = vec![enforced];
     conditions.extend(compliance(
         existing,
         residency_status,
         site.metadata.generation,
     ));
+    conditions.extend(degraded);
     if previous == *residency_status && already_reported(&existing.conditions, &conditions) {
         return Ok(());
     }
@@ -352,6 +478,31 @@ async fn announce(
         )
         .await;
     }
+}
+
+/// A Warning Event when foreign policies are first found, or others are.
+async fn announce_degraded(
+    context: &Context,
+    site: &Site,
+    existing: &SiteStatus,
+    degraded: &Condition,
+) {
+    let before = existing_degraded(existing);
+    if degraded.status != "True"
+        || before
+            .is_some_and(|before| before.status == "True" && before.message == degraded.message)
+    {
+        return;
+    }
+    publish(
+        context,
+        site,
+        EventType::Warning,
+        "ForeignAdmissionPolicies",
+        "Enforce",
+        degraded.message.clone(),
+    )
+    .await;
 }
 
 /// `ResidencyCompliant`, once a scan has run: whether any existing object breaks the policies.

@@ -3,6 +3,8 @@
 //! Credentials never reach logs or status: errors say what is wrong with the Secret, not what it
 //! contains. The kubeconfig is data, not code: it is checked by [`check_kubeconfig`] before any
 //! client is built, so exec plugins, file paths, proxies and plain-http servers are refused.
+//! Every client calls its site under the deadlines and call slots of [`MemberLimits`], so a site
+//! that stops answering holds up only the work on that site.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -13,8 +15,8 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, Config, ResourceExt};
 use soberana_core::resources::site::{Site, SiteConnection};
 
+use crate::members::deadline::{MemberLimits, member_client};
 use crate::members::kubeconfig_safety::{UnsafeKubeconfig, check_kubeconfig};
-use crate::runtime::counting_client::counting_client;
 use crate::runtime::metrics::Metrics;
 
 /// The key read from the Secret when the Site names none.
@@ -71,6 +73,7 @@ struct CachedClient {
 pub struct SiteConnections {
     secrets: Store<Secret>,
     namespace: String,
+    limits: MemberLimits,
     cache: Mutex<BTreeMap<String, CachedClient>>,
 }
 
@@ -86,11 +89,13 @@ impl std::fmt::Debug for SiteConnections {
 }
 
 impl SiteConnections {
-    /// `secrets` caches the Secrets of `namespace` (the operator's own) on the management cluster.
-    pub fn new(secrets: Store<Secret>, namespace: &str) -> Self {
+    /// `secrets` caches the Secrets of `namespace` (the operator's own) on the management cluster;
+    /// `limits` bound every call to a member.
+    pub fn new(secrets: Store<Secret>, namespace: &str, limits: MemberLimits) -> Self {
         Self {
             secrets,
             namespace: namespace.to_owned(),
+            limits,
             cache: Mutex::new(BTreeMap::new()),
         }
     }
@@ -142,6 +147,7 @@ impl SiteConnections {
             connection.allow_insecure_skip_tls_verify,
             &name,
             metrics,
+            &self.limits,
         )
         .await
         .map_err(|problem| match problem {
@@ -210,6 +216,7 @@ async fn client_from_kubeconfig(
     allow_insecure_skip_tls_verify: bool,
     site: &str,
     metrics: &Metrics,
+    limits: &MemberLimits,
 ) -> Result<Client, KubeconfigProblem> {
     let kubeconfig =
         Kubeconfig::from_yaml(text).map_err(|_| "it is not valid kubeconfig YAML".to_owned())?;
@@ -244,7 +251,7 @@ async fn client_from_kubeconfig(
             }
             _ => "its cluster, user or certificates cannot be loaded".to_owned(),
         })?;
-    counting_client(config, site, metrics).map_err(|_| {
+    member_client(config, site, metrics, limits).map_err(|_| {
         "no client can be built from it (TLS settings)"
             .to_owned()
             .into()
@@ -273,7 +280,7 @@ mod tests {
             ByteString(kubeconfig.as_bytes().to_vec()),
         )]));
         writer.apply_watcher_event(&watcher::Event::Apply(secret));
-        SiteConnections::new(secrets, NAMESPACE)
+        SiteConnections::new(secrets, NAMESPACE, MemberLimits::default())
     }
 
     fn site(connection: serde_json::Value) -> Site {

@@ -1,7 +1,9 @@
-//! Member clusters: connections (kubeconfigs checked for safety, clients cached), applying and
+//! Member clusters: connections (kubeconfigs checked for safety, clients cached, every call under
+//! a deadline), applying and
 //! replacing objects there, watching their policies, and finding drift and violations.
 
 pub mod connections;
+pub mod deadline;
 pub mod drift;
 pub mod kubeconfig_safety;
 pub mod paged_list;

@@ -1,7 +1,7 @@
 //! The management-cluster objects the controllers read on every reconcile, kept in memory by
 //! watches instead of being listed again and again: Sites, Tenants, DataClassifications,
 //! PlacementRules, Workloads (whose placement the agreements follow) and the site kubeconfig
-//! Secrets in the operator's namespace.
+//! Secrets in their namespace (`--site-secrets-namespace`).
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::reflector::{self, Store, store::Writer};

@@ -12,17 +12,27 @@ use soberana_core::resources::tenant::Tenant;
 use tokio::sync::mpsc;
 
 use crate::members::connections::SiteConnections;
+use crate::members::deadline::MemberLimits;
 use crate::members::policy_watches::MemberPolicyWatches;
 use crate::runtime::availability_window::AvailabilityWindow;
 use crate::runtime::caches::Caches;
 use crate::runtime::interval_schedule::IntervalSchedule;
 use crate::runtime::metrics::Metrics;
+use crate::runtime::retry_backoff::RetryBackoff;
+
+/// The first wait after a site's residency work failed (the retry of any transient error).
+const RESIDENCY_RETRY_FIRST: Duration = Duration::from_secs(10);
+/// The longest wait between two attempts at a site whose residency work keeps failing: how late
+/// a recovered member may have its policies checked again.
+const RESIDENCY_RETRY_CAP: Duration = Duration::from_secs(120);
 
 /// Operator settings that controllers read.
 #[derive(Clone, Debug)]
 pub struct Settings {
-    /// Where the operator runs and reads site kubeconfig Secrets from.
+    /// Where the operator runs (its Lease, its SLO rules).
     pub namespace: String,
+    /// Where the site kubeconfig Secrets are, the only Secrets it reads.
+    pub site_secrets_namespace: String,
     /// How often each site is probed.
     pub probe_interval: Duration,
     /// How many probes the measured availability covers.
@@ -40,6 +50,8 @@ pub struct Settings {
     pub member_identity: String,
     /// Labels on the generated SLO rules, for a Prometheus that selects rules by label.
     pub slo_rule_labels: BTreeMap<String, String>,
+    /// Deadlines and call slots of every call to a member.
+    pub member_limits: MemberLimits,
 }
 
 /// Shared by every reconcile.
@@ -65,6 +77,8 @@ pub struct Context {
     pub residency_scans: IntervalSchedule,
     /// Watches of each member's residency policies, waking its residency reconcile on a change.
     pub policy_watches: MemberPolicyWatches,
+    /// Sites whose residency work keeps failing, and when each may be tried again.
+    pub residency_backoff: RetryBackoff,
 }
 
 impl std::fmt::Debug for Context {
@@ -91,7 +105,11 @@ impl Context {
         let (repair_sender, repair_receiver) = mpsc::unbounded_channel();
         Self {
             ledger: None,
-            connections: SiteConnections::new(caches.secrets.clone(), &settings.namespace),
+            connections: SiteConnections::new(
+                caches.secrets.clone(),
+                &settings.site_secrets_namespace,
+                settings.member_limits,
+            ),
             caches,
             recorder: Recorder::new(client.clone(), reporter),
             client,
@@ -104,6 +122,7 @@ impl Context {
             drift_checks: IntervalSchedule::new(settings.drift_check_interval),
             residency_scans: IntervalSchedule::new(settings.residency_scan_interval),
             policy_watches: MemberPolicyWatches::default(),
+            residency_backoff: RetryBackoff::new(RESIDENCY_RETRY_FIRST, RESIDENCY_RETRY_CAP),
             settings,
         }
     }

@@ -15,27 +15,69 @@ pub fn counting_client(
     cluster: &str,
     metrics: &Metrics,
 ) -> Result<Client, kube::Error> {
+    Ok(ClientBuilder::try_from(config)?
+        .with_layer(&counting_layer(cluster, metrics))
+        .build())
+}
+
+/// The layer that counts each request in `soberana_kube_api_requests_total{cluster, verb}`.
+pub fn counting_layer(
+    cluster: &str,
+    metrics: &Metrics,
+) -> MapRequestLayer<impl Fn(Request<Body>) -> Request<Body> + Clone + Send + Sync + 'static> {
     let counter = metrics.api_requests.clone();
     let cluster = cluster.to_owned();
-    let layer = MapRequestLayer::new(move |request: Request<Body>| {
+    MapRequestLayer::new(move |request: Request<Body>| {
         counter
             .with_label_values(&[cluster.as_str(), verb(&request)])
             .inc();
         request
-    });
-    Ok(ClientBuilder::try_from(config)?.with_layer(&layer).build())
+    })
+}
+
+/// Whether the request is a watch: a long request that streams events.
+pub fn is_watch<B>(request: &Request<B>) -> bool {
+    let query = request.uri().query().unwrap_or_default();
+    request.method() == Method::GET
+        && query
+            .split('&')
+            .any(|pair| pair == "watch=true" || pair == "watch=1")
 }
 
 /// The Kubernetes verb of a request, as far as the method and query tell.
 fn verb(request: &Request<Body>) -> &'static str {
-    let query = request.uri().query().unwrap_or_default();
     match *request.method() {
-        Method::GET if query.contains("watch=true") || query.contains("watch=1") => "watch",
+        Method::GET if is_watch(request) => "watch",
         Method::GET => "get",
         Method::POST => "create",
         Method::PUT => "update",
         Method::PATCH => "patch",
         Method::DELETE => "delete",
         _ => "other",
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "a test panics to report a failure")]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_get_with_watch_set_is_a_watch() {
+        let request = |method: Method, uri: &str| {
+            Request::builder().method(method).uri(uri).body(()).unwrap()
+        };
+        assert!(is_watch(&request(
+            Method::GET,
+            "/api/v1/namespaces?labelSelector=a&watch=true&resourceVersion=1"
+        )));
+        assert!(is_watch(&request(Method::GET, "/api/v1/pods?watch=1")));
+        assert!(!is_watch(&request(Method::GET, "/api/v1/pods?watch=false")));
+        assert!(!is_watch(&request(
+            Method::GET,
+            "/api/v1/pods?labelSelector=watch%3Dtrue"
+        )));
+        assert!(!is_watch(&request(Method::POST, "/api/v1/pods?watch=true")));
+        assert!(!is_watch(&request(Method::GET, "/api/v1/pods")));
     }
 }

@@ -17,6 +17,7 @@ pub struct Metrics {
     pub site_offered_availability: GaugeVec,
     pub tenant_namespaces: IntGaugeVec,
     pub api_requests: IntCounterVec,
+    pub member_request_timeouts: IntCounterVec,
     pub residency_violations: IntGaugeVec,
     pub residency_scans: IntCounterVec,
     pub residency_policy_applies: IntCounterVec,
@@ -29,6 +30,7 @@ pub struct Metrics {
     pub exchange_expiring: IntGaugeVec,
     pub workload_unplaceable: IntGaugeVec,
     pub residency_policies_enforced: IntGaugeVec,
+    pub slo_rules_held: IntGaugeVec,
     pub build_info: IntGaugeVec,
 }
 
@@ -92,6 +94,11 @@ impl Metrics {
                 "Requests the operator sent to Kubernetes API servers, by cluster and verb",
                 &["cluster", "verb"],
             )?,
+            member_request_timeouts: registry.counters(
+                "soberana_member_request_timeouts_total",
+                "Calls to a member API server that did not finish within --member-request-timeout, by site",
+                &["site"],
+            )?,
             residency_violations: registry.gauges(
                 "soberana_residency_violations",
                 "Existing objects breaking residency at the last scan, by site and classification",
@@ -151,6 +158,11 @@ impl Metrics {
                 "soberana_residency_policies_enforced",
                 "1 when the site's current residency admission policies are in force in its cluster",
                 &["site"],
+            )?,
+            slo_rules_held: registry.gauges(
+                "soberana_slo_rules_held",
+                "1 when the SLO rules are not written and the last good ones stay, by reason (InvalidRules: Prometheus would refuse them; ForeignObject: the soberana-slo object is not Soberana's)",
+                &["reason"],
             )?,
             build_info: build_info(&registry)?,
             registry,

@@ -1,5 +1,6 @@
 //! What the controllers run on: their shared context and watch caches, leader election,
-//! `/metrics` and health, Events and status writes, schedules, and the errors they report.
+//! `/metrics` and health, Events and status writes, schedules and backoff, and the errors they
+//! report.
 
 pub mod availability_window;
 pub mod caches;
@@ -13,4 +14,5 @@ pub mod interval_schedule;
 pub mod label_pair;
 pub mod leadership;
 pub mod metrics;
+pub mod retry_backoff;
 pub mod status_writer;

@@ -2,10 +2,12 @@
 //! management cluster one review per question and TTL, not one per call.
 //!
 //! An answer is reused for at most `CACHE_TTL`, like the API server's own webhook caches: a
-//! revoked token or binding stops working within it. Refusals are never kept, so a new binding
-//! takes effect at once. Past `REFRESH_AFTER`, the first call that reuses an answer also asks
-//! again in the background: a busy caller then never waits for a review after its first one,
-//! where otherwise every call arriving as the answer expires would wait for, and send, its own.
+//! revoked token or binding stops working within it. An authorization refused is kept too, for
+//! `REFUSAL_TTL`, so a caller asking again and again for what it may not do costs one review per
+//! that time rather than one per call, and a new binding takes effect within it. Past
+//! `REFRESH_AFTER`, the first call that reuses an allow also asks again in the background: a busy
+//! caller then never waits for a review after its first one, where otherwise every call arriving
+//! as the answer expires would wait for, and send, its own.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -25,6 +27,9 @@ use crate::server::lock;
 const CACHE_TTL: Duration = Duration::from_secs(10);
 /// How old an answer gets before a call that reuses it also refreshes it.
 const REFRESH_AFTER: Duration = Duration::from_secs(5);
+/// How long a refused authorization is reused (never refreshed in the background: the next
+/// call after it asks).
+const REFUSAL_TTL: Duration = Duration::from_secs(5);
 
 /// The cached answers: who each token is, and which questions were allowed.
 #[derive(Debug)]
@@ -33,6 +38,8 @@ pub struct AuthCache {
     audience: String,
     callers: Answers<Caller>,
     allowed: Answers<()>,
+    /// Questions refused, with the refusal's message.
+    refused: Answers<String>,
 }
 
 impl Default for AuthCache {
@@ -46,8 +53,9 @@ impl AuthCache {
     pub fn new(audience: &str) -> Self {
         Self {
             audience: audience.to_owned(),
-            callers: Answers::default(),
-            allowed: Answers::default(),
+            callers: Answers::new(CACHE_TTL, REFRESH_AFTER),
+            allowed: Answers::new(CACHE_TTL, REFRESH_AFTER),
+            refused: Answers::new(REFUSAL_TTL, REFUSAL_TTL),
         }
     }
 
@@ -83,7 +91,7 @@ impl AuthCache {
         }
     }
 
-    /// `auth::authorize`, reusing a recent allow for the same question.
+    /// `auth::authorize`, reusing a recent allow or refusal for the same question.
     pub async fn authorize(
         self: &Arc<Self>,
         kube: &Client,
@@ -107,31 +115,43 @@ impl AuthCache {
                 let access = access.clone();
                 tokio::spawn(async move {
                     let answer = authorize(&kube, &caller, &access).await;
+                    cache.refused_now(&key, &answer);
                     cache.allowed.refreshed(&key, answer, Instant::now());
                 });
                 Ok(())
             }
             Lookup::Missing => {
-                authorize(kube, caller, access).await?;
+                if let Lookup::Fresh(message) | Lookup::Refresh(message) =
+                    self.refused.lookup(&key, Instant::now())
+                {
+                    return Err(Status::permission_denied(message));
+                }
+                let answer = authorize(kube, caller, access).await;
+                self.refused_now(&key, &answer);
+                answer?;
                 self.allowed.keep(key, (), Instant::now());
                 Ok(())
             }
         }
     }
-}
 
-/// Answers by question.
-#[derive(Debug)]
-struct Answers<T> {
-    entries: Mutex<HashMap<Vec<u8>, Entry<T>>>,
-}
-
-impl<T> Default for Answers<T> {
-    fn default() -> Self {
-        Self {
-            entries: Mutex::default(),
+    /// Keeps `answer` to the question `key` if it is a refusal.
+    fn refused_now(&self, key: &[u8], answer: &Result<(), Status>) {
+        if let Err(status) = answer
+            && status.code() == Code::PermissionDenied
+        {
+            self.refused
+                .keep(key.to_vec(), status.message().to_owned(), Instant::now());
         }
     }
+}
+
+/// Answers by question, each reused for at most `ttl` and refreshed past `refresh_after`.
+#[derive(Debug)]
+struct Answers<T> {
+    ttl: Duration,
+    refresh_after: Duration,
+    entries: Mutex<HashMap<Vec<u8>, Entry<T>>>,
 }
 
 #[derive(Debug)]
@@ -153,15 +173,23 @@ enum Lookup<T> {
 }
 
 impl<T: Clone> Answers<T> {
+    fn new(ttl: Duration, refresh_after: Duration) -> Self {
+        Self {
+            ttl,
+            refresh_after,
+            entries: Mutex::default(),
+        }
+    }
+
     fn lookup(&self, key: &[u8], now: Instant) -> Lookup<T> {
         let mut entries = lock(&self.entries);
         let Some(entry) = entries.get_mut(key) else {
             return Lookup::Missing;
         };
         let age = now.saturating_duration_since(entry.at);
-        if age >= CACHE_TTL {
+        if age >= self.ttl {
             Lookup::Missing
-        } else if age < REFRESH_AFTER || entry.refreshing {
+        } else if age < self.refresh_after || entry.refreshing {
             Lookup::Fresh(entry.value.clone())
         } else {
             entry.refreshing = true;
@@ -171,7 +199,8 @@ impl<T: Clone> Answers<T> {
 
     fn keep(&self, key: Vec<u8>, value: T, now: Instant) {
         let mut entries = lock(&self.entries);
-        entries.retain(|_, entry| now.saturating_duration_since(entry.at) < CACHE_TTL);
+        let ttl = self.ttl;
+        entries.retain(|_, entry| now.saturating_duration_since(entry.at) < ttl);
         entries.insert(
             key,
             Entry {
@@ -209,7 +238,7 @@ mod tests {
     use super::*;
 
     fn kept(at: Instant) -> Answers<u32> {
-        let answers = Answers::default();
+        let answers = Answers::new(CACHE_TTL, REFRESH_AFTER);
         answers.keep(b"question".to_vec(), 7, at);
         answers
     }
@@ -260,5 +289,18 @@ mod tests {
             answers.refreshed(b"question", Err(refusal), later);
             assert_eq!(answers.lookup(b"question", later), Lookup::Missing);
         }
+    }
+
+    #[test]
+    fn a_refusal_is_reused_for_its_shorter_time_and_never_refreshed() {
+        let at = Instant::now();
+        let refused = Answers::new(REFUSAL_TTL, REFUSAL_TTL);
+        refused.keep(b"question".to_vec(), 7, at);
+        let late = at + REFUSAL_TTL - Duration::from_millis(1);
+        assert_eq!(refused.lookup(b"question", late), Lookup::Fresh(7));
+        assert_eq!(
+            refused.lookup(b"question", at + REFUSAL_TTL),
+            Lookup::Missing
+        );
     }
 }

@@ -33,12 +33,21 @@ pub fn bearer_token(metadata: &MetadataMap) -> Result<&str, Status> {
     metadata
         .get("authorization")
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|token| !token.is_empty())
+        .and_then(credential)
         .ok_or_else(|| {
             Status::unauthenticated("send a bearer token: authorization: Bearer <token>")
         })
+}
+
+/// The credential in an `authorization` header value, as authentication reads it: the token
+/// after `Bearer `, without surrounding whitespace. Everything that tells callers apart (the
+/// per-caller limits, the answers cache) keys on this, never on the raw header, so spelling one
+/// token differently never makes another caller.
+pub fn credential(authorization: &str) -> Option<&str> {
+    authorization
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
 }
 
 /// The caller `token` belongs to, by the management cluster's `TokenReview`, provided the token

@@ -1,6 +1,6 @@
 //! The data centre as placement sees it (Sites, DataClassifications, PlacementRules, Tenants),
-//! kept in memory by watches on the management cluster, so that an `Evaluate` or a plan costs no
-//! list calls.
+//! and the agreements between institutions (DataExchanges), kept in memory by watches on the
+//! management cluster, so that an `Evaluate`, a plan or a listing costs no list calls.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use kube::runtime::reflector::{self, Store};
 use kube::{Api, Client};
 use soberana_core::resources::data_classification::DataClassification;
+use soberana_core::resources::data_exchange::DataExchange;
 use soberana_core::resources::placement_rule::PlacementRule;
 use soberana_core::resources::site::Site;
 use soberana_core::resources::tenant::Tenant;
@@ -20,6 +21,8 @@ pub struct InventoryCache {
     pub classifications: Store<DataClassification>,
     pub rules: Store<PlacementRule>,
     pub tenants: Store<Tenant>,
+    /// Not part of placement: a change to an agreement leaves the engine's snapshot as it is.
+    pub exchanges: Store<DataExchange>,
     /// Counts the changes seen by any of the watches, so that what is derived from the
     /// objects (the engine's snapshot) is rebuilt only when they changed.
     changes: Arc<AtomicU64>,
@@ -44,6 +47,7 @@ impl InventoryCache {
             classifications: watched(Api::all(kube.clone()), &changes),
             rules: watched(Api::all(kube.clone()), &changes),
             tenants: watched(Api::all(kube.clone()), &changes),
+            exchanges: watched(Api::all(kube.clone()), &Arc::new(AtomicU64::new(0))),
             changes,
         }
     }
@@ -62,6 +66,7 @@ impl InventoryCache {
             self.classifications.wait_until_ready(),
             self.rules.wait_until_ready(),
             self.tenants.wait_until_ready(),
+            self.exchanges.wait_until_ready(),
         );
     }
 }

@@ -7,6 +7,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tonic::Status;
+
+use crate::server::rpc_metrics::RpcMetrics;
+
 /// Callers tracked at most; idle ones are dropped first beyond it.
 const MAX_CALLERS: usize = 10_000;
 
@@ -44,6 +48,15 @@ pub enum Refusal {
     Concurrency(u32),
     /// The caller's bucket is empty; a call is admitted again after this long.
     Rate(Duration),
+    /// The caller has this many server streams open already.
+    Streams(u32),
+    /// The client's address failed authentication `limit` times within `window`; it may try
+    /// again after `wait`.
+    FailedAuthentications {
+        limit: u32,
+        window: Duration,
+        wait: Duration,
+    },
 }
 
 impl Refusal {
@@ -52,7 +65,17 @@ impl Refusal {
         match self {
             Self::Concurrency(_) => "concurrency",
             Self::Rate(_) => "rate",
+            Self::Streams(_) => "streams",
+            Self::FailedAuthentications { .. } => "failed_authentications",
         }
+    }
+
+    /// The refused call's answer, RESOURCE_EXHAUSTED saying why, counted in
+    /// `soberana_api_throttled_total{reason}`: every limit refuses through here, so none goes
+    /// uncounted.
+    pub fn answer(&self, settings: &CallerLimitSettings, metrics: &RpcMetrics) -> Status {
+        metrics.throttled(self.reason());
+        Status::resource_exhausted(self.message(settings))
     }
 
     pub fn message(&self, settings: &CallerLimitSettings) -> String {
@@ -65,6 +88,18 @@ impl Refusal {
                 settings.rate_per_second,
                 settings.burst,
                 wait.as_millis().max(1)
+            ),
+            Self::Streams(open) => format!(
+                "this caller has {open} streams open, its limit (--caller-streams); close one first"
+            ),
+            Self::FailedAuthentications {
+                limit,
+                window,
+                wait,
+            } => format!(
+                "more than {limit} failed authentications from this address within {} s; try again in {} s",
+                window.as_secs(),
+                wait.as_secs().max(1)
             ),
         }
     }

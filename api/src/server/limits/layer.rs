@@ -8,9 +8,9 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
-use tonic::Status;
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 
+use crate::server::auth::credential;
 use crate::server::limits::callers::CallerLimits;
 use crate::server::rpc_metrics::RpcMetrics;
 
@@ -71,20 +71,25 @@ where
                 })
             }
             Err(refusal) => {
-                self.layer.metrics.throttled(refusal.reason());
-                let status =
-                    Status::resource_exhausted(refusal.message(self.layer.limits.settings()));
+                let status = refusal.answer(self.layer.limits.settings(), &self.layer.metrics);
                 Box::pin(async move { Ok(status.into_http()) })
             }
         }
     }
 }
 
-/// Who is calling: a hash of the bearer token if there is one (never the token), else the
-/// client's address.
+/// Who is calling: a hash of the credential if there is one (never the credential itself), as
+/// authentication reads it (`auth::credential`: spaces around the token do not make another
+/// caller), else the client's address (also for a header that carries no credential, which
+/// authentication refuses anyway).
 fn caller_key<B>(request: &http::Request<B>) -> String {
-    if let Some(authorization) = request.headers().get(http::header::AUTHORIZATION) {
-        let digest = Sha256::digest(authorization.as_bytes());
+    let credential = request
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(credential);
+    if let Some(credential) = credential {
+        let digest = Sha256::digest(credential.as_bytes());
         return digest
             .iter()
             .take(16)
@@ -152,6 +157,25 @@ mod tests {
             .headers()
             .get("grpc-status")
             .and_then(|value| value.to_str().ok())
+    }
+
+    #[test]
+    fn one_token_spelled_with_other_whitespace_is_one_caller() {
+        let key = |authorization: &str| {
+            caller_key(
+                &http::Request::builder()
+                    .header("authorization", authorization)
+                    .body(())
+                    .unwrap(),
+            )
+        };
+        let plain = key("Bearer token-a");
+        for spelled in ["Bearer  token-a", "Bearer \ttoken-a", "Bearer token-a   "] {
+            assert_eq!(key(spelled), plain, "{spelled:?}");
+        }
+        assert_ne!(key("Bearer token-b"), plain);
+        // No credential at all: the address (here unknown), not one bucket per spelling.
+        assert_eq!(key("Basic abc"), key("Bearer    "));
     }
 
     #[tokio::test]

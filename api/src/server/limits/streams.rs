@@ -5,9 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use tonic::Status;
-
-use crate::server::limits::callers::CallerLimitSettings;
+use crate::server::limits::callers::{CallerLimitSettings, Refusal};
 use crate::server::rpc_metrics::OpenStream;
 
 #[derive(Debug)]
@@ -46,14 +44,17 @@ impl StreamSlots {
         })
     }
 
-    /// A slot for one more stream of `caller`, or RESOURCE_EXHAUSTED naming the limit.
-    pub fn open(self: &Arc<Self>, caller: &str, gauge: OpenStream) -> Result<StreamSlot, Status> {
+    /// The limits, for refusals' messages.
+    pub fn settings(&self) -> &CallerLimitSettings {
+        &self.settings
+    }
+
+    /// A slot for one more stream of `caller`, or the refusal naming the limit.
+    pub fn open(self: &Arc<Self>, caller: &str, gauge: OpenStream) -> Result<StreamSlot, Refusal> {
         let mut open = self.lock();
         let count = open.entry(caller.to_owned()).or_insert(0);
         if *count >= self.settings.streams {
-            return Err(Status::resource_exhausted(format!(
-                "this caller has {count} streams open, its limit (--caller-streams); close one first"
-            )));
+            return Err(Refusal::Streams(*count));
         }
         *count += 1;
         Ok(StreamSlot {

@@ -255,10 +255,12 @@ async fn remove_namespaces(
                 .delete(&name, &DeleteParams::background())
                 .await
                 .map(|_| ()),
-            // Applying the namespace with none of our fields gives up the labels we own.
+            // Applying the namespace with only what must stay gives up the labels we own. The
+            // Pod Security level and the tenant UID stay: the member's confinement refuses
+            // lowering the one or removing the other, and the data kept there is still the
+            // tenant's.
             DeletionPolicy::Retain => {
-                let bare =
-                    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+                let bare = retained_namespace(&namespace);
                 namespaces
                     .patch(
                         &name,
@@ -282,4 +284,17 @@ async fn remove_namespaces(
         }
     }
     Ok(())
+}
+
+/// What a retained namespace keeps of Soberana's fields: its name, its Pod Security level and
+/// the UID of the Tenant its data belongs to.
+fn retained_namespace(namespace: &Namespace) -> serde_json::Value {
+    let mut metadata = json!({"name": namespace.name_any()});
+    if let Some(level) = namespace.labels().get(labels::POD_SECURITY_ENFORCE) {
+        metadata["labels"] = json!({labels::POD_SECURITY_ENFORCE: level});
+    }
+    if let Some(uid) = namespace.annotations().get(labels::TENANT_UID) {
+        metadata["annotations"] = json!({labels::TENANT_UID: uid});
+    }
+    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": metadata})
 }

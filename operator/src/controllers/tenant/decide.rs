@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use soberana_core::placement::{Snapshot, SnapshotError};
+use soberana_core::resources::data_classification::DataClassification;
 use soberana_core::resources::tenant::{
     ProvisioningState, Tenant, TenantSiteStatus, TenantSpec, TenantStatus,
 };
@@ -13,6 +14,10 @@ use soberana_core::tenancy::{Departure, departure, name_conflict};
 
 use super::{RETRY_NAME_CONFLICT, RETRY_PENDING};
 use crate::conditions::{ConditionType, bounded_message, condition};
+
+/// The `Degraded` reason (and Warning Event) of a Tenant naming a classification that does not
+/// exist.
+pub(super) const CLASSIFICATION_MISSING: &str = "ClassificationMissing";
 
 /// The outcome on one site.
 #[derive(Debug)]
@@ -131,14 +136,40 @@ pub(super) fn site_entries(
     entries
 }
 
+/// The classifications the Tenant names that do not exist (deleted since, or never created),
+/// each as `field "name"`: the namespaces keep announcing a ceiling no policy knows, so it is
+/// reported, never acted on (nothing is removed because a classification went). Pure.
+pub(super) fn missing_classifications(
+    spec: &TenantSpec,
+    classifications: &[DataClassification],
+) -> Vec<String> {
+    let exists = |name: &str| {
+        classifications
+            .iter()
+            .any(|classification| classification.metadata.name.as_deref() == Some(name))
+    };
+    let named = std::iter::once(("spec.highestClassification", &spec.highest_classification))
+        .chain(
+            spec.default_classification
+                .iter()
+                .map(|name| ("spec.defaultClassification", name)),
+        );
+    named
+        .filter(|(_, name)| !exists(name))
+        .map(|(field, name)| format!("{field} {name:?}"))
+        .collect()
+}
+
 /// Report: the status for where the tenant stands on each site (`entries`, sorted), with
 /// `Ready` (every one of its `targets` sites provisioned) and `Degraded` (a conflict first,
-/// then sites pending, then removals awaiting confirmation), and whether provisioning is
-/// complete (nothing left to retry).
+/// then classifications it names that do not exist (`missing`), then sites pending, then
+/// removals awaiting confirmation), and whether provisioning is complete (nothing left to
+/// retry).
 pub(super) fn reported_status(
     existing: &[Condition],
     entries: Vec<TenantSiteStatus>,
     targets: usize,
+    missing: &[String],
     generation: Option<i64>,
 ) -> (TenantStatus, bool) {
     let sites_in = |wanted: &dyn Fn(ProvisioningState) -> bool| -> Vec<String> {
@@ -183,7 +214,8 @@ pub(super) fn reported_status(
         message,
         generation,
     );
-    let (degraded, reason, message) = degradation(&conflicts, &incomplete, &removal_pending);
+    let (degraded, reason, message) =
+        degradation(&conflicts, missing, &incomplete, &removal_pending);
     let degraded = condition(
         existing,
         ConditionType::Degraded,
@@ -200,10 +232,11 @@ pub(super) fn reported_status(
     (status, incomplete.is_empty())
 }
 
-/// `Degraded`: a conflict first (someone else's namespace), then sites not provisioned, then
-/// removals awaiting a person's confirmation.
+/// `Degraded`: a conflict first (someone else's namespace), then classifications named but
+/// missing, then sites not provisioned, then removals awaiting a person's confirmation.
 fn degradation(
     conflicts: &[String],
+    missing: &[String],
     incomplete: &[String],
     removal_pending: &[String],
 ) -> (bool, &'static str, String) {
@@ -214,6 +247,15 @@ fn degradation(
             format!(
                 "a namespace this tenant needs belongs to someone else on {}; nothing was written there (see status.sites)",
                 conflicts.join(", ")
+            ),
+        )
+    } else if !missing.is_empty() {
+        (
+            true,
+            CLASSIFICATION_MISSING,
+            format!(
+                "{} names no DataClassification (deleted?): the namespaces keep their labels and nothing is removed, but admission judges workloads there against a classification it does not know; restore it or change the Tenant",
+                missing.join(" and ")
             ),
         )
     } else if !incomplete.is_empty() {
@@ -269,7 +311,7 @@ mod tests {
             entry("national", ProvisioningState::Provisioned),
             entry("state-dc", ProvisioningState::Provisioned),
         ];
-        let (status, complete) = reported_status(&[], entries, 2, Some(3));
+        let (status, complete) = reported_status(&[], entries, 2, &[], Some(3));
         assert!(complete);
         assert_eq!(status.observed_generation, Some(3));
         assert_eq!(
@@ -283,12 +325,49 @@ mod tests {
     }
 
     #[test]
+    fn a_deleted_ceiling_is_reported_degraded_naming_it_and_the_tenant_stays_ready() {
+        let spec: TenantSpec = serde_json::from_value(serde_json::json!({
+            "displayName": "Health", "shortCode": "minsa", "highestClassification": "secret",
+            "defaultClassification": "public",
+            "environments": [{"name": "prod"}],
+            "quota": {"cpuMillicores": 1, "memoryMebibytes": 1}
+        }))
+        .unwrap();
+        let public: DataClassification = serde_json::from_value(serde_json::json!({
+            "apiVersion": "soberana.io/v1alpha1", "kind": "DataClassification",
+            "metadata": {"name": "public"}, "spec": {"rank": 0, "legalBasis": "none"}
+        }))
+        .unwrap();
+        let missing = missing_classifications(&spec, std::slice::from_ref(&public));
+        assert_eq!(missing, ["spec.highestClassification \"secret\""]);
+        let entries = vec![entry("state-dc", ProvisioningState::Provisioned)];
+        let (status, complete) = reported_status(&[], entries, 1, &missing, None);
+        assert!(complete, "nothing to retry: only a person can restore it");
+        assert_eq!(
+            reason(&status, ConditionType::Ready),
+            ("True".to_owned(), "Provisioned".to_owned())
+        );
+        assert_eq!(
+            reason(&status, ConditionType::Degraded),
+            ("True".to_owned(), CLASSIFICATION_MISSING.to_owned())
+        );
+        assert!(
+            status.conditions[1]
+                .message
+                .starts_with("spec.highestClassification \"secret\" names no DataClassification"),
+            "{}",
+            status.conditions[1].message
+        );
+        assert!(missing_classifications(&spec, &[]).len() == 2);
+    }
+
+    #[test]
     fn a_conflict_is_named_before_anything_pending_and_is_retried() {
         let entries = vec![
             entry("national", ProvisioningState::Pending),
             entry("state-dc", ProvisioningState::Conflict),
         ];
-        let (status, complete) = reported_status(&[], entries, 2, None);
+        let (status, complete) = reported_status(&[], entries, 2, &[], None);
         assert!(!complete);
         assert_eq!(
             reason(&status, ConditionType::Degraded),
@@ -307,7 +386,7 @@ mod tests {
             entry("public-cloud", ProvisioningState::RemovalPending),
             entry("state-dc", ProvisioningState::Provisioned),
         ];
-        let (status, complete) = reported_status(&[], entries, 1, None);
+        let (status, complete) = reported_status(&[], entries, 1, &[], None);
         assert!(complete, "nothing to retry: a person decides");
         assert_eq!(
             reason(&status, ConditionType::Ready),
@@ -350,7 +429,7 @@ mod tests {
 
     #[test]
     fn no_site_at_all_is_not_ready() {
-        let (status, complete) = reported_status(&[], Vec::new(), 0, None);
+        let (status, complete) = reported_status(&[], Vec::new(), 0, &[], None);
         assert!(complete);
         assert_eq!(
             reason(&status, ConditionType::Ready),

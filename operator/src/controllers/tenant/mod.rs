@@ -21,12 +21,16 @@ use soberana_core::resources::site::Site;
 use soberana_core::resources::tenant::{Tenant, TenantSiteStatus};
 use soberana_core::tenancy::{TenantIdentity, sites_for_tenant};
 
+use crate::conditions::ConditionType;
 use crate::runtime::caches::cached;
 use crate::runtime::context::Context;
 use crate::runtime::error::Error;
 use crate::runtime::status_writer::write_status;
 use apply::{leave_sites, provision_sites, remove_from_site};
-use decide::{SiteOutcome, admissible, departures, reported_status, site_entries};
+use decide::{
+    CLASSIFICATION_MISSING, SiteOutcome, admissible, departures, missing_classifications,
+    reported_status, site_entries,
+};
 use report::{hold, publish, publish_changes, record_namespace_gauges};
 
 /// The field manager of everything this controller writes.
@@ -135,9 +139,11 @@ async fn provision(tenant: &Tenant, context: &Context) -> Result<Action, Error> 
         provision_sites(tenant, &identity, &targets, &previous, &by_name, context),
         leave_sites(tenant, &identity, &leave, &by_name, context),
     );
+    let missing = missing_classifications(&tenant.spec, &classifications);
     let passes = Pass {
         previous,
         targets: targets.len(),
+        missing,
         outcomes,
         removed,
         awaiting,
@@ -149,6 +155,8 @@ async fn provision(tenant: &Tenant, context: &Context) -> Result<Action, Error> 
 struct Pass {
     previous: BTreeMap<String, TenantSiteStatus>,
     targets: usize,
+    /// Classifications the Tenant names that do not exist.
+    missing: Vec<String>,
     outcomes: Vec<SiteOutcome>,
     removed: Vec<(String, Result<(), Error>)>,
     awaiting: Vec<TenantSiteStatus>,
@@ -191,8 +199,23 @@ async fn report(tenant: &Tenant, context: &Context, pass: Pass) -> Result<Action
         &existing.conditions,
         entries,
         pass.targets,
+        &pass.missing,
         tenant.metadata.generation,
     );
+    let degraded_by =
+        |conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition]| {
+            conditions
+                .iter()
+                .find(|condition| ConditionType::Degraded.is(condition))
+                .map(|condition| (condition.reason.clone(), condition.message.clone()))
+        };
+    // News only: a Warning when a classification it names goes missing (or another does).
+    if let Some((reason, message)) = degraded_by(&status.conditions)
+        .filter(|(reason, _)| reason == CLASSIFICATION_MISSING)
+        .filter(|now| degraded_by(&existing.conditions).as_ref() != Some(now))
+    {
+        publish(context, tenant, EventType::Warning, &reason, message).await;
+    }
     if tenant.status.as_ref() != Some(&status) {
         write_status::<Tenant, _>(&context.client, &tenant.name_any(), &status, FIELD_MANAGER)
             .await?;
