@@ -42,7 +42,7 @@ use soberana_store::Store;
 use soberana_store::etcd::EtcdStore;
 use soberana_store::etcd_security::EtcdSecurity;
 
-use common::{MANAGEMENT, member, start, start_with, tenant, wait_ready};
+use common::{MANAGEMENT, institution, member, start, start_with, tenant};
 
 const CONVERGE: Duration = Duration::from_secs(90);
 const SITES: [&str; 3] = ["state-dc", "national-cloud", "public-cloud"];
@@ -68,19 +68,6 @@ fn main() -> ExitCode {
             site_deleted_or_disconnected,
         )
         .run()
-}
-
-/// A tenant with a `prod` namespace on the management cluster for its Workloads.
-async fn institution(client: &Client, name: &str, code: &str, allowed: &[&str]) -> Result<String> {
-    apply(client, &tenant(name, code, allowed, &["prod"])).await?;
-    wait_ready(client, name, CONVERGE).await?;
-    let namespace = format!("{code}-prod");
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    if namespaces.get_opt(&namespace).await?.is_none() {
-        let object: Namespace = serde_json::from_value(json!({"metadata": {"name": namespace}}))?;
-        namespaces.create(&PostParams::default(), &object).await?;
-    }
-    Ok(namespace)
 }
 
 async fn place(

@@ -20,7 +20,7 @@ use anyhow::{Context as _, Result, ensure};
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
-use kube::api::{ListParams, PostParams};
+use kube::api::ListParams;
 use kube::{Api, Client};
 use serde_json::{Value, json};
 use soberana_core::resources::data_exchange::{DataExchange, ExchangeState};
@@ -31,7 +31,7 @@ use soberana_e2e::state_data_centre::apply;
 use soberana_e2e::{Cluster, ControlPlane, Suite, wait_until};
 use tokio::time::Instant;
 
-use common::{condition, member, start, tenant, wait_ready};
+use common::{condition, institution, member, start, tenant, wait_ready};
 
 /// How long setting things up may take.
 const CONVERGE: Duration = Duration::from_secs(90);
@@ -249,19 +249,6 @@ where
         ensure!(condition().await?, "expected {what}, and it did not hold");
     }
     Ok(())
-}
-
-/// A tenant with a `prod` namespace on the management cluster for its Workloads.
-async fn institution(client: &Client, name: &str, code: &str, allowed: &[&str]) -> Result<String> {
-    apply(client, &tenant(name, code, allowed, &["prod"])).await?;
-    wait_ready(client, name, CONVERGE).await?;
-    let namespace = format!("{code}-prod");
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    if namespaces.get_opt(&namespace).await?.is_none() {
-        let object: Namespace = serde_json::from_value(json!({"metadata": {"name": namespace}}))?;
-        namespaces.create(&PostParams::default(), &object).await?;
-    }
-    Ok(namespace)
 }
 
 /// A Workload of `tenant` on one site, placed.

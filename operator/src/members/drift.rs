@@ -281,29 +281,42 @@ async fn restore_edited(
                 }
             }
         }
-        if restored.is_empty() {
-            continue;
-        }
-        tracing::warn!(%site, %tenant, restored = %restored.join(", "), "tenant objects were edited by someone else; restored");
-        if let Some(object) = tenants
-            .iter()
-            .find(|candidate| candidate.name_any() == tenant)
-        {
-            let note = format!(
-                "site {site}: {} edited by someone else; restored",
-                summary(&restored)
-            );
-            publish(
-                context,
-                &**object,
-                EventType::Warning,
-                "ObjectsEdited",
-                PROVISION,
-                note,
-            )
-            .await;
-        }
+        announce_restored(context, site, tenants, &tenant, &restored).await;
     }
+}
+
+/// Logs what was put back for `tenant` on the site and says so in a Warning Event
+/// `ObjectsEdited` on the Tenant; nothing when nothing was.
+async fn announce_restored(
+    context: &Context,
+    site: &str,
+    tenants: &[std::sync::Arc<Tenant>],
+    tenant: &str,
+    restored: &[String],
+) {
+    if restored.is_empty() {
+        return;
+    }
+    tracing::warn!(%site, %tenant, restored = %restored.join(", "), "tenant objects were changed by someone else; restored");
+    let Some(object) = tenants
+        .iter()
+        .find(|candidate| candidate.name_any() == tenant)
+    else {
+        return;
+    };
+    let note = format!(
+        "site {site}: {} edited by someone else; restored",
+        summary(restored)
+    );
+    publish(
+        context,
+        &**object,
+        EventType::Warning,
+        "ObjectsEdited",
+        PROVISION,
+        note,
+    )
+    .await;
 }
 
 /// Puts back the security-deciding labels and annotation of every tenant namespace on the site
@@ -355,28 +368,7 @@ async fn restore_namespace_security(
                 }
             }
         }
-        if restored.is_empty() {
-            continue;
-        }
-        tracing::warn!(%site, %tenant, restored = %restored.join(", "), "tenant namespace security labels were changed by someone else; restored");
-        if let Some(object) = tenants
-            .iter()
-            .find(|candidate| candidate.name_any() == tenant)
-        {
-            let note = format!(
-                "site {site}: {} edited by someone else; restored",
-                summary(&restored)
-            );
-            publish(
-                context,
-                &**object,
-                EventType::Warning,
-                "ObjectsEdited",
-                PROVISION,
-                note,
-            )
-            .await;
-        }
+        announce_restored(context, site, tenants, &tenant, &restored).await;
     }
 }
 

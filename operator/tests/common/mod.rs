@@ -6,12 +6,14 @@
 use std::time::Duration;
 
 use anyhow::Result;
+use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::api::PostParams;
 use kube::{Api, Client};
 use serde_json::{Value, json};
 use soberana_core::resources::tenant::Tenant;
 use soberana_e2e::operator_process::{OperatorProcess, OperatorSettings};
-use soberana_e2e::state_data_centre::{Installation, MEMBER_SITES, install};
+use soberana_e2e::state_data_centre::{Installation, MEMBER_SITES, apply, install};
 use soberana_e2e::{ControlPlane, wait_until};
 
 pub const OPERATOR: &str = env!("CARGO_BIN_EXE_soberana-operator");
@@ -124,4 +126,23 @@ pub async fn writes(operator: &OperatorProcess) -> Result<f64> {
         })
         .sum();
     Ok(total - lease)
+}
+
+/// A Ready tenant `name` (short code `code`, on `allowed` sites) with a `prod` namespace on the
+/// management cluster for its Workloads; returns that namespace.
+pub async fn institution(
+    client: &Client,
+    name: &str,
+    code: &str,
+    allowed: &[&str],
+) -> Result<String> {
+    apply(client, &tenant(name, code, allowed, &["prod"])).await?;
+    wait_ready(client, name, Duration::from_secs(90)).await?;
+    let namespace = format!("{code}-prod");
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    if namespaces.get_opt(&namespace).await?.is_none() {
+        let object: Namespace = serde_json::from_value(json!({"metadata": {"name": namespace}}))?;
+        namespaces.create(&PostParams::default(), &object).await?;
+    }
+    Ok(namespace)
 }
