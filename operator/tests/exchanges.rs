@@ -35,8 +35,8 @@ use soberana_core::resources::data_exchange::{DataExchange, ExchangeState};
 use soberana_core::resources::site::Site;
 use soberana_core::resources::workload::Workload;
 use soberana_e2e::etcd_server::EtcdServer;
-use soberana_e2e::operator_process::OperatorSettings;
-use soberana_e2e::state_data_centre::{MEMBER_SITES, apply, install};
+use soberana_e2e::operator_process::{OperatorProcess, OperatorSettings};
+use soberana_e2e::state_data_centre::{Installation, MEMBER_SITES, apply, install};
 use soberana_e2e::{ControlPlane, Suite, wait_until};
 use soberana_store::Store;
 use soberana_store::etcd::EtcdStore;
@@ -166,17 +166,26 @@ async fn opened(
     Ok(found)
 }
 
-async fn open_sites(plane: &ControlPlane, exchange: &str) -> Result<Vec<String>> {
-    Ok(opened(plane, exchange).await?.into_keys().collect())
-}
-
-async fn agreements(plane: Arc<ControlPlane>) -> Result<()> {
+/// One operator replica appending to a ledger in an etcd of its own (kept alive by the caller).
+async fn start_with_ledger(
+    plane: &ControlPlane,
+    identity: &str,
+) -> Result<(EtcdServer, Installation, OperatorProcess)> {
     let ledger = EtcdServer::start().await?;
     let settings = OperatorSettings {
         ledger_etcd: Some(ledger.endpoint()),
         ..OperatorSettings::default()
     };
-    let (installation, operator) = start_with(&plane, "exchanges", &settings).await?;
+    let (installation, operator) = start_with(plane, identity, &settings).await?;
+    Ok((ledger, installation, operator))
+}
+
+async fn open_sites(plane: &ControlPlane, exchange: &str) -> Result<Vec<String>> {
+    Ok(opened(plane, exchange).await?.into_keys().collect())
+}
+
+async fn agreements(plane: Arc<ControlPlane>) -> Result<()> {
+    let (ledger, installation, operator) = start_with_ledger(&plane, "exchanges").await?;
     let client = &installation.management;
     let sovereign = ["state-dc", "national-cloud"];
     let provider_namespace = institution(client, "registry", "reg", &sovereign).await?;
@@ -582,12 +591,7 @@ async fn member_admin(plane: &ControlPlane, site: &str, user: &str) -> Result<Cl
 /// confinement refused), while the Event said every path was closed, the ledger said `openOn:
 /// []` and `soberana_exchange_active` was 0; and the admin could not delete it afterwards.
 async fn planted_label(plane: Arc<ControlPlane>) -> Result<()> {
-    let ledger = EtcdServer::start().await?;
-    let settings = OperatorSettings {
-        ledger_etcd: Some(ledger.endpoint()),
-        ..OperatorSettings::default()
-    };
-    let (installation, operator) = start_with(&plane, "exchanges-planted", &settings).await?;
+    let (ledger, installation, operator) = start_with_ledger(&plane, "exchanges-planted").await?;
     let client = &installation.management;
     let sovereign = ["state-dc", "national-cloud"];
     let provider_namespace = institution(client, "land-registry", "lnd", &sovereign).await?;
