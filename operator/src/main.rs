@@ -83,7 +83,7 @@ struct Arguments {
     member_request_timeout: u64,
     /// How many calls to one member API server may be in flight at once (watches not counted);
     /// more wait for a free slot within their own deadline.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=256))]
     member_concurrency: u16,
     /// How many Sites, and how many Tenants, are reconciled at once.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=256))]

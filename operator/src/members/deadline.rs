@@ -64,7 +64,7 @@ impl Default for MemberLimits {
         Self {
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(10),
-            concurrency: 8,
+            concurrency: 32,
         }
     }
 }
