@@ -581,9 +581,14 @@ async fn deleted_objects_restored(plane: Arc<ControlPlane>) -> Result<()> {
         .filter(|event| event.reason.as_deref() == Some("ObjectsMissing"))
         .filter_map(|event| event.note.clone())
         .collect();
+    // A drift pass may list the NetworkPolicies before the first delete and the quotas after the
+    // second: it then finds only the quota missing, and the repair it asks for puts both back.
+    // Events with one reason are one series whose note is the first pass's, so the Event names
+    // whichever deleted object a pass found first.
     ensure!(
         notes.iter().any(|note| note.contains("site state-dc")
-            && note.contains("NetworkPolicy bomberos-prod/soberana-default-deny-ingress")),
+            && (note.contains("NetworkPolicy bomberos-prod/soberana-default-deny-ingress")
+                || note.contains("ResourceQuota bomberos-prod/soberana-quota"))),
         "ObjectsMissing events: {notes:?}"
     );
     Ok(())
