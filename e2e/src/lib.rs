@@ -22,7 +22,7 @@ pub use harness::wait::{Fatal, wait_until};
 pub use demo::{
     api_showcase, convergence_report, exchange_showcase, residency_showcase, workload_showcase,
 };
-pub use harness::etcd_server;
+pub use harness::{etcd_server, simulated_nodes};
 pub use install::{
     agency_access, operator_process, soberana_install, soberana_manifests, state_data_centre,
     workspace_binaries,

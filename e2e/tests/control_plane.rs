@@ -1,6 +1,7 @@
 //! Proof that the harness runs real Kubernetes: three clusters, each with its own identity, that
 //! serve CRDs with CEL validation, server-side apply, admission policies, garbage collection,
-//! token and access reviews, and survive an API-server restart with their data.
+//! token and access reviews, run a Deployment's Pods on their nodes (and lose them when the nodes
+//! stop answering), and survive an API-server restart with their data.
 
 #![allow(
     clippy::too_many_lines,
@@ -18,7 +19,7 @@ use k8s_openapi::api::admissionregistration::v1::{
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenReview};
 use k8s_openapi::api::authorization::v1::SubjectAccessReview;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Pod, Secret, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{
@@ -27,6 +28,7 @@ use kube::api::{
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 use serde_json::json;
+use soberana_e2e::simulated_nodes::node_ready;
 use soberana_e2e::{ControlPlane, Suite, pinned_kubernetes_version, wait_until};
 
 const SITES: [&str; 3] = ["state-dc", "national-cloud", "public-cloud"];
@@ -55,6 +57,18 @@ fn main() -> ExitCode {
         .test(
             "service_account_token_and_access_reviews",
             service_account_token_and_access_reviews,
+        )
+        .test(
+            "deployment_pods_run_on_the_sites_node",
+            deployment_pods_run_on_the_sites_node,
+        )
+        .test(
+            "pods_that_fit_no_node_stay_pending_with_the_schedulers_reason",
+            pods_that_fit_no_node_stay_pending_with_the_schedulers_reason,
+        )
+        .test(
+            "a_site_whose_nodes_stop_loses_its_available_replicas",
+            a_site_whose_nodes_stop_loses_its_available_replicas,
         )
         .test(
             "api_server_outage_spares_other_sites_and_restart_keeps_data",
@@ -469,6 +483,140 @@ async fn api_server_outage_spares_other_sites_and_restart_keeps_data(
         "after restart the value is {value:?}"
     );
     Ok(())
+}
+
+/// The real deployment and replicaset controllers, scheduler and (simulated) kubelet take a
+/// Deployment to available replicas: nothing here writes a status.
+async fn deployment_pods_run_on_the_sites_node(plane: Arc<ControlPlane>) -> Result<()> {
+    let site = plane.cluster(SITES[0])?;
+    let client = site.client().await?;
+    let namespace = create_namespace(&client, "pods-run").await?;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &namespace);
+    deployments
+        .create(
+            &PostParams::default(),
+            &with_replicas(deployment("service", None)?, 2, "100m"),
+        )
+        .await?;
+    wait_available(&deployments, "service", 2).await?;
+    let pods = Api::<Pod>::namespaced(client, &namespace)
+        .list(&Default::default())
+        .await?;
+    ensure!(pods.items.len() == 2, "{} Pods", pods.items.len());
+    for pod in &pods.items {
+        let spec = pod.spec.as_ref().context("a Pod without spec")?;
+        let status = pod.status.as_ref().context("a Pod without status")?;
+        ensure!(
+            spec.node_name.as_deref() == Some(&format!("{}-node-1", site.name()))
+                && status.phase.as_deref() == Some("Running"),
+            "Pod {:?} on {:?} is {:?}",
+            pod.metadata.name,
+            spec.node_name,
+            status.phase
+        );
+    }
+    Ok(())
+}
+
+/// A Pod asking for more than any node holds is not `Running` or silently lost: the scheduler
+/// says why on the Pod.
+async fn pods_that_fit_no_node_stay_pending_with_the_schedulers_reason(
+    plane: Arc<ControlPlane>,
+) -> Result<()> {
+    let client = plane.cluster(SITES[0])?.client().await?;
+    let namespace = create_namespace(&client, "pods-too-big").await?;
+    Api::<Deployment>::namespaced(client.clone(), &namespace)
+        .create(
+            &PostParams::default(),
+            &with_replicas(deployment("oversized", None)?, 1, "64"),
+        )
+        .await?;
+    let pods: Api<Pod> = Api::namespaced(client, &namespace);
+    wait_until("the scheduler to explain why", SETTLE_TIMEOUT, || {
+        let pods = pods.clone();
+        async move {
+            let listed = pods.list(&Default::default()).await?;
+            Ok(listed.items.iter().any(|pod| {
+                pod.status
+                    .as_ref()
+                    .and_then(|status| status.conditions.as_ref())
+                    .into_iter()
+                    .flatten()
+                    .any(|condition| {
+                        condition.type_ == "PodScheduled"
+                            && condition.reason.as_deref() == Some("Unschedulable")
+                            && condition
+                                .message
+                                .as_deref()
+                                .is_some_and(|message| message.contains("Insufficient cpu"))
+                    })
+            }))
+        }
+    })
+    .await
+}
+
+/// When a site's kubelets stop answering, the real node-lifecycle controller marks the nodes and
+/// their Pods not ready and the Deployment loses its available replicas; when they answer again
+/// the nodes are Ready.
+async fn a_site_whose_nodes_stop_loses_its_available_replicas(
+    plane: Arc<ControlPlane>,
+) -> Result<()> {
+    let site = plane.cluster(SITES[1])?;
+    let client = site.client().await?;
+    let namespace = create_namespace(&client, "nodes-stop").await?;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &namespace);
+    deployments
+        .create(
+            &PostParams::default(),
+            &with_replicas(deployment("service", None)?, 1, "100m"),
+        )
+        .await?;
+    wait_available(&deployments, "service", 1).await?;
+
+    site.stop_simulated_nodes();
+    let lost = wait_available(&deployments, "service", 0).await;
+    site.start_simulated_nodes()?;
+    lost.context("the Deployment kept its replica available on a silent node")?;
+    let nodes: Api<Node> = Api::all(client);
+    let node = format!("{}-node-1", site.name());
+    let not_ready = nodes.get(&node).await?;
+    ensure!(!node_ready(&not_ready), "{node} still Ready");
+    wait_until(&format!("{node} Ready again"), SETTLE_TIMEOUT, || {
+        let nodes = nodes.clone();
+        let node = node.clone();
+        async move { Ok(node_ready(&nodes.get(&node).await?)) }
+    })
+    .await
+}
+
+/// Waits until the Deployment reports exactly `replicas` available, as its controller counts them.
+async fn wait_available(deployments: &Api<Deployment>, name: &str, replicas: i32) -> Result<()> {
+    wait_until(
+        &format!("{name} to have {replicas} available replicas"),
+        SETTLE_TIMEOUT,
+        || async move {
+            let deployment = deployments.get(name).await?;
+            let status = deployment.status.unwrap_or_default();
+            Ok(status.available_replicas.unwrap_or(0) == replicas
+                && status.observed_generation == deployment.metadata.generation)
+        },
+    )
+    .await
+}
+
+fn with_replicas(mut deployment: Deployment, replicas: i32, cpu: &str) -> Deployment {
+    let spec = deployment.spec.get_or_insert_with(Default::default);
+    spec.replicas = Some(replicas);
+    if let Some(pod) = spec.template.spec.as_mut() {
+        for container in &mut pod.containers {
+            container.resources = Some(
+                serde_json::from_value(json!({"requests": {"cpu": cpu, "memory": "64Mi"}}))
+                    .expect("literal resource requirements"),
+            );
+        }
+    }
+    deployment
 }
 
 /// Creates a namespace with a unique name derived from `prefix` and returns that name.

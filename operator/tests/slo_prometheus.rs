@@ -20,7 +20,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
-use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
@@ -31,7 +30,7 @@ use soberana_e2e::state_data_centre::apply;
 use soberana_e2e::workspace_binaries::workspace_binary;
 use soberana_e2e::{Component, ControlPlane, Suite, free_loopback_port, test_tool, wait_until};
 
-use common::{member, start, tenant, wait_ready};
+use common::{start, tenant, wait_ready};
 
 const CONVERGE: Duration = Duration::from_secs(90);
 const NAMESPACE: &str = "rev-prod";
@@ -60,7 +59,7 @@ async fn stopped_site(plane: Arc<ControlPlane>) -> Result<()> {
     let soberana = soberana.to_str().context("a non-UTF-8 path")?;
     let (installation, operator) = start(&plane, "slo-a").await?;
     let client = &installation.management;
-    let site = running_workload(&plane, client).await?;
+    let site = running_workload(client).await?;
 
     let directory = plane.cluster("mgmt")?.directory().join("prometheus");
     std::fs::create_dir_all(&directory)?;
@@ -208,7 +207,7 @@ async fn stopped_site(plane: Arc<ControlPlane>) -> Result<()> {
 }
 
 /// A tenant's workload running on one member site, whose name is returned.
-async fn running_workload(plane: &ControlPlane, client: &Client) -> Result<String> {
+async fn running_workload(client: &Client) -> Result<String> {
     apply(client, &tenant("revenue", "rev", &[], &["prod"])).await?;
     wait_ready(client, "revenue", CONVERGE).await?;
     let namespaces: Api<Namespace> = Api::all(client.clone());
@@ -241,24 +240,13 @@ async fn running_workload(plane: &ControlPlane, client: &Client) -> Result<Strin
         let status = workloads.get(WORKLOAD).await?.status.unwrap_or_default();
         anyhow::Ok((status.phase, status.chosen_sites))
     };
-    wait_until("the workload to be placed", CONVERGE, || async {
-        Ok(matches!(chosen().await?, (Some(WorkloadPhase::Deploying), sites) if !sites.is_empty()))
-    })
-    .await?;
-    let site = chosen().await?.1[0].clone();
-    // The harness runs no kubelets: the Deployment's status stands for the replica.
-    Api::<Deployment>::namespaced(member(plane, &site).await?, NAMESPACE)
-        .patch_status(
-            WORKLOAD,
-            &PatchParams::default(),
-            &Patch::Merge(json!({"status": {"replicas": 1, "readyReplicas": 1, "availableReplicas": 1, "updatedReplicas": 1}})),
-        )
-        .await?;
+    // Its replica runs on the site's node: scheduled, started and counted available by the
+    // site's own scheduler, kubelet and controllers.
     wait_until("the workload to run", CONVERGE, || async {
-        Ok(chosen().await?.0 == Some(WorkloadPhase::Running))
+        Ok(matches!(chosen().await?, (Some(WorkloadPhase::Running), sites) if !sites.is_empty()))
     })
     .await?;
-    Ok(site)
+    Ok(chosen().await?.1[0].clone())
 }
 
 /// The rule file the operator keeps in the ConfigMap `soberana-slo` (no PrometheusRule API on

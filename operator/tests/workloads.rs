@@ -1,8 +1,8 @@
 //! Workloads against real API servers: placed by the engine only on eligible sites, deployed there
 //! with their classification, watched until Running, failed over when a site stays down longer
 //! than the grace period, never moved to a site their classification forbids, moved when a
-//! policy change makes their site ineligible, and explained when unplaceable. (The harness runs
-//! no kubelets: tests patch Deployment status to stand for replicas becoming available.)
+//! policy change makes their site ineligible, and explained when unplaceable. Replicas become
+//! available on each site's (simulated) node through its own scheduler and controllers.
 
 #![allow(
     clippy::too_many_lines,
@@ -149,18 +149,6 @@ fn chosen(workload: &Workload) -> Vec<String> {
     workload.status.clone().unwrap_or_default().chosen_sites
 }
 
-/// Stands for the kubelets: marks every replica of the Deployment available.
-async fn make_available(client: &Client, namespace: &str, name: &str) -> Result<()> {
-    Api::<Deployment>::namespaced(client.clone(), namespace)
-        .patch_status(
-            name,
-            &PatchParams::default(),
-            &Patch::Merge(json!({"status": {"replicas": 2, "readyReplicas": 2, "availableReplicas": 2, "updatedReplicas": 2}})),
-        )
-        .await?;
-    Ok(())
-}
-
 /// Where the workload's Deployment exists.
 async fn deployed_on(plane: &ControlPlane, namespace: &str, name: &str) -> Result<Vec<String>> {
     let mut found = Vec::new();
@@ -179,7 +167,6 @@ async fn deployed_on(plane: &ControlPlane, namespace: &str, name: &str) -> Resul
 
 /// Places a confidential workload and brings it to Running on its chosen site.
 async fn running_workload(
-    plane: &ControlPlane,
     client: &Client,
     namespace: &str,
     tenant_name: &str,
@@ -191,16 +178,12 @@ async fn running_workload(
         &workload(name, namespace, tenant_name, classification),
     )
     .await?;
-    let placed = wait_workload(client, namespace, name, "deploying", CONVERGE, |workload| {
-        matches!(phase(workload), Some(WorkloadPhase::Deploying)) && !chosen(workload).is_empty()
-    })
-    .await?;
-    let site = chosen(&placed)[0].clone();
-    make_available(&member(plane, &site).await?, namespace, name).await?;
+    // Its replicas run on the chosen site's node: nothing here stands in for a kubelet.
     let running = wait_workload(client, namespace, name, "running", CONVERGE, |workload| {
-        phase(workload) == Some(WorkloadPhase::Running)
+        phase(workload) == Some(WorkloadPhase::Running) && !chosen(workload).is_empty()
     })
     .await?;
+    let site = chosen(&running)[0].clone();
     Ok((running, site))
 }
 
@@ -209,7 +192,6 @@ async fn confidential_workload(plane: Arc<ControlPlane>) -> Result<()> {
     let client = &installation.management;
     let namespace = tenant_with_namespace(client, "hospital", "hosp", "restricted", &[]).await?;
     let (running, site) = running_workload(
-        &plane,
         client,
         &namespace,
         "hospital",
@@ -351,15 +333,8 @@ async fn failover(plane: Arc<ControlPlane>) -> Result<()> {
         &["state-dc", "national-cloud"],
     )
     .await?;
-    let (_, failed) = running_workload(
-        &plane,
-        client,
-        &namespace,
-        "pensions",
-        "payments",
-        "confidential",
-    )
-    .await?;
+    let (_, failed) =
+        running_workload(client, &namespace, "pensions", "payments", "confidential").await?;
     let other = if failed == "state-dc" {
         "national-cloud"
     } else {
@@ -396,7 +371,6 @@ async fn failover(plane: Arc<ControlPlane>) -> Result<()> {
             )),
             "{record:?}"
         );
-        make_available(&member(&plane, other).await?, &namespace, "payments").await?;
         wait_workload(
             client,
             &namespace,
@@ -463,15 +437,8 @@ async fn stranded(plane: Arc<ControlPlane>) -> Result<()> {
     let client = &installation.management;
     let namespace =
         tenant_with_namespace(client, "electoral-roll", "roll", "restricted", &[]).await?;
-    let (_, site) = running_workload(
-        &plane,
-        client,
-        &namespace,
-        "electoral-roll",
-        "voters",
-        "restricted",
-    )
-    .await?;
+    let (_, site) =
+        running_workload(client, &namespace, "electoral-roll", "voters", "restricted").await?;
     ensure!(site == "state-dc", "restricted data placed on {site}");
     let cluster = plane.cluster("state-dc")?;
     cluster.stop_api_server();
@@ -553,15 +520,8 @@ async fn policy_change(plane: Arc<ControlPlane>) -> Result<()> {
         &["state-dc", "national-cloud"],
     )
     .await?;
-    let (_, first) = running_workload(
-        &plane,
-        client,
-        &namespace,
-        "revenue",
-        "returns",
-        "confidential",
-    )
-    .await?;
+    let (_, first) =
+        running_workload(client, &namespace, "revenue", "returns", "confidential").await?;
     let other = if first == "state-dc" {
         "national-cloud"
     } else {

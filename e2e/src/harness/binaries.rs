@@ -8,12 +8,17 @@ use anyhow::{Context, Result, bail};
 /// Names the directory holding prebuilt binaries, skipping the build script (set by `make`).
 pub const BINARY_DIR_ENV: &str = "SOBERANA_HARNESS_BIN";
 
-/// The three control-plane binaries and the Kubernetes version they were stamped with.
+/// The control-plane binaries, kwok, and the Kubernetes version they were stamped with.
 #[derive(Debug, Clone)]
 pub struct HarnessBinaries {
     pub etcd: PathBuf,
     pub kube_apiserver: PathBuf,
     pub kube_controller_manager: PathBuf,
+    pub kube_scheduler: PathBuf,
+    /// Simulates the sites' nodes: they report Ready, and Pods bound to them run.
+    pub kwok: PathBuf,
+    /// kwok's stages (shipped in its module): what a simulated node and its Pods go through.
+    pub kwok_stages: PathBuf,
     /// kubectl at the same version, for the demo and tests that act as a user would.
     pub kubectl: PathBuf,
     /// The `gitVersion` that `/version` reports, e.g. `v1.36.3`.
@@ -32,6 +37,9 @@ impl HarnessBinaries {
             etcd: directory.join("etcd"),
             kube_apiserver: directory.join("kube-apiserver"),
             kube_controller_manager: directory.join("kube-controller-manager"),
+            kube_scheduler: directory.join("kube-scheduler"),
+            kwok: directory.join("kwok"),
+            kwok_stages: directory.join("kwok-stages.yaml"),
             kubectl: directory.join("kubectl"),
             kubernetes_version: pinned_kubernetes_version()?,
         };
@@ -39,6 +47,9 @@ impl HarnessBinaries {
             &binaries.etcd,
             &binaries.kube_apiserver,
             &binaries.kube_controller_manager,
+            &binaries.kube_scheduler,
+            &binaries.kwok,
+            &binaries.kwok_stages,
             &binaries.kubectl,
         ] {
             if !binary.is_file() {

@@ -1,5 +1,6 @@
-//! One Kubernetes cluster standing for one site: its own etcd, PKI, kube-apiserver and
-//! kube-controller-manager, on free loopback ports, with a kubeconfig for its administrator.
+//! One Kubernetes cluster standing for one site: its own etcd, PKI, kube-apiserver,
+//! kube-controller-manager and kube-scheduler on free loopback ports, a simulated node (kwok) that
+//! runs the Pods scheduled to it, and a kubeconfig for its administrator.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -17,23 +18,38 @@ use crate::harness::component::Component;
 use crate::harness::kubeconfig::write_kubeconfig;
 use crate::harness::pki::ClusterPki;
 use crate::harness::ports::free_loopback_port;
+use crate::harness::simulated_nodes::{
+    NODE_LEASE_SECONDS, NodeShape, node_simulator_arguments, register_simulated_node,
+};
 use crate::harness::wait::{Fatal, wait_until};
 
 /// How long one component may take to become ready. Generous: on two busy cores several API
 /// servers starting at once each take tens of seconds.
 const READY_TIMEOUT: Duration = Duration::from_secs(180);
 
-/// The controllers the harness runs: enough for namespace deletion, garbage collection and
-/// service-account tokens; there is no scheduler or kubelet, so pods stay `Pending`.
+/// The controllers the harness runs: namespace deletion, garbage collection, service-account
+/// tokens, and everything between a Deployment, StatefulSet or Job and its running Pods —
+/// ReplicaSets, endpoints, and nodes that stop answering (their Pods then stop counting as ready).
 const CONTROLLERS: &str = "namespace-controller,garbage-collector-controller,serviceaccount-controller,\
-root-ca-certificate-publisher-controller,validatingadmissionpolicy-status-controller";
+root-ca-certificate-publisher-controller,validatingadmissionpolicy-status-controller,\
+deployment-controller,replicaset-controller,statefulset-controller,job-controller,\
+endpointslice-controller,node-lifecycle-controller,pod-garbage-collector-controller";
 
-/// A running cluster. Its processes stop when it is dropped (controller manager, API server,
-/// then etcd: fields drop in declaration order).
+/// The node every cluster starts with, named `<cluster>-node-1`.
+pub const DEFAULT_NODE: NodeShape = NodeShape {
+    cpu_millicores: 8_000,
+    memory_mebibytes: 32 * 1024,
+    pods: 110,
+};
+
+/// A running cluster. Its processes stop when it is dropped (node simulator, scheduler,
+/// controller manager, API server, then etcd: fields drop in declaration order).
 #[derive(Debug)]
 pub struct Cluster {
     name: String,
     directory: PathBuf,
+    node_simulator: Mutex<Component>,
+    scheduler: Mutex<Component>,
     controller_manager: Mutex<Component>,
     api_server: Mutex<Component>,
     etcd: Mutex<Component>,
@@ -74,6 +90,33 @@ impl Cluster {
             controller_manager_arguments(&pki, &controller_manager_kubeconfig),
             &directory,
         );
+        let scheduler_kubeconfig = directory.join("scheduler.kubeconfig");
+        let scheduler = Component::new(
+            "kube-scheduler",
+            &binaries.kube_scheduler,
+            scheduler_arguments(&scheduler_kubeconfig),
+            &directory,
+        );
+        let node_simulator_kubeconfig = directory.join("kwok.kubeconfig");
+        let node_simulator = Component::new(
+            "kwok",
+            &binaries.kwok,
+            node_simulator_arguments(&node_simulator_kubeconfig, &binaries.kwok_stages),
+            &directory,
+        );
+        for (path, user, credentials) in [
+            (&scheduler_kubeconfig, "kube-scheduler", &pki.scheduler),
+            (&node_simulator_kubeconfig, "kwok", &pki.node_simulator),
+        ] {
+            write_kubeconfig(
+                path,
+                name,
+                &server,
+                &pki.ca_certificate_pem,
+                user,
+                credentials,
+            )?;
+        }
         write_kubeconfig(
             &kubeconfig,
             name,
@@ -94,6 +137,8 @@ impl Cluster {
         let cluster = Self {
             name: name.to_owned(),
             directory,
+            node_simulator: Mutex::new(node_simulator),
+            scheduler: Mutex::new(scheduler),
             controller_manager: Mutex::new(controller_manager),
             api_server: Mutex::new(api_server),
             etcd: Mutex::new(etcd),
@@ -115,7 +160,37 @@ impl Cluster {
         progress(&format!("kube-apiserver ready at {}", cluster.server));
         cluster.start_controller_manager().await?;
         progress("kube-controller-manager running its controllers");
+        lock(&cluster.scheduler).start()?;
+        cluster.start_simulated_nodes()?;
+        cluster
+            .register_simulated_node(&format!("{name}-node-1"), DEFAULT_NODE)
+            .await?;
+        progress("kube-scheduler and a simulated node Ready");
         Ok(cluster)
+    }
+
+    /// Registers one more simulated node of `shape` and waits until it is Ready.
+    pub async fn register_simulated_node(&self, node: &str, shape: NodeShape) -> Result<()> {
+        register_simulated_node(
+            &self.client().await?,
+            &self.name,
+            node,
+            shape,
+            READY_TIMEOUT,
+        )
+        .await
+        .map_err(|error| self.with_log_tail(error, &self.node_simulator))
+    }
+
+    /// Stops the simulated nodes' kubelet (kwok), as when a site's machines lose power: their
+    /// leases lapse and the node-lifecycle controller marks the nodes and their Pods not ready.
+    pub fn stop_simulated_nodes(&self) {
+        lock(&self.node_simulator).stop();
+    }
+
+    /// Starts the simulated nodes' kubelet (kwok) again.
+    pub fn start_simulated_nodes(&self) -> Result<()> {
+        lock(&self.node_simulator).start()
     }
 
     pub fn name(&self) -> &str {
@@ -273,19 +348,25 @@ impl Cluster {
 
     /// The last `lines` lines of each component's log, for a failure report.
     pub fn log_tails(&self, lines: usize) -> String {
-        [&self.etcd, &self.api_server, &self.controller_manager]
-            .into_iter()
-            .map(|component| {
-                let component = lock(component);
-                format!(
-                    "--- {} / {} ({}) ---\n{}\n",
-                    self.name,
-                    component.name(),
-                    component.log_file().display(),
-                    component.log_tail(lines)
-                )
-            })
-            .collect()
+        [
+            &self.etcd,
+            &self.api_server,
+            &self.controller_manager,
+            &self.scheduler,
+            &self.node_simulator,
+        ]
+        .into_iter()
+        .map(|component| {
+            let component = lock(component);
+            format!(
+                "--- {} / {} ({}) ---\n{}\n",
+                self.name,
+                component.name(),
+                component.log_file().display(),
+                component.log_tail(lines)
+            )
+        })
+        .collect()
     }
 }
 
@@ -344,6 +425,16 @@ pub(crate) fn etcd_arguments(
     ]
 }
 
+fn scheduler_arguments(kubeconfig: &Path) -> Vec<String> {
+    vec![
+        format!("--kubeconfig={}", kubeconfig.display()),
+        format!("--authentication-kubeconfig={}", kubeconfig.display()),
+        format!("--authorization-kubeconfig={}", kubeconfig.display()),
+        "--leader-elect=false".to_owned(),
+        "--secure-port=0".to_owned(),
+    ]
+}
+
 fn api_server_arguments(
     directory: &Path,
     pki: &ClusterPki,
@@ -383,6 +474,10 @@ fn controller_manager_arguments(pki: &ClusterPki, kubeconfig: &Path) -> Vec<Stri
         "--leader-elect=false".to_owned(),
         "--secure-port=0".to_owned(),
         format!("--controllers={CONTROLLERS}"),
+        // A node silent for two of its leases is not ready (the default is 50 s; tests of a
+        // site losing its nodes should not wait that long).
+        "--node-monitor-period=2s".to_owned(),
+        format!("--node-monitor-grace-period={}s", 2 * NODE_LEASE_SECONDS),
         format!("--root-ca-file={}", pki.ca_certificate_file.display()),
         format!(
             "--service-account-private-key-file={}",

@@ -1,5 +1,6 @@
-//! The real control planes: the upstream `etcd`, `kube-apiserver` and `kube-controller-manager`
-//! (built from their Go modules by `scripts/build-harness.sh`) run as local processes on free
+//! The real control planes: the upstream `etcd`, `kube-apiserver`, `kube-controller-manager`,
+//! `kube-scheduler` and kwok's simulated nodes (built from their Go modules by
+//! `scripts/build-harness.sh`) run as local processes on free
 //! loopback ports, each cluster with its own PKI and service-account issuer, so several clusters
 //! stand for several sites on one machine; and the test suites and waits built on them.
 
@@ -12,6 +13,7 @@ pub(crate) mod kubeconfig;
 pub(crate) mod pki;
 pub(crate) mod ports;
 pub(crate) mod run_directory;
+pub mod simulated_nodes;
 pub(crate) mod suite;
 pub(crate) mod test_tools;
 pub(crate) mod wait;

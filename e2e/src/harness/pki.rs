@@ -31,6 +31,10 @@ pub struct ClusterPki {
     pub admin: CertifiedKey,
     /// Client credentials for kube-controller-manager.
     pub controller_manager: CertifiedKey,
+    /// Client credentials for kube-scheduler.
+    pub scheduler: CertifiedKey,
+    /// Client credentials for kwok, which acts as the kubelets of the simulated nodes.
+    pub node_simulator: CertifiedKey,
 }
 
 impl ClusterPki {
@@ -55,6 +59,8 @@ impl ClusterPki {
         let admin = client_certificate("soberana-admin", "system:masters", &ca)?;
         let controller_manager =
             client_certificate("system:kube-controller-manager", "system:masters", &ca)?;
+        let scheduler = client_certificate("system:kube-scheduler", "system:masters", &ca)?;
+        let node_simulator = client_certificate("kwok", "system:masters", &ca)?;
         let service_account_key = KeyPair::generate()?;
 
         let pki = Self {
@@ -66,6 +72,8 @@ impl ClusterPki {
             service_account_public_key_file: directory.join("service-account.pub"),
             admin,
             controller_manager,
+            scheduler,
+            node_simulator,
         };
         write(&pki.ca_certificate_file, &pki.ca_certificate_pem)?;
         write(&pki.serving_certificate_file, &serving.certificate_pem)?;
