@@ -60,93 +60,10 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Starts the cluster `name` in `<root>/<name>` and waits until it serves requests and its
-    /// controllers run.
+    /// Starts the cluster `name` in `<root>/<name>` and waits until it serves requests, its
+    /// controllers run and its node is Ready.
     pub async fn start(name: &str, binaries: &HarnessBinaries, root: &Path) -> Result<Self> {
-        let directory = root.join(name);
-        let pki = ClusterPki::generate(name, &directory.join("pki"))?;
-        let etcd_port = free_loopback_port()?;
-        let etcd_peer_port = free_loopback_port()?;
-        let api_port = free_loopback_port()?;
-        let server = format!("https://127.0.0.1:{api_port}");
-
-        let etcd = Component::new(
-            "etcd",
-            &binaries.etcd,
-            etcd_arguments(name, &directory, etcd_port, etcd_peer_port),
-            &directory,
-        );
-        let api_server = Component::new(
-            "kube-apiserver",
-            &binaries.kube_apiserver,
-            api_server_arguments(&directory, &pki, etcd_port, api_port),
-            &directory,
-        );
-        let kubeconfig = directory.join("kubeconfig");
-        let controller_manager_kubeconfig = directory.join("controller-manager.kubeconfig");
-        let controller_manager = Component::new(
-            "kube-controller-manager",
-            &binaries.kube_controller_manager,
-            controller_manager_arguments(&pki, &controller_manager_kubeconfig),
-            &directory,
-        );
-        let scheduler_kubeconfig = directory.join("scheduler.kubeconfig");
-        let scheduler = Component::new(
-            "kube-scheduler",
-            &binaries.kube_scheduler,
-            scheduler_arguments(&scheduler_kubeconfig),
-            &directory,
-        );
-        let node_simulator_kubeconfig = directory.join("kwok.kubeconfig");
-        let node_simulator = Component::new(
-            "kwok",
-            &binaries.kwok,
-            node_simulator_arguments(&node_simulator_kubeconfig, &binaries.kwok_stages),
-            &directory,
-        );
-        for (path, user, credentials) in [
-            (&scheduler_kubeconfig, "kube-scheduler", &pki.scheduler),
-            (&node_simulator_kubeconfig, "kwok", &pki.node_simulator),
-        ] {
-            write_kubeconfig(
-                path,
-                name,
-                &server,
-                &pki.ca_certificate_pem,
-                user,
-                credentials,
-            )?;
-        }
-        write_kubeconfig(
-            &kubeconfig,
-            name,
-            &server,
-            &pki.ca_certificate_pem,
-            &format!("{name}-admin"),
-            &pki.admin,
-        )?;
-        write_kubeconfig(
-            &controller_manager_kubeconfig,
-            name,
-            &server,
-            &pki.ca_certificate_pem,
-            "kube-controller-manager",
-            &pki.controller_manager,
-        )?;
-
-        let cluster = Self {
-            name: name.to_owned(),
-            directory,
-            node_simulator: Mutex::new(node_simulator),
-            scheduler: Mutex::new(scheduler),
-            controller_manager: Mutex::new(controller_manager),
-            api_server: Mutex::new(api_server),
-            etcd: Mutex::new(etcd),
-            etcd_port,
-            server,
-            pki,
-            kubeconfig,
-        };
+        let cluster = Self::prepare(name, binaries, &root.join(name))?;
         let started = std::time::Instant::now();
         let progress = |step: &str| {
             eprintln!(
@@ -167,6 +84,73 @@ impl Cluster {
             .await?;
         progress("kube-scheduler and a simulated node Ready");
         Ok(cluster)
+    }
+
+    /// The cluster's PKI, ports, kubeconfigs and (not yet started) processes.
+    fn prepare(name: &str, binaries: &HarnessBinaries, directory: &Path) -> Result<Self> {
+        let pki = ClusterPki::generate(name, &directory.join("pki"))?;
+        let etcd_port = free_loopback_port()?;
+        let etcd_peer_port = free_loopback_port()?;
+        let api_port = free_loopback_port()?;
+        let server = format!("https://127.0.0.1:{api_port}");
+        let kubeconfig_of = |file: &str, user: &str, credentials| {
+            let path = directory.join(file);
+            write_kubeconfig(
+                &path,
+                name,
+                &server,
+                &pki.ca_certificate_pem,
+                user,
+                credentials,
+            )
+            .map(|()| path)
+        };
+        let kubeconfig = kubeconfig_of("kubeconfig", &format!("{name}-admin"), &pki.admin)?;
+        let controller_manager_kubeconfig = kubeconfig_of(
+            "controller-manager.kubeconfig",
+            "kube-controller-manager",
+            &pki.controller_manager,
+        )?;
+        let scheduler_kubeconfig =
+            kubeconfig_of("scheduler.kubeconfig", "kube-scheduler", &pki.scheduler)?;
+        let node_simulator_kubeconfig =
+            kubeconfig_of("kwok.kubeconfig", "kwok", &pki.node_simulator)?;
+        let component = |name: &str, binary: &Path, arguments| {
+            Mutex::new(Component::new(name, binary, arguments, directory))
+        };
+        Ok(Self {
+            name: name.to_owned(),
+            directory: directory.to_owned(),
+            node_simulator: component(
+                "kwok",
+                &binaries.kwok,
+                node_simulator_arguments(&node_simulator_kubeconfig, &binaries.kwok_stages),
+            ),
+            scheduler: component(
+                "kube-scheduler",
+                &binaries.kube_scheduler,
+                scheduler_arguments(&scheduler_kubeconfig),
+            ),
+            controller_manager: component(
+                "kube-controller-manager",
+                &binaries.kube_controller_manager,
+                controller_manager_arguments(&pki, &controller_manager_kubeconfig),
+            ),
+            api_server: component(
+                "kube-apiserver",
+                &binaries.kube_apiserver,
+                api_server_arguments(directory, &pki, etcd_port, api_port),
+            ),
+            etcd: component(
+                "etcd",
+                &binaries.etcd,
+                etcd_arguments(name, directory, etcd_port, etcd_peer_port),
+            ),
+            etcd_port,
+            server,
+            pki,
+            kubeconfig,
+        })
     }
 
     /// Registers one more simulated node of `shape` and waits until it is Ready.
