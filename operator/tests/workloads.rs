@@ -28,6 +28,7 @@ use soberana_core::resources::site::Site;
 use soberana_core::resources::workload::{Workload, WorkloadPhase};
 use soberana_e2e::etcd_server::EtcdServer;
 use soberana_e2e::operator_process::{OperatorProcess, OperatorSettings};
+use soberana_e2e::simulated_nodes::NodeShape;
 use soberana_e2e::state_data_centre::apply;
 use soberana_e2e::{ControlPlane, Suite, wait_until};
 use soberana_store::Store;
@@ -62,6 +63,14 @@ fn main() -> ExitCode {
         .test(
             "an_unplaceable_workload_shows_every_sites_reasons",
             unplaceable,
+        )
+        .test(
+            "placement_stays_within_what_the_sites_nodes_hold",
+            bounded_by_nodes,
+        )
+        .test(
+            "a_site_whose_nodes_stop_is_left_after_the_grace_period",
+            node_failover,
         )
         .run()
 }
@@ -645,4 +654,135 @@ async fn unplaceable(plane: Arc<ControlPlane>) -> Result<()> {
         "no Unplaceable Event"
     );
     Ok(())
+}
+
+/// A Site reports what its nodes hold; a workload needing more than their free CPU is not placed
+/// there (the declared capacity is far larger), and is once a node joins.
+async fn bounded_by_nodes(plane: Arc<ControlPlane>) -> Result<()> {
+    let (installation, _operator) = start(&plane, "workloads-f").await?;
+    let client = &installation.management;
+    let sites: Api<Site> = Api::all(client.clone());
+    wait_until("public-cloud to report its node", CONVERGE, || async {
+        let nodes = sites
+            .get("public-cloud")
+            .await?
+            .status
+            .unwrap_or_default()
+            .nodes;
+        Ok(nodes.is_some_and(|nodes| {
+            nodes.ready == 1
+                && nodes.allocatable.cpu_millicores == NodeShape::default().cpu_millicores
+        }))
+    })
+    .await?;
+    let namespace =
+        tenant_with_namespace(client, "census", "cens", "internal", &["public-cloud"]).await?;
+    let mut big = workload("tally", &namespace, "census", "internal");
+    // 3 × 3 CPUs: more than the site's one 8-CPU node, far less than its declared capacity.
+    big["spec"]["replicas"] = json!(3);
+    big["spec"]["resources"]["cpuMillicores"] = json!(3_000);
+    create_workload(client, &big).await?;
+    let refused = wait_workload(
+        client,
+        &namespace,
+        "tally",
+        "unplaceable",
+        CONVERGE,
+        |workload| phase(workload) == Some(WorkloadPhase::Unplaceable),
+    )
+    .await?;
+    let reasons = refused.status.unwrap().decision.unwrap().rejected;
+    let capacity = reasons
+        .iter()
+        .flat_map(|rejection| &rejection.reasons)
+        .find(|reason| reason.code == ReasonCode::InsufficientCapacity)
+        .context("no capacity reason")?;
+    ensure!(
+        capacity.message.contains("what its nodes have free")
+            && capacity.message.contains("9000m")
+            && capacity.message.contains("8000m"),
+        "{}",
+        capacity.message
+    );
+
+    plane
+        .cluster("public-cloud")?
+        .register_simulated_node("public-cloud-node-2", NodeShape::default())
+        .await?;
+    wait_workload(
+        client,
+        &namespace,
+        "tally",
+        "running once a node joined",
+        CONVERGE,
+        |workload| {
+            phase(workload) == Some(WorkloadPhase::Running)
+                && chosen(workload) == ["public-cloud".to_owned()]
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// A site's nodes stop answering (its API server still does): the site is not Ready
+/// (`NoReadyNodes`), and after the grace period the workload is moved and runs elsewhere.
+async fn node_failover(plane: Arc<ControlPlane>) -> Result<()> {
+    let (installation, _operator) = start(&plane, "workloads-g").await?;
+    let client = &installation.management;
+    let namespace = tenant_with_namespace(
+        client,
+        "lottery",
+        "lott",
+        "restricted",
+        &["state-dc", "national-cloud"],
+    )
+    .await?;
+    let (_, failed) =
+        running_workload(client, &namespace, "lottery", "draws", "confidential").await?;
+    let other = if failed == "state-dc" {
+        "national-cloud"
+    } else {
+        "state-dc"
+    };
+    let cluster = plane.cluster(&failed)?;
+    cluster.stop_simulated_nodes();
+    let outcome = async {
+        let sites: Api<Site> = Api::all(client.clone());
+        wait_until("the site to report no Ready node", CONVERGE, || async {
+            let site = sites.get(&failed).await?;
+            Ok(site
+                .status
+                .unwrap_or_default()
+                .conditions
+                .iter()
+                .any(|condition| {
+                    condition.type_ == "Ready"
+                        && condition.status == "False"
+                        && condition.reason == "NoReadyNodes"
+                }))
+        })
+        .await?;
+        let moved = wait_workload(
+            client,
+            &namespace,
+            "draws",
+            "moved and running",
+            CONVERGE,
+            |workload| {
+                chosen(workload) == [other.to_owned()]
+                    && phase(workload) == Some(WorkloadPhase::Running)
+            },
+        )
+        .await?;
+        let record = moved
+            .status
+            .unwrap()
+            .last_failover
+            .context("no failover record")?;
+        ensure!(record.from == [failed.clone()], "{record:?}");
+        anyhow::Ok(())
+    }
+    .await;
+    cluster.start_simulated_nodes()?;
+    outcome
 }

@@ -67,7 +67,7 @@ pub fn rejections_given(
             format!("{} free", site.free),
             format!("Site/{}", site.name),
             format!(
-                "site {} has {} free after allocations and reservations; the workload needs {}",
+                "site {} has {} free (its declared capacity after allocations, at most what its nodes have free, minus reservations); the workload needs {}",
                 site.name, site.free, workload.demand
             ),
         ));

@@ -13,6 +13,7 @@ use crate::resources::capacity::Capacity;
 use crate::resources::data_classification::{DataClassification, DataClassificationSpec};
 use crate::resources::placement_rule::{PlacementRule, PlacementRuleSpec};
 use crate::resources::site::{Site, SiteSpec};
+use crate::resources::site_nodes::free_before_reservations;
 use crate::resources::tenant::{Tenant, TenantSpec};
 
 /// Capacity held for a workload that is planned but not yet placed (e.g. by the gRPC API).
@@ -138,7 +139,8 @@ fn named(kind: &'static str, name: Option<&str>) -> Result<String, SnapshotError
     }
 }
 
-/// Sites by name, each with its free capacity: capacity minus allocated minus reserved.
+/// Sites by name, each with its free capacity: the smaller of declared capacity minus allocated
+/// and what its nodes have free, minus what is reserved.
 fn prepare_sites(
     sites: &[Site],
     reservations: &[Reservation],
@@ -181,11 +183,6 @@ fn prepare_site(
             field: "spec.offeredAvailability",
             value: site.spec.offered_availability.clone(),
         })?;
-    let allocated = site
-        .status
-        .as_ref()
-        .and_then(|status| status.allocated)
-        .unwrap_or_default();
     let ready = site.status.as_ref().and_then(|status| {
         status
             .conditions
@@ -198,7 +195,7 @@ fn prepare_site(
         zones.insert(format!("site:{name}"));
     }
     Ok(PreparedSite {
-        free: site.spec.capacity.minus(allocated).minus(reserved),
+        free: free_before_reservations(site).minus(reserved),
         labels: site.labels().clone(),
         spec: site.spec.clone(),
         offered_availability,

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::availability::AVAILABILITY_PATTERN;
 use super::capacity::Capacity;
 use super::jurisdiction::{JURISDICTION_MESSAGE, jurisdiction_rule};
+use super::site_nodes::ObservedNodes;
 use super::sovereignty::{KeyCustody, SovereigntyTier};
 
 /// A site of the state data centre: one Kubernetes cluster that tenants' workloads can run on.
@@ -175,6 +176,10 @@ pub struct SiteStatus {
     /// Capacity already given to tenants' workloads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allocated: Option<Capacity>,
+    /// What the site's nodes hold, as last read: allocatable, requested by Pods, and free.
+    /// Placement uses the smaller of this and the declared capacity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<ObservedNodes>,
     /// The residency policies in force in the site's cluster and what the last scan found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub residency: Option<ResidencyStatus>,

@@ -35,13 +35,6 @@ root-ca-certificate-publisher-controller,validatingadmissionpolicy-status-contro
 deployment-controller,replicaset-controller,statefulset-controller,job-controller,\
 endpointslice-controller,node-lifecycle-controller,pod-garbage-collector-controller";
 
-/// The node every cluster starts with, named `<cluster>-node-1`.
-pub const DEFAULT_NODE: NodeShape = NodeShape {
-    cpu_millicores: 8_000,
-    memory_mebibytes: 32 * 1024,
-    pods: 110,
-};
-
 /// A running cluster. Its processes stop when it is dropped (node simulator, scheduler,
 /// controller manager, API server, then etcd: fields drop in declaration order).
 #[derive(Debug)]
@@ -80,7 +73,7 @@ impl Cluster {
         lock(&cluster.scheduler).start()?;
         cluster.start_simulated_nodes()?;
         cluster
-            .register_simulated_node(&format!("{name}-node-1"), DEFAULT_NODE)
+            .register_simulated_node(&format!("{name}-node-1"), NodeShape::default())
             .await?;
         progress("kube-scheduler and a simulated node Ready");
         Ok(cluster)

@@ -32,7 +32,8 @@ pub struct NodeShape {
 }
 
 impl Default for NodeShape {
-    /// A modest server: 8 CPUs, 32 GiB, 110 Pods (the kubelet's default Pod limit).
+    /// A modest server: 8 CPUs, 32 GiB, 110 Pods (the kubelet's default Pod limit). Every
+    /// cluster starts with one, named `<cluster>-node-1`.
     fn default() -> Self {
         Self {
             cpu_millicores: 8_000,

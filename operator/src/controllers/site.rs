@@ -14,6 +14,7 @@ use kube::{Api, Client, ResourceExt};
 use soberana_core::resources::availability::Availability;
 use soberana_core::resources::capacity::Capacity;
 use soberana_core::resources::site::{Site, SiteStatus};
+use soberana_core::resources::site_nodes::ObservedNodes;
 use soberana_core::resources::tenant::{ProvisioningState, Tenant};
 
 use super::exchange::{SITE_FINALIZER, release_site};
@@ -21,6 +22,7 @@ use super::finalized::finalized;
 use crate::conditions::ConditionType;
 use crate::conditions::{bounded_message, condition};
 use crate::members::drift::repair_if_damaged;
+use crate::members::site_nodes::observe_nodes;
 use crate::runtime::context::Context;
 use crate::runtime::error::Error;
 use crate::runtime::status_writer::write_status;
@@ -33,11 +35,13 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 /// What one probe found.
 #[derive(Debug)]
 enum Probe {
-    /// The API server answered `/version`; `ready` tells whether `/readyz` said ok.
+    /// The API server answered `/version`; `ready` tells whether `/readyz` said ok, and
+    /// `nodes` what its nodes hold (`None` when they could not be read).
     Answered {
         version: String,
         ready: bool,
         readiness: String,
+        nodes: Option<ObservedNodes>,
     },
     /// No client could be built from the Site's connection: the condition reason
     /// (`NoConnection`, or `UnsafeKubeconfig` when the kubeconfig was refused) and why.
@@ -151,27 +155,32 @@ async fn probe(client: &Client) -> Probe {
         Ok(request) => tokio::time::timeout(PROBE_TIMEOUT, client.request_text(request)).await,
         Err(_) => return Probe::Unreachable("cannot build the /readyz request".to_owned()),
     };
-    match readiness {
-        Ok(Ok(text)) if text.trim() == "ok" => Probe::Answered {
-            version,
-            ready: true,
-            readiness: "ok".to_owned(),
-        },
-        Ok(Ok(text)) => Probe::Answered {
-            version,
-            ready: false,
-            readiness: bounded_message(text.lines().next().unwrap_or_default()),
-        },
-        Ok(Err(error)) => Probe::Answered {
-            version,
-            ready: false,
-            readiness: format!("/readyz failed: {error}"),
-        },
-        Err(_) => Probe::Answered {
-            version,
-            ready: false,
-            readiness: format!("/readyz did not answer within {PROBE_TIMEOUT:?}"),
-        },
+    let (ready, readiness) = match readiness {
+        Ok(Ok(text)) if text.trim() == "ok" => (true, "ok".to_owned()),
+        Ok(Ok(text)) => (
+            false,
+            bounded_message(text.lines().next().unwrap_or_default()),
+        ),
+        Ok(Err(error)) => (false, format!("/readyz failed: {error}")),
+        Err(_) => (
+            false,
+            format!("/readyz did not answer within {PROBE_TIMEOUT:?}"),
+        ),
+    };
+    // A site that cannot say what its nodes hold keeps what was last seen (see `desired_status`).
+    let nodes = match tokio::time::timeout(PROBE_TIMEOUT, observe_nodes(client)).await {
+        Ok(Ok(nodes)) => Some(nodes),
+        Ok(Err(error)) => {
+            tracing::debug!(%error, "reading the site's nodes failed");
+            None
+        }
+        Err(_) => None,
+    };
+    Probe::Answered {
+        version,
+        ready,
+        readiness,
+        nodes,
     }
 }
 
@@ -201,6 +210,12 @@ fn desired_status(
         Probe::Answered { version, .. } => Some(version.clone()),
         Probe::NoConnection { .. } | Probe::Unreachable(_) => existing.kubernetes_version.clone(),
     };
+    let nodes = match probe {
+        Probe::Answered {
+            nodes: Some(nodes), ..
+        } => Some(nodes.clone()),
+        _ => existing.nodes.clone(),
+    };
     SiteStatus {
         conditions: vec![
             judged(ConditionType::Ready, ready),
@@ -211,6 +226,7 @@ fn desired_status(
         last_probe_time: Some(Time(now)),
         measured_availability: measured,
         allocated: Some(allocated),
+        nodes,
         residency: None,
     }
 }
@@ -225,16 +241,24 @@ fn verdicts(probe: &Probe) -> [Verdict; 2] {
             version,
             ready,
             readiness,
+            nodes,
         } => [
             (
                 true,
                 "Answered",
                 format!("the API server reports {version}"),
             ),
-            if *ready {
-                (true, "Ready", "/readyz reports ok".to_owned())
-            } else {
-                (false, "NotReady", format!("/readyz: {readiness}"))
+            match nodes {
+                _ if !*ready => (false, "NotReady", format!("/readyz: {readiness}")),
+                Some(nodes) if nodes.ready == 0 => (
+                    false,
+                    "NoReadyNodes",
+                    format!(
+                        "none of the site's {} nodes is Ready and schedulable: nothing placed there can run",
+                        nodes.total
+                    ),
+                ),
+                _ => (true, "Ready", "/readyz reports ok".to_owned()),
             },
         ],
         Probe::NoConnection { reason, message } => [
@@ -340,6 +364,7 @@ mod tests {
             version: "v1.36.3".to_owned(),
             ready: false,
             readiness: "[-]etcd failed".to_owned(),
+            nodes: None,
         };
         let now = Timestamp::now();
         let status = desired_status(&site(None), &probe, None, Capacity::default(), now);
@@ -377,6 +402,56 @@ mod tests {
     }
 
     #[test]
+    fn a_site_whose_nodes_are_all_down_is_not_ready_and_says_so() {
+        let answered = |ready_nodes| Probe::Answered {
+            version: "v1.36.3".to_owned(),
+            ready: true,
+            readiness: "ok".to_owned(),
+            nodes: Some(ObservedNodes {
+                total: 3,
+                ready: ready_nodes,
+                ..ObservedNodes::default()
+            }),
+        };
+        let now = Timestamp::now();
+        let down = desired_status(&site(None), &answered(0), None, Capacity::default(), now);
+        assert_eq!(
+            found(&down, ConditionType::Ready),
+            (
+                "False",
+                "NoReadyNodes",
+                "none of the site's 3 nodes is Ready and schedulable: nothing placed there can run"
+            )
+        );
+        assert_eq!(found(&down, ConditionType::Reachable).0, "True");
+        let up = desired_status(&site(None), &answered(1), None, Capacity::default(), now);
+        assert_eq!(found(&up, ConditionType::Ready).1, "Ready");
+        assert_eq!(up.nodes.map(|nodes| nodes.ready), Some(1));
+        // Nodes that could not be read this time: the last observation stands.
+        let mut seen = site(None);
+        seen.status = Some(up_status_with_nodes());
+        let unread = Probe::Answered {
+            version: "v1.36.3".to_owned(),
+            ready: true,
+            readiness: "ok".to_owned(),
+            nodes: None,
+        };
+        let kept = desired_status(&seen, &unread, None, Capacity::default(), now);
+        assert_eq!(kept.nodes, up_status_with_nodes().nodes);
+    }
+
+    fn up_status_with_nodes() -> SiteStatus {
+        SiteStatus {
+            nodes: Some(ObservedNodes {
+                total: 2,
+                ready: 2,
+                ..ObservedNodes::default()
+            }),
+            ..SiteStatus::default()
+        }
+    }
+
+    #[test]
     fn only_the_probe_time_changing_is_not_worth_a_write() {
         let probe = Probe::Unreachable("connection refused".to_owned());
         let earlier = desired_status(
@@ -394,6 +469,7 @@ mod tests {
             version: "v1.36.3".to_owned(),
             ready: true,
             readiness: "ok".to_owned(),
+            nodes: None,
         };
         let recovered = desired_status(
             &probed,

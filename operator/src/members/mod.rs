@@ -9,6 +9,7 @@ pub mod kubeconfig_safety;
 pub mod paged_list;
 pub mod policy_watches;
 pub mod residency_policies;
+pub mod site_nodes;
 pub mod tenant_objects;
 pub mod violation_scan;
 pub mod whole_replace;

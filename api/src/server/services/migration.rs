@@ -12,6 +12,7 @@ use prost::Message;
 use sha2::{Digest, Sha256};
 use soberana_core::placement::{Decision, Outcome, ReasonCode};
 use soberana_core::resources::capacity::Capacity;
+use soberana_core::resources::site_nodes::free_before_reservations;
 use soberana_core::resources::workload::Workload;
 use soberana_proto::v1 as proto;
 use tokio_stream::wrappers::ReceiverStream;
@@ -212,19 +213,13 @@ impl MigrationApi {
         }
     }
 
-    /// Each site's capacity net of its allocations, before any reservation.
+    /// Each site's capacity net of its allocations and of what its nodes lack, before any
+    /// reservation.
     async fn free_before_reservations(&self) -> Result<BTreeMap<String, Capacity>, Status> {
         let sites = cached(&self.0.inventory.sites);
         Ok(sites
             .iter()
-            .map(|site| {
-                let allocated = site
-                    .status
-                    .as_ref()
-                    .and_then(|status| status.allocated)
-                    .unwrap_or_default();
-                (site.name_any(), site.spec.capacity.minus(allocated))
-            })
+            .map(|site| (site.name_any(), free_before_reservations(site)))
             .collect())
     }
 }
