@@ -12,6 +12,7 @@ pub mod etcd_server;
 pub(crate) mod kubeconfig;
 pub(crate) mod pki;
 pub(crate) mod ports;
+pub(crate) mod real_node;
 pub(crate) mod run_directory;
 pub mod simulated_nodes;
 pub(crate) mod suite;
