@@ -72,40 +72,9 @@ impl ControlPlane {
             .await;
         let started = match (started, node_binaries) {
             (Ok(clusters), Some(node_binaries)) => {
-                let mut nodes = Vec::new();
-                let mut failed = None;
-                for (cluster_name, node_options) in real_nodes {
-                    let started = match clusters
-                        .iter()
-                        .find(|cluster| cluster.name() == *cluster_name)
-                    {
-                        Some(cluster) => {
-                            let address = cluster.options().real_node_address;
-                            RealNode::start(
-                                cluster,
-                                &format!("{cluster_name}-node"),
-                                address.context("a real-node cluster has a link address")?,
-                                &node_binaries,
-                                node_options,
-                            )
-                            .await
-                        }
-                        None => Err(anyhow::anyhow!(
-                            "no cluster named {cluster_name:?} for a real node"
-                        )),
-                    };
-                    match started {
-                        Ok(node) => nodes.push(node),
-                        Err(error) => {
-                            failed = Some(error);
-                            break;
-                        }
-                    }
-                }
-                match failed {
-                    Some(error) => Err(error),
-                    None => Ok((clusters, nodes)),
-                }
+                start_real_nodes(&clusters, real_nodes, &node_binaries)
+                    .await
+                    .map(|nodes| (clusters, nodes))
             }
             (started, _) => started.map(|clusters| (clusters, Vec::new())),
         };
@@ -182,6 +151,36 @@ impl ControlPlane {
             eprint!("{}", node.log_tails(FAILURE_LOG_LINES));
         }
     }
+}
+
+/// Starts a real node, `<cluster>-node`, for each cluster named in `real_nodes`, one after another.
+async fn start_real_nodes(
+    clusters: &[Cluster],
+    real_nodes: &[(&str, RealNodeOptions)],
+    binaries: &NodeBinaries,
+) -> Result<Vec<RealNode>> {
+    let mut nodes = Vec::new();
+    for (cluster_name, options) in real_nodes {
+        let cluster = clusters
+            .iter()
+            .find(|cluster| cluster.name() == *cluster_name)
+            .with_context(|| format!("no cluster named {cluster_name:?} for a real node"))?;
+        let address = cluster
+            .options()
+            .real_node_address
+            .context("a real-node cluster has a link address")?;
+        nodes.push(
+            RealNode::start(
+                cluster,
+                &format!("{cluster_name}-node"),
+                address,
+                binaries,
+                options,
+            )
+            .await?,
+        );
+    }
+    Ok(nodes)
 }
 
 /// Starts one cluster, trying again with other ports when another process took one of its ports

@@ -171,57 +171,8 @@ impl RealNode {
 
         let holder = NamespaceHolder::start(&directory)?;
         let pid = holder.child.id();
-        let enter = |binary: &Path, arguments: Vec<String>| -> Vec<String> {
-            let mut all = vec![
-                format!("--target={pid}"),
-                "--net".to_owned(),
-                "--mount".to_owned(),
-                "--".to_owned(),
-                binary.display().to_string(),
-            ];
-            all.extend(arguments);
-            all
-        };
-        let nsenter = Path::new("nsenter");
-        let containerd = Component::new(
-            "containerd",
-            nsenter,
-            enter(
-                Path::new("containerd"),
-                vec![format!(
-                    "--config={}",
-                    directory.join("containerd.toml").display()
-                )],
-            ),
-            &directory,
-        );
-        let kubelet = Component::new(
-            "kubelet",
-            nsenter,
-            enter(
-                &binaries.kubelet,
-                kubelet_arguments(&directory, name, node_address),
-            ),
-            &directory,
-        );
-        let kube_proxy = Component::new(
-            "kube-proxy",
-            nsenter,
-            enter(
-                &binaries.kube_proxy,
-                vec![
-                    format!("--kubeconfig={}", directory.join("kubeconfig").display()),
-                    format!("--hostname-override={name}"),
-                    "--proxy-mode=iptables".to_owned(),
-                    format!("--cluster-cidr={POD_SUBNET}"),
-                    // The host's conntrack limits are not the node's to change.
-                    "--conntrack-max-per-core=0".to_owned(),
-                    "--conntrack-tcp-timeout-established=0s".to_owned(),
-                    "--conntrack-tcp-timeout-close-wait=0s".to_owned(),
-                ],
-            ),
-            &directory,
-        );
+        let [containerd, kubelet, kube_proxy] =
+            node_components(&directory, name, pid, node_address, binaries);
         let scheduler = options.scheduler.then(|| {
             Mutex::new(Component::new(
                 "kube-scheduler",
@@ -550,14 +501,11 @@ pub fn allocate_link_address() -> Result<Ipv4Addr> {
         .split_whitespace()
         .chain(addresses.split_whitespace())
         .collect();
-    let seed = u32::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .subsec_nanos()
-            ^ std::process::id(),
-    )
-    .unwrap_or(0);
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_nanos()
+        ^ std::process::id();
     for attempt in 0..1000u32 {
         let block = (seed.wrapping_add(attempt.wrapping_mul(7919))) % 16_384;
         let network = Ipv4Addr::from(u32::from(Ipv4Addr::new(172, 31, 0, 0)) + block * 4);
@@ -619,6 +567,69 @@ async fn forward(host: Ipv4Addr, port: u16) -> Result<JoinHandle<()>> {
     }))
 }
 
+/// containerd, the kubelet and kube-proxy, each entering the node's namespaces with `nsenter`
+/// (which then runs the program itself, so the component's pid is the program's).
+fn node_components(
+    directory: &Path,
+    name: &str,
+    pid: u32,
+    node_address: Ipv4Addr,
+    binaries: &NodeBinaries,
+) -> [Component; 3] {
+    let enter = |binary: &Path, arguments: Vec<String>| -> Vec<String> {
+        let mut all = vec![
+            format!("--target={pid}"),
+            "--net".to_owned(),
+            "--mount".to_owned(),
+            "--".to_owned(),
+            binary.display().to_string(),
+        ];
+        all.extend(arguments);
+        all
+    };
+    let nsenter = Path::new("nsenter");
+    let containerd = Component::new(
+        "containerd",
+        nsenter,
+        enter(
+            Path::new("containerd"),
+            vec![format!(
+                "--config={}",
+                directory.join("containerd.toml").display()
+            )],
+        ),
+        directory,
+    );
+    let kubelet = Component::new(
+        "kubelet",
+        nsenter,
+        enter(
+            &binaries.kubelet,
+            kubelet_arguments(directory, name, node_address),
+        ),
+        directory,
+    );
+    let kube_proxy = Component::new(
+        "kube-proxy",
+        nsenter,
+        enter(
+            &binaries.kube_proxy,
+            vec![
+                format!("--kubeconfig={}", directory.join("kubeconfig").display()),
+                format!("--hostname-override={name}"),
+                "--proxy-mode=iptables".to_owned(),
+                format!("--cluster-cidr={POD_SUBNET}"),
+                // The host's conntrack limits are not the node's to change.
+                "--conntrack-max-per-core=0".to_owned(),
+                "--conntrack-tcp-timeout-established=0s".to_owned(),
+                "--conntrack-tcp-timeout-close-wait=0s".to_owned(),
+            ],
+        ),
+        directory,
+    );
+    [containerd, kubelet, kube_proxy]
+}
+
 fn write_node_files(
     directory: &Path,
     cluster: &Cluster,
@@ -656,11 +667,27 @@ current-context: {cluster}
         key = STANDARD.encode(&pki.admin.key_pem),
     );
     write(&directory.join("kubeconfig"), &kubeconfig)?;
-    let path = |relative: &str| directory.join(relative).display().to_string();
     write(
         &directory.join("containerd.toml"),
-        &format!(
-            r#"version = 2
+        &containerd_config(directory),
+    )?;
+    std::fs::create_dir_all(directory.join("cni"))?;
+    write(
+        &directory.join("cni/10-harness.conflist"),
+        &cni_config(directory),
+    )?;
+    write(
+        &directory.join("kubelet.yaml"),
+        &kubelet_config(directory, &cgroup_root_of(name, host_address)),
+    )
+}
+
+/// containerd's own root, state and socket under the node's directory; the CRI plugin with runc,
+/// cgroupfs and the node's CNI configuration.
+fn containerd_config(directory: &Path) -> String {
+    let path = |relative: &str| directory.join(relative).display().to_string();
+    format!(
+        r#"version = 2
 root = "{root}"
 state = "{state}"
 disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]
@@ -686,30 +713,32 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
     bin_dir = "/usr/lib/cni"
     conf_dir = "{cni}"
 "#,
-            root = path("containerd/root"),
-            state = path("containerd/state"),
-            socket = path("containerd.sock"),
-            opt = path("containerd/opt"),
-            cni = path("cni"),
-        ),
-    )?;
-    std::fs::create_dir_all(directory.join("cni"))?;
-    write(
-        &directory.join("cni/10-harness.conflist"),
-        &format!(
-            r#"{{"cniVersion": "0.4.0", "name": "harness", "plugins": [{{
+        root = path("containerd/root"),
+        state = path("containerd/state"),
+        socket = path("containerd.sock"),
+        opt = path("containerd/opt"),
+        cni = path("cni"),
+    )
+}
+
+/// A bridge with masquerading, so that Pods reach the host (and the API server) as the node.
+fn cni_config(directory: &Path) -> String {
+    let path = |relative: &str| directory.join(relative).display().to_string();
+    format!(
+        r#"{{"cniVersion": "0.4.0", "name": "harness", "plugins": [{{
   "type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": true, "hairpinMode": true,
   "ipam": {{"type": "host-local", "ranges": [[{{"subnet": "{POD_SUBNET}"}}]],
            "routes": [{{"dst": "0.0.0.0/0"}}], "dataDir": "{ipam}"}}
 }}]}}
 "#,
-            ipam = path("cni/ipam"),
-        ),
-    )?;
-    write(
-        &directory.join("kubelet.yaml"),
-        &format!(
-            "apiVersion: kubelet.config.k8s.io/v1beta1
+        ipam = path("cni/ipam"),
+    )
+}
+
+fn kubelet_config(directory: &Path, cgroup_root: &str) -> String {
+    let path = |relative: &str| directory.join(relative).display().to_string();
+    format!(
+        "apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 # This machine's cgroups are v1 (a hybrid layout); kubelet 1.36 refuses them unless told.
 failCgroupV1: false
@@ -741,10 +770,8 @@ imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 maxPods: 50
 ",
-            cgroup_root = cgroup_root_of(name, host_address),
-            socket = path("containerd.sock"),
-            pod_logs = path("pod-logs"),
-        ),
+        socket = path("containerd.sock"),
+        pod_logs = path("pod-logs"),
     )
 }
 
