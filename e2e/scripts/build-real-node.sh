@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the node binaries of a real harness node (kubelet and kube-proxy) and kube-scheduler from
-# the harness' Go module e2e/go/kubernetes into a version-stamped cache directory outside the work
+# Builds the node binaries of a real harness node (kubelet and kube-proxy) from the harness' Go
+# module e2e/go/kubernetes into a version-stamped cache directory outside the work
 # tree. Idempotent: when the binaries for these exact module pins exist, it prints their directory
 # and exits. Prints the binary directory as its last line of standard output; progress goes to
 # standard error. Cold: about 8 minutes and 1.5 GB on 2 cores; with warm Go caches, a link step.
@@ -19,12 +19,12 @@ pins="$(cat "$kube_module/go.mod" "$kube_module/go.sum" "$0" | sha256sum | cut -
 
 cache_root="${SOBERANA_REAL_NODE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/soberana/real-node}"
 bin_dir="$cache_root/kubernetes-$kube_version-$pins/bin"
-binaries=(kubelet kube-proxy kube-scheduler)
+binaries=(kubelet kube-proxy)
 
 report_cached() {
   local binary
   for binary in "${binaries[@]}"; do [[ -x "$bin_dir/$binary" ]] || return 0; done
-  echo "build-real-node: kubelet, kube-proxy and kube-scheduler $kube_version are cached in $bin_dir" >&2
+  echo "build-real-node: kubelet and kube-proxy $kube_version are cached in $bin_dir" >&2
   echo "$bin_dir"
   exit 0
 }
@@ -50,7 +50,7 @@ for package in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 done
 
 started=$SECONDS
-go_build "$kube_module" "kubelet, kube-proxy and kube-scheduler $kube_version" -ldflags "-s -w $kube_ldflags" -o "$staging/" \
+go_build "$kube_module" "kubelet and kube-proxy $kube_version" -ldflags "-s -w $kube_ldflags" -o "$staging/" \
   "${binaries[@]/#/./cmd/}"
 
 mkdir -p "$(dirname "$bin_dir")"
@@ -61,5 +61,5 @@ trap - EXIT
 for old in "$cache_root"/kubernetes-* "$cache_root"/staging.*; do
   [[ "$old" == "$(dirname "$bin_dir")" ]] || rm -rf "$old"
 done
-echo "build-real-node: built kubelet, kube-proxy and kube-scheduler $kube_version in $((SECONDS - started))s into $bin_dir" >&2
+echo "build-real-node: built kubelet and kube-proxy $kube_version in $((SECONDS - started))s into $bin_dir" >&2
 echo "$bin_dir"

@@ -1,7 +1,7 @@
 //! A real node in the harness: Debian's containerd and runc, the CNI bridge, and the upstream
 //! kubelet and kube-proxy, in a namespace of their own. A Deployment of a locally built image
 //! becomes available through the real deployment and replicaset controllers, kube-scheduler and
-//! kubelet; its Pods reach the API server with their ServiceAccount tokens through the
+//! kubelet (beside the cluster's simulated node); its Pods reach the API server with their ServiceAccount tokens through the
 //! `kubernetes` Service; a node whose kubelet stops turns NotReady; and a node's teardown leaves
 //! no process, mount, interface or cgroup behind. Needs root.
 
@@ -40,7 +40,6 @@ fn main() -> ExitCode {
             CLUSTER,
             RealNodeOptions {
                 images: images.clone(),
-                scheduler: true,
             },
         )
         .test(
@@ -71,7 +70,12 @@ async fn deployment_runs_on_the_real_node_and_its_pods_reach_the_api(
             "selector": {"matchLabels": {"app": "probe"}},
             "template": {
                 "metadata": {"labels": {"app": "probe"}},
-                "spec": {"containers": [probe_container()]}
+                // Not on the cluster's simulated node: on the real one, by the label its kubelet
+                // registered.
+                "spec": {
+                    "nodeSelector": {"kubernetes.io/hostname": node.name()},
+                    "containers": [probe_container()]
+                }
             }
         }
     }))?;
@@ -135,13 +139,10 @@ async fn stopped_node_turns_not_ready_and_leaves_nothing_behind(
     let binaries = tokio::task::spawn_blocking(NodeBinaries::locate).await??;
     let node = RealNode::start(
         cluster,
-        "site-node-2",
+        "site-real-node-2",
         allocate_link_address()?,
         &binaries,
-        &RealNodeOptions {
-            images,
-            scheduler: false,
-        },
+        &RealNodeOptions { images },
     )
     .await?;
     let footprint = node.footprint().clone();
@@ -157,7 +158,7 @@ async fn stopped_node_turns_not_ready_and_leaves_nothing_behind(
         "spec": {"nodeName": node.name(), "containers": [probe_container()]}
     }))?;
     pods.create(&PostParams::default(), &pod).await?;
-    wait_until("Pod probe on site-node-2 to be Ready", TIMEOUT, || {
+    wait_until("Pod probe on site-real-node-2 to be Ready", TIMEOUT, || {
         let pods = pods.clone();
         async move { Ok(condition(&pods.get("probe").await?, "Ready")) }
     })
@@ -169,10 +170,10 @@ async fn stopped_node_turns_not_ready_and_leaves_nothing_behind(
 
     node.stop_kubelet();
     let nodes: Api<Node> = Api::all(client.clone());
-    wait_until("Node site-node-2 to turn NotReady", TIMEOUT, || {
+    wait_until("Node site-real-node-2 to turn NotReady", TIMEOUT, || {
         let nodes = nodes.clone();
         async move {
-            let node = nodes.get("site-node-2").await?;
+            let node = nodes.get("site-real-node-2").await?;
             let ready = node
                 .status
                 .and_then(|status| status.conditions)
@@ -187,7 +188,7 @@ async fn stopped_node_turns_not_ready_and_leaves_nothing_behind(
 
     drop(node);
     wait_until(
-        "nothing of site-node-2 to remain",
+        "nothing of site-real-node-2 to remain",
         Duration::from_secs(30),
         || {
             let leftovers = footprint.leftovers();
@@ -199,7 +200,7 @@ async fn stopped_node_turns_not_ready_and_leaves_nothing_behind(
     )
     .await?;
     nodes
-        .delete("site-node-2", &DeleteParams::default())
+        .delete("site-real-node-2", &DeleteParams::default())
         .await?;
     Ok(())
 }

@@ -34,7 +34,7 @@ impl ControlPlane {
         Self::start_with_real_nodes(names, &[]).await
     }
 
-    /// [`ControlPlane::start`], plus a real node (named `<cluster>-node`) for each cluster named in
+    /// [`ControlPlane::start`], plus a real node (named `<cluster>-real-node`) for each cluster named in
     /// `real_nodes`, set up on first use (Debian packages, kubelet build).
     pub async fn start_with_real_nodes(
         names: &[&str],
@@ -109,7 +109,7 @@ impl ControlPlane {
 
     /// The real node of the cluster `cluster`.
     pub fn real_node(&self, cluster: &str) -> Result<&RealNode> {
-        let name = format!("{cluster}-node");
+        let name = format!("{cluster}-real-node");
         self.real_nodes
             .iter()
             .find(|node| node.name() == name)
@@ -153,7 +153,7 @@ impl ControlPlane {
     }
 }
 
-/// Starts a real node, `<cluster>-node`, for each cluster named in `real_nodes`, one after another.
+/// Starts a real node, `<cluster>-real-node`, for each cluster named in `real_nodes`, one after another.
 async fn start_real_nodes(
     clusters: &[Cluster],
     real_nodes: &[(&str, RealNodeOptions)],
@@ -172,7 +172,7 @@ async fn start_real_nodes(
         nodes.push(
             RealNode::start(
                 cluster,
-                &format!("{cluster_name}-node"),
+                &format!("{cluster_name}-real-node"),
                 address,
                 binaries,
                 options,

@@ -28,8 +28,8 @@ use crate::harness::cluster::Cluster;
 use crate::harness::component::Component;
 use crate::harness::wait::{Fatal, wait_until};
 
-/// Names the directory holding prebuilt kubelet, kube-proxy and kube-scheduler, skipping the
-/// package installation and the build.
+/// Names the directory holding prebuilt kubelet and kube-proxy, skipping the package installation
+/// and the build.
 pub const NODE_BINARY_DIR_ENV: &str = "SOBERANA_REAL_NODE_BIN";
 
 /// The sandbox image every Pod of a harness node starts from; it must be among the archives
@@ -50,12 +50,10 @@ const TEARDOWN_TIMEOUT: Duration = Duration::from_secs(20);
 pub struct NodeBinaries {
     pub kubelet: PathBuf,
     pub kube_proxy: PathBuf,
-    pub kube_scheduler: PathBuf,
 }
 
 impl NodeBinaries {
-    /// Installs the node's Debian packages and builds kubelet, kube-proxy and kube-scheduler
-    /// when missing (both steps are idempotent and print their progress to standard error).
+    /// Installs the node's Debian packages and builds kubelet and kube-proxy when missing (both steps are idempotent and print their progress to standard error).
     pub fn locate() -> Result<Self> {
         if !running_as_root() {
             bail!("a real node needs root (containerd, network namespaces, cgroups)");
@@ -70,13 +68,8 @@ impl NodeBinaries {
         let binaries = Self {
             kubelet: directory.join("kubelet"),
             kube_proxy: directory.join("kube-proxy"),
-            kube_scheduler: directory.join("kube-scheduler"),
         };
-        for binary in [
-            &binaries.kubelet,
-            &binaries.kube_proxy,
-            &binaries.kube_scheduler,
-        ] {
+        for binary in [&binaries.kubelet, &binaries.kube_proxy] {
             if !binary.is_file() {
                 bail!(
                     "node binary {} is missing; unset {NODE_BINARY_DIR_ENV} or run e2e/scripts/build-real-node.sh",
@@ -99,8 +92,6 @@ pub struct RealNodeOptions {
     /// OCI image archives imported into the node before its kubelet starts; one of them must
     /// be [`SANDBOX_IMAGE`].
     pub images: Vec<PathBuf>,
-    /// Also run kube-scheduler (host-side) for the cluster, so that Pods get bound.
-    pub scheduler: bool,
 }
 
 /// A running real node. Everything it started stops when it is dropped, and nothing of it
@@ -110,7 +101,6 @@ pub struct RealNode {
     name: String,
     directory: PathBuf,
     footprint: NodeFootprint,
-    scheduler: Option<Mutex<Component>>,
     kube_proxy: Mutex<Component>,
     kubelet: Mutex<Component>,
     containerd: Mutex<Component>,
@@ -173,24 +163,11 @@ impl RealNode {
         let pid = holder.child.id();
         let [containerd, kubelet, kube_proxy] =
             node_components(&directory, name, pid, node_address, binaries);
-        let scheduler = options.scheduler.then(|| {
-            Mutex::new(Component::new(
-                "kube-scheduler",
-                &binaries.kube_scheduler,
-                vec![
-                    format!("--kubeconfig={}", cluster.kubeconfig().display()),
-                    "--leader-elect=false".to_owned(),
-                    "--secure-port=0".to_owned(),
-                ],
-                &directory,
-            ))
-        });
         // From here on, a failure tears down what was started: the node drops.
         let mut node = Self {
             name: name.to_owned(),
             directory: directory.clone(),
             footprint,
-            scheduler,
             kube_proxy: Mutex::new(kube_proxy),
             kubelet: Mutex::new(kubelet),
             containerd: Mutex::new(containerd),
@@ -213,9 +190,6 @@ impl RealNode {
         progress(&format!("{} image archives imported", options.images.len()));
         lock(&node.kubelet).start()?;
         lock(&node.kube_proxy).start()?;
-        if let Some(scheduler) = &node.scheduler {
-            lock(scheduler).start()?;
-        }
         node.wait_ready(cluster).await?;
         progress("Node Ready");
         Ok(node)
@@ -270,9 +244,7 @@ impl RealNode {
 
     /// The last `lines` lines of each of the node's logs, for a failure report.
     pub fn log_tails(&self, lines: usize) -> String {
-        let mut components = vec![&self.containerd, &self.kubelet, &self.kube_proxy];
-        components.extend(&self.scheduler);
-        components
+        [&self.containerd, &self.kubelet, &self.kube_proxy]
             .into_iter()
             .map(|component| {
                 let component = lock(component);
@@ -356,9 +328,6 @@ impl RealNode {
     /// Stops everything in order and removes what the node's processes leave outside its
     /// namespaces; each step is best effort, so one failure does not stop the clean-up.
     fn tear_down(&self) {
-        if let Some(scheduler) = &self.scheduler {
-            lock(scheduler).stop();
-        }
         lock(&self.kube_proxy).stop();
         lock(&self.kubelet).stop();
         // The containers: every process in the node's cgroups.
