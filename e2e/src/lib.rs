@@ -15,7 +15,7 @@ pub use harness::control_plane::ControlPlane;
 pub use harness::ports::free_loopback_port;
 pub use harness::real_node::{
     NODE_BINARY_DIR_ENV, NodeBinaries, NodeFootprint, PROBE_IMAGE, RealNode, RealNodeOptions,
-    SANDBOX_IMAGE, allocate_link_address, build_probe_images,
+    SANDBOX_IMAGE, allocate_link_address, build_probe_images, remove_abandoned_nodes,
 };
 pub use harness::run_directory::KEEP_FILES_ENV;
 pub use harness::suite::Suite;

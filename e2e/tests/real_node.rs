@@ -6,7 +6,7 @@
 //! no process, mount, interface or cgroup behind. Needs root.
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::process::{ExitCode, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,12 +17,17 @@ use kube::api::{DeleteParams, ListParams, LogParams, PostParams};
 use kube::{Api, Client};
 use serde_json::json;
 use soberana_e2e::{
-    ControlPlane, NodeBinaries, PROBE_IMAGE, RealNode, RealNodeOptions, Suite,
-    allocate_link_address, build_probe_images, wait_until,
+    ControlPlane, KEEP_FILES_ENV, NodeBinaries, NodeFootprint, PROBE_IMAGE, RealNode,
+    RealNodeOptions, Suite, allocate_link_address, build_probe_images, remove_abandoned_nodes,
+    wait_until,
 };
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 const CLUSTER: &str = "site";
 const TIMEOUT: Duration = Duration::from_secs(180);
+
+/// Set in the child process that starts a node and is then killed.
+const ABANDONING_CHILD_ENV: &str = "SOBERANA_E2E_REAL_NODE_ABANDONING_CHILD";
 
 fn main() -> ExitCode {
     let images = match build_probe_images(
@@ -35,6 +40,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if std::env::var_os(ABANDONING_CHILD_ENV).is_some() {
+        return match abandoning_child(images) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     Suite::new(&[CLUSTER])
         .with_real_node(
             CLUSTER,
@@ -49,6 +63,10 @@ fn main() -> ExitCode {
         .test(
             "stopped_node_turns_not_ready_and_leaves_nothing_behind",
             move |plane| stopped_node_turns_not_ready_and_leaves_nothing_behind(plane, images),
+        )
+        .test(
+            "a_killed_harness_leaves_its_node_to_the_next_one_to_remove",
+            |_| a_killed_harness_leaves_its_node_to_the_next_one_to_remove(),
         )
         .run()
 }
@@ -203,6 +221,101 @@ async fn stopped_node_turns_not_ready_and_leaves_nothing_behind(
         .delete("site-real-node-2", &DeleteParams::default())
         .await?;
     Ok(())
+}
+
+/// A harness killed with SIGKILL cannot tear its node down; the next node's start removes what is
+/// left (its containers, shims, kubelet, cgroups), and with its processes go its namespaces.
+async fn a_killed_harness_leaves_its_node_to_the_next_one_to_remove() -> Result<()> {
+    let mut child = tokio::process::Command::new(std::env::current_exe()?)
+        .env(ABANDONING_CHILD_ENV, "1")
+        .env_remove(KEEP_FILES_ENV)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let stdout = child.stdout.take().context("the child's standard output")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(TIMEOUT, lines.next_line())
+        .await
+        .context("the child did not start its node in time")??
+        .context("the child ended before its node ran a Pod")?;
+    let footprint: Vec<&str> = line.split('\t').collect();
+    let [directory, interface, cgroup_root] = footprint[..] else {
+        anyhow::bail!("unexpected line from the child: {line:?}");
+    };
+    let footprint = NodeFootprint {
+        directory: PathBuf::from(directory),
+        interface: interface.to_owned(),
+        cgroup_root: cgroup_root.to_owned(),
+    };
+    child.start_kill()?;
+    child.wait().await?;
+    ensure!(
+        footprint.leftovers().len() > 1,
+        "a killed harness leaves its node running: {:#?}",
+        footprint.leftovers()
+    );
+
+    let removed = tokio::task::spawn_blocking(remove_abandoned_nodes).await?;
+    ensure!(
+        removed.iter().any(|root| root == cgroup_root),
+        "the abandoned node's cgroup {cgroup_root} was not found: {removed:?}"
+    );
+    wait_until(
+        "nothing of the abandoned node to remain",
+        Duration::from_secs(30),
+        || {
+            let leftovers = footprint.leftovers();
+            async move {
+                ensure!(leftovers.is_empty(), "left behind: {leftovers:#?}");
+                Ok(true)
+            }
+        },
+    )
+    .await?;
+    // Its control plane's files; its servers went with the processes naming its run directory.
+    if let Some(run) = footprint.directory.parent() {
+        let _ = std::fs::remove_dir_all(run);
+    }
+    Ok(())
+}
+
+/// The child: a cluster with a real node running a Pod; prints the node's footprint and waits to
+/// be killed.
+fn abandoning_child(images: Vec<PathBuf>) -> Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let plane = ControlPlane::start_with_real_nodes(
+            &["abandoned"],
+            &[("abandoned", RealNodeOptions { images })],
+        )
+        .await?;
+        let node = plane.real_node("abandoned")?;
+        let pods: Api<Pod> =
+            Api::namespaced(plane.cluster("abandoned")?.client().await?, "default");
+        let pod: Pod = serde_json::from_value(json!({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "probe"},
+            "spec": {"nodeName": node.name(), "containers": [probe_container()]}
+        }))?;
+        pods.create(&PostParams::default(), &pod).await?;
+        wait_until("Pod probe to be Ready", TIMEOUT, || {
+            let pods = pods.clone();
+            async move { Ok(condition(&pods.get("probe").await?, "Ready")) }
+        })
+        .await?;
+        let footprint = node.footprint();
+        println!(
+            "{}\t{}\t{}",
+            footprint.directory.display(),
+            footprint.interface,
+            footprint.cgroup_root
+        );
+        std::future::pending::<()>().await;
+        drop(plane);
+        Ok(())
+    })
 }
 
 /// The probe: it asks the API server who it is with its ServiceAccount token, logs the answer,

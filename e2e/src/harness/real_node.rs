@@ -136,6 +136,9 @@ impl RealNode {
         options: &RealNodeOptions,
     ) -> Result<Self> {
         let started = Instant::now();
+        for root in tokio::task::spawn_blocking(remove_abandoned_nodes).await? {
+            eprintln!("harness: removed the abandoned node cgroup /{root} and its processes");
+        }
         let progress = |step: &str| {
             eprintln!(
                 "harness: node {name}: {step} ({:.1}s)",
@@ -744,8 +747,48 @@ maxPods: 50
     )
 }
 
+/// `soberana-<owner pid>-<link>-<node>`: the owner's pid lets a later run find the cgroups of a
+/// node whose harness was killed before it could tear it down.
 fn cgroup_root_of(name: &str, host_address: Ipv4Addr) -> String {
-    format!("soberana-{name}-{:08x}", u32::from(host_address))
+    format!(
+        "{CGROUP_PREFIX}{}-{:08x}-{name}",
+        std::process::id(),
+        u32::from(host_address)
+    )
+}
+
+const CGROUP_PREFIX: &str = "soberana-";
+
+/// Tears down what nodes of killed harness processes left: the processes in their cgroups, the
+/// processes naming their run directories (containerd shims, a kubelet not yet reaped), and the
+/// cgroups. Returns the cgroup roots it removed. Runs before a node starts.
+pub fn remove_abandoned_nodes() -> Vec<String> {
+    let mut abandoned = BTreeSet::new();
+    for hierarchy in cgroup_hierarchies() {
+        for entry in std::fs::read_dir(&hierarchy)
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let root = entry.file_name().to_string_lossy().into_owned();
+            let owner = root
+                .strip_prefix(CGROUP_PREFIX)
+                .and_then(|rest| rest.split('-').next())
+                .and_then(|pid| pid.parse::<u32>().ok());
+            if let Some(owner) = owner
+                && !Path::new(&format!("/proc/{owner}")).exists()
+            {
+                abandoned.insert((owner, root));
+            }
+        }
+    }
+    for (owner, root) in &abandoned {
+        kill_until_gone(|| cgroup_processes(root));
+        let runs = std::env::temp_dir().join(format!("soberana-e2e/run-{owner}-"));
+        kill_until_gone(|| processes_mentioning_text(&runs.to_string_lossy()));
+        remove_cgroup_root(root);
+    }
+    abandoned.into_iter().map(|(_, root)| root).collect()
 }
 
 fn kubelet_arguments(directory: &Path, name: &str, node_address: Ipv4Addr) -> Vec<String> {
@@ -857,7 +900,11 @@ fn remove_cgroup_root(root: &str) {
 
 /// Processes (other than this one) whose command line names `directory`.
 fn processes_mentioning(directory: &Path) -> Vec<i32> {
-    let needle = format!("{}/", directory.display());
+    processes_mentioning_text(&format!("{}/", directory.display()))
+}
+
+/// Processes (other than this one) whose command line contains `needle`.
+fn processes_mentioning_text(needle: &str) -> Vec<i32> {
     let own = std::process::id();
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
@@ -868,7 +915,7 @@ fn processes_mentioning(directory: &Path) -> Vec<i32> {
         .filter(|pid| *pid != own)
         .filter(|pid| {
             std::fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|bytes| String::from_utf8_lossy(&bytes).contains(&needle))
+                .is_ok_and(|bytes| String::from_utf8_lossy(&bytes).contains(needle))
         })
         .filter_map(|pid| i32::try_from(pid).ok())
         .collect()
