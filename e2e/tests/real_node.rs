@@ -1,9 +1,10 @@
 //! A real node in the harness: Debian's containerd and runc, the CNI bridge, and the upstream
 //! kubelet and kube-proxy, in a namespace of their own. A Deployment of a locally built image
 //! becomes available through the real deployment and replicaset controllers, kube-scheduler and
-//! kubelet (beside the cluster's simulated node); its Pods reach the API server with their ServiceAccount tokens through the
-//! `kubernetes` Service; a node whose kubelet stops turns NotReady; and a node's teardown leaves
-//! no process, mount, interface or cgroup behind. Needs root.
+//! kubelet (beside the cluster's simulated node); its Pods reach the API server with their
+//! ServiceAccount tokens through the `kubernetes` Service; a node whose kubelet stops turns
+//! NotReady; a node's teardown leaves no process, mount, interface or cgroup behind, and the node
+//! of a killed harness is removed by the next one. Needs root.
 
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};

@@ -34,8 +34,8 @@ impl ControlPlane {
         Self::start_with_real_nodes(names, &[]).await
     }
 
-    /// [`ControlPlane::start`], plus a real node (named `<cluster>-real-node`) for each cluster named in
-    /// `real_nodes`, set up on first use (Debian packages, kubelet build).
+    /// [`ControlPlane::start`], plus a real node (named `<cluster>-real-node`) for each cluster
+    /// named in `real_nodes`, set up on first use (Debian packages, kubelet build).
     pub async fn start_with_real_nodes(
         names: &[&str],
         real_nodes: &[(&str, RealNodeOptions)],
@@ -153,7 +153,8 @@ impl ControlPlane {
     }
 }
 
-/// Starts a real node, `<cluster>-real-node`, for each cluster named in `real_nodes`, one after another.
+/// Starts a real node, `<cluster>-real-node`, for each cluster named in `real_nodes`, one after
+/// another.
 async fn start_real_nodes(
     clusters: &[Cluster],
     real_nodes: &[(&str, RealNodeOptions)],

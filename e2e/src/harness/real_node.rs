@@ -53,7 +53,8 @@ pub struct NodeBinaries {
 }
 
 impl NodeBinaries {
-    /// Installs the node's Debian packages and builds kubelet and kube-proxy when missing (both steps are idempotent and print their progress to standard error).
+    /// Installs the node's Debian packages and builds kubelet and kube-proxy when missing (both
+    /// steps are idempotent and print their progress to standard error).
     pub fn locate() -> Result<Self> {
         if !running_as_root() {
             bail!("a real node needs root (containerd, network namespaces, cgroups)");
