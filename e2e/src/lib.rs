@@ -9,10 +9,14 @@ mod harness;
 mod install;
 
 pub use harness::binaries::{BINARY_DIR_ENV, HarnessBinaries, pinned_kubernetes_version};
-pub use harness::cluster::Cluster;
+pub use harness::cluster::{Cluster, ClusterOptions};
 pub use harness::component::Component;
 pub use harness::control_plane::ControlPlane;
 pub use harness::ports::free_loopback_port;
+pub use harness::real_node::{
+    NODE_BINARY_DIR_ENV, NodeBinaries, NodeFootprint, PROBE_IMAGE, RealNode, RealNodeOptions,
+    SANDBOX_IMAGE, allocate_link_address, build_probe_images, remove_abandoned_nodes,
+};
 pub use harness::run_directory::KEEP_FILES_ENV;
 pub use harness::suite::Suite;
 pub use harness::test_tools::{TOOLS_DIR_ENV, test_tool};

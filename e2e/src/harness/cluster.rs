@@ -2,6 +2,7 @@
 //! kube-controller-manager and kube-scheduler on free loopback ports, a simulated node (kwok) that
 //! runs the Pods scheduled to it, and a kubeconfig for its administrator.
 
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -35,6 +36,15 @@ root-ca-certificate-publisher-controller,validatingadmissionpolicy-status-contro
 deployment-controller,replicaset-controller,statefulset-controller,job-controller,\
 endpointslice-controller,node-lifecycle-controller,pod-garbage-collector-controller";
 
+/// How a cluster is started, beyond its name.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterOptions {
+    /// The host's address on a real node's link: the API server advertises it (Pods reach the
+    /// `kubernetes` Service there, forwarded to loopback), keeps that Service's endpoints, and
+    /// reaches kubelets at their InternalIP. `None`: loopback only, no real node.
+    pub real_node_address: Option<Ipv4Addr>,
+}
+
 /// A running cluster. Its processes stop when it is dropped (node simulator, scheduler,
 /// controller manager, API server, then etcd: fields drop in declaration order).
 #[derive(Debug)]
@@ -50,13 +60,24 @@ pub struct Cluster {
     server: String,
     pki: ClusterPki,
     kubeconfig: PathBuf,
+    options: ClusterOptions,
 }
 
 impl Cluster {
     /// Starts the cluster `name` in `<root>/<name>` and waits until it serves requests, its
     /// controllers run and its node is Ready.
     pub async fn start(name: &str, binaries: &HarnessBinaries, root: &Path) -> Result<Self> {
-        let cluster = Self::prepare(name, binaries, &root.join(name))?;
+        Self::start_with(name, binaries, root, &ClusterOptions::default()).await
+    }
+
+    /// [`Cluster::start`] with `options`.
+    pub async fn start_with(
+        name: &str,
+        binaries: &HarnessBinaries,
+        root: &Path,
+        options: &ClusterOptions,
+    ) -> Result<Self> {
+        let cluster = Self::prepare(name, binaries, &root.join(name), options)?;
         let started = std::time::Instant::now();
         let progress = |step: &str| {
             eprintln!(
@@ -80,7 +101,12 @@ impl Cluster {
     }
 
     /// The cluster's PKI, ports, kubeconfigs and (not yet started) processes.
-    fn prepare(name: &str, binaries: &HarnessBinaries, directory: &Path) -> Result<Self> {
+    fn prepare(
+        name: &str,
+        binaries: &HarnessBinaries,
+        directory: &Path,
+        options: &ClusterOptions,
+    ) -> Result<Self> {
         let pki = ClusterPki::generate(name, &directory.join("pki"))?;
         let etcd_port = free_loopback_port()?;
         let etcd_peer_port = free_loopback_port()?;
@@ -132,7 +158,7 @@ impl Cluster {
             api_server: component(
                 "kube-apiserver",
                 &binaries.kube_apiserver,
-                api_server_arguments(directory, &pki, etcd_port, api_port),
+                api_server_arguments(directory, &pki, etcd_port, api_port, options),
             ),
             etcd: component(
                 "etcd",
@@ -143,6 +169,7 @@ impl Cluster {
             server,
             pki,
             kubeconfig,
+            options: options.clone(),
         })
     }
 
@@ -187,6 +214,16 @@ impl Cluster {
     /// The directory holding this cluster's PKI, data and logs.
     pub fn directory(&self) -> &Path {
         &self.directory
+    }
+
+    /// The options this cluster was started with.
+    pub fn options(&self) -> &ClusterOptions {
+        &self.options
+    }
+
+    /// This cluster's PKI (the administrator's credentials for a real node's components).
+    pub(crate) fn pki(&self) -> &ClusterPki {
+        &self.pki
     }
 
     /// The PEM of this cluster's own certificate authority.
@@ -417,8 +454,9 @@ fn api_server_arguments(
     pki: &ClusterPki,
     etcd_port: u16,
     api_port: u16,
+    options: &ClusterOptions,
 ) -> Vec<String> {
-    vec![
+    let mut arguments = vec![
         format!("--etcd-servers=http://127.0.0.1:{etcd_port}"),
         "--bind-address=127.0.0.1".to_owned(),
         format!("--secure-port={api_port}"),
@@ -442,7 +480,18 @@ fn api_server_arguments(
         "--service-cluster-ip-range=10.0.0.0/24".to_owned(),
         "--authorization-mode=RBAC".to_owned(),
         "--allow-privileged=true".to_owned(),
-    ]
+    ];
+    if let Some(address) = options.real_node_address {
+        // Pods reach the `kubernetes` Service, whose endpoints the API server then keeps, at
+        // this address; `kubectl logs/exec` reach the kubelet at its node IP.
+        arguments.retain(|argument| {
+            !argument.starts_with("--advertise-address=")
+                && argument != "--endpoint-reconciler-type=none"
+        });
+        arguments.push(format!("--advertise-address={address}"));
+        arguments.push("--kubelet-preferred-address-types=InternalIP".to_owned());
+    }
+    arguments
 }
 
 fn controller_manager_arguments(pki: &ClusterPki, kubeconfig: &Path) -> Vec<String> {

@@ -7,8 +7,9 @@ use anyhow::{Context, Result, bail};
 use futures::future::try_join_all;
 
 use crate::harness::binaries::HarnessBinaries;
-use crate::harness::cluster::Cluster;
+use crate::harness::cluster::{Cluster, ClusterOptions};
 use crate::harness::ports::is_port_conflict;
+use crate::harness::real_node::{NodeBinaries, RealNode, RealNodeOptions, allocate_link_address};
 use crate::harness::run_directory::RunDirectory;
 
 /// Starts of one cluster before a port conflict is reported as an error.
@@ -21,7 +22,8 @@ const FAILURE_LOG_LINES: usize = 40;
 #[derive(Debug)]
 pub struct ControlPlane {
     binaries: HarnessBinaries,
-    // Clusters drop (and stop) before their directory is removed.
+    // Nodes drop before their clusters, clusters (and stop) before their directory is removed.
+    real_nodes: Vec<RealNode>,
     clusters: Vec<Cluster>,
     run_directory: RunDirectory,
 }
@@ -29,22 +31,57 @@ pub struct ControlPlane {
 impl ControlPlane {
     /// Starts one cluster per name, concurrently, building the binaries first if needed.
     pub async fn start(names: &[&str]) -> Result<Self> {
+        Self::start_with_real_nodes(names, &[]).await
+    }
+
+    /// [`ControlPlane::start`], plus a real node (named `<cluster>-real-node`) for each cluster
+    /// named in `real_nodes`, set up on first use (Debian packages, kubelet build).
+    pub async fn start_with_real_nodes(
+        names: &[&str],
+        real_nodes: &[(&str, RealNodeOptions)],
+    ) -> Result<Self> {
         if names.is_empty() {
             bail!("a control plane needs at least one cluster name");
         }
         let binaries = tokio::task::spawn_blocking(HarnessBinaries::locate)
             .await
             .context("locating binaries")??;
+        let node_binaries = if real_nodes.is_empty() {
+            None
+        } else {
+            Some(
+                tokio::task::spawn_blocking(NodeBinaries::locate)
+                    .await
+                    .context("locating node binaries")??,
+            )
+        };
+        let mut options = Vec::new();
+        for name in names {
+            let real_node_address = if real_nodes.iter().any(|(cluster, _)| cluster == name) {
+                Some(allocate_link_address()?)
+            } else {
+                None
+            };
+            options.push(ClusterOptions { real_node_address });
+        }
         let run_directory = RunDirectory::create()?;
-        let started = try_join_all(
-            names
-                .iter()
-                .map(|name| start_cluster(name, &binaries, run_directory.path())),
-        )
-        .await;
+        let started =
+            try_join_all(names.iter().zip(&options).map(|(name, options)| {
+                start_cluster(name, &binaries, run_directory.path(), options)
+            }))
+            .await;
+        let started = match (started, node_binaries) {
+            (Ok(clusters), Some(node_binaries)) => {
+                start_real_nodes(&clusters, real_nodes, &node_binaries)
+                    .await
+                    .map(|nodes| (clusters, nodes))
+            }
+            (started, _) => started.map(|clusters| (clusters, Vec::new())),
+        };
         match started {
-            Ok(clusters) => Ok(Self {
+            Ok((clusters, real_nodes)) => Ok(Self {
                 binaries,
+                real_nodes,
                 clusters,
                 run_directory,
             }),
@@ -68,6 +105,15 @@ impl ControlPlane {
             .iter()
             .find(|cluster| cluster.name() == name)
             .with_context(|| format!("no cluster named {name:?} in this control plane"))
+    }
+
+    /// The real node of the cluster `cluster`.
+    pub fn real_node(&self, cluster: &str) -> Result<&RealNode> {
+        let name = format!("{cluster}-real-node");
+        self.real_nodes
+            .iter()
+            .find(|node| node.name() == name)
+            .with_context(|| format!("no real node for cluster {cluster:?} in this control plane"))
     }
 
     /// The binaries this control plane runs (and a matching `kubectl`).
@@ -101,15 +147,54 @@ impl ControlPlane {
         for cluster in &self.clusters {
             eprint!("{}", cluster.log_tails(FAILURE_LOG_LINES));
         }
+        for node in &self.real_nodes {
+            eprint!("{}", node.log_tails(FAILURE_LOG_LINES));
+        }
     }
+}
+
+/// Starts a real node, `<cluster>-real-node`, for each cluster named in `real_nodes`, one after
+/// another.
+async fn start_real_nodes(
+    clusters: &[Cluster],
+    real_nodes: &[(&str, RealNodeOptions)],
+    binaries: &NodeBinaries,
+) -> Result<Vec<RealNode>> {
+    let mut nodes = Vec::new();
+    for (cluster_name, options) in real_nodes {
+        let cluster = clusters
+            .iter()
+            .find(|cluster| cluster.name() == *cluster_name)
+            .with_context(|| format!("no cluster named {cluster_name:?} for a real node"))?;
+        let address = cluster
+            .options()
+            .real_node_address
+            .context("a real-node cluster has a link address")?;
+        nodes.push(
+            RealNode::start(
+                cluster,
+                &format!("{cluster_name}-real-node"),
+                address,
+                binaries,
+                options,
+            )
+            .await?,
+        );
+    }
+    Ok(nodes)
 }
 
 /// Starts one cluster, trying again with other ports when another process took one of its ports
 /// between choosing and binding it.
-async fn start_cluster(name: &str, binaries: &HarnessBinaries, root: &Path) -> Result<Cluster> {
+async fn start_cluster(
+    name: &str,
+    binaries: &HarnessBinaries,
+    root: &Path,
+    options: &ClusterOptions,
+) -> Result<Cluster> {
     let mut attempt = 1;
     loop {
-        match Cluster::start(name, binaries, root).await {
+        match Cluster::start_with(name, binaries, root, options).await {
             Err(error) if attempt < PORT_ATTEMPTS && is_port_conflict(&error) => {
                 eprintln!(
                     "harness: {name}: a port was taken while starting; retrying on other ports"

@@ -49,6 +49,9 @@ impl ClusterPki {
             "localhost".to_owned(),
             "kubernetes".to_owned(),
             "kubernetes.default.svc".to_owned(),
+            // The `kubernetes` Service's ClusterIP (first of --service-cluster-ip-range), which
+            // in-cluster clients on a real node dial.
+            "10.0.0.1".to_owned(),
         ])?;
         serving
             .distinguished_name

@@ -12,6 +12,7 @@ use anyhow::Result;
 use libtest_mimic::{Arguments, Failed, Trial};
 
 use crate::harness::control_plane::ControlPlane;
+use crate::harness::real_node::RealNodeOptions;
 
 type TestFuture = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
 type TestBody = Box<dyn FnOnce(Arc<ControlPlane>) -> TestFuture + Send>;
@@ -19,6 +20,7 @@ type TestBody = Box<dyn FnOnce(Arc<ControlPlane>) -> TestFuture + Send>;
 /// Named tests that share one control plane of the given clusters.
 pub struct Suite {
     cluster_names: Vec<&'static str>,
+    real_nodes: Vec<(&'static str, RealNodeOptions)>,
     tests: Vec<(&'static str, TestBody)>,
 }
 
@@ -39,8 +41,16 @@ impl Suite {
     pub fn new(cluster_names: &[&'static str]) -> Self {
         Self {
             cluster_names: cluster_names.to_vec(),
+            real_nodes: Vec::new(),
             tests: Vec::new(),
         }
+    }
+
+    /// Gives the cluster `cluster` a real node (see [`ControlPlane::real_node`]).
+    #[must_use]
+    pub fn with_real_node(mut self, cluster: &'static str, options: RealNodeOptions) -> Self {
+        self.real_nodes.push((cluster, options));
+        self
     }
 
     /// Adds a test; it fails when it returns an error or panics.
@@ -78,7 +88,14 @@ impl Suite {
             }
         };
         eprintln!("starting control plane: {}", self.cluster_names.join(", "));
-        let plane = match runtime.block_on(ControlPlane::start(&self.cluster_names)) {
+        let plane = match runtime.block_on(ControlPlane::start_with_real_nodes(
+            &self.cluster_names,
+            &self
+                .real_nodes
+                .iter()
+                .map(|(cluster, options)| (*cluster, options.clone()))
+                .collect::<Vec<_>>(),
+        )) {
             Ok(plane) => Arc::new(plane),
             Err(error) => {
                 eprintln!("error: {error:#}");
