@@ -28,10 +28,18 @@ use serde_json::Value;
 
 /// The images `make images` builds, by name, and the cargo package of each one's binary.
 const IMAGES: [(&str, &str, &str); 5] = [
-    ("soberana-operator", "soberana-operator", "/usr/bin/soberana-operator"),
+    (
+        "soberana-operator",
+        "soberana-operator",
+        "/usr/bin/soberana-operator",
+    ),
     ("soberana-api", "soberana-api", "/usr/bin/soberana-api"),
     ("soberana", "soberana-cli", "/usr/bin/soberana"),
-    ("example-http", "soberana-example-http", "/usr/bin/example-http"),
+    (
+        "example-http",
+        "soberana-example-http",
+        "/usr/bin/example-http",
+    ),
     ("pause", "soberana-pause", "/pause"),
 ];
 const NON_ROOT: &str = "65532:65532";
@@ -72,7 +80,9 @@ fn main() -> ExitCode {
 }
 
 fn trial(name: &'static str, test: fn() -> Result<()>) -> Trial {
-    Trial::test(name, move || test().map_err(|error| Failed::from(format!("{error:#}"))))
+    Trial::test(name, move || {
+        test().map_err(|error| Failed::from(format!("{error:#}")))
+    })
 }
 
 fn workspace() -> PathBuf {
@@ -146,14 +156,21 @@ fn run_build(out: &Path) -> Result<BTreeMap<String, PathBuf>> {
         .stderr(Stdio::inherit())
         .output()
         .context("running images/build.sh")?;
-    ensure!(output.status.success(), "images/build.sh failed: {}", output.status);
+    ensure!(
+        output.status.success(),
+        "images/build.sh failed: {}",
+        output.status
+    );
     eprintln!("images/build.sh took {:.1?}", started.elapsed());
     let stdout = String::from_utf8(output.stdout)?;
     let version = workspace_version()?;
     let mut archives = BTreeMap::new();
     for line in stdout.lines().rev().take(IMAGES.len()) {
         let path = PathBuf::from(line);
-        let file = path.file_name().and_then(|name| name.to_str()).unwrap_or_default();
+        let file = path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .unwrap_or_default();
         let name = file
             .strip_suffix(&format!("-{version}.oci.tar"))
             .with_context(|| format!("images/build.sh printed {line:?}, not an archive"))?;
@@ -162,16 +179,29 @@ fn run_build(out: &Path) -> Result<BTreeMap<String, PathBuf>> {
     }
     let expected: BTreeSet<&str> = IMAGES.iter().map(|(name, ..)| *name).collect();
     let printed: BTreeSet<&str> = archives.keys().map(String::as_str).collect();
-    ensure!(printed == expected, "images/build.sh printed {printed:?}, not {expected:?}");
+    ensure!(
+        printed == expected,
+        "images/build.sh printed {printed:?}, not {expected:?}"
+    );
     Ok(archives)
 }
 
 /// The archive's index and the digest of its one manifest, extracting nothing else.
 fn read_index(archive: &Path) -> Result<(Value, String)> {
     let index: Value = serde_json::from_slice(&tar_member(archive, "index.json")?)?;
-    let manifests = index["manifests"].as_array().context("index.json: no manifests")?;
-    ensure!(manifests.len() == 1, "{}: {} manifests", archive.display(), manifests.len());
-    let digest = manifests[0]["digest"].as_str().context("no digest")?.to_owned();
+    let manifests = index["manifests"]
+        .as_array()
+        .context("index.json: no manifests")?;
+    ensure!(
+        manifests.len() == 1,
+        "{}: {} manifests",
+        archive.display(),
+        manifests.len()
+    );
+    let digest = manifests[0]["digest"]
+        .as_str()
+        .context("no digest")?
+        .to_owned();
     Ok((index, digest))
 }
 
@@ -191,10 +221,16 @@ fn tar_member(archive: &Path, member: &str) -> Result<Vec<u8>> {
 }
 
 fn blob(archive: &Path, digest: &str) -> Result<Vec<u8>> {
-    let hex = digest.strip_prefix("sha256:").context("not a sha256 digest")?;
+    let hex = digest
+        .strip_prefix("sha256:")
+        .context("not a sha256 digest")?;
     let data = tar_member(archive, &format!("blobs/sha256/{hex}"))?;
     let actual = sha256(&data)?;
-    ensure!(actual == hex, "blob {digest} of {} hashes to {actual}", archive.display());
+    ensure!(
+        actual == hex,
+        "blob {digest} of {} hashes to {actual}",
+        archive.display()
+    );
     Ok(data)
 }
 
@@ -206,7 +242,11 @@ fn sha256(data: &[u8]) -> Result<String> {
     child.stdin.take().context("stdin")?.write_all(data)?;
     let output = child.wait_with_output()?;
     let text = String::from_utf8(output.stdout)?;
-    Ok(text.split_whitespace().next().unwrap_or_default().to_owned())
+    Ok(text
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned())
 }
 
 fn unpack(name: &str, archive: PathBuf, dir: &Path) -> Result<Image> {
@@ -278,8 +318,12 @@ fn building_twice_gives_the_same_digests() -> Result<()> {
             archive.display(),
             image.archive.display()
         );
-        let recorded = std::fs::read_to_string(image.archive.with_extension("").with_extension("digest"))?;
-        ensure!(recorded.trim() == image.digest, "{name}: the .digest file says {recorded}");
+        let recorded =
+            std::fs::read_to_string(image.archive.with_extension("").with_extension("digest"))?;
+        ensure!(
+            recorded.trim() == image.digest,
+            "{name}: the .digest file says {recorded}"
+        );
     }
     Ok(())
 }
@@ -295,7 +339,8 @@ fn images_are_tagged_as_the_chart_refers_to_them() -> Result<()> {
         );
     }
     // The chart's default rendering (kept equal to `helm template` by the chart suite).
-    let snapshot = std::fs::read_to_string(workspace().join("e2e/tests/snapshots/chart-default.yaml"))?;
+    let snapshot =
+        std::fs::read_to_string(workspace().join("e2e/tests/snapshots/chart-default.yaml"))?;
     let mut referenced: Vec<String> = snapshot
         .lines()
         .filter_map(|line| line.trim().strip_prefix("image: "))
@@ -346,13 +391,17 @@ fn every_image_runs_as_non_root_and_carries_the_oci_labels() -> Result<()> {
             );
         }
         ensure!(
-            labels["org.opencontainers.image.title"].as_str().is_some_and(|title| !title.is_empty()),
+            labels["org.opencontainers.image.title"]
+                .as_str()
+                .is_some_and(|title| !title.is_empty()),
             "{name}: no title label"
         );
         // The user exists in the image, and so does its home.
         let passwd = std::fs::read_to_string(image.rootfs.join("etc/passwd"))?;
         ensure!(
-            passwd.lines().any(|line| line.starts_with("nonroot:x:65532:65532:")),
+            passwd
+                .lines()
+                .any(|line| line.starts_with("nonroot:x:65532:65532:")),
             "{name}: /etc/passwd has no user 65532: {passwd}"
         );
     }
@@ -363,7 +412,14 @@ fn every_image_runs_as_non_root_and_carries_the_oci_labels() -> Result<()> {
 fn cargo_tree_crates(package: &str) -> Result<BTreeSet<(String, String)>> {
     let output = Command::new(env!("CARGO"))
         .current_dir(workspace())
-        .args(["tree", "--locked", "-e", "normal", "--target", "x86_64-unknown-linux-gnu"])
+        .args([
+            "tree",
+            "--locked",
+            "-e",
+            "normal",
+            "--target",
+            "x86_64-unknown-linux-gnu",
+        ])
         .args(["--prefix", "none", "-f", "{p}", "-p", package])
         .output()?;
     ensure!(output.status.success(), "cargo tree -p {package} failed");
@@ -392,11 +448,16 @@ fn crates_named_in_binary(binary: &Path) -> Result<BTreeSet<(String, String)>> {
         // name-1.2.3[-pre][+build]: the version starts after the last '-' followed by a digit.
         let split = directory
             .char_indices()
-            .filter(|(at, c)| *c == '-' && directory[at + 1..].starts_with(|d: char| d.is_ascii_digit()))
+            .filter(|(at, c)| {
+                *c == '-' && directory[at + 1..].starts_with(|d: char| d.is_ascii_digit())
+            })
             .map(|(at, _)| at)
             .next();
         if let Some(split) = split {
-            crates.insert((directory[..split].to_owned(), directory[split + 1..].to_owned()));
+            crates.insert((
+                directory[..split].to_owned(),
+                directory[split + 1..].to_owned(),
+            ));
         }
     }
     Ok(crates)
@@ -410,13 +471,21 @@ fn every_sbom_lists_the_debian_packages_and_every_crate_in_the_binary() -> Resul
             &std::fs::read(image.rootfs.join("usr/share/doc/soberana/sbom.json"))
                 .with_context(|| format!("{name}: no /usr/share/doc/soberana/sbom.json"))?,
         )?;
-        ensure!(inside == image.sbom_beside, "{name}: the SBOM beside the archive differs from the one inside");
-        ensure!(inside["bomFormat"] == "CycloneDX", "{name}: not a CycloneDX SBOM");
+        ensure!(
+            inside == image.sbom_beside,
+            "{name}: the SBOM beside the archive differs from the one inside"
+        );
+        ensure!(
+            inside["bomFormat"] == "CycloneDX",
+            "{name}: not a CycloneDX SBOM"
+        );
         let components = inside["components"].as_array().context("no components")?;
         let listed: BTreeMap<(String, String), &Value> = components
             .iter()
             .filter(|component| {
-                component["purl"].as_str().is_some_and(|purl| purl.starts_with("pkg:cargo/"))
+                component["purl"]
+                    .as_str()
+                    .is_some_and(|purl| purl.starts_with("pkg:cargo/"))
             })
             .map(|component| {
                 let field = |key: &str| component[key].as_str().unwrap_or_default().to_owned();
@@ -424,36 +493,61 @@ fn every_sbom_lists_the_debian_packages_and_every_crate_in_the_binary() -> Resul
             })
             .collect();
         let tree = cargo_tree_crates(package)?;
-        let missing: Vec<_> = tree.iter().filter(|key| !listed.contains_key(*key)).collect();
-        ensure!(missing.is_empty(), "{name}: the SBOM misses crates of `cargo tree -p {package}`: {missing:?}");
-        let in_binary = crates_named_in_binary(&image.rootfs.join(entrypoint.trim_start_matches('/')))?;
+        let missing: Vec<_> = tree
+            .iter()
+            .filter(|key| !listed.contains_key(*key))
+            .collect();
+        ensure!(
+            missing.is_empty(),
+            "{name}: the SBOM misses crates of `cargo tree -p {package}`: {missing:?}"
+        );
+        let in_binary =
+            crates_named_in_binary(&image.rootfs.join(entrypoint.trim_start_matches('/')))?;
         ensure!(
             in_binary.len() >= 2,
             "{name}: found only {in_binary:?} in the binary: the check below would prove nothing"
         );
         for key in &in_binary {
-            let component = listed
-                .get(key)
-                .with_context(|| format!("{name}: the binary holds {key:?}, the SBOM does not list it"))?;
-            ensure!(component["scope"] == "required", "{name}: {key:?} is in the binary but marked {}", component["scope"]);
+            let component = listed.get(key).with_context(|| {
+                format!("{name}: the binary holds {key:?}, the SBOM does not list it")
+            })?;
+            ensure!(
+                component["scope"] == "required",
+                "{name}: {key:?} is in the binary but marked {}",
+                component["scope"]
+            );
         }
         // The Debian packages whose files the image holds, at the versions installed here.
         let debs: BTreeMap<String, String> = components
             .iter()
-            .filter(|component| component["purl"].as_str().is_some_and(|purl| purl.starts_with("pkg:deb/")))
+            .filter(|component| {
+                component["purl"]
+                    .as_str()
+                    .is_some_and(|purl| purl.starts_with("pkg:deb/"))
+            })
             .map(|component| {
                 let field = |key: &str| component[key].as_str().unwrap_or_default().to_owned();
                 (field("name"), field("version"))
             })
             .collect();
-        let dynamic = image.rootfs.join("lib64/ld-linux-x86-64.so.2").symlink_metadata().is_ok();
-        let expected: &[&str] = if dynamic { &["ca-certificates", "libc6", "libgcc-s1"] } else { &[] };
+        let dynamic = image
+            .rootfs
+            .join("lib64/ld-linux-x86-64.so.2")
+            .symlink_metadata()
+            .is_ok();
+        let expected: &[&str] = if dynamic {
+            &["ca-certificates", "libc6", "libgcc-s1"]
+        } else {
+            &[]
+        };
         ensure!(
             debs.keys().map(String::as_str).collect::<Vec<_>>() == expected,
             "{name}: the SBOM lists the Debian packages {debs:?}, expected {expected:?}"
         );
         for (deb, version) in &debs {
-            let installed = Command::new("dpkg-query").args(["-W", "-f", "${Version}", deb]).output()?;
+            let installed = Command::new("dpkg-query")
+                .args(["-W", "-f", "${Version}", deb])
+                .output()?;
             ensure!(
                 String::from_utf8_lossy(&installed.stdout) == *version,
                 "{name}: the SBOM lists {deb} {version}, {} is installed",
@@ -470,11 +564,15 @@ fn no_build_path_leaks_into_a_binary() -> Result<()> {
     let cargo_home = std::env::var("CARGO_HOME")
         .unwrap_or_else(|_| format!("{}/.cargo", std::env::var("HOME").unwrap_or_default()));
     for (name, _, entrypoint) in IMAGES {
-        let binary = built.images[name].rootfs.join(entrypoint.trim_start_matches('/'));
+        let binary = built.images[name]
+            .rootfs
+            .join(entrypoint.trim_start_matches('/'));
         let bytes = std::fs::read(&binary)?;
         for path in [&checkout, &cargo_home] {
             ensure!(
-                !bytes.windows(path.len()).any(|window| window == path.as_bytes()),
+                !bytes
+                    .windows(path.len())
+                    .any(|window| window == path.as_bytes()),
                 "{name}: {} names {path}",
                 binary.display()
             );
@@ -502,13 +600,19 @@ fn each_image_runs_its_binary_as_non_root_from_its_own_files() -> Result<()> {
     // The example service answers / and /healthz, and exits at once on SIGTERM.
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let mut service = Guard(
-        chroot(&built.images["example-http"].rootfs, "/usr/bin/example-http")
-            .env("PORT", port.to_string())
-            .env("HOSTNAME", "example-pod")
-            .spawn()?,
+        chroot(
+            &built.images["example-http"].rootfs,
+            "/usr/bin/example-http",
+        )
+        .env("PORT", port.to_string())
+        .env("HOSTNAME", "example-pod")
+        .spawn()?,
     );
     let health = eventually(|| http_get(port, "/healthz"))?;
-    ensure!(health.starts_with("HTTP/1.1 200") && health.ends_with("\r\n\r\nok\n"), "/healthz: {health}");
+    ensure!(
+        health.starts_with("HTTP/1.1 200") && health.ends_with("\r\n\r\nok\n"),
+        "/healthz: {health}"
+    );
     let root = http_get(port, "/")?;
     ensure!(root.ends_with("hello from example-pod\n"), "/: {root}");
     terminate_and_expect_success(&mut service.0, "example-http")?;
@@ -585,7 +689,10 @@ fn eventually<T>(mut attempt: impl FnMut() -> Result<T>) -> Result<T> {
 }
 
 fn git(args: &[&str]) -> Result<String> {
-    let output = Command::new("git").current_dir(workspace()).args(args).output()?;
+    let output = Command::new("git")
+        .current_dir(workspace())
+        .args(args)
+        .output()?;
     if !output.status.success() {
         bail!("git {args:?} failed");
     }
