@@ -75,6 +75,13 @@ fn main() -> ExitCode {
             "each_image_runs_its_binary_as_non_root_from_its_own_files",
             each_image_runs_its_binary_as_non_root_from_its_own_files,
         ),
+        // Debian's containerd (1.6) is what a real node here runs; without it there is nothing
+        // to import into.
+        trial(
+            "containerd_imports_every_archive_under_its_reference",
+            containerd_imports_every_archive_under_its_reference,
+        )
+        .with_ignored_flag(!on_path("containerd") || !on_path("ctr")),
     ];
     libtest_mimic::run(&args, trials.into()).exit_code()
 }
@@ -445,12 +452,20 @@ fn crates_named_in_binary(binary: &Path) -> Result<BTreeSet<(String, String)>> {
         let Some(directory) = rest.split('/').nth(1) else {
             continue;
         };
-        // name-1.2.3[-pre][+build]: the version starts after the last '-' followed by a digit.
+        // name-1.2.3[-pre][+build]: the version starts after the first '-' followed by
+        // MAJOR.MINOR.: a name may hold "-<digit>" too (md-5).
+        let semver = |rest: &str| {
+            let mut parts = rest.splitn(3, '.');
+            let mut numeric = || {
+                parts.next().is_some_and(|part| {
+                    !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit())
+                })
+            };
+            numeric() && numeric() && parts.next().is_some()
+        };
         let split = directory
             .char_indices()
-            .filter(|(at, c)| {
-                *c == '-' && directory[at + 1..].starts_with(|d: char| d.is_ascii_digit())
-            })
+            .filter(|(at, c)| *c == '-' && semver(&directory[at + 1..]))
             .map(|(at, _)| at)
             .next();
         if let Some(split) = split {
@@ -697,4 +712,80 @@ fn git(args: &[&str]) -> Result<String> {
         bail!("git {args:?} failed");
     }
     Ok(String::from_utf8(output.stdout)?.trim().to_owned())
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|directory| directory.join(program).is_file())
+    })
+}
+
+/// A containerd of its own (root, state and socket in a temporary directory, no CRI plugin) into
+/// which every archive is imported, as a node's is by `ctr -n k8s.io images import`.
+fn containerd_imports_every_archive_under_its_reference() -> Result<()> {
+    let built = built()?;
+    let dir =
+        std::env::temp_dir().join(format!("soberana-images-containerd-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let socket = dir.join("containerd.sock");
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "version = 2\nroot = \"{root}\"\nstate = \"{state}\"\n\
+             disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n[grpc]\n  address = \"{socket}\"\n",
+            root = dir.join("root").display(),
+            state = dir.join("state").display(),
+            socket = socket.display(),
+        ),
+    )?;
+    let log = std::fs::File::create(dir.join("containerd.log"))?;
+    let mut containerd = Guard(
+        Command::new("containerd")
+            .arg("--config")
+            .arg(&config)
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()?,
+    );
+    let result = import_all(built, &socket);
+    terminate_and_expect_success(&mut containerd.0, "containerd").ok();
+    std::fs::remove_dir_all(&dir).ok();
+    result
+}
+
+fn import_all(built: &Built, socket: &Path) -> Result<()> {
+    let ctr = |args: &[&str]| -> Result<String> {
+        let output = Command::new("ctr")
+            .arg("--address")
+            .arg(socket)
+            .args(["--namespace", "k8s.io"])
+            .args(args)
+            .output()?;
+        ensure!(
+            output.status.success(),
+            "ctr {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        Ok(String::from_utf8(output.stdout)?)
+    };
+    eventually(|| ctr(&["version"]))?;
+    for image in built.images.values() {
+        let archive = image.archive.display().to_string();
+        ctr(&["images", "import", &archive])?;
+    }
+    let listed = ctr(&["images", "ls"])?;
+    for (name, image) in &built.images {
+        ensure!(
+            listed.lines().any(|line| {
+                let mut columns = line.split_whitespace();
+                columns.next() == Some(image.reference.as_str())
+                    && columns.nth(1) == Some(image.digest.as_str())
+            }),
+            "{name}: containerd lists no {} at {}: {listed}",
+            image.reference,
+            image.digest
+        );
+    }
+    Ok(())
 }
