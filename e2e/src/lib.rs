@@ -12,10 +12,12 @@ pub use harness::binaries::{BINARY_DIR_ENV, HarnessBinaries, pinned_kubernetes_v
 pub use harness::cluster::{Cluster, ClusterOptions};
 pub use harness::component::Component;
 pub use harness::control_plane::ControlPlane;
+pub use harness::pki::{CertifiedKey, serving_certificate};
 pub use harness::ports::free_loopback_port;
 pub use harness::real_node::{
-    NODE_BINARY_DIR_ENV, NodeBinaries, NodeFootprint, PROBE_IMAGE, RealNode, RealNodeOptions,
-    SANDBOX_IMAGE, allocate_link_address, build_probe_images, remove_abandoned_nodes,
+    LoopbackForward, NODE_BINARY_DIR_ENV, NodeBinaries, NodeFootprint, PROBE_IMAGE, RealNode,
+    RealNodeOptions, SANDBOX_IMAGE, allocate_link_address, build_probe_images,
+    remove_abandoned_nodes,
 };
 pub use harness::run_directory::KEEP_FILES_ENV;
 pub use harness::suite::Suite;

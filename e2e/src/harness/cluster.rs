@@ -43,6 +43,10 @@ pub struct ClusterOptions {
     /// `kubernetes` Service there, forwarded to loopback), keeps that Service's endpoints, and
     /// reaches kubelets at their InternalIP. `None`: loopback only, no real node.
     pub real_node_address: Option<Ipv4Addr>,
+    /// More addresses the API server's certificate names: the host ends of the control plane's
+    /// real-node links, where Pods on those nodes reach this cluster through a forwarder (see
+    /// [`ControlPlane::server_for_pods`](crate::ControlPlane::server_for_pods)).
+    pub serving_addresses: Vec<Ipv4Addr>,
 }
 
 /// A running cluster. Its processes stop when it is dropped (node simulator, scheduler,
@@ -107,7 +111,7 @@ impl Cluster {
         directory: &Path,
         options: &ClusterOptions,
     ) -> Result<Self> {
-        let pki = ClusterPki::generate(name, &directory.join("pki"))?;
+        let pki = ClusterPki::generate(name, &directory.join("pki"), &options.serving_addresses)?;
         let etcd_port = free_loopback_port()?;
         let etcd_peer_port = free_loopback_port()?;
         let api_port = free_loopback_port()?;

@@ -9,7 +9,9 @@ use futures::future::try_join_all;
 use crate::harness::binaries::HarnessBinaries;
 use crate::harness::cluster::{Cluster, ClusterOptions};
 use crate::harness::ports::is_port_conflict;
-use crate::harness::real_node::{NodeBinaries, RealNode, RealNodeOptions, allocate_link_address};
+use crate::harness::real_node::{
+    LoopbackForward, NodeBinaries, RealNode, RealNodeOptions, allocate_link_address, api_port,
+};
 use crate::harness::run_directory::RunDirectory;
 
 /// Starts of one cluster before a port conflict is reported as an error.
@@ -22,7 +24,9 @@ const FAILURE_LOG_LINES: usize = 40;
 #[derive(Debug)]
 pub struct ControlPlane {
     binaries: HarnessBinaries,
-    // Nodes drop before their clusters, clusters (and stop) before their directory is removed.
+    // Forwards and nodes drop before their clusters, clusters (and stop) before their directory
+    // is removed.
+    forwards: Vec<(String, String, LoopbackForward)>,
     real_nodes: Vec<RealNode>,
     clusters: Vec<Cluster>,
     run_directory: RunDirectory,
@@ -62,7 +66,19 @@ impl ControlPlane {
             } else {
                 None
             };
-            options.push(ClusterOptions { real_node_address });
+            options.push(ClusterOptions {
+                real_node_address,
+                serving_addresses: Vec::new(),
+            });
+        }
+        // Pods on a real node reach every cluster at the host end of their node's link (see
+        // `server_for_pods`): each certificate names those addresses.
+        let link_addresses: Vec<_> = options
+            .iter()
+            .filter_map(|options| options.real_node_address)
+            .collect();
+        for options in &mut options {
+            options.serving_addresses.clone_from(&link_addresses);
         }
         let run_directory = RunDirectory::create()?;
         let started =
@@ -72,15 +88,19 @@ impl ControlPlane {
             .await;
         let started = match (started, node_binaries) {
             (Ok(clusters), Some(node_binaries)) => {
-                start_real_nodes(&clusters, real_nodes, &node_binaries)
-                    .await
-                    .map(|nodes| (clusters, nodes))
+                match start_real_nodes(&clusters, real_nodes, &node_binaries).await {
+                    Ok(nodes) => forward_other_clusters(&clusters)
+                        .await
+                        .map(|forwards| (clusters, nodes, forwards)),
+                    Err(error) => Err(error),
+                }
             }
-            (started, _) => started.map(|clusters| (clusters, Vec::new())),
+            (started, _) => started.map(|clusters| (clusters, Vec::new(), Vec::new())),
         };
         match started {
-            Ok((clusters, real_nodes)) => Ok(Self {
+            Ok((clusters, real_nodes, forwards)) => Ok(Self {
                 binaries,
+                forwards,
                 real_nodes,
                 clusters,
                 run_directory,
@@ -114,6 +134,20 @@ impl ControlPlane {
             .iter()
             .find(|node| node.name() == name)
             .with_context(|| format!("no real node for cluster {cluster:?} in this control plane"))
+    }
+
+    /// The address at which Pods on the real node of `node_cluster` reach the API server of
+    /// `cluster` (another cluster of this control plane): a forwarder on the host end of that
+    /// node's link, which the cluster's serving certificate names. A kubeconfig with this server
+    /// and the cluster's CA works from inside those Pods, as a member site's would.
+    pub fn server_for_pods(&self, cluster: &str, node_cluster: &str) -> Result<String> {
+        self.forwards
+            .iter()
+            .find(|(target, node, _)| target == cluster && node == node_cluster)
+            .map(|(_, _, forward)| format!("https://{}", forward.address()))
+            .with_context(|| {
+                format!("no path from the real node of {node_cluster:?} to cluster {cluster:?}")
+            })
     }
 
     /// The binaries this control plane runs (and a matching `kubectl`).
@@ -182,6 +216,31 @@ async fn start_real_nodes(
         );
     }
     Ok(nodes)
+}
+
+/// For each cluster with a real node, a forwarder on its link's host end to every other
+/// cluster's API server (its own is forwarded by the node).
+async fn forward_other_clusters(
+    clusters: &[Cluster],
+) -> Result<Vec<(String, String, LoopbackForward)>> {
+    let mut forwards = Vec::new();
+    for node_cluster in clusters {
+        let Some(address) = node_cluster.options().real_node_address else {
+            continue;
+        };
+        for cluster in clusters
+            .iter()
+            .filter(|cluster| cluster.name() != node_cluster.name())
+        {
+            let forward = LoopbackForward::start(address, api_port(cluster.server())?).await?;
+            forwards.push((
+                cluster.name().to_owned(),
+                node_cluster.name().to_owned(),
+                forward,
+            ));
+        }
+    }
+    Ok(forwards)
 }
 
 /// Starts one cluster, trying again with other ports when another process took one of its ports

@@ -2,6 +2,7 @@
 //! certificates and the service-account signing key. Every cluster gets its own, so a credential
 //! of one site is worthless at another, as it would be between real data centres.
 
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -39,12 +40,13 @@ pub struct ClusterPki {
 
 impl ClusterPki {
     /// Generates a fresh PKI for the cluster `name` and writes its files into `directory`.
-    pub fn generate(name: &str, directory: &Path) -> Result<Self> {
+    /// `serving_addresses` are named in the API server's certificate beside loopback.
+    pub fn generate(name: &str, directory: &Path, serving_addresses: &[Ipv4Addr]) -> Result<Self> {
         std::fs::create_dir_all(directory)
             .with_context(|| format!("creating {}", directory.display()))?;
         let ca = certificate_authority(name)?;
 
-        let mut serving = CertificateParams::new(vec![
+        let mut names = vec![
             "127.0.0.1".to_owned(),
             "localhost".to_owned(),
             "kubernetes".to_owned(),
@@ -52,7 +54,9 @@ impl ClusterPki {
             // The `kubernetes` Service's ClusterIP (first of --service-cluster-ip-range), which
             // in-cluster clients on a real node dial.
             "10.0.0.1".to_owned(),
-        ])?;
+        ];
+        names.extend(serving_addresses.iter().map(ToString::to_string));
+        let mut serving = CertificateParams::new(names)?;
         serving
             .distinguished_name
             .push(DnType::CommonName, format!("{name}-kube-apiserver"));
@@ -178,4 +182,15 @@ impl EtcdPki {
         write(&pki.client_key_file, &client.key_pem)?;
         Ok(pki)
     }
+}
+
+/// A fresh CA (returned as PEM) and a serving certificate it signed for `names` (DNS names or IP
+/// addresses): for a server a test installs, e.g. the API's TLS Secret.
+pub fn serving_certificate(ca_name: &str, names: &[String]) -> Result<(String, CertifiedKey)> {
+    let ca = certificate_authority(ca_name)?;
+    let mut serving = CertificateParams::new(names.to_vec())?;
+    serving.distinguished_name.push(DnType::CommonName, ca_name);
+    serving.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let serving = sign(&serving, &ca)?;
+    Ok((ca.pem(), serving))
 }

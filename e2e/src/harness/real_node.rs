@@ -100,6 +100,7 @@ pub struct RealNodeOptions {
 #[derive(Debug)]
 pub struct RealNode {
     name: String,
+    address: Ipv4Addr,
     directory: PathBuf,
     footprint: NodeFootprint,
     kube_proxy: Mutex<Component>,
@@ -170,6 +171,7 @@ impl RealNode {
         // From here on, a failure tears down what was started: the node drops.
         let mut node = Self {
             name: name.to_owned(),
+            address: node_address,
             directory: directory.clone(),
             footprint,
             kube_proxy: Mutex::new(kube_proxy),
@@ -181,7 +183,7 @@ impl RealNode {
         link(&interface, pid, host_address, node_address)?;
         create_cgroup_root(&cgroup_root)?;
         write_node_files(&directory, cluster, name, host_address, api_port)?;
-        node.forwarder = Some(forward(host_address, api_port).await?);
+        node.forwarder = Some(forward(host_address, api_port, api_port).await?);
         progress(&format!(
             "namespace, link {host_address} ↔ {node_address} and cgroup /{cgroup_root} ready"
         ));
@@ -202,6 +204,11 @@ impl RealNode {
     /// The Node's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The node's address (its InternalIP): the host reaches its NodePorts there.
+    pub fn address(&self) -> Ipv4Addr {
+        self.address
     }
 
     /// Where the node keeps its configuration, state and logs.
@@ -232,6 +239,37 @@ impl RealNode {
             bail!(
                 "importing {} into node {}: ctr {}: {}",
                 archive.display(),
+                self.name,
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        Ok(())
+    }
+
+    /// Gives the image `source` (already in the node) a second reference `target`, as a registry
+    /// serving the same image under a new tag would.
+    pub async fn tag_image(&self, source: &str, target: &str) -> Result<()> {
+        let output = tokio::process::Command::new("ctr")
+            .arg(format!(
+                "--address={}",
+                self.directory.join("containerd.sock").display()
+            ))
+            .args([
+                "--namespace=k8s.io",
+                "images",
+                "tag",
+                "--force",
+                source,
+                target,
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .context("running ctr")?;
+        if !output.status.success() {
+            bail!(
+                "tagging {source} as {target} in node {}: ctr {}: {}",
                 self.name,
                 output.status,
                 String::from_utf8_lossy(&output.stderr).trim()
@@ -523,16 +561,46 @@ fn link(interface: &str, pid: u32, host: Ipv4Addr, node: Ipv4Addr) -> Result<()>
     inside(&["route", "add", "default", "via", &host.to_string()])
 }
 
-/// Forwards connections to `host:port` (the host end of a node's link, which the API server
-/// advertises) to the API server on `127.0.0.1:port`.
-async fn forward(host: Ipv4Addr, port: u16) -> Result<JoinHandle<()>> {
+/// Forwards connections to a host-side address of a node's link to a port on loopback, where
+/// the harness's servers listen: Pods on the node reach them there. Stops when dropped.
+#[derive(Debug)]
+pub struct LoopbackForward {
+    address: std::net::SocketAddrV4,
+    task: JoinHandle<()>,
+}
+
+impl LoopbackForward {
+    /// Listens on `host:port` (`host`: the host end of a node's link) and forwards every
+    /// connection to `127.0.0.1:port`.
+    pub async fn start(host: Ipv4Addr, port: u16) -> Result<Self> {
+        Ok(Self {
+            address: std::net::SocketAddrV4::new(host, port),
+            task: forward(host, port, port).await?,
+        })
+    }
+
+    /// The address Pods dial.
+    pub fn address(&self) -> std::net::SocketAddrV4 {
+        self.address
+    }
+}
+
+impl Drop for LoopbackForward {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Forwards connections to `host:port` (the host end of a node's link) to `127.0.0.1:target`
+/// (for the node itself: the API server, which advertises that address).
+async fn forward(host: Ipv4Addr, port: u16, target: u16) -> Result<JoinHandle<()>> {
     let listener = TcpListener::bind((host, port))
         .await
-        .with_context(|| format!("listening on {host}:{port} for the node's API traffic"))?;
+        .with_context(|| format!("listening on {host}:{port} for the node's traffic"))?;
     Ok(tokio::spawn(async move {
         while let Ok((mut inbound, _)) = listener.accept().await {
             tokio::spawn(async move {
-                if let Ok(mut outbound) = TcpStream::connect(("127.0.0.1", port)).await {
+                if let Ok(mut outbound) = TcpStream::connect(("127.0.0.1", target)).await {
                     let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
                 }
             });
@@ -947,7 +1015,7 @@ fn lock(component: &Mutex<Component>) -> MutexGuard<'_, Component> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn api_port(server: &str) -> Result<u16> {
+pub(crate) fn api_port(server: &str) -> Result<u16> {
     server
         .rsplit(':')
         .next()

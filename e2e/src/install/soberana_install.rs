@@ -169,3 +169,16 @@ pub async fn store_kubeconfig(management: &Client, name: &str, kubeconfig: &str)
         .with_context(|| format!("storing Secret {SITE_SECRETS_NAMESPACE}/{name}"))?;
     Ok(())
 }
+
+/// A kubeconfig for `cluster` reached at `server` (e.g. from Pods on a real node, see
+/// [`ControlPlane::server_for_pods`](crate::ControlPlane::server_for_pods)) that authenticates
+/// with `token` as `user`.
+pub fn token_kubeconfig_at(cluster: &Cluster, server: &str, user: &str, token: &str) -> String {
+    kubeconfig_text(
+        cluster.name(),
+        server,
+        cluster.ca_certificate_pem(),
+        user,
+        Credentials::Token(token),
+    )
+}
