@@ -39,7 +39,10 @@ done
 VERSION="$(sed -n '/^\[workspace.package\]/,/^\[/ s/^version = "\(.*\)"/\1/p' Cargo.toml)"
 [ -n "$VERSION" ] || die "no version in Cargo.toml's [workspace.package]"
 REVISION="$(git rev-parse HEAD)"
-export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct HEAD)}"
+EPOCH="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct HEAD)}"
+# Not passed to cargo: the C build scripts (cc) rerun when it changes, and so would most of the
+# tree on every commit; nothing compiled here reads it.
+unset SOURCE_DATE_EPOCH
 if [ -n "$(git status --porcelain --untracked-files=no)" ]; then
   echo "images: warning: the work tree differs from $REVISION; the images still name that commit" >&2
 fi
@@ -166,7 +169,7 @@ image() {
     cp "$BIN/$binary" "$dir$entrypoint"
   fi
   python3 "$ROOT/images/oci.py" --name "$name" --package "$package" --version "$VERSION" \
-    --revision "$REVISION" --epoch "$SOURCE_DATE_EPOCH" --title "$title" --rootfs "$dir" \
+    --revision "$REVISION" --epoch "$EPOCH" --title "$title" --rootfs "$dir" \
     --entrypoint "$entrypoint" --user "$USER_ID:$USER_ID" --tree "$tree" --out "$OUT" "${debs[@]}"
   ARCHIVES+=("$OUT/$name-$VERSION.oci.tar")
 }
