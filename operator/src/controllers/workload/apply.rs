@@ -128,14 +128,22 @@ async fn run_on(
         Ok(Some(found)) if found.available >= found.desired => {
             entry(WorkloadSiteState::Running, found, None)
         }
-        Ok(Some(found)) => entry(
-            WorkloadSiteState::Deploying,
-            found,
-            Some(format!(
+        Ok(Some(found)) if found.unschedulable.is_some() => {
+            let message = format!(
+                "{} of {} replicas available; the site's scheduler finds no room for the rest: {}",
+                found.available,
+                found.desired,
+                found.unschedulable.as_deref().unwrap_or_default()
+            );
+            entry(WorkloadSiteState::Unschedulable, found, Some(message))
+        }
+        Ok(Some(found)) => {
+            let message = format!(
                 "{} of {} replicas available",
                 found.available, found.desired
-            )),
-        ),
+            );
+            entry(WorkloadSiteState::Deploying, found, Some(message))
+        }
         Ok(None) => entry(
             WorkloadSiteState::Deploying,
             Default::default(),
