@@ -88,6 +88,10 @@ fn main() -> ExitCode {
             arguments_accepted,
         )
         .test(
+            "the_operator_tuning_values_default_to_the_binarys_defaults_within_its_bounds",
+            operator_tuning_values,
+        )
+        .test(
             "the_installed_charts_are_enough_for_the_operator_to_provision_a_tenant_and_no_more",
             install_and_provision,
         )
@@ -829,6 +833,106 @@ async fn arguments_accepted(plane: Arc<ControlPlane>) -> Result<()> {
         checked == BTreeSet::from(["soberana-api".to_owned(), "soberana-operator".to_owned()]),
         "checked {checked:?}"
     );
+    Ok(())
+}
+
+/// The operator's numeric flags the chart exposes as values (`operator.<key>`).
+const OPERATOR_TUNING: [(&str, &str); 8] = [
+    ("probeInterval", "--probe-interval"),
+    ("driftCheckInterval", "--drift-check-interval"),
+    ("residencyScanInterval", "--residency-scan-interval"),
+    ("leaseDuration", "--lease-duration"),
+    ("reconcileConcurrency", "--reconcile-concurrency"),
+    ("memberConnectTimeout", "--member-connect-timeout"),
+    ("memberRequestTimeout", "--member-request-timeout"),
+    ("memberConcurrency", "--member-concurrency"),
+];
+
+/// The `[default: …]` the binary's `--help` gives `flag`.
+fn help_default(help: &str, flag: &str) -> Option<String> {
+    let start = help.find(&format!("{flag} <"))?;
+    let rest = &help[start + flag.len()..];
+    let end = rest.find("\n      --").unwrap_or(rest.len());
+    let (_, default) = rest[..end].split_once("[default: ")?;
+    default.split_once(']').map(|(value, _)| value.to_owned())
+}
+
+/// Whether the operator's parser accepts `flag=value` (`--help` last, so nothing runs).
+fn operator_accepts(binary: &Path, flag: &str, value: i64) -> Result<bool> {
+    let output = std::process::Command::new(binary)
+        .arg(format!("{flag}={value}"))
+        .arg("--help")
+        .output()
+        .with_context(|| format!("running {}", binary.display()))?;
+    Ok(output.status.success())
+}
+
+/// Each tuning value defaults to what the binary does without it, reaches the binary as its flag,
+/// and is bounded by the schema exactly where the binary's parser is: a value the chart accepts
+/// never crash-loops the operator, and one it refuses would have.
+async fn operator_tuning_values(plane: Arc<ControlPlane>) -> Result<()> {
+    let home = scratch(&plane, "operator-tuning")?;
+    let directory = chart("soberana");
+    let values: Value =
+        serde_norway::from_str(&std::fs::read_to_string(directory.join("values.yaml"))?)?;
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(
+        directory.join("values.schema.json"),
+    )?)?;
+    let binary = workspace_binary("soberana-operator")?;
+    let help = std::process::Command::new(&binary)
+        .arg("--help")
+        .output()
+        .with_context(|| format!("running {}", binary.display()))?;
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    let rendered = documents(&template(&home, "soberana", &[])?)?;
+    let operator = rendered
+        .iter()
+        .find(|document| {
+            document["kind"] == "Deployment" && document["metadata"]["name"] == "soberana-operator"
+        })
+        .context("no operator Deployment in the default rendering")?;
+    let (arguments, _) = arguments_and_volumes(operator);
+    for (key, flag) in OPERATOR_TUNING {
+        let default = values["operator"][key]
+            .as_i64()
+            .with_context(|| format!("operator.{key} is not an integer in values.yaml"))?;
+        let binary_default = help_default(&help, flag)
+            .with_context(|| format!("soberana-operator --help gives {flag} no default"))?;
+        ensure!(
+            binary_default == default.to_string(),
+            "operator.{key} defaults to {default}, {flag} to {binary_default}"
+        );
+        ensure!(
+            arguments.contains(&format!("{flag}={default}")),
+            "operator.{key} does not reach the operator as {flag}: {arguments:?}"
+        );
+        let bounds = &schema["properties"]["operator"]["properties"][key];
+        let (Some(minimum), Some(maximum)) =
+            (bounds["minimum"].as_i64(), bounds["maximum"].as_i64())
+        else {
+            bail!("values.schema.json gives operator.{key} no minimum and maximum");
+        };
+        for (value, accepted) in [
+            (minimum, true),
+            (maximum, true),
+            (minimum - 1, false),
+            (maximum + 1, false),
+        ] {
+            ensure!(
+                operator_accepts(&binary, flag, value)? == accepted,
+                "values.schema.json bounds operator.{key} to {minimum}..={maximum}, but the \
+                 operator {} {flag}={value}",
+                if accepted { "refuses" } else { "accepts" }
+            );
+        }
+        let setting = format!("operator.{key}={}", maximum + 1);
+        let output = template_output(&home, "soberana", &["--set", &setting])?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        ensure!(
+            !output.status.success() && stderr.contains(&format!("at '/operator/{key}'")),
+            "--set {setting} was not refused by the schema naming it:\n{stderr}"
+        );
+    }
     Ok(())
 }
 
