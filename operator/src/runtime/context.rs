@@ -30,8 +30,8 @@ const TENANT_RETRY_FIRST: Duration = Duration::from_secs(15);
 /// The first wait after an agreement's pass failed on a site.
 const EXCHANGE_RETRY_FIRST: Duration = Duration::from_secs(10);
 /// The longest wait between two passes of a Tenant against a member that keeps answering errors:
-/// how late a recovered member gets its work.
-const TENANT_RETRY_CAP: Duration = Duration::from_secs(120);
+/// how late a recovered member gets its work (a Site's recovery does not wake its Tenants).
+const TENANT_RETRY_CAP: Duration = Duration::from_secs(60);
 /// The same for an agreement: its minute-long resync (paths edited on a member are put back)
 /// bounds it anyway.
 const EXCHANGE_RETRY_CAP: Duration = Duration::from_secs(60);
