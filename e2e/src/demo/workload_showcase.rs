@@ -58,20 +58,11 @@ async fn workloads(management: &Client) -> Result<Vec<Workload>> {
     Ok(found)
 }
 
-/// Waits (up to `timeout`) until every Workload has settled (its Pods running on its sites'
-/// nodes, or nowhere to go), then prints them.
+/// Waits (up to `timeout`) until every Workload has settled (see [`settled`]), then prints them.
 pub async fn show_placements(management: &Client, timeout: Duration) -> Result<Vec<String>> {
     let started = Instant::now();
     let mut found = workloads(management).await?;
-    while found.iter().any(|workload| {
-        matches!(
-            workload.status.as_ref().and_then(|status| status.phase),
-            None | Some(
-                WorkloadPhase::Pending | WorkloadPhase::Deploying | WorkloadPhase::FailingOver
-            )
-        )
-    }) && started.elapsed() < timeout
-    {
+    while !found.iter().all(settled) && started.elapsed() < timeout {
         tokio::time::sleep(Duration::from_secs(1)).await;
         found = workloads(management).await?;
     }
@@ -114,11 +105,29 @@ pub async fn fail_site(
     Ok(())
 }
 
+/// Running, placed with nothing to run, unplaceable, or degraded for a reason waiting will not
+/// cure (stranded on a site that is down, no room on its nodes).
+fn settled(workload: &Workload) -> bool {
+    let Some(status) = workload.status.as_ref() else {
+        return false;
+    };
+    let stuck = status.conditions.iter().any(|condition| {
+        condition.type_ == "Degraded"
+            && condition.status == "True"
+            && ["Stranded", "Unschedulable"].contains(&condition.reason.as_str())
+    });
+    stuck
+        || matches!(
+            status.phase,
+            Some(WorkloadPhase::Running | WorkloadPhase::Placed | WorkloadPhase::Unplaceable)
+        )
+}
+
 /// Per member site, the Pods running in tenant namespaces on its nodes (read from the site's own
 /// API server, as `kubectl get pods -A -o wide` would show them).
 pub async fn show_pods(plane: &ControlPlane, sites: &[String]) -> Result<Vec<String>> {
     let mut lines = vec![
-        "\nPods on the sites' nodes (kubectl --kubeconfig <site> get pods -A -o wide -l soberana.io/workload):"
+        "\nPods of the Workloads on the sites' nodes (each site's own API server, label soberana.io/workload):"
             .to_owned(),
     ];
     for site in sites {
@@ -148,7 +157,7 @@ pub async fn show_pods(plane: &ControlPlane, sites: &[String]) -> Result<Vec<Str
             .map(|(node, (running, all))| format!("{node} {running}/{all}"))
             .collect();
         lines.push(format!(
-            "  {site:<20} {} Pods, {} Running  [{}]  kubectl --kubeconfig {} get pods -A -o wide",
+            "  {site:<20} {} Pods, {} Running  [{}]  (KUBECONFIG={} kubectl get pods -A -o wide)",
             pods.len(),
             per_node.values().map(|counts| counts.0).sum::<usize>(),
             nodes.join(", "),
