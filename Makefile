@@ -14,7 +14,7 @@ BENCH_TENANTS ?= 500
 # target/; export CARGO_INCREMENTAL=1 to keep them while iterating.
 export CARGO_INCREMENTAL ?= 0
 
-.PHONY: test demo tools harness test-tools crds chart policies prometheus-rules bench
+.PHONY: test demo images tools harness test-tools crds chart policies prometheus-rules bench
 
 ## test: format check, clippy with -D warnings, then every unit, integration and e2e test
 test: tools harness test-tools
@@ -34,6 +34,10 @@ test: tools harness test-tools
 demo: tools harness
 	$(CARGO) build --locked -p soberana-operator -p soberana-api -p soberana-cli --bins
 	SOBERANA_HARNESS_BIN="$$($(HARNESS))" $(CARGO) run --locked -p soberana-e2e --bin soberana-demo -- $(DEMO_ARGS)
+
+## images: OCI image archives (operator, API, CLI, example-http, pause) in target/images/, reproducibly and with no daemon; see docs/images.md
+images: tools
+	images/build.sh
 
 ## tools: check and install protoc, rustfmt and clippy
 tools:
