@@ -81,8 +81,8 @@ deb_root() {
   if [ ! -f "$dir/.done" ]; then
     step "apt-get download $package=$version (once, into $CACHE)"
     rm -rf "$dir" && mkdir -p "$dir/deb"
-    (cd "$dir/deb" && apt-get download "$package=$version" >&2) ||
-      { apt-get update >&2 && (cd "$dir/deb" && apt-get download "$package=$version" >&2); } ||
+    (cd "$dir/deb" && apt-get -o APT::Sandbox::User=root download "$package=$version" >&2) ||
+      { apt-get update >&2 && (cd "$dir/deb" && apt-get -o APT::Sandbox::User=root download "$package=$version" >&2); } ||
       die "could not download Debian package $package=$version"
     dpkg-deb -x "$dir"/deb/*.deb "$dir/root"
     touch "$dir/.done"
@@ -106,7 +106,7 @@ base_rootfs() {
 # A dynamically linked binary's image: the loader and the shared libraries it needs (transitively),
 # from the extracted packages, and the CA bundle.
 dynamic_rootfs() {
-  local dir="$1" binary="$2" lib needed queue=() seen=" " interp
+  local dir="$1" binary="$2" lib needed queue=() seen=" " interp package from
   base_rootfs "$dir"
   mkdir -p "$dir/usr/bin" "$dir/lib/x86_64-linux-gnu" "$dir/lib64" "$dir/etc/ssl/certs"
   cp "$binary" "$dir/usr/bin/"
@@ -135,9 +135,14 @@ dynamic_rootfs() {
   for package in libc6 libgcc-s1; do
     if grep -qx "$package" "$dir.debs"; then
       mkdir -p "$dir/usr/share/doc/$package"
-      local from="$LIBC"
+      from="$LIBC"
       [ "$package" = libgcc-s1 ] && from="$LIBGCC"
-      cp "$from/usr/share/doc/$package/copyright" "$dir/usr/share/doc/$package/"
+      # libgcc-s1's doc directory is a link to gcc-12-base's, a package not shipped here.
+      if [ -f "$from/usr/share/doc/$package/copyright" ]; then
+        cp "$from/usr/share/doc/$package/copyright" "$dir/usr/share/doc/$package/"
+      else
+        rmdir "$dir/usr/share/doc/$package"
+      fi
     fi
   done
   # The bundle update-ca-certificates would make from the package's certificates, in name order.

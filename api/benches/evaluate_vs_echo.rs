@@ -267,6 +267,7 @@ async fn main() -> Result<()> {
             ..CallerLimitSettings::default()
         },
         checkpoints: None,
+        management_request_timeouts: None,
     };
     tokio::spawn(serve(
         settings,

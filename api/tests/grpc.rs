@@ -193,6 +193,7 @@ async fn start_with(
         reservation_limits: ReservationLimits::default(),
         caller_limits: CallerLimitSettings::default(),
         checkpoints: None,
+        management_request_timeouts: None,
     };
     adjust(&mut settings);
     // The API runs as its own ServiceAccount under the chart's RBAC (charts/soberana/files/rbac/api.yaml).

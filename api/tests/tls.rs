@@ -96,6 +96,7 @@ async fn start(
         reservation_limits: ReservationLimits::default(),
         caller_limits: CallerLimitSettings::default(),
         checkpoints: None,
+        management_request_timeouts: None,
     };
     tokio::spawn(async move {
         serve(
@@ -230,6 +231,7 @@ async fn plaintext_is_refused_unless_asked_for_and_on_loopback() {
             reservation_limits: ReservationLimits::default(),
             caller_limits: CallerLimitSettings::default(),
             checkpoints: None,
+            management_request_timeouts: None,
         };
         serve(
             settings,
@@ -276,6 +278,7 @@ async fn reflection_can_be_turned_off() {
             reservation_limits: ReservationLimits::default(),
             caller_limits: CallerLimitSettings::default(),
             checkpoints: None,
+            management_request_timeouts: None,
         };
         tokio::spawn(serve(
             settings,

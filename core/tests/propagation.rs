@@ -230,6 +230,30 @@ fn member_objects_carry_the_classification_replicas_and_selector() {
         pod["containers"][0]["securityContext"],
         json!({"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}})
     );
+    // What placement reserved per replica is what each Pod requests, and its bound.
+    let reserved = json!({"cpu": "1m", "memory": "1Mi"});
+    assert_eq!(
+        pod["containers"][0]["resources"],
+        json!({"requests": reserved, "limits": reserved})
+    );
+}
+
+#[test]
+fn a_template_with_resources_of_its_own_or_several_containers_keeps_them() {
+    let own = json!({"deployment": {"template": {"spec": {"containers": [
+        {"name": "app", "image": "i", "resources": {"requests": {"cpu": "2"}}}
+    ]}}}});
+    let objects = member_objects(&workload("minsa-prod", own), "minsa-prod").unwrap();
+    assert_eq!(
+        objects[0]["spec"]["template"]["spec"]["containers"][0]["resources"],
+        json!({"requests": {"cpu": "2"}})
+    );
+    let two = json!({"deployment": {"template": {"spec": {"containers": [
+        {"name": "app", "image": "i"}, {"name": "sidecar", "image": "j"}
+    ]}}}});
+    let objects = member_objects(&workload("minsa-prod", two), "minsa-prod").unwrap();
+    let containers = &objects[0]["spec"]["template"]["spec"]["containers"];
+    assert!(containers[0].get("resources").is_none() && containers[1].get("resources").is_none());
 }
 
 #[test]

@@ -88,6 +88,10 @@ fn main() -> ExitCode {
             arguments_accepted,
         )
         .test(
+            "the_tuning_values_default_to_the_binaries_defaults_within_their_bounds",
+            tuning_values,
+        )
+        .test(
             "the_installed_charts_are_enough_for_the_operator_to_provision_a_tenant_and_no_more",
             install_and_provision,
         )
@@ -829,6 +833,144 @@ async fn arguments_accepted(plane: Arc<ControlPlane>) -> Result<()> {
         checked == BTreeSet::from(["soberana-api".to_owned(), "soberana-operator".to_owned()]),
         "checked {checked:?}"
     );
+    Ok(())
+}
+
+/// The numeric flags the chart exposes as values (`<component>.<key>`), by component.
+const TUNING: [(&str, &str, &str); 12] = [
+    ("operator", "probeInterval", "--probe-interval"),
+    ("operator", "driftCheckInterval", "--drift-check-interval"),
+    (
+        "operator",
+        "residencyScanInterval",
+        "--residency-scan-interval",
+    ),
+    ("operator", "leaseDuration", "--lease-duration"),
+    (
+        "operator",
+        "reconcileConcurrency",
+        "--reconcile-concurrency",
+    ),
+    (
+        "operator",
+        "memberConnectTimeout",
+        "--member-connect-timeout",
+    ),
+    (
+        "operator",
+        "memberRequestTimeout",
+        "--member-request-timeout",
+    ),
+    ("operator", "memberConcurrency", "--member-concurrency"),
+    (
+        "operator",
+        "managementConnectTimeout",
+        "--management-connect-timeout",
+    ),
+    (
+        "operator",
+        "managementRequestTimeout",
+        "--management-request-timeout",
+    ),
+    (
+        "api",
+        "managementConnectTimeout",
+        "--management-connect-timeout",
+    ),
+    (
+        "api",
+        "managementRequestTimeout",
+        "--management-request-timeout",
+    ),
+];
+
+/// The `[default: …]` the binary's `--help` gives `flag`.
+fn help_default(help: &str, flag: &str) -> Option<String> {
+    let start = help.find(&format!("{flag} <"))?;
+    let rest = &help[start + flag.len()..];
+    let end = rest.find("\n      --").unwrap_or(rest.len());
+    let (_, default) = rest[..end].split_once("[default: ")?;
+    default.split_once(']').map(|(value, _)| value.to_owned())
+}
+
+/// Whether a binary's parser accepts `flag=value` (`--help` last, so nothing runs).
+fn binary_accepts(binary: &Path, flag: &str, value: i64) -> Result<bool> {
+    let output = std::process::Command::new(binary)
+        .arg(format!("{flag}={value}"))
+        .arg("--help")
+        .output()
+        .with_context(|| format!("running {}", binary.display()))?;
+    Ok(output.status.success())
+}
+
+/// Each tuning value defaults to what the binary does without it, reaches the binary as its flag,
+/// and is bounded by the schema exactly where the binary's parser is: a value the chart accepts
+/// never crash-loops the operator, and one it refuses would have.
+async fn tuning_values(plane: Arc<ControlPlane>) -> Result<()> {
+    let home = scratch(&plane, "tuning")?;
+    let directory = chart("soberana");
+    let values: Value =
+        serde_norway::from_str(&std::fs::read_to_string(directory.join("values.yaml"))?)?;
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(
+        directory.join("values.schema.json"),
+    )?)?;
+    let rendered = documents(&template(&home, "soberana", &[])?)?;
+    for (component, key, flag) in TUNING {
+        let deployment = format!("soberana-{component}");
+        let binary = workspace_binary(&deployment)?;
+        let help = std::process::Command::new(&binary)
+            .arg("--help")
+            .output()
+            .with_context(|| format!("running {}", binary.display()))?;
+        let help = String::from_utf8_lossy(&help.stdout).into_owned();
+        let object = rendered
+            .iter()
+            .find(|document| {
+                document["kind"] == "Deployment" && document["metadata"]["name"] == *deployment
+            })
+            .with_context(|| format!("no {deployment} Deployment in the default rendering"))?;
+        let (arguments, _) = arguments_and_volumes(object);
+        let value = format!("{component}.{key}");
+        let default = values[component][key]
+            .as_i64()
+            .with_context(|| format!("{value} is not an integer in values.yaml"))?;
+        let binary_default = help_default(&help, flag)
+            .with_context(|| format!("{deployment} --help gives {flag} no default"))?;
+        ensure!(
+            binary_default == default.to_string(),
+            "{value} defaults to {default}, {deployment}'s {flag} to {binary_default}"
+        );
+        ensure!(
+            arguments.contains(&format!("{flag}={default}")),
+            "{value} does not reach {deployment} as {flag}: {arguments:?}"
+        );
+        let bounds = &schema["properties"][component]["properties"][key];
+        let (Some(minimum), Some(maximum)) =
+            (bounds["minimum"].as_i64(), bounds["maximum"].as_i64())
+        else {
+            bail!("values.schema.json gives {value} no minimum and maximum");
+        };
+        for (number, accepted) in [
+            (minimum, true),
+            (maximum, true),
+            (minimum - 1, false),
+            (maximum + 1, false),
+        ] {
+            ensure!(
+                binary_accepts(&binary, flag, number)? == accepted,
+                "values.schema.json bounds {value} to {minimum}..={maximum}, but {deployment} \
+                 {} {flag}={number}",
+                if accepted { "refuses" } else { "accepts" }
+            );
+        }
+        let setting = format!("{value}={}", maximum + 1);
+        let output = template_output(&home, "soberana", &["--set", &setting])?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        ensure!(
+            !output.status.success() && stderr.contains(&format!("at '/{component}/{key}'")),
+            "--set {setting} was not refused by the schema naming it:\n{stderr}"
+        );
+    }
     Ok(())
 }
 

@@ -558,7 +558,7 @@ async fn pods_that_fit_no_node_stay_pending_with_the_schedulers_reason(
 
 /// When a site's kubelets stop answering, the real node-lifecycle controller marks the nodes and
 /// their Pods not ready and the Deployment loses its available replicas; when they answer again
-/// the nodes are Ready.
+/// the nodes are Ready and the replica available again.
 async fn a_site_whose_nodes_stop_loses_its_available_replicas(
     plane: Arc<ControlPlane>,
 ) -> Result<()> {
@@ -587,7 +587,9 @@ async fn a_site_whose_nodes_stop_loses_its_available_replicas(
         let node = node.clone();
         async move { Ok(node_ready(&nodes.get(&node).await?)) }
     })
-    .await
+    .await?;
+    // Its kubelet back, the Pod is ready again and counts as available.
+    wait_available(&deployments, "service", 1).await
 }
 
 /// Waits until the Deployment reports exactly `replicas` available, as its controller counts them.

@@ -98,14 +98,29 @@ fn demo_serves_kubectl_on_every_site_until_interrupted() {
             && transcript.contains("Legal basis: "),
         "the demo did not show the refusal:\n{transcript}"
     );
-    // The example workloads are placed; public data goes to the only reachable site.
+    // The example workloads are placed and run; public data goes to the only reachable site,
+    // whose own scheduler and controllers run its Pods on the site's nodes.
     assert!(
         transcript.contains("Workloads placed by the engine")
             && transcript
                 .lines()
                 .any(|line| line.contains("biblioteca-prod/catalogo")
+                    && line.contains("Running")
                     && line.contains("public-cloud-us")),
-        "the demo did not show the workloads' placement:\n{transcript}"
+        "the demo did not show the workloads running:\n{transcript}"
+    );
+    let pods = transcript
+        .lines()
+        .find(|line| line.trim_start().starts_with("public-cloud-us ") && line.contains(" Pods, "))
+        .unwrap_or_else(|| panic!("no Pods line for public-cloud-us:\n{transcript}"));
+    let counts: Vec<usize> = pods
+        .split_whitespace()
+        .filter_map(|word| word.parse().ok())
+        .take(2)
+        .collect();
+    assert!(
+        counts.len() == 2 && counts[0] > 0 && counts[0] == counts[1],
+        "not every Pod on public-cloud-us runs: {pods}"
     );
     // The agreements are judged: the Ministry of Health's, whose tenancy reaches foreign
     // regions, is refused with those sites named (here only public-cloud-us runs, so the others

@@ -519,8 +519,8 @@ fn every_sbom_lists_the_debian_packages_and_every_crate_in_the_binary() -> Resul
         let in_binary =
             crates_named_in_binary(&image.rootfs.join(entrypoint.trim_start_matches('/')))?;
         ensure!(
-            in_binary.len() >= 2,
-            "{name}: found only {in_binary:?} in the binary: the check below would prove nothing"
+            !in_binary.is_empty(),
+            "{name}: found no crate in the binary: the check below would prove nothing"
         );
         for key in &in_binary {
             let component = listed.get(key).with_context(|| {
@@ -634,15 +634,14 @@ fn each_image_runs_its_binary_as_non_root_from_its_own_files() -> Result<()> {
     // pause waits for SIGTERM, then exits 0.
     let mut pause = Guard(chroot(&built.images["pause"].rootfs, "/pause").spawn()?);
     let pid = pause.0.id();
-    // SIGTERM before pause has blocked it would kill it by default: wait until it is blocked.
+    // SIGTERM before pause has blocked it would kill it by default: wait until it waits for it
+    // (in rt_sigtimedwait, x86_64 system call 128; it blocks the signals before).
     eventually(|| {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-        let blocked = status
-            .lines()
-            .find_map(|line| line.strip_prefix("SigBlk:"))
-            .context("no SigBlk")?;
-        let mask = u64::from_str_radix(blocked.trim(), 16)?;
-        ensure!(mask & (1 << (15 - 1)) != 0, "SIGTERM not blocked yet");
+        let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall"))?;
+        ensure!(
+            syscall.starts_with("128 "),
+            "pause is not waiting for a signal yet: {syscall}"
+        );
         Ok(())
     })?;
     terminate_and_expect_success(&mut pause.0, "pause")?;
@@ -651,7 +650,8 @@ fn each_image_runs_its_binary_as_non_root_from_its_own_files() -> Result<()> {
 
 /// `chroot --userspec=65532:65532 ROOTFS PROGRAM`, with an empty environment.
 fn chroot(rootfs: &Path, program: &str) -> Command {
-    let mut command = Command::new("chroot");
+    // Found on this process' PATH: the child's environment is emptied.
+    let mut command = Command::new(which("chroot").unwrap_or_else(|| PathBuf::from("chroot")));
     command
         .arg(format!("--userspec={NON_ROOT}"))
         .arg(rootfs)
@@ -715,9 +715,14 @@ fn git(args: &[&str]) -> Result<String> {
 }
 
 fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|path| {
-        std::env::split_paths(&path).any(|directory| directory.join(program).is_file())
-    })
+    which(program).is_some()
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|directory| directory.join(program))
+        .find(|candidate| candidate.is_file())
 }
 
 /// A containerd of its own (root, state and socket in a temporary directory, no CRI plugin) into

@@ -85,6 +85,9 @@ struct Arguments {
     /// more wait for a free slot within their own deadline.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=256))]
     member_concurrency: u16,
+    // Deadlines on the management API server: the same flags as the API's.
+    #[command(flatten)]
+    management_deadlines: soberana_runtime::management_cluster::ManagementDeadlineArguments,
     /// How many Sites, and how many Tenants, are reconciled at once.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=256))]
     reconcile_concurrency: u16,
@@ -136,10 +139,11 @@ async fn run(arguments: Arguments) -> Result<ExitCode> {
     let config =
         soberana_runtime::management_cluster::config(arguments.kubeconfig.as_deref()).await?;
     tracing::info!(server = %config.cluster_url, namespace = %arguments.namespace, "starting");
-    let client = counting_client(config.clone(), "management", &metrics)
+    let limits = arguments.management_deadlines.limits();
+    let client = counting_client(config.clone(), "management", &metrics, &limits)
         .context("building the management client")?;
     // Lease renewals are counted apart: they are the one write a quiet leader keeps making.
-    let lease_client = counting_client(config, "management-lease", &metrics)
+    let lease_client = counting_client(config, "management-lease", &metrics, &limits)
         .context("building the lease client")?;
 
     let stopped = stop_on_signal();

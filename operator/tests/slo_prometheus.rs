@@ -1,7 +1,8 @@
 //! The SLOs end to end, on real servers: a real Prometheus (built by `make test-tools`) scrapes
 //! the running operator and API and loads the rules — the objects' rules from the ConfigMap the
 //! operator writes, the platform rules from `soberana slo rules --only platform` — then one
-//! member site's API server is stopped. Prometheus' HTTP API must show the outage in the site's
+//! member site's nodes stop answering (the workload's burn-rate alert must fire), then its API
+//! server is stopped. Prometheus' HTTP API must show the outage in the site's
 //! series and recording rules and the site-unreachable alert pending or firing, and
 //! `soberana sla report` against that Prometheus must show the site and the workload on it below
 //! 100 %.
@@ -127,6 +128,38 @@ async fn stopped_site(plane: Arc<ControlPlane>) -> Result<()> {
     )
     .await?;
 
+    // The site's nodes stop answering (its API server still does): the real node-lifecycle
+    // controller marks the workload's replica not ready, the operator reports it unavailable, and
+    // its burn-rate alert fires. Once the nodes answer again, it is available again.
+    let available = format!(
+        "soberana_workload_available{{workload=\"{NAMESPACE}/{WORKLOAD}\",site=\"{site}\"}}"
+    );
+    let burning = format!(
+        "ALERTS{{alertname=\"SoberanaWorkloadErrorBudgetBurn\",workload=\"{NAMESPACE}/{WORKLOAD}\",alertstate=\"firing\"}}"
+    );
+    plane.cluster(&site)?.stop_simulated_nodes();
+    let nodes_down = async {
+        wait_until(
+            "Prometheus to see the workload unavailable",
+            CONVERGE,
+            || async { Ok(prometheus.values(&available).await?.first().copied() == Some(0.0)) },
+        )
+        .await?;
+        wait_until(
+            "SoberanaWorkloadErrorBudgetBurn to fire",
+            CONVERGE,
+            || async { Ok(!prometheus.values(&burning).await?.is_empty()) },
+        )
+        .await
+    }
+    .await;
+    plane.cluster(&site)?.start_simulated_nodes()?;
+    nodes_down?;
+    wait_until("the workload to be available again", CONVERGE, || async {
+        Ok(prometheus.values(&available).await?.first().copied() == Some(1.0))
+    })
+    .await?;
+
     // The outage.
     plane.cluster(&site)?.stop_api_server();
     wait_until(
@@ -223,6 +256,8 @@ async fn running_workload(client: &Client) -> Result<String> {
             "tenant": "revenue", "classification": "public", "replicas": 1,
             "resources": {"cpuMillicores": 100, "memoryMebibytes": 128},
             "availabilityTarget": "99.9",
+            // It stays on its site through the outages below, to be seen unavailable there.
+            "failover": {"gracePeriodSeconds": 3600},
             "template": {"deployment": {"template": {"spec": {"containers": [
                 {"name": "app", "image": "registry.invalid/portal:1"}
             ]}}}}

@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 use soberana_core::ledger::verify;
 use soberana_core::placement::ReasonCode;
 use soberana_core::resources::site::Site;
-use soberana_core::resources::workload::{Workload, WorkloadPhase};
+use soberana_core::resources::workload::{Workload, WorkloadPhase, WorkloadSiteState};
 use soberana_e2e::etcd_server::EtcdServer;
 use soberana_e2e::operator_process::{OperatorProcess, OperatorSettings};
 use soberana_e2e::simulated_nodes::NodeShape;
@@ -721,6 +721,44 @@ async fn bounded_by_nodes(plane: Arc<ControlPlane>) -> Result<()> {
         },
     )
     .await?;
+
+    // A template asking more of one Pod than any node holds (its Workload declared little): the
+    // site's scheduler cannot place it, and the Workload says so with the scheduler's reason.
+    let mut oversized = workload("census-archive", &namespace, "census", "internal");
+    oversized["spec"]["replicas"] = json!(1);
+    oversized["spec"]["resources"]["cpuMillicores"] = json!(100);
+    oversized["spec"]["template"]["deployment"]["template"]["spec"]["containers"][0]["resources"] =
+        json!({"requests": {"cpu": "12"}, "limits": {"cpu": "12"}});
+    create_workload(client, &oversized).await?;
+    let stuck = wait_workload(
+        client,
+        &namespace,
+        "census-archive",
+        "unschedulable",
+        CONVERGE,
+        |workload| {
+            workload.status.as_ref().is_some_and(|status| {
+                status
+                    .sites
+                    .iter()
+                    .any(|entry| entry.state == WorkloadSiteState::Unschedulable)
+            })
+        },
+    )
+    .await?;
+    let degraded = stuck
+        .status
+        .unwrap()
+        .conditions
+        .into_iter()
+        .find(|condition| condition.type_ == "Degraded")
+        .context("no Degraded condition")?;
+    ensure!(
+        degraded.status == "True"
+            && degraded.reason == "Unschedulable"
+            && degraded.message.contains("Insufficient cpu"),
+        "{degraded:?}"
+    );
     Ok(())
 }
 

@@ -24,7 +24,9 @@ impl MetricsRegistry {
         Self::default()
     }
 
-    fn registered<C: Collector + Clone + 'static>(
+    /// Registers a metric made elsewhere (one a client's layers count in, built before the
+    /// registry).
+    pub fn registered<C: Collector + Clone + 'static>(
         &self,
         collector: C,
     ) -> Result<C, prometheus::Error> {

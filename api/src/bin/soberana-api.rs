@@ -58,6 +58,9 @@ struct Arguments {
     /// Kubeconfig of the management cluster (default: KUBECONFIG or in-cluster).
     #[arg(long)]
     kubeconfig: Option<PathBuf>,
+    // Deadlines on the management API server: the same flags as the operator's.
+    #[command(flatten)]
+    management_deadlines: soberana_runtime::management_cluster::ManagementDeadlineArguments,
     /// PEM certificate of the server (TLS); with --tls-key.
     #[arg(long)]
     tls_cert: Option<PathBuf>,
@@ -176,7 +179,17 @@ async fn run(arguments: Arguments) -> Result<()> {
     let config =
         soberana_runtime::management_cluster::config(arguments.kubeconfig.as_deref()).await?;
     let checkpoints = checkpoints(&arguments)?;
-    let kube = kube::Client::try_from(config).context("building the Kubernetes client")?;
+    let management_request_timeouts = prometheus::IntCounter::new(
+        "soberana_api_management_request_timeouts_total",
+        "Calls to the management API server that did not finish within --management-request-timeout",
+    )
+    .context("registering metrics")?;
+    let kube = arguments
+        .management_deadlines
+        .limits()
+        .client_builder(config, management_request_timeouts.clone())
+        .context("building the Kubernetes client")?
+        .build();
     let etcd_security = arguments.etcd_security.security()?;
     let store = EtcdStore::connect(
         &arguments.etcd_endpoints,
@@ -222,6 +235,7 @@ async fn run(arguments: Arguments) -> Result<()> {
                 percent_per_tenant: arguments.tenant_reservation_percent,
             },
             checkpoints,
+            management_request_timeouts: Some(management_request_timeouts),
         },
         kube,
         Arc::new(store),

@@ -89,6 +89,23 @@ pub struct Settings {
     pub reservation_limits: ReservationLimits,
     /// Signed checkpoints of the ledger; without them the ledger is chained but not anchored.
     pub checkpoints: Option<CheckpointSettings>,
+    /// What the management client's deadline counts its timed-out calls in, served on /metrics
+    /// (`soberana_api_management_request_timeouts_total`).
+    pub management_request_timeouts: Option<prometheus::IntCounter>,
+}
+
+/// Serves the management client's timeout count, built with the client before the metrics.
+fn register_management_timeouts(
+    metrics: &RpcMetrics,
+    timeouts: Option<prometheus::IntCounter>,
+) -> Result<()> {
+    if let Some(timeouts) = timeouts {
+        metrics
+            .registry
+            .registered(timeouts)
+            .context("registering the management client's timeouts")?;
+    }
+    Ok(())
 }
 
 /// Serves until `shutdown` resolves.
@@ -102,6 +119,7 @@ pub async fn serve(
     let tls = tls_config(&settings.tls)?;
     transport_policy::check(settings.address, tls.is_some(), settings.plaintext)?;
     let metrics = RpcMetrics::new().context("registering metrics")?;
+    register_management_timeouts(&metrics, settings.management_request_timeouts.clone())?;
     let inventory = crate::server::caches::inventory::InventoryCache::start(&kube);
     let shared = Shared {
         kube: kube.clone(),

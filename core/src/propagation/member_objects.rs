@@ -103,6 +103,7 @@ pub fn member_objects(
     );
     pod_labels.insert(WORKLOAD.to_owned(), json!(name));
     restricted_defaults(pod_template);
+    requests_from_resources(pod_template, workload);
 
     let metadata = json!({"name": name, "namespace": namespace, "labels": object_labels});
     let mut objects = vec![json!({
@@ -158,6 +159,36 @@ fn restricted_defaults(pod_template: &mut Value) {
             );
         }
     }
+}
+
+/// What placement reserved per replica is what each Pod asks of the site's scheduler, and its
+/// bound: a template with one container that states no resources gets the Workload's
+/// `resources` as its requests and limits (so the site's observed free capacity and the plan
+/// agree, and the namespace's default limit cannot undercut the request). With several
+/// containers, or resources of its own, the template is kept as written.
+fn requests_from_resources(pod_template: &mut Value, workload: &Workload) {
+    let Some([container]) = pod_template
+        .pointer_mut("/spec/containers")
+        .and_then(Value::as_array_mut)
+        .map(Vec::as_mut_slice)
+    else {
+        return;
+    };
+    let Some(container) = container.as_object_mut() else {
+        return;
+    };
+    if container.contains_key("resources") {
+        return;
+    }
+    let wanted = workload.spec.resources;
+    let amounts = json!({
+        "cpu": format!("{}m", wanted.cpu_millicores),
+        "memory": format!("{}Mi", wanted.memory_mebibytes),
+    });
+    container.insert(
+        "resources".to_owned(),
+        json!({"requests": amounts, "limits": amounts}),
+    );
 }
 
 fn object(

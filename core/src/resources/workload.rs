@@ -223,6 +223,9 @@ pub enum WorkloadSiteState {
     Deploying,
     /// Every replica available.
     Running,
+    /// Applied, but the site's scheduler finds no node with room for some replicas (its reason
+    /// is in the message).
+    Unschedulable,
     /// The site did not answer, is not Ready, or no longer exists.
     Unreachable,
     /// The site refused the objects.
@@ -238,6 +241,7 @@ impl WorkloadSiteState {
             Self::Placed => "Placed",
             Self::Deploying => "Deploying",
             Self::Running => "Running",
+            Self::Unschedulable => "Unschedulable",
             Self::Unreachable => "Unreachable",
             Self::Failed => "Failed",
             Self::Stale => "Stale",

@@ -15,6 +15,7 @@ use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use soberana_e2e::api_showcase::RunningApi;
 use soberana_e2e::etcd_server::EtcdServer;
 use soberana_e2e::operator_process::{OperatorProcess, OperatorSettings};
+use soberana_e2e::simulated_nodes::NodeShape;
 use soberana_e2e::{
     Cluster, ControlPlane, api_showcase, convergence_report, exchange_showcase, residency_showcase,
     soberana_install, soberana_manifests, workload_showcase, workspace_binaries,
@@ -212,7 +213,11 @@ async fn run_soberana(
     for line in residency_showcase::show_refusal(plane, &client).await? {
         say!("{line}");
     }
-    for line in workload_showcase::show_placements(&client, Duration::from_secs(60)).await? {
+    for line in workload_showcase::show_placements(&client, Duration::from_secs(120)).await? {
+        say!("{line}");
+    }
+    let members: Vec<String> = reachable.iter().cloned().collect();
+    for line in workload_showcase::show_pods(plane, &members).await? {
         say!("{line}");
     }
     for line in exchange_showcase::show_agreements(&client, Duration::from_secs(30)).await? {
@@ -375,6 +380,13 @@ async fn register_sites(
         match plane.cluster(&name) {
             Ok(cluster) if name != MANAGEMENT_SITE => {
                 soberana_install::register_site_credentials(management, &name, cluster).await?;
+                let declared = site.data["spec"]["capacity"]["cpuMillicores"]
+                    .as_u64()
+                    .unwrap_or_default();
+                let nodes = add_nodes(cluster, declared).await?;
+                say!(
+                    "  Site {name}: {nodes} more simulated nodes of 64 CPUs and 256 GiB (its declared CPU, at most 16)."
+                );
                 reachable.insert(name);
             }
             _ => {
@@ -383,6 +395,27 @@ async fn register_sites(
         }
     }
     Ok(reachable)
+}
+
+/// Gives a site nodes adding up to its declared CPU (64-CPU nodes, at most 16; the cluster's
+/// own small node stays), as a data centre's machines would; returns how many were added.
+async fn add_nodes(cluster: &Cluster, declared_millicores: u64) -> Result<u64> {
+    const NODE: NodeShape = NodeShape {
+        cpu_millicores: 64_000,
+        memory_mebibytes: 256 * 1024,
+        pods: 110,
+    };
+    let count = declared_millicores
+        .div_ceil(NODE.cpu_millicores)
+        .clamp(1, 16);
+    let names: Vec<String> = (2..=count + 1)
+        .map(|index| format!("{}-node-{index}", cluster.name()))
+        .collect();
+    let registered = names
+        .iter()
+        .map(|name| cluster.register_simulated_node(name, NODE));
+    futures::future::try_join_all(registered).await?;
+    Ok(count)
 }
 
 /// Prints the Sites and Tenants whenever they change, until they converge or `timeout` passes.

@@ -6,8 +6,10 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
+use k8s_openapi::api::core::v1::Pod;
 use kube::api::ListParams;
 use kube::{Api, Client, ResourceExt};
+use soberana_core::propagation::member_objects::WORKLOAD;
 use soberana_core::resources::workload::{Workload, WorkloadPhase};
 
 use crate::harness::control_plane::ControlPlane;
@@ -56,18 +58,11 @@ async fn workloads(management: &Client) -> Result<Vec<Workload>> {
     Ok(found)
 }
 
-/// Waits (up to `timeout`) until every Workload has a phase, then prints them.
+/// Waits (up to `timeout`) until every Workload has settled (see [`settled`]), then prints them.
 pub async fn show_placements(management: &Client, timeout: Duration) -> Result<Vec<String>> {
     let started = Instant::now();
     let mut found = workloads(management).await?;
-    while found.iter().any(|workload| {
-        workload
-            .status
-            .as_ref()
-            .and_then(|status| status.phase)
-            .is_none()
-    }) && started.elapsed() < timeout
-    {
+    while !found.iter().all(settled) && started.elapsed() < timeout {
         tokio::time::sleep(Duration::from_secs(1)).await;
         found = workloads(management).await?;
     }
@@ -100,7 +95,7 @@ pub async fn fail_site(
     }
     let phases = now_phases(management).await?;
     say(&format!(
-        "{site}'s API server stays stopped; {} workloads Running, {} Deploying (no kubelets here), {} Placed (no template), {} Unplaceable.",
+        "{site}'s API server stays stopped; {} workloads Running, {} Deploying, {} Placed (no template), {} Unplaceable.",
         phases.get(&WorkloadPhase::Running).unwrap_or(&0),
         phases.get(&WorkloadPhase::Deploying).unwrap_or(&0)
             + phases.get(&WorkloadPhase::FailingOver).unwrap_or(&0),
@@ -108,6 +103,68 @@ pub async fn fail_site(
         phases.get(&WorkloadPhase::Unplaceable).unwrap_or(&0),
     ));
     Ok(())
+}
+
+/// Running, placed with nothing to run, unplaceable, or degraded for a reason waiting will not
+/// cure (stranded on a site that is down, no room on its nodes).
+fn settled(workload: &Workload) -> bool {
+    let Some(status) = workload.status.as_ref() else {
+        return false;
+    };
+    let stuck = status.conditions.iter().any(|condition| {
+        condition.type_ == "Degraded"
+            && condition.status == "True"
+            && ["Stranded", "Unschedulable"].contains(&condition.reason.as_str())
+    });
+    stuck
+        || matches!(
+            status.phase,
+            Some(WorkloadPhase::Running | WorkloadPhase::Placed | WorkloadPhase::Unplaceable)
+        )
+}
+
+/// Per member site, the Pods running in tenant namespaces on its nodes (read from the site's own
+/// API server, as `kubectl get pods -A -o wide` would show them).
+pub async fn show_pods(plane: &ControlPlane, sites: &[String]) -> Result<Vec<String>> {
+    let mut lines = vec![
+        "\nPods of the Workloads on the sites' nodes (each site's own API server, label soberana.io/workload):"
+            .to_owned(),
+    ];
+    for site in sites {
+        let cluster = plane.cluster(site)?;
+        let pods = Api::<Pod>::all(cluster.client().await?)
+            .list(&ListParams::default().labels(WORKLOAD))
+            .await?
+            .items;
+        let mut per_node: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+        for pod in &pods {
+            let node = pod
+                .spec
+                .as_ref()
+                .and_then(|spec| spec.node_name.clone())
+                .unwrap_or_else(|| "(not scheduled)".to_owned());
+            let running = pod
+                .status
+                .as_ref()
+                .and_then(|status| status.phase.as_deref())
+                == Some("Running");
+            let counts = per_node.entry(node).or_default();
+            counts.0 += usize::from(running);
+            counts.1 += 1;
+        }
+        let nodes: Vec<String> = per_node
+            .iter()
+            .map(|(node, (running, all))| format!("{node} {running}/{all}"))
+            .collect();
+        lines.push(format!(
+            "  {site:<20} {} Pods, {} Running  [{}]  (KUBECONFIG={} kubectl get pods -A -o wide)",
+            pods.len(),
+            per_node.values().map(|counts| counts.0).sum::<usize>(),
+            nodes.join(", "),
+            cluster.kubeconfig().display()
+        ));
+    }
+    Ok(lines)
 }
 
 /// The names (`namespace/name`) of the Workloads placed on `site`: those its failure affects.

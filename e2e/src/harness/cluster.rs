@@ -20,7 +20,8 @@ use crate::harness::kubeconfig::write_kubeconfig;
 use crate::harness::pki::ClusterPki;
 use crate::harness::ports::free_loopback_port;
 use crate::harness::simulated_nodes::{
-    NODE_LEASE_SECONDS, NodeShape, node_simulator_arguments, register_simulated_node,
+    NODE_LEASE_SECONDS, NodeShape, POD_READY_AGAIN_STAGE, node_simulator_arguments,
+    register_simulated_node,
 };
 use crate::harness::wait::{Fatal, wait_until};
 
@@ -138,6 +139,9 @@ impl Cluster {
             kubeconfig_of("scheduler.kubeconfig", "kube-scheduler", &pki.scheduler)?;
         let node_simulator_kubeconfig =
             kubeconfig_of("kwok.kubeconfig", "kwok", &pki.node_simulator)?;
+        let own_stages = directory.join("kwok-harness-stages.yaml");
+        std::fs::write(&own_stages, POD_READY_AGAIN_STAGE)
+            .with_context(|| format!("writing {}", own_stages.display()))?;
         let component = |name: &str, binary: &Path, arguments| {
             Mutex::new(Component::new(name, binary, arguments, directory))
         };
@@ -147,7 +151,11 @@ impl Cluster {
             node_simulator: component(
                 "kwok",
                 &binaries.kwok,
-                node_simulator_arguments(&node_simulator_kubeconfig, &binaries.kwok_stages),
+                node_simulator_arguments(
+                    &node_simulator_kubeconfig,
+                    &binaries.kwok_stages,
+                    &own_stages,
+                ),
             ),
             scheduler: component(
                 "kube-scheduler",

@@ -69,11 +69,20 @@ pub fn simulated_node(name: &str, shape: NodeShape) -> Node {
     .expect("a Node built from literals deserializes")
 }
 
-/// kwok's command line: it manages only the annotated nodes, with the stages of its module.
-pub fn node_simulator_arguments(kubeconfig: &Path, stages: &Path) -> Vec<String> {
+/// The harness' own kwok stage: Pods report Ready again once their node answers again.
+pub const POD_READY_AGAIN_STAGE: &str = include_str!("kwok-pod-ready-again.yaml");
+
+/// kwok's command line: it manages only the annotated nodes, with the stages of its module and
+/// the harness' own (`own_stages`, a file holding [`POD_READY_AGAIN_STAGE`]).
+pub fn node_simulator_arguments(
+    kubeconfig: &Path,
+    stages: &Path,
+    own_stages: &Path,
+) -> Vec<String> {
     vec![
         format!("--kubeconfig={}", kubeconfig.display()),
         format!("--config={}", stages.display()),
+        format!("--config={}", own_stages.display()),
         format!("--manage-nodes-with-annotation-selector={SIMULATED_NODE_ANNOTATION}=fake"),
         format!("--node-lease-duration-seconds={NODE_LEASE_SECONDS}"),
         // Pod IPs of simulated Pods, apart from the Service range.

@@ -2,22 +2,27 @@
 //! many replicas are available, and removing it.
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Service;
-use kube::api::{DeleteParams, Patch, PatchParams};
+use k8s_openapi::api::core::v1::{Pod, Service};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Api, Client};
 use serde_json::Value;
-use soberana_core::propagation::member_objects::TEMPLATE_DIGEST;
+use soberana_core::propagation::member_objects::{TEMPLATE_DIGEST, WORKLOAD};
+
+use crate::conditions::bounded_message;
 
 use crate::runtime::error::Error;
 
 /// The field manager of everything the Workload controller writes.
 pub const FIELD_MANAGER: &str = "soberana-workload-controller";
 
-/// Replicas wanted and available on a site.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Replicas wanted and available on a site, and why the site's scheduler cannot place some.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Rollout {
     pub desired: u32,
     pub available: u32,
+    /// The scheduler's message on a Pod it could not place (e.g. "0/1 nodes are available:
+    /// 1 Insufficient cpu."), read only while replicas are missing.
+    pub unschedulable: Option<String>,
 }
 
 /// Whether the copy on the site is what Soberana would apply now: its Deployment (and Service,
@@ -89,7 +94,10 @@ pub async fn rollout(
             object: format!("(reading Deployment {namespace}/{name})"),
             source,
         })?;
-    Ok(found.map(|deployment| {
+    let Some(deployment) = found else {
+        return Ok(None);
+    };
+    let mut rollout = {
         let desired = deployment
             .spec
             .as_ref()
@@ -103,8 +111,38 @@ pub async fn rollout(
         Rollout {
             desired: u32::try_from(desired).unwrap_or(0),
             available: u32::try_from(available).unwrap_or(0),
+            unschedulable: None,
         }
-    }))
+    };
+    if rollout.available < rollout.desired {
+        let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+        let selector = format!("{WORKLOAD}={name}");
+        let listed = pods
+            .list(&ListParams::default().labels(&selector))
+            .await
+            .map_err(|source| Error::ApplyOnSite {
+                site: site.to_owned(),
+                object: format!("(reading the Pods of Deployment {namespace}/{name})"),
+                source,
+            })?;
+        rollout.unschedulable = listed.items.iter().find_map(unschedulable);
+    }
+    Ok(Some(rollout))
+}
+
+/// The scheduler's reason, bounded, when it could not place `pod`.
+fn unschedulable(pod: &Pod) -> Option<String> {
+    pod.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|condition| {
+            condition.type_ == "PodScheduled"
+                && condition.status == "False"
+                && condition.reason.as_deref() == Some("Unschedulable")
+        })
+        .map(|condition| bounded_message(condition.message.as_deref().unwrap_or_default()))
 }
 
 /// Deletes the workload's Deployment and Service on the site (absent ones are fine).

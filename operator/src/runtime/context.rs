@@ -25,6 +25,16 @@ const RESIDENCY_RETRY_FIRST: Duration = Duration::from_secs(10);
 /// The longest wait between two attempts at a site whose residency work keeps failing: how late
 /// a recovered member may have its policies checked again.
 const RESIDENCY_RETRY_CAP: Duration = Duration::from_secs(120);
+/// The first wait after a Tenant's pass left a site unprovisioned.
+const TENANT_RETRY_FIRST: Duration = Duration::from_secs(15);
+/// The first wait after an agreement's pass failed on a site.
+const EXCHANGE_RETRY_FIRST: Duration = Duration::from_secs(10);
+/// The longest wait between two passes of a Tenant against a member that keeps answering errors:
+/// how late a recovered member gets its work (a Site's recovery does not wake its Tenants).
+const TENANT_RETRY_CAP: Duration = Duration::from_secs(60);
+/// The same for an agreement: its minute-long resync (paths edited on a member are put back)
+/// bounds it anyway.
+const EXCHANGE_RETRY_CAP: Duration = Duration::from_secs(60);
 
 /// Operator settings that controllers read.
 #[derive(Clone, Debug)]
@@ -79,6 +89,10 @@ pub struct Context {
     pub policy_watches: MemberPolicyWatches,
     /// Sites whose residency work keeps failing, and when each may be tried again.
     pub residency_backoff: RetryBackoff,
+    /// Tenants not provisioned on every site, and when each pass is retried.
+    pub tenant_backoff: RetryBackoff,
+    /// Agreements whose paths failed on a site, and when each pass is retried.
+    pub exchange_backoff: RetryBackoff,
 }
 
 impl std::fmt::Debug for Context {
@@ -123,6 +137,8 @@ impl Context {
             residency_scans: IntervalSchedule::new(settings.residency_scan_interval),
             policy_watches: MemberPolicyWatches::default(),
             residency_backoff: RetryBackoff::new(RESIDENCY_RETRY_FIRST, RESIDENCY_RETRY_CAP),
+            tenant_backoff: RetryBackoff::new(TENANT_RETRY_FIRST, TENANT_RETRY_CAP),
+            exchange_backoff: RetryBackoff::new(EXCHANGE_RETRY_FIRST, EXCHANGE_RETRY_CAP),
             settings,
         }
     }

@@ -1,6 +1,6 @@
 //! The operator's Prometheus metrics, registered once and shared by the controllers.
 
-use prometheus::{GaugeVec, HistogramVec, IntCounterVec, IntGaugeVec};
+use prometheus::{GaugeVec, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec};
 use soberana_runtime::metrics::MetricsRegistry;
 
 /// Every metric the operator exports.
@@ -18,6 +18,7 @@ pub struct Metrics {
     pub tenant_namespaces: IntGaugeVec,
     pub api_requests: IntCounterVec,
     pub member_request_timeouts: IntCounterVec,
+    pub management_request_timeouts: IntCounter,
     pub residency_violations: IntGaugeVec,
     pub residency_scans: IntCounterVec,
     pub residency_policy_applies: IntCounterVec,
@@ -98,6 +99,10 @@ impl Metrics {
                 "soberana_member_request_timeouts_total",
                 "Calls to a member API server that did not finish within --member-request-timeout, by site",
                 &["site"],
+            )?,
+            management_request_timeouts: registry.counter(
+                "soberana_management_request_timeouts_total",
+                "Calls to the management API server that did not finish within --management-request-timeout",
             )?,
             residency_violations: registry.gauges(
                 "soberana_residency_violations",

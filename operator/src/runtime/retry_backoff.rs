@@ -70,6 +70,15 @@ impl RetryBackoff {
         wait
     }
 
+    /// Another failure on `site` at `now`, counted at most once per wait: a pass woken before the
+    /// last wait ran out (a watch event, the object's own status write) waits for the rest of it
+    /// and does not lengthen the next one. For work that may not be skipped while a site backs off
+    /// (a spec change must reach the healthy sites at once), only its retries are spaced out.
+    pub fn failed_again(&self, site: &str, now: Instant) -> Duration {
+        self.remaining(site, now)
+            .unwrap_or_else(|| self.failed(site, now))
+    }
+
     /// `site` answered: the next failure waits `first` again.
     pub fn succeeded(&self, site: &str) {
         lock(&self.sites).remove(site);
@@ -115,6 +124,39 @@ mod tests {
         backoff.succeeded("state-dc");
         assert_eq!(backoff.remaining("state-dc", retried), None);
         assert_eq!(backoff.failed("state-dc", retried), FIRST);
+    }
+
+    #[test]
+    fn a_failure_within_the_wait_keeps_it_and_only_a_failure_after_it_doubles_it() {
+        let backoff = RetryBackoff::new(FIRST, CAP);
+        let start = Instant::now();
+        assert_eq!(backoff.failed_again("tenant/minsa", start), FIRST);
+        // Woken by its own status write a moment later, failing again: the same retry time.
+        let woken = start + Duration::from_millis(200);
+        assert_eq!(
+            backoff.failed_again("tenant/minsa", woken),
+            FIRST - Duration::from_millis(200)
+        );
+        let retried = start + FIRST;
+        assert_eq!(
+            backoff.failed_again("tenant/minsa", retried),
+            Duration::from_secs(20)
+        );
+        backoff.succeeded("tenant/minsa");
+        assert_eq!(backoff.failed_again("tenant/minsa", retried), FIRST);
+    }
+
+    #[test]
+    fn a_pass_retried_whenever_its_wait_ends_against_an_erroring_member_backs_off_to_the_cap() {
+        let backoff = RetryBackoff::new(FIRST, CAP);
+        let mut now = Instant::now();
+        let mut waits = Vec::new();
+        for _ in 0..7 {
+            let wait = backoff.failed_again("exchange/padron", now);
+            waits.push(wait.as_secs());
+            now += wait;
+        }
+        assert_eq!(waits, [10, 20, 40, 80, 120, 120, 120]);
     }
 
     #[test]

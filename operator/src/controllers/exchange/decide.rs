@@ -12,12 +12,11 @@ use soberana_core::resources::data_exchange::{DataExchangeStatus, ExchangeState}
 
 use super::apply::{Applied, SiteResult};
 use crate::conditions::{ConditionType, condition};
+use crate::runtime::retry_backoff::RetryBackoff;
 
 /// Looked at again at least this often, whatever else happens: a path someone deleted or edited
 /// on a member is put back within this time.
 const RESYNC: Duration = Duration::from_secs(60);
-/// Soon after a site failed to open or close a path.
-const RETRY: Duration = Duration::from_secs(10);
 
 /// `Degraded` reason when a policy carrying the agreement's label was left alone.
 pub(super) const FOREIGN_OBJECTS: &str = "ForeignObjectsLeftAlone";
@@ -315,16 +314,33 @@ pub(super) fn may_be_open(status: &DataExchangeStatus) -> bool {
     status.state == Some(ExchangeState::Active) || !status.still_open_on.is_empty()
 }
 
-/// When to look again: at the validity's next boundary, soon after a failed site, and at least
-/// every few minutes.
+/// The wait before a pass that failed on a site is retried (`None`: nothing failed, and the
+/// agreement's waits start over).
+pub(super) fn retry_wait(
+    backoff: &RetryBackoff,
+    key: &str,
+    applied: &Applied,
+    now: std::time::Instant,
+) -> Option<Duration> {
+    if applied.has_failures() {
+        Some(backoff.failed_again(key, now))
+    } else {
+        backoff.succeeded(key);
+        None
+    }
+}
+
+/// When to look again: at the validity's next boundary, after `retry` when a site failed (the
+/// backoff's wait, growing while the member keeps answering errors), and at least every few
+/// minutes.
 pub(super) fn requeue_after(
     decision: &ExchangeDecision,
-    applied: &Applied,
+    retry: Option<Duration>,
     now: Timestamp,
 ) -> Duration {
     let mut after = RESYNC;
-    if applied.has_failures() {
-        after = after.min(RETRY);
+    if let Some(retry) = retry {
+        after = after.min(retry);
     }
     if let Some(next) = decision.next_change {
         let until = now.duration_until(next).unsigned_abs();
@@ -623,21 +639,46 @@ mod tests {
     }
 
     #[test]
-    fn it_looks_again_just_after_the_validity_boundary_and_soon_after_a_failure() {
+    fn it_looks_again_just_after_the_validity_boundary_and_after_the_backoff_on_a_failure() {
         let now: Timestamp = "2026-12-31T23:59:50Z".parse().unwrap();
         let decided = decision(ExchangeState::Active, &["a"]);
+        assert_eq!(requeue_after(&decided, None, now), Duration::from_secs(11));
+        // The boundary comes first even while a failed site backs off.
         assert_eq!(
-            requeue_after(&decided, &applied(vec![opened("a")]), now),
+            requeue_after(&decided, Some(Duration::from_secs(80)), now),
             Duration::from_secs(11)
         );
         let later: Timestamp = "2026-06-01T00:00:00Z".parse().unwrap();
+        assert_eq!(requeue_after(&decided, None, later), RESYNC);
         assert_eq!(
-            requeue_after(&decided, &applied(vec![opened("a")]), later),
-            RESYNC
+            requeue_after(&decided, Some(Duration::from_secs(40)), later),
+            Duration::from_secs(40)
         );
+    }
+
+    #[test]
+    fn passes_failing_on_a_member_are_retried_after_growing_waits() {
+        let backoff = RetryBackoff::new(Duration::from_secs(10), RESYNC);
+        let decided = decision(ExchangeState::Active, &["a"]);
+        let later: Timestamp = "2026-06-01T00:00:00Z".parse().unwrap();
+        let mut at = std::time::Instant::now();
+        let mut waits = Vec::new();
+        for _ in 0..6 {
+            let outcome = applied(vec![unanswered("a", "down")]);
+            let wait = requeue_after(&decided, retry_wait(&backoff, "x", &outcome, at), later);
+            waits.push(wait.as_secs());
+            at += wait;
+        }
+        assert_eq!(waits, [10, 20, 40, 60, 60, 60]);
         assert_eq!(
-            requeue_after(&decided, &applied(vec![unanswered("a", "down")]), later),
-            RETRY
+            retry_wait(&backoff, "x", &applied(vec![opened("a")]), at),
+            None
+        );
+        let outcome = applied(vec![unanswered("a", "down")]);
+        assert_eq!(
+            retry_wait(&backoff, "x", &outcome, at),
+            Some(Duration::from_secs(10)),
+            "a pass that succeeded starts the waits over"
         );
     }
 }

@@ -116,8 +116,15 @@ async fn judge(
         )
         .await?;
     }
+    let key = format!("exchange/{name}");
+    let retry = decide::retry_wait(
+        &context.exchange_backoff,
+        &key,
+        &applied,
+        std::time::Instant::now(),
+    );
     Ok(Action::requeue(decide::requeue_after(
-        &decision, &applied, now,
+        &decision, retry, now,
     )))
 }
 

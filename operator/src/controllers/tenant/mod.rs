@@ -37,7 +37,8 @@ use report::{hold, publish, publish_changes, record_namespace_gauges};
 pub const FIELD_MANAGER: &str = "soberana-tenant-controller";
 /// Holds a deleted Tenant until every site is cleaned up.
 pub const FINALIZER: &str = "soberana.io/tenant-cleanup";
-/// How soon a site that was not provisioned is tried again.
+/// How soon a Tenant held for a reason outside any member (unreadable classifications) looks
+/// again; a site left unprovisioned backs off instead (`Context::tenant_backoff`).
 const RETRY_PENDING: std::time::Duration = std::time::Duration::from_secs(15);
 /// How soon a Tenant that yields a name to an earlier one looks again (the holder may be gone).
 const RETRY_NAME_CONFLICT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -220,10 +221,18 @@ async fn report(tenant: &Tenant, context: &Context, pass: Pass) -> Result<Action
         write_status::<Tenant, _>(&context.client, &tenant.name_any(), &status, FIELD_MANAGER)
             .await?;
     }
+    // A site left unprovisioned is tried again after a wait that grows while it keeps failing
+    // (`Context::tenant_backoff`: 15 s, doubled up to 2 min).
+    let key = format!("tenant/{}", tenant.name_any());
     Ok(if complete {
+        context.tenant_backoff.succeeded(&key);
         Action::await_change()
     } else {
-        Action::requeue(RETRY_PENDING)
+        Action::requeue(
+            context
+                .tenant_backoff
+                .failed_again(&key, std::time::Instant::now()),
+        )
     })
 }
 

@@ -14,6 +14,7 @@ use soberana_core::resources::workload::{
 use crate::conditions::bounded_message;
 use crate::members::workload_sites::{Rollout, apply_objects, remove_objects, rollout, up_to_date};
 use crate::runtime::context::Context;
+use crate::runtime::error::Error;
 
 /// Apply: the copies on each target site, and what becomes of copies elsewhere (kept after a
 /// failover when asked, else removed), sorted by site.
@@ -124,26 +125,43 @@ async fn run_on(
             Some(error.to_string()),
         );
     }
-    match rollout(&client, site_name, namespace, name).await {
+    let (state, found, message) = rollout_state(rollout(&client, site_name, namespace, name).await);
+    entry(state, found, message)
+}
+
+/// Where the copy stands, from what its Deployment (and, while replicas are missing, its Pods)
+/// reported.
+fn rollout_state(
+    read: Result<Option<Rollout>, Error>,
+) -> (WorkloadSiteState, Rollout, Option<String>) {
+    match read {
         Ok(Some(found)) if found.available >= found.desired => {
-            entry(WorkloadSiteState::Running, found, None)
+            (WorkloadSiteState::Running, found, None)
         }
-        Ok(Some(found)) => entry(
-            WorkloadSiteState::Deploying,
-            found,
-            Some(format!(
+        Ok(Some(found)) => {
+            let mut message = format!(
                 "{} of {} replicas available",
                 found.available, found.desired
-            )),
-        ),
-        Ok(None) => entry(
+            );
+            let state = match &found.unschedulable {
+                Some(reason) => {
+                    message.push_str(&format!(
+                        "; the site's scheduler finds no room for the rest: {reason}"
+                    ));
+                    WorkloadSiteState::Unschedulable
+                }
+                None => WorkloadSiteState::Deploying,
+            };
+            (state, found, Some(message))
+        }
+        Ok(None) => (
             WorkloadSiteState::Deploying,
-            Default::default(),
+            Rollout::default(),
             Some("the Deployment is not there yet".to_owned()),
         ),
-        Err(error) => entry(
+        Err(error) => (
             WorkloadSiteState::Unreachable,
-            Default::default(),
+            Rollout::default(),
             Some(error.to_string()),
         ),
     }

@@ -330,7 +330,15 @@ fn degraded_condition(
             existing,
             ConditionType::Degraded,
             true,
-            "SiteUnavailable",
+            // No room on a site's nodes is for the data centre's operators to fix, not a
+            // site being down: say which.
+            if sites.iter().any(|entry| {
+                target.contains(&entry.site) && entry.state == WorkloadSiteState::Unschedulable
+            }) {
+                "Unschedulable"
+            } else {
+                "SiteUnavailable"
+            },
             unhealthy.join("; "),
             generation,
         ),
