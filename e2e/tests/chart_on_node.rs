@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, ensure};
+use anyhow::{Context, Result, bail, ensure};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -691,21 +691,43 @@ async fn leader_handover(plane: Arc<ControlPlane>, shared: Shared) -> Result<()>
     );
     pods.delete(&leader, &DeleteParams::default()).await?;
     let deleted = Instant::now();
-    wait_until(
-        &format!(
-            "the standby ({}) to take the Lease from {leader}",
-            standby.join(", ")
-        ),
+    let operator_pods = || async {
+        anyhow::Ok(
+            component_pods(&admin, "operator")
+                .await?
+                .iter()
+                .map(name_of)
+                .collect::<Vec<_>>(),
+        )
+    };
+    let taken = wait_until(
+        &format!("another replica to take the Lease from {leader}"),
         TIMEOUT,
         || async {
-            Ok(lease_holder(&admin)
-                .await?
-                .is_some_and(|holder| standby.contains(&holder)))
+            let holder = lease_holder(&admin).await?;
+            Ok(holder.is_some_and(|holder| holder != leader && !holder.is_empty()))
         },
     )
-    .await?;
+    .await;
+    let holder = lease_holder(&admin).await?;
+    if let Err(error) = taken {
+        bail!(
+            "{error:#}: the Lease names {holder:?}; the operator's Pods are {:?}",
+            operator_pods().await?
+        );
+    }
+    let holder = holder.unwrap_or_default();
+    ensure!(
+        operator_pods().await?.contains(&holder),
+        "the Lease names {holder}, no Pod of the operator"
+    );
     eprintln!(
-        "the Lease changed hands {:.1?} after the delete",
+        "the Lease went from {leader} to {holder} ({}) {:.1?} after the delete",
+        if standby.contains(&holder) {
+            "the standby"
+        } else {
+            "the Pod replacing the leader"
+        },
         deleted.elapsed()
     );
 
