@@ -693,14 +693,25 @@ async fn bounded_by_nodes(plane: Arc<ControlPlane>) -> Result<()> {
     let reasons = refused.status.unwrap().decision.unwrap().rejected;
     let capacity = reasons
         .iter()
+        .filter(|rejection| rejection.site == "public-cloud")
         .flat_map(|rejection| &rejection.reasons)
         .find(|reason| reason.code == ReasonCode::InsufficientCapacity)
-        .context("no capacity reason")?;
+        .context("public-cloud was not refused for capacity")?;
+    let free = sites
+        .get("public-cloud")
+        .await?
+        .status
+        .and_then(|status| status.nodes)
+        .context("no nodes observed")?
+        .free;
     ensure!(
         capacity.message.contains("what its nodes have free")
-            && capacity.message.contains("9000m")
-            && capacity.message.contains("8000m"),
-        "{}",
+            && capacity.message.contains("needs 9000m CPU")
+            && capacity.message.contains(&format!(
+                "has {}m CPU, {} MiB memory",
+                free.cpu_millicores, free.memory_mebibytes
+            )),
+        "{} (nodes: {free} free)",
         capacity.message
     );
 
