@@ -158,6 +158,31 @@ fn chosen(workload: &Workload) -> Vec<String> {
     workload.status.clone().unwrap_or_default().chosen_sites
 }
 
+/// A tenant allowed `state-dc` and `national-cloud` only, and its confidential Workload `name`
+/// running on one of them: its namespace, the site it runs on, and the other.
+async fn confidential_on_either_state_site(
+    client: &Client,
+    tenant: &str,
+    short_code: &str,
+    name: &str,
+) -> Result<(String, String, &'static str)> {
+    let namespace = tenant_with_namespace(
+        client,
+        tenant,
+        short_code,
+        "restricted",
+        &["state-dc", "national-cloud"],
+    )
+    .await?;
+    let (_, site) = running_workload(client, &namespace, tenant, name, "confidential").await?;
+    let other = if site == "state-dc" {
+        "national-cloud"
+    } else {
+        "state-dc"
+    };
+    Ok((namespace, site, other))
+}
+
 /// Where the workload's Deployment exists.
 async fn deployed_on(plane: &ControlPlane, namespace: &str, name: &str) -> Result<Vec<String>> {
     let mut found = Vec::new();
@@ -334,21 +359,8 @@ async fn failover(plane: Arc<ControlPlane>) -> Result<()> {
     };
     let (installation, _operator) = start_with(&plane, "workloads-b", &settings).await?;
     let client = &installation.management;
-    let namespace = tenant_with_namespace(
-        client,
-        "pensions",
-        "pens",
-        "restricted",
-        &["state-dc", "national-cloud"],
-    )
-    .await?;
-    let (_, failed) =
-        running_workload(client, &namespace, "pensions", "payments", "confidential").await?;
-    let other = if failed == "state-dc" {
-        "national-cloud"
-    } else {
-        "state-dc"
-    };
+    let (namespace, failed, other) =
+        confidential_on_either_state_site(client, "pensions", "pens", "payments").await?;
     let cluster = plane.cluster(&failed)?;
     cluster.stop_api_server();
     let stopped = Instant::now();
@@ -521,21 +533,8 @@ async fn stranded_checks(
 async fn policy_change(plane: Arc<ControlPlane>) -> Result<()> {
     let (installation, _operator) = start(&plane, "workloads-d").await?;
     let client = &installation.management;
-    let namespace = tenant_with_namespace(
-        client,
-        "revenue",
-        "rev",
-        "restricted",
-        &["state-dc", "national-cloud"],
-    )
-    .await?;
-    let (_, first) =
-        running_workload(client, &namespace, "revenue", "returns", "confidential").await?;
-    let other = if first == "state-dc" {
-        "national-cloud"
-    } else {
-        "state-dc"
-    };
+    let (namespace, first, other) =
+        confidential_on_either_state_site(client, "revenue", "rev", "returns").await?;
     // The first site loses the certification confidential data requires.
     let sites: Api<Site> = Api::all(client.clone());
     let certifications = sites.get(&first).await?.spec.certifications;
@@ -694,14 +693,25 @@ async fn bounded_by_nodes(plane: Arc<ControlPlane>) -> Result<()> {
     let reasons = refused.status.unwrap().decision.unwrap().rejected;
     let capacity = reasons
         .iter()
+        .filter(|rejection| rejection.site == "public-cloud")
         .flat_map(|rejection| &rejection.reasons)
         .find(|reason| reason.code == ReasonCode::InsufficientCapacity)
-        .context("no capacity reason")?;
+        .context("public-cloud was not refused for capacity")?;
+    let free = sites
+        .get("public-cloud")
+        .await?
+        .status
+        .and_then(|status| status.nodes)
+        .context("no nodes observed")?
+        .free;
     ensure!(
         capacity.message.contains("what its nodes have free")
-            && capacity.message.contains("9000m")
-            && capacity.message.contains("8000m"),
-        "{}",
+            && capacity.message.contains("needs 9000m CPU")
+            && capacity.message.contains(&format!(
+                "has {}m CPU, {} MiB memory",
+                free.cpu_millicores, free.memory_mebibytes
+            )),
+        "{} (nodes: {free} free)",
         capacity.message
     );
 
@@ -767,21 +777,8 @@ async fn bounded_by_nodes(plane: Arc<ControlPlane>) -> Result<()> {
 async fn node_failover(plane: Arc<ControlPlane>) -> Result<()> {
     let (installation, _operator) = start(&plane, "workloads-g").await?;
     let client = &installation.management;
-    let namespace = tenant_with_namespace(
-        client,
-        "lottery",
-        "lott",
-        "restricted",
-        &["state-dc", "national-cloud"],
-    )
-    .await?;
-    let (_, failed) =
-        running_workload(client, &namespace, "lottery", "draws", "confidential").await?;
-    let other = if failed == "state-dc" {
-        "national-cloud"
-    } else {
-        "state-dc"
-    };
+    let (namespace, failed, other) =
+        confidential_on_either_state_site(client, "lottery", "lott", "draws").await?;
     let cluster = plane.cluster(&failed)?;
     cluster.stop_simulated_nodes();
     let outcome = async {

@@ -31,7 +31,7 @@ impl HarnessBinaries {
     pub fn locate() -> Result<Self> {
         let directory = match std::env::var_os(BINARY_DIR_ENV) {
             Some(directory) => PathBuf::from(directory),
-            None => run_build_script()?,
+            None => run_script("build-harness.sh")?,
         };
         let binaries = Self {
             etcd: directory.join("etcd"),
@@ -67,8 +67,12 @@ fn harness_go_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("go")
 }
 
-fn run_build_script() -> Result<PathBuf> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-harness.sh");
+/// Runs `e2e/scripts/<name>` (progress on standard error) and returns the last line it printed:
+/// the directory of what it built.
+pub(crate) fn run_script(name: &str) -> Result<PathBuf> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts")
+        .join(name);
     let output = Command::new(&script)
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
@@ -81,7 +85,7 @@ fn run_build_script() -> Result<PathBuf> {
     let directory = stdout
         .lines()
         .last()
-        .context("build-harness.sh printed no binary directory")?;
+        .with_context(|| format!("{name} printed no directory"))?;
     Ok(PathBuf::from(directory.trim()))
 }
 

@@ -4,10 +4,10 @@
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result};
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::config::{AuthInfo, KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::harness::binaries::HarnessBinaries;
-use crate::harness::component::Component;
+use crate::harness::component::{Component, lock, with_log_tail};
 use crate::harness::kubeconfig::write_kubeconfig;
 use crate::harness::pki::ClusterPki;
 use crate::harness::ports::free_loopback_port;
@@ -195,7 +195,7 @@ impl Cluster {
             READY_TIMEOUT,
         )
         .await
-        .map_err(|error| self.with_log_tail(error, &self.node_simulator))
+        .map_err(|error| with_log_tail(&error, &self.node_simulator))
     }
 
     /// Stops the simulated nodes' kubelet (kwok), as when a site's machines lose power: their
@@ -300,7 +300,7 @@ impl Cluster {
             },
         )
         .await
-        .map_err(|error| self.with_log_tail(error, &self.api_server))
+        .map_err(|error| with_log_tail(&error, &self.api_server))
     }
 
     /// Freezes (`true`: SIGSTOP) or thaws (`false`: SIGCONT) the API server: frozen, it keeps its
@@ -331,7 +331,7 @@ impl Cluster {
             },
         )
         .await
-        .map_err(|error| self.with_log_tail(error, &self.etcd))
+        .map_err(|error| with_log_tail(&error, &self.etcd))
     }
 
     /// Starts kube-controller-manager and waits for a sign that its controllers run: the
@@ -359,17 +359,7 @@ impl Cluster {
             },
         )
         .await
-        .map_err(|error| self.with_log_tail(error, &self.controller_manager))
-    }
-
-    fn with_log_tail(&self, error: anyhow::Error, component: &Mutex<Component>) -> anyhow::Error {
-        let component = lock(component);
-        anyhow!(
-            "{error:#}\n--- last lines of {} ({}) ---\n{}",
-            component.name(),
-            component.log_file().display(),
-            component.log_tail(30)
-        )
+        .map_err(|error| with_log_tail(&error, &self.controller_manager))
     }
 
     /// The last `lines` lines of each component's log, for a failure report.
@@ -394,14 +384,6 @@ impl Cluster {
         })
         .collect()
     }
-}
-
-/// Locks a component; a poisoned lock (a panicking test) still yields the component so it can be
-/// stopped and its logs read.
-fn lock(component: &Mutex<Component>) -> MutexGuard<'_, Component> {
-    component
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Ready means `/readyz` answers `ok` and the system namespaces exist.

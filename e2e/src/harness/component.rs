@@ -5,6 +5,7 @@ use std::fs::File;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -155,4 +156,23 @@ impl Drop for Component {
     fn drop(&mut self) {
         let _ = self.stop();
     }
+}
+
+/// Locks a component; a poisoned lock (a panicking test) still yields the component so it can be
+/// stopped and its logs read.
+pub(crate) fn lock(component: &Mutex<Component>) -> MutexGuard<'_, Component> {
+    component
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// `error`, followed by the last lines of the component's log: why it did not come up.
+pub(crate) fn with_log_tail(error: &anyhow::Error, component: &Mutex<Component>) -> anyhow::Error {
+    let component = lock(component);
+    anyhow::anyhow!(
+        "{error:#}\n--- last lines of {} ({}) ---\n{}",
+        component.name(),
+        component.log_file().display(),
+        component.log_tail(30)
+    )
 }

@@ -11,10 +11,10 @@ use std::net::Ipv4Addr;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use k8s_openapi::api::core::v1::Node;
@@ -24,8 +24,10 @@ use nix::unistd::Pid;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
+use crate::harness::binaries::run_script;
 use crate::harness::cluster::Cluster;
-use crate::harness::component::Component;
+use crate::harness::component::{Component, lock, with_log_tail};
+use crate::harness::simulated_nodes::node_ready;
 use crate::harness::wait::{Fatal, wait_until};
 
 /// Names the directory holding prebuilt kubelet and kube-proxy, skipping the package installation
@@ -63,7 +65,7 @@ impl NodeBinaries {
             Some(directory) => PathBuf::from(directory),
             None => {
                 run_script("install-node-packages.sh")?;
-                PathBuf::from(run_script("build-real-node.sh")?)
+                run_script("build-real-node.sh")?
             }
         };
         let binaries = Self {
@@ -327,7 +329,7 @@ impl RealNode {
             },
         )
         .await
-        .map_err(|error| self.with_log_tail(error, &self.containerd))
+        .map_err(|error| with_log_tail(&error, &self.containerd))
     }
 
     async fn wait_ready(&self, cluster: &Cluster) -> Result<()> {
@@ -349,22 +351,12 @@ impl RealNode {
                     if let Some(exited) = exited {
                         return Err(Fatal(exited).into());
                     }
-                    Ok(nodes.get_opt(&name).await?.as_ref().is_some_and(is_ready))
+                    Ok(nodes.get_opt(&name).await?.as_ref().is_some_and(node_ready))
                 }
             },
         )
         .await
-        .map_err(|error| self.with_log_tail(error, &self.kubelet))
-    }
-
-    fn with_log_tail(&self, error: anyhow::Error, component: &Mutex<Component>) -> anyhow::Error {
-        let component = lock(component);
-        anyhow!(
-            "{error:#}\n--- last lines of {} ({}) ---\n{}",
-            component.name(),
-            component.log_file().display(),
-            component.log_tail(30)
-        )
+        .map_err(|error| with_log_tail(&error, &self.kubelet))
     }
 
     /// Stops everything in order and removes what the node's processes leave outside its
@@ -870,17 +862,6 @@ fn kubelet_arguments(directory: &Path, name: &str, node_address: Ipv4Addr) -> Ve
     ]
 }
 
-fn is_ready(node: &Node) -> bool {
-    node.status
-        .as_ref()
-        .and_then(|status| status.conditions.as_ref())
-        .is_some_and(|conditions| {
-            conditions
-                .iter()
-                .any(|condition| condition.type_ == "Ready" && condition.status == "True")
-        })
-}
-
 /// Every cgroup v1 hierarchy and the cgroup2 mount under /sys/fs/cgroup.
 fn cgroup_hierarchies() -> Vec<PathBuf> {
     let Ok(mounts) = std::fs::read_to_string("/proc/self/mounts") else {
@@ -1009,12 +990,6 @@ fn kill_until_gone(find: impl Fn() -> Vec<i32>) {
     }
 }
 
-fn lock(component: &Mutex<Component>) -> MutexGuard<'_, Component> {
-    component
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 pub(crate) fn api_port(server: &str) -> Result<u16> {
     server
         .rsplit(':')
@@ -1046,26 +1021,6 @@ fn command_output(program: &str, arguments: &[&str]) -> Result<String> {
         );
     }
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-}
-
-fn run_script(name: &str) -> Result<String> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scripts")
-        .join(name);
-    let output = Command::new(&script)
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .with_context(|| format!("running {}", script.display()))?;
-    if !output.status.success() {
-        bail!("{} failed with {}", script.display(), output.status);
-    }
-    Ok(String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .trim()
-        .to_owned())
 }
 
 fn on_path(program: &str) -> bool {
