@@ -70,6 +70,17 @@ fn harness_go_dir() -> PathBuf {
 /// Runs `e2e/scripts/<name>` (progress on standard error) and returns the last line it printed:
 /// the directory of what it built.
 pub(crate) fn run_script(name: &str) -> Result<PathBuf> {
+    let stdout = run_setup_script(name)?;
+    let directory = stdout
+        .lines()
+        .last()
+        .with_context(|| format!("{name} printed no directory"))?;
+    Ok(PathBuf::from(directory.trim()))
+}
+
+/// Runs `e2e/scripts/<name>` (progress on standard error), which prints nothing or anything on
+/// standard output (returned), e.g. a package installation.
+pub(crate) fn run_setup_script(name: &str) -> Result<String> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("scripts")
         .join(name);
@@ -81,12 +92,7 @@ pub(crate) fn run_script(name: &str) -> Result<PathBuf> {
     if !output.status.success() {
         bail!("{} failed with {}", script.display(), output.status);
     }
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let directory = stdout
-        .lines()
-        .last()
-        .with_context(|| format!("{name} printed no directory"))?;
-    Ok(PathBuf::from(directory.trim()))
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 /// The `k8s.io/kubernetes` version required by the harness' Go module: what `/version` must report.

@@ -24,7 +24,7 @@ use nix::unistd::Pid;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-use crate::harness::binaries::run_script;
+use crate::harness::binaries::{run_script, run_setup_script};
 use crate::harness::cluster::Cluster;
 use crate::harness::component::{Component, lock, with_log_tail};
 use crate::harness::simulated_nodes::node_ready;
@@ -64,7 +64,7 @@ impl NodeBinaries {
         let directory = match std::env::var_os(NODE_BINARY_DIR_ENV) {
             Some(directory) => PathBuf::from(directory),
             None => {
-                run_script("install-node-packages.sh")?;
+                run_setup_script("install-node-packages.sh")?;
                 run_script("build-real-node.sh")?
             }
         };
