@@ -25,7 +25,9 @@ use serde_json::{Value, json};
 use soberana_core::ledger::verify;
 use soberana_core::placement::ReasonCode;
 use soberana_core::resources::site::Site;
-use soberana_core::resources::workload::{Workload, WorkloadPhase, WorkloadSiteState};
+use soberana_core::resources::workload::{
+    MAX_TEMPLATE_BYTES, Workload, WorkloadPhase, WorkloadSiteState,
+};
 use soberana_e2e::etcd_server::EtcdServer;
 use soberana_e2e::operator_process::{OperatorProcess, OperatorSettings};
 use soberana_e2e::simulated_nodes::NodeShape;
@@ -71,6 +73,10 @@ fn main() -> ExitCode {
         .test(
             "a_site_whose_nodes_stop_is_left_after_the_grace_period",
             node_failover,
+        )
+        .test(
+            "a_template_over_the_size_limit_is_refused_and_deploys_nothing",
+            oversized_template,
         )
         .run()
 }
@@ -820,4 +826,67 @@ async fn node_failover(plane: Arc<ControlPlane>) -> Result<()> {
     .await;
     cluster.start_simulated_nodes()?;
     outcome
+}
+
+/// A template over the size limit (padded with an environment variable the API server accepts)
+/// is reported on the Workload and deployed nowhere; cut to size, the same Workload runs.
+async fn oversized_template(plane: Arc<ControlPlane>) -> Result<()> {
+    let (installation, _operator) = start(&plane, "workloads-h").await?;
+    let client = &installation.management;
+    let namespace =
+        tenant_with_namespace(client, "archives", "arch", "restricted", &["state-dc"]).await?;
+    let mut object = workload("scans", &namespace, "archives", "internal");
+    let padding = "x".repeat(MAX_TEMPLATE_BYTES + 1024);
+    object["spec"]["template"]["deployment"]["template"]["spec"]["containers"][0]["env"] =
+        json!([{"name": "PADDING", "value": padding}]);
+    create_workload(client, &object).await?;
+    let refused = wait_workload(
+        client,
+        &namespace,
+        "scans",
+        "refused for its template's size",
+        CONVERGE,
+        |workload| {
+            workload.status.as_ref().is_some_and(|status| {
+                status.conditions.iter().any(|condition| {
+                    condition.type_ == "Placed"
+                        && condition.status == "False"
+                        && condition.reason == "Invalid"
+                })
+            })
+        },
+    )
+    .await?;
+    let placed = refused
+        .status
+        .unwrap()
+        .conditions
+        .into_iter()
+        .find(|condition| condition.type_ == "Placed")
+        .unwrap();
+    ensure!(
+        placed.message.contains("spec.template is")
+            && placed
+                .message
+                .contains(&format!("at most {MAX_TEMPLATE_BYTES} bytes")),
+        "{placed:?}"
+    );
+    ensure!(
+        deployed_on(&plane, &namespace, "scans").await?.is_empty(),
+        "an oversized template was deployed"
+    );
+    object["spec"]["template"]["deployment"]["template"]["spec"]["containers"][0]["env"] =
+        json!([{"name": "PADDING", "value": "short"}]);
+    create_workload(client, &object).await?;
+    wait_workload(
+        client,
+        &namespace,
+        "scans",
+        "Running once cut to size",
+        CONVERGE,
+        |workload| phase(workload) == Some(WorkloadPhase::Running),
+    )
+    .await?;
+    ensure!(deployed_on(&plane, &namespace, "scans").await? == ["state-dc"]);
+    Ok(())
 }

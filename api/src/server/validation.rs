@@ -181,6 +181,7 @@ pub fn workload_spec(
         labels,
         template: None,
         failover: Default::default(),
+        template_over_limit: None,
     })
 }
 

@@ -14,7 +14,7 @@ use super::placement_rule::Spread;
 use crate::placement::Decision;
 
 /// An agency's service: what it needs, how sensitive its data is, and where it runs today.
-#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(CustomResource, JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "soberana.io",
     version = "v1alpha1",
@@ -79,6 +79,81 @@ pub struct WorkloadSpec {
     /// What happens when a chosen site fails.
     #[serde(default)]
     pub failover: FailoverPolicy,
+    /// Never on the wire: set in memory by a cache that kept a template over
+    /// [`MAX_TEMPLATE_BYTES`] out of memory, to the size it had, so the Workload is reported
+    /// instead of being taken for one without a template.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub template_over_limit: Option<usize>,
+}
+
+/// The most a Workload's `spec.template` may weigh, as compact JSON. The operator keeps every
+/// Workload in memory: without a bound, a few dozen huge templates from one agency would push it
+/// past its memory limit, and while it restarted nothing else would converge.
+pub const MAX_TEMPLATE_BYTES: usize = 64 * 1024;
+
+/// A template over [`MAX_TEMPLATE_BYTES`], with its size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "spec.template is {bytes} bytes as JSON; a Workload's template may be at most {limit} bytes: move large data (configuration, scripts) into a ConfigMap on the site",
+    limit = MAX_TEMPLATE_BYTES
+)]
+pub struct TemplateTooLarge {
+    pub bytes: usize,
+}
+
+impl WorkloadTemplate {
+    /// Its size as compact JSON, the measure [`MAX_TEMPLATE_BYTES`] bounds.
+    pub fn encoded_size(&self) -> usize {
+        let mut counter = ByteCounter(0);
+        // Writing into a counter cannot fail: the value came from JSON.
+        let _ = serde_json::to_writer(&mut counter, self);
+        counter.0
+    }
+}
+
+impl WorkloadSpec {
+    /// Whether the template is within [`MAX_TEMPLATE_BYTES`] (or was dropped from memory for
+    /// being over it, which it reports).
+    pub fn template_within_limit(&self) -> Result<(), TemplateTooLarge> {
+        if let Some(bytes) = self.template_over_limit {
+            return Err(TemplateTooLarge { bytes });
+        }
+        match &self.template {
+            Some(template) => {
+                let bytes = template.encoded_size();
+                if bytes > MAX_TEMPLATE_BYTES {
+                    Err(TemplateTooLarge { bytes })
+                } else {
+                    Ok(())
+                }
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Drops a template over [`MAX_TEMPLATE_BYTES`] from this in-memory copy, remembering its
+    /// size; what a cache does before keeping the object.
+    pub fn drop_template_over_limit(&mut self) {
+        if let Err(TemplateTooLarge { bytes }) = self.template_within_limit() {
+            self.template = None;
+            self.template_over_limit = Some(bytes);
+        }
+    }
+}
+
+/// Counts the bytes written to it and keeps none.
+struct ByteCounter(usize);
+
+impl std::io::Write for ByteCounter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 += bytes.len();
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The Kubernetes objects to run on each chosen site, in the tenant's namespace there, named

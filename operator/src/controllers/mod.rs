@@ -13,10 +13,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures::{FutureExt, StreamExt, TryStreamExt};
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::{self, ObjectRef, store::Writer};
+use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{Predicate, WatchStreamExt, predicates, watcher};
 use kube::{Api, Resource, ResourceExt};
 use soberana_core::resources::data_classification::DataClassification;
@@ -30,16 +30,15 @@ use tokio::sync::watch;
 use crate::runtime::caches::CacheWriters;
 use crate::runtime::context::Context;
 use crate::runtime::error::Error;
+use crate::runtime::shared_watch::follow;
 
 /// Runs the Site, Tenant, residency, Workload and DataExchange controllers until `shutdown` turns
-/// true;
-/// in-flight reconciles finish first.
+/// true; in-flight reconciles finish first.
 ///
-/// `writers` fill `context.caches` from watches running in tasks of their own, and the
-/// controllers start once every cache holds its first list. Reconciles read the caches without
-/// waiting; each controller has its own store for the objects it reconciles. (A reconcile that
-/// waited on a store filled by a controller's own streams could stall: a controller stops
-/// polling its streams while its reconcile slots are busy.)
+/// `writers` fill `context.caches` from one watch per kind, in tasks of their own, and the
+/// controllers start once every cache holds its first list. Every controller reconciles objects
+/// from those shared stores and is started by their change feeds, so each object is in memory
+/// once. (The feeds never wait on a slow controller, so a reconcile never waits on a store.)
 pub async fn run(context: Arc<Context>, writers: CacheWriters, shutdown: watch::Receiver<bool>) {
     let config = kube::runtime::controller::Config::default()
         .concurrency(context.settings.reconcile_concurrency);
@@ -53,31 +52,35 @@ pub async fn run(context: Arc<Context>, writers: CacheWriters, shutdown: watch::
     } = writers;
     let client = context.client.clone();
     let caches = [
-        fill(Api::<Site>::all(client.clone()), sites, shutdown.clone()),
-        fill(
+        follow(
+            Api::<Site>::all(client.clone()),
+            sites,
+            until_true(shutdown.clone()),
+        ),
+        follow(
             Api::<Tenant>::all(client.clone()),
             tenants,
-            shutdown.clone(),
+            until_true(shutdown.clone()),
         ),
-        fill(
+        follow(
             Api::<DataClassification>::all(client.clone()),
             classifications,
-            shutdown.clone(),
+            until_true(shutdown.clone()),
         ),
-        fill(
+        follow(
             Api::<PlacementRule>::all(client.clone()),
             rules,
-            shutdown.clone(),
+            until_true(shutdown.clone()),
         ),
-        fill(
+        follow(
             Api::<Workload>::all(client.clone()),
             workloads,
-            shutdown.clone(),
+            until_true(shutdown.clone()),
         ),
-        fill(
+        follow(
             Api::<Secret>::namespaced(client, &context.settings.site_secrets_namespace),
             secrets,
-            shutdown.clone(),
+            until_true(shutdown.clone()),
         ),
     ];
     tokio::select! {
@@ -114,57 +117,6 @@ pub async fn run(context: Arc<Context>, writers: CacheWriters, shutdown: watch::
     }
 }
 
-/// Keeps `writer`'s store in line with `api` until shutdown, in a task of its own.
-fn fill<K>(
-    api: Api<K>,
-    writer: Writer<K>,
-    shutdown: watch::Receiver<bool>,
-) -> tokio::task::JoinHandle<()>
-where
-    K: Resource<DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
-    soberana_runtime::watch_cache::fill(api, writer, until_true(shutdown), || {})
-}
-
-/// The objects of `api` whose spec changed or that were deleted (status-only writes filtered
-/// out), as a trigger stream for another controller. Deletions count: deleting every
-/// DataClassification must reach the tenants as surely as editing one.
-fn spec_changes<K>(api: Api<K>) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send
-where
-    K: Resource<DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + 'static,
-{
-    let mut generations: std::collections::HashMap<(Option<String>, String), Option<i64>> =
-        std::collections::HashMap::new();
-    watcher(api, watcher::Config::default())
-        .default_backoff()
-        .try_filter_map(move |event| {
-            let changed = match event {
-                watcher::Event::Apply(object) | watcher::Event::InitApply(object) => {
-                    let key = (object.namespace(), object.name_any());
-                    let generation = object.meta().generation;
-                    (generations.insert(key, generation) != Some(generation)).then_some(object)
-                }
-                watcher::Event::Delete(object) => {
-                    generations.remove(&(object.namespace(), object.name_any()));
-                    Some(object)
-                }
-                watcher::Event::Init | watcher::Event::InitDone => None,
-            };
-            futures::future::ready(Ok(changed))
-        })
-}
-
 async fn until_true(mut flag: watch::Receiver<bool>) {
     let _ = flag.wait_for(|value| *value).await;
 }
@@ -174,32 +126,20 @@ async fn run_sites(
     config: kube::runtime::controller::Config,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let client = context.client.clone();
-    let (reader, writer) = reflector::store::<Site>();
+    let caches = &context.caches;
     // Spec changes, deletion and the finalizer (added before the first probe) start a
     // reconcile: the controller's own status writes must not, and the probe interval brings
     // each site back anyway.
-    let sites = watcher(Api::<Site>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .reflect(writer)
-        .applied_objects()
-        .predicate_filter(
-            predicates::generation
-                .combine(being_deleted)
-                .combine(predicates::finalizers),
-            Default::default(),
-        );
-    let secrets = watcher(
-        Api::<Secret>::namespaced(client, &context.settings.site_secrets_namespace),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .touched_objects();
-    let site_store = reader.clone();
-    Controller::for_stream(sites, reader)
+    let sites = caches.sites.applied_changes(
+        predicates::generation
+            .combine(being_deleted)
+            .combine(predicates::finalizers),
+    );
+    let site_store = caches.sites.store().clone();
+    Controller::for_shared_stream(sites, caches.sites.store().clone())
         .with_config(config)
         // A changed kubeconfig Secret re-probes the sites that use it at once.
-        .watches_stream(secrets, move |secret| {
+        .watches_shared_stream(caches.secrets.any_change(), move |secret| {
             let name = secret.name_any();
             site_store
                 .state()
@@ -228,33 +168,29 @@ async fn run_tenants(
     config: kube::runtime::controller::Config,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let client = context.client.clone();
-    let (reader, writer) = reflector::store::<Tenant>();
+    let caches = &context.caches;
+    let reader = caches.tenants.store().clone();
     // Spec changes and deletion start a reconcile; status and finalizer writes do not (the
     // reconcile that adds the finalizer provisions in the same pass).
-    let tenants = watcher(
-        Api::<Tenant>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .reflect(writer)
-    .applied_objects()
-    .predicate_filter(
-        predicates::generation.combine(being_deleted),
-        Default::default(),
-    );
-    // Sites and classifications decide where tenants go: a spec change to either revisits every
-    // tenant (status-only changes are filtered out, so probes do not).
-    let sites = spec_changes(Api::<Site>::all(client.clone()));
-    let classifications = spec_changes(Api::<DataClassification>::all(client));
-    let mut controller = Controller::for_stream(tenants, reader.clone()).with_config(config);
+    let tenants = caches
+        .tenants
+        .applied_changes(predicates::generation.combine(being_deleted));
+    let mut controller = Controller::for_shared_stream(tenants, reader.clone()).with_config(config);
     // Tenants found missing objects on a site (see `drift`) are reconciled again.
     if let Some(repairs) = context.take_repair_requests() {
         controller = controller.reconcile_on(tokio_stream_from(repairs));
     }
+    // Sites and classifications decide where tenants go: a spec change to either revisits every
+    // tenant (status-only changes are filtered out, so probes do not).
     controller
-        .watches_stream(sites, every_object(reader.clone()))
-        .watches_stream(classifications, every_object(reader.clone()))
+        .watches_shared_stream(
+            caches.sites.triggers(predicates::generation),
+            every_object(reader.clone()),
+        )
+        .watches_shared_stream(
+            caches.classifications.triggers(predicates::generation),
+            every_object(reader),
+        )
         .graceful_shutdown_on(shutdown)
         .run(
             |tenant, context| {
@@ -265,7 +201,7 @@ async fn run_tenants(
                 )
             },
             error_policy::<Tenant>,
-            context,
+            context.clone(),
         )
         .for_each(|_| async {})
         .await;
@@ -276,23 +212,21 @@ async fn run_residency(
     config: kube::runtime::controller::Config,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let client = context.client.clone();
-    let (reader, writer) = reflector::store::<Site>();
+    let caches = &context.caches;
+    let reader = caches.sites.store().clone();
     // A site's facts (spec) and any classification change recompile its policies; its status
     // (written by the probes and by this controller) does not.
-    let sites = watcher(Api::<Site>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .reflect(writer)
-        .applied_objects()
-        .predicate_filter(predicates::generation, Default::default());
-    let classifications = spec_changes(Api::<DataClassification>::all(client));
-    let mut controller = Controller::for_stream(sites, reader.clone()).with_config(config);
+    let sites = caches.sites.applied_changes(predicates::generation);
+    let mut controller = Controller::for_shared_stream(sites, reader.clone()).with_config(config);
     // A policy or binding changed or deleted on a member brings its site back at once.
     if let Some(changes) = context.policy_watches.take_changes() {
         controller = controller.reconcile_on(tokio_stream_from(changes));
     }
     controller
-        .watches_stream(classifications, every_object(reader))
+        .watches_shared_stream(
+            caches.classifications.triggers(predicates::generation),
+            every_object(reader),
+        )
         .graceful_shutdown_on(shutdown)
         .run(
             |site, context| {
@@ -303,7 +237,7 @@ async fn run_residency(
                 )
             },
             error_policy::<Site>,
-            context,
+            context.clone(),
         )
         .for_each(|_| async {})
         .await;
@@ -314,25 +248,32 @@ async fn run_workloads(
     config: kube::runtime::controller::Config,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let client = context.client.clone();
-    let (reader, writer) = reflector::store::<Workload>();
+    let caches = &context.caches;
+    let reader = caches.workloads.store().clone();
     // Spec changes, deletion and the finalizer (added before the first placement) start a
     // reconcile; the controller's own status writes do not.
-    let workloads = finalized_changes(Api::<Workload>::all(client.clone()), writer);
+    let workloads = caches.workloads.applied_changes(
+        predicates::generation
+            .combine(being_deleted)
+            .combine(predicates::finalizers),
+    );
     // Any Site change, status included (a site going down starts the grace period), and spec
     // changes of the policy revisit every workload.
-    let sites = watcher(Api::<Site>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .touched_objects();
-    let classifications = spec_changes(Api::<DataClassification>::all(client.clone()));
-    let rules = spec_changes(Api::<PlacementRule>::all(client.clone()));
-    let tenants = spec_changes(Api::<Tenant>::all(client));
-    Controller::for_stream(workloads, reader.clone())
+    Controller::for_shared_stream(workloads, reader.clone())
         .with_config(config)
-        .watches_stream(sites, every_object(reader.clone()))
-        .watches_stream(classifications, every_object(reader.clone()))
-        .watches_stream(rules, every_object(reader.clone()))
-        .watches_stream(tenants, every_object(reader))
+        .watches_shared_stream(caches.sites.any_change(), every_object(reader.clone()))
+        .watches_shared_stream(
+            caches.classifications.triggers(predicates::generation),
+            every_object(reader.clone()),
+        )
+        .watches_shared_stream(
+            caches.rules.triggers(predicates::generation),
+            every_object(reader.clone()),
+        )
+        .watches_shared_stream(
+            caches.tenants.triggers(predicates::generation),
+            every_object(reader),
+        )
         .graceful_shutdown_on(shutdown)
         .run(
             |workload, context| {
@@ -343,7 +284,7 @@ async fn run_workloads(
                 )
             },
             error_policy::<Workload>,
-            context,
+            context.clone(),
         )
         .for_each(|_| async {})
         .await;
@@ -355,68 +296,11 @@ async fn run_exchanges(
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
     let client = context.client.clone();
+    let caches = &context.caches;
+    // Agreements are read by this controller only: its own store.
     let (reader, writer) = reflector::store::<DataExchange>();
     // Spec changes, deletion and the finalizer start a reconcile; status writes do not.
-    let exchanges = finalized_changes(Api::<DataExchange>::all(client.clone()), writer);
-    // A Workload placed, moved or gone changes where its tenant's agreements open (status
-    // included: placement is in the status); policy and tenancy changes may refuse them. The
-    // stream fills its own store first, so the reconcile it triggers reads the change.
-    let (placements, placements_writer) = reflector::store::<Workload>();
-    let workloads = watcher(
-        Api::<Workload>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .reflect(placements_writer)
-    .touched_objects();
-    let sites = spec_changes(Api::<Site>::all(client.clone()));
-    let classifications = spec_changes(Api::<DataClassification>::all(client.clone()));
-    let rules = spec_changes(Api::<PlacementRule>::all(client.clone()));
-    let tenants = spec_changes(Api::<Tenant>::all(client));
-    let involving = reader.clone();
-    Controller::for_stream(exchanges, reader.clone())
-        .with_config(config)
-        .watches_stream(workloads, move |workload: Workload| {
-            exchange::involving(&involving, &workload.spec.tenant)
-        })
-        .watches_stream(sites, every_object(reader.clone()))
-        .watches_stream(classifications, every_object(reader.clone()))
-        .watches_stream(rules, every_object(reader.clone()))
-        .watches_stream(tenants, every_object(reader))
-        .graceful_shutdown_on(shutdown)
-        .run(
-            move |agreement, context| {
-                let placements = placements.clone();
-                instrumented(
-                    "exchange",
-                    context.clone(),
-                    exchange::reconcile(agreement, context, placements),
-                )
-            },
-            error_policy::<DataExchange>,
-            context,
-        )
-        .for_each(|_| async {})
-        .await;
-}
-
-/// The objects of `api` (kept in `writer`'s store) whose spec, deletion or finalizers changed:
-/// what starts a reconcile of a controller that works behind a finalizer (its own status writes
-/// do not).
-fn finalized_changes<K>(
-    api: Api<K>,
-    writer: Writer<K>,
-) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send
-where
-    K: Resource<DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
-    watcher(api, watcher::Config::default())
+    let exchanges = watcher(Api::<DataExchange>::all(client), watcher::Config::default())
         .default_backoff()
         .reflect(writer)
         .applied_objects()
@@ -425,48 +309,68 @@ where
                 .combine(being_deleted)
                 .combine(predicates::finalizers),
             Default::default(),
+        );
+    // A Workload placed, moved or gone changes where its tenant's agreements open (status
+    // included: placement is in the status); policy and tenancy changes may refuse them. The
+    // feed tells of a change once it is in the store, so the reconcile it starts reads it.
+    let involving = reader.clone();
+    Controller::for_stream(exchanges, reader.clone())
+        .with_config(config)
+        .watches_shared_stream(caches.workloads.any_change(), move |workload| {
+            exchange::involving(&involving, &workload.spec.tenant)
+        })
+        .watches_shared_stream(
+            caches.sites.triggers(predicates::generation),
+            every_object(reader.clone()),
         )
+        .watches_shared_stream(
+            caches.classifications.triggers(predicates::generation),
+            every_object(reader.clone()),
+        )
+        .watches_shared_stream(
+            caches.rules.triggers(predicates::generation),
+            every_object(reader.clone()),
+        )
+        .watches_shared_stream(
+            caches.tenants.triggers(predicates::generation),
+            every_object(reader),
+        )
+        .graceful_shutdown_on(shutdown)
+        .run(
+            |agreement, context| {
+                instrumented(
+                    "exchange",
+                    context.clone(),
+                    exchange::reconcile(agreement, context),
+                )
+            },
+            error_policy::<DataExchange>,
+            context.clone(),
+        )
+        .for_each(|_| async {})
+        .await;
 }
 
 /// Regenerates the SLO rules whenever a Site's or DataClassification's spec or any Workload or
 /// Tenant changes (a burst of changes is one regeneration); a failed apply is retried after a delay
 /// fitting its kind, or at the next change.
 async fn run_slo(context: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 'static) {
-    let client = context.client.clone();
-    // The rules read the store this stream fills, so a change is in the store before the
-    // trigger it causes is seen (the shared cache is filled by another watch, which may lag).
-    let (workloads, writer) = reflector::store::<Workload>();
+    let caches = &context.caches;
     let last = Arc::new(slo::LastApplied::default());
-    let workload_changes = watcher(
-        Api::<Workload>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .reflect(writer)
-    .map(|_| ())
-    .boxed();
-    // The Tenants decide which Workloads' objectives count (a Workload's tenant must hold its
-    // namespace); their own store, for the same reason as the Workloads'.
-    let (tenants, tenant_writer) = reflector::store::<Tenant>();
-    let tenant_changes = watcher(
-        Api::<Tenant>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .reflect(tenant_writer)
-    .map(|_| ())
-    .boxed();
-    let site_changes = spec_changes(Api::<Site>::all(client.clone()))
-        .map(|_| ())
-        .boxed();
-    let classification_changes = spec_changes(Api::<DataClassification>::all(client))
-        .map(|_| ())
-        .boxed();
+    // The feeds tell of a change once it is in the store the rules are read from.
     let mut triggers = futures::stream::select_all([
-        workload_changes,
-        tenant_changes,
-        site_changes,
-        classification_changes,
+        caches.workloads.any_change().map(|_| ()).boxed(),
+        caches.tenants.any_change().map(|_| ()).boxed(),
+        caches
+            .sites
+            .triggers(predicates::generation)
+            .map(|_| ())
+            .boxed(),
+        caches
+            .classifications
+            .triggers(predicates::generation)
+            .map(|_| ())
+            .boxed(),
     ])
     .ready_chunks(1024);
     let mut next_look: Option<std::time::Duration> = None;
@@ -484,19 +388,7 @@ async fn run_slo(context: Arc<Context>, shutdown: impl Future<Output = ()> + Sen
             batch = triggers.next() => if batch.is_none() { return },
             () = look_due => {}
         }
-        // Rules written before every Workload is known would drop their objectives for a
-        // moment. (Waiting here would stall: the store fills only while `triggers` is polled.)
-        if workloads.wait_until_ready().now_or_never().is_none()
-            || tenants.wait_until_ready().now_or_never().is_none()
-        {
-            continue;
-        }
-        let reconcile = slo::reconcile(
-            context.clone(),
-            workloads.clone(),
-            tenants.clone(),
-            last.clone(),
-        );
+        let reconcile = slo::reconcile(context.clone(), last.clone());
         next_look = match instrumented("slo", context.clone(), reconcile).await {
             // Held rules are looked at again soon (the object in the way may go).
             Ok(_) if last.holding() => Some(slo::HELD_RETRY),

@@ -48,7 +48,7 @@ pub async fn reconcile(site: Arc<Site>, context: Arc<Context>) -> Result<Action,
     let name = site.name_any();
     let existing = site.status.clone().unwrap_or_default();
     let previous = existing.residency.clone().unwrap_or_default();
-    let classifications = cached(&context.caches.classifications);
+    let classifications = cached(context.caches.classifications.store());
     let residency =
         SiteResidency::new(&site, &classifications).map_err(|error| Error::Invalid {
             object: format!("Site {name}"),

@@ -88,7 +88,7 @@ async fn probe_and_report(site: Arc<Site>, context: &Arc<Context>) -> Result<Act
     let measured = context.record_probe(&name, answered);
     record_probe_metrics(context, &site, answered, started, measured);
 
-    let allocated = allocated_to_tenants(&context.caches.tenants, &name);
+    let allocated = allocated_to_tenants(context.caches.tenants.store(), &name);
     let status = desired_status(
         &site,
         &probe,

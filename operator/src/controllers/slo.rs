@@ -19,7 +19,7 @@ use kube::discovery::pinned_kind;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::Store;
-use kube::{Api, Client};
+use kube::{Api, Client, ResourceExt};
 use soberana_core::resources::tenant::Tenant;
 use soberana_core::resources::workload::Workload;
 use soberana_core::slo::objective::object_objectives;
@@ -129,19 +129,31 @@ impl LastApplied {
     }
 }
 
+/// The cached Workloads without their templates, which objectives never read: copying every
+/// template on each pass would cost as much memory again as the cache.
+fn without_templates(store: &Store<Workload>) -> Vec<Workload> {
+    store
+        .state()
+        .iter()
+        .map(|workload| {
+            let mut copy = Workload::new(&workload.name_any(), workload.spec.clone());
+            copy.spec.template = None;
+            copy.metadata = workload.metadata.clone();
+            copy.status = workload.status.clone();
+            copy
+        })
+        .collect()
+}
+
 /// Observe (the Sites, Workloads, Tenants and DataClassifications; where the rules go; the object
 /// there) → decide (the rule file and whether it may be written, pure) → apply (server-side
 /// apply, only when it changed, only on Soberana's object) → report (log, metric, Event).
-pub async fn reconcile(
-    context: Arc<Context>,
-    workloads: Store<Workload>,
-    tenants: Store<Tenant>,
-    last: Arc<LastApplied>,
-) -> Result<Action, Error> {
-    let sites = cached(&context.caches.sites);
-    let classifications = cached(&context.caches.classifications);
-    let workloads = cached(&workloads);
-    let tenants = cached(&tenants);
+pub async fn reconcile(context: Arc<Context>, last: Arc<LastApplied>) -> Result<Action, Error> {
+    let caches = &context.caches;
+    let sites = cached(caches.sites.store());
+    let classifications = cached(caches.classifications.store());
+    let workloads = without_templates(caches.workloads.store());
+    let tenants = cached(caches.tenants.store());
     let file = desired_rules(&sites, &workloads, &classifications, &tenants)?;
     let destination = destination(&context.client).await?;
     let text = serde_json_text(&file)?;

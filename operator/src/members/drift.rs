@@ -213,7 +213,7 @@ pub async fn repair_if_damaged(client: &Client, site: &str, context: &Context) {
     if !context.drift_check_due(site) {
         return;
     }
-    let tenants = context.caches.tenants.state();
+    let tenants = context.caches.tenants.store().state();
     let found = match present_objects(client).await {
         Ok(found) => found,
         Err(error) => {

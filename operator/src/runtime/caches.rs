@@ -1,49 +1,55 @@
 //! The management-cluster objects the controllers read on every reconcile, kept in memory by
-//! watches instead of being listed again and again: Sites, Tenants, DataClassifications,
-//! PlacementRules, Workloads (whose placement the agreements follow) and the site kubeconfig
-//! Secrets in their namespace (`--site-secrets-namespace`).
+//! one watch per kind instead of being listed again and again: Sites, Tenants,
+//! DataClassifications, PlacementRules, Workloads (whose placement the agreements follow) and
+//! the site kubeconfig Secrets in their namespace (`--site-secrets-namespace`). Each object is
+//! held once: the controllers reconcile from these stores and follow their change feeds (see
+//! `shared_watch`).
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::runtime::reflector::{self, Store, store::Writer};
 use soberana_core::resources::data_classification::DataClassification;
 use soberana_core::resources::placement_rule::PlacementRule;
 use soberana_core::resources::site::Site;
 use soberana_core::resources::tenant::Tenant;
 use soberana_core::resources::workload::Workload;
 
-/// Read side, shared by every reconcile.
+use super::shared_watch::{Feed, Shared, as_is, shared};
+
+/// Read side, shared by every reconcile and controller.
 #[derive(Clone)]
 pub struct Caches {
-    pub sites: Store<Site>,
-    pub tenants: Store<Tenant>,
-    pub classifications: Store<DataClassification>,
-    pub rules: Store<PlacementRule>,
-    pub workloads: Store<Workload>,
-    pub secrets: Store<Secret>,
+    pub sites: Shared<Site>,
+    pub tenants: Shared<Tenant>,
+    pub classifications: Shared<DataClassification>,
+    pub rules: Shared<PlacementRule>,
+    pub workloads: Shared<Workload>,
+    pub secrets: Shared<Secret>,
 }
 
 impl std::fmt::Debug for Caches {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter
             .debug_struct("Caches")
-            .field("sites", &self.sites.state().len())
-            .field("tenants", &self.tenants.state().len())
-            .field("classifications", &self.classifications.state().len())
-            .field("rules", &self.rules.state().len())
-            .field("workloads", &self.workloads.state().len())
-            .field("secrets", &self.secrets.state().len())
+            .field("sites", &self.sites.store().state().len())
+            .field("tenants", &self.tenants.store().state().len())
+            .field(
+                "classifications",
+                &self.classifications.store().state().len(),
+            )
+            .field("rules", &self.rules.store().state().len())
+            .field("workloads", &self.workloads.store().state().len())
+            .field("secrets", &self.secrets.store().state().len())
             .finish()
     }
 }
 
-/// Write side: each goes to the one watch stream that fills its store.
+/// Write side: each goes to the one watch that fills its store.
 pub struct CacheWriters {
-    pub sites: Writer<Site>,
-    pub tenants: Writer<Tenant>,
-    pub classifications: Writer<DataClassification>,
-    pub rules: Writer<PlacementRule>,
-    pub workloads: Writer<Workload>,
-    pub secrets: Writer<Secret>,
+    pub sites: Feed<Site>,
+    pub tenants: Feed<Tenant>,
+    pub classifications: Feed<DataClassification>,
+    pub rules: Feed<PlacementRule>,
+    pub workloads: Feed<Workload>,
+    pub secrets: Feed<Secret>,
 }
 
 impl std::fmt::Debug for CacheWriters {
@@ -54,14 +60,17 @@ impl std::fmt::Debug for CacheWriters {
     }
 }
 
-/// Empty caches and the writers that will fill them.
+/// Empty caches and the writers that will fill them. A Workload's template over the size limit
+/// is not kept (the Workload is reported instead), so memory stays bounded whatever is written.
 pub fn caches() -> (Caches, CacheWriters) {
-    let (sites, sites_writer) = reflector::store();
-    let (tenants, tenants_writer) = reflector::store();
-    let (classifications, classifications_writer) = reflector::store();
-    let (rules, rules_writer) = reflector::store();
-    let (workloads, workloads_writer) = reflector::store();
-    let (secrets, secrets_writer) = reflector::store();
+    let (sites, sites_writer) = shared(as_is);
+    let (tenants, tenants_writer) = shared(as_is);
+    let (classifications, classifications_writer) = shared(as_is);
+    let (rules, rules_writer) = shared(as_is);
+    let (workloads, workloads_writer) = shared(|workload: &mut Workload| {
+        workload.spec.drop_template_over_limit();
+    });
+    let (secrets, secrets_writer) = shared(as_is);
     (
         Caches {
             sites,
@@ -86,12 +95,12 @@ impl Caches {
     /// Resolves once every cache holds its first list (or its watch is gone, at shutdown).
     pub async fn wait_until_ready(&self) {
         let _ = futures::join!(
-            self.sites.wait_until_ready(),
-            self.tenants.wait_until_ready(),
-            self.classifications.wait_until_ready(),
-            self.rules.wait_until_ready(),
-            self.workloads.wait_until_ready(),
-            self.secrets.wait_until_ready(),
+            self.sites.store().wait_until_ready(),
+            self.tenants.store().wait_until_ready(),
+            self.classifications.store().wait_until_ready(),
+            self.rules.store().wait_until_ready(),
+            self.workloads.store().wait_until_ready(),
+            self.secrets.store().wait_until_ready(),
         );
     }
 }

@@ -120,7 +120,7 @@ impl Context {
         Self {
             ledger: None,
             connections: SiteConnections::new(
-                caches.secrets.clone(),
+                caches.secrets.store().clone(),
                 &settings.site_secrets_namespace,
                 settings.member_limits,
             ),

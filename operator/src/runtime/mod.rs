@@ -15,4 +15,5 @@ pub mod label_pair;
 pub mod leadership;
 pub mod metrics;
 pub mod retry_backoff;
+pub mod shared_watch;
 pub mod status_writer;

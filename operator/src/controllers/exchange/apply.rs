@@ -122,7 +122,7 @@ pub(super) async fn apply_paths(
     decision: &ExchangeDecision,
     consumer_restricts_egress: bool,
 ) -> Applied {
-    let sites = cached(&context.caches.sites);
+    let sites = cached(context.caches.sites.store());
     let outcomes = join_all(sites.iter().map(|site| {
         let wanted: Vec<NetworkPolicy> = decision
             .paths

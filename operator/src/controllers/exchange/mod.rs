@@ -10,7 +10,6 @@ mod report;
 
 use std::sync::Arc;
 
-use futures::FutureExt;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::ListParams;
 use kube::runtime::controller::Action;
@@ -37,17 +36,14 @@ pub const FINALIZER: &str = "soberana.io/exchange-cleanup";
 pub const FIELD_MANAGER: &str = "soberana-exchange-controller";
 
 /// Judges one agreement and opens or closes its paths; closes them all when it is deleted.
-/// `placements` is the Workload store filled by the stream that triggers these reconciles (read
-/// once it holds its first list; the shared cache, ready from the start, until then).
 pub async fn reconcile(
     exchange: Arc<DataExchange>,
     context: Arc<Context>,
-    placements: Store<Workload>,
 ) -> Result<Action, Error> {
     let api: Api<DataExchange> = Api::all(context.client.clone());
     finalized(&api, FINALIZER, exchange, |event| async {
         match event {
-            FinalizerEvent::Apply(exchange) => judge(&exchange, &context, &placements).await,
+            FinalizerEvent::Apply(exchange) => judge(&exchange, &context).await,
             FinalizerEvent::Cleanup(exchange) => close(&exchange, &context).await,
         }
     })
@@ -67,21 +63,17 @@ pub fn involving(store: &Store<DataExchange>, tenant: &str) -> Vec<ObjectRef<Dat
         .collect()
 }
 
-async fn judge(
-    exchange: &DataExchange,
-    context: &Context,
-    placements: &Store<Workload>,
-) -> Result<Action, Error> {
+async fn judge(exchange: &DataExchange, context: &Context) -> Result<Action, Error> {
     let now = Timestamp::now();
-    let decided = observe_and_decide(exchange, context, placements, now);
+    let decided = observe_and_decide(exchange, context, now);
     // No path opens on a Site being deleted: its finalizer waits for them to close there.
-    let leaving: Vec<String> = cached(&context.caches.sites)
+    let leaving: Vec<String> = cached(context.caches.sites.store())
         .iter()
         .filter(|site| site.metadata.deletion_timestamp.is_some())
         .map(ResourceExt::name_any)
         .collect();
     let decision = decide::without_leaving_sites(decided, &leaving);
-    let tenants = cached(&context.caches.tenants);
+    let tenants = cached(context.caches.tenants.store());
     let consumer_restricts_egress = tenants
         .iter()
         .find(|tenant| tenant.name_any() == exchange.spec.consumer.tenant)
@@ -152,15 +144,14 @@ fn parties(exchange: &DataExchange, tenants: &[Tenant]) -> Vec<TenantIdentity> {
 fn observe_and_decide(
     exchange: &DataExchange,
     context: &Context,
-    placements: &Store<Workload>,
     now: Timestamp,
 ) -> ExchangeDecision {
     let caches = &context.caches;
     let (sites, classifications, rules, tenants) = (
-        cached(&caches.sites),
-        cached(&caches.classifications),
-        cached(&caches.rules),
-        cached(&caches.tenants),
+        cached(caches.sites.store()),
+        cached(caches.classifications.store()),
+        cached(caches.rules.store()),
+        cached(caches.tenants.store()),
     );
     let snapshot = Snapshot::new(Objects {
         sites: &sites,
@@ -171,8 +162,7 @@ fn observe_and_decide(
     });
     match snapshot {
         Ok(snapshot) => {
-            let ready = placements.wait_until_ready().now_or_never().is_some();
-            let workloads = cached(if ready { placements } else { &caches.workloads });
+            let workloads = parties_workloads(exchange, caches.workloads.store());
             let objects = ExchangeObjects {
                 snapshot: &snapshot,
                 workloads: &workloads,
@@ -187,6 +177,21 @@ fn observe_and_decide(
             next_change: None,
         },
     }
+}
+
+/// The Workloads of the agreement's two tenants (copied out of the cache: the others' are never
+/// read, and may be many and large).
+fn parties_workloads(exchange: &DataExchange, store: &Store<Workload>) -> Vec<Workload> {
+    let parties = [
+        &exchange.spec.provider.tenant,
+        &exchange.spec.consumer.tenant,
+    ];
+    store
+        .state()
+        .iter()
+        .filter(|workload| parties.contains(&&workload.spec.tenant))
+        .map(|workload| (**workload).clone())
+        .collect()
 }
 
 /// Deletion: the paths close on every site (retried until every site confirmed it), and only
@@ -205,7 +210,7 @@ async fn close(exchange: &DataExchange, context: &Context) -> Result<Action, Err
         name: &name,
         uid: &uid,
     };
-    let parties = parties(exchange, &cached(&context.caches.tenants));
+    let parties = parties(exchange, &cached(context.caches.tenants.store()));
     let applied =
         apply::apply_paths(context, identity, &exchange.spec, &parties, &closed, false).await;
     let previous = exchange.status.clone().unwrap_or_default();

@@ -110,9 +110,9 @@ fn identity(tenant: &Tenant) -> Result<TenantIdentity, Error> {
 /// site at once) → report (status, Events, gauges).
 async fn provision(tenant: &Tenant, context: &Context) -> Result<Action, Error> {
     let identity = identity(tenant)?;
-    let all_tenants = context.caches.tenants.state();
-    let sites = cached(&context.caches.sites);
-    let classifications = cached(&context.caches.classifications);
+    let all_tenants = context.caches.tenants.store().state();
+    let sites = cached(context.caches.sites.store());
+    let classifications = cached(context.caches.classifications.store());
     let judged = Snapshot::new(Objects {
         sites: &sites,
         classifications: &classifications,
@@ -240,7 +240,7 @@ async fn report(tenant: &Tenant, context: &Context, pass: Pass) -> Result<Action
 async fn clean_up(tenant: &Tenant, context: &Context) -> Result<Action, Error> {
     let identity = identity(tenant)?;
     let name = identity.name.clone();
-    let sites = cached(&context.caches.sites);
+    let sites = cached(context.caches.sites.store());
     let provisioned: BTreeSet<String> = tenant
         .status
         .iter()

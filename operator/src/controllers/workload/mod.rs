@@ -86,6 +86,8 @@ enum Invalid {
     #[error("spec.tenant {0:?} is not a known Tenant")]
     UnknownTenant(String),
     #[error(transparent)]
+    TemplateTooLarge(#[from] soberana_core::resources::workload::TemplateTooLarge),
+    #[error(transparent)]
     MemberObjects(#[from] soberana_core::propagation::MemberObjectError),
     #[error(transparent)]
     Snapshot(#[from] soberana_core::placement::SnapshotError),
@@ -105,18 +107,20 @@ struct Observed {
 /// Observe: the cached objects, the member namespace and objects, and the engine's decision.
 fn observe(workload: &Workload, context: &Context) -> Result<Observed, Invalid> {
     let spec = &workload.spec;
-    let tenants = cached(&context.caches.tenants);
+    // Before anything reads the template: the cache keeps none over the limit.
+    spec.template_within_limit()?;
+    let tenants = cached(context.caches.tenants.store());
     let tenant = tenants
         .iter()
         .find(|tenant| tenant.name_any() == spec.tenant)
         .ok_or_else(|| Invalid::UnknownTenant(spec.tenant.clone()))?;
     let namespace = member_namespace(workload, &tenant.spec)?;
     let objects = member_objects(workload, &namespace)?;
-    let sites = cached(&context.caches.sites);
+    let sites = cached(context.caches.sites.store());
     let snapshot = Snapshot::new(Objects {
         sites: &sites,
-        classifications: &cached(&context.caches.classifications),
-        rules: &cached(&context.caches.rules),
+        classifications: &cached(context.caches.classifications.store()),
+        rules: &cached(context.caches.rules.store()),
         tenants: &tenants,
         ..Objects::default()
     })?;
@@ -187,7 +191,7 @@ async fn clean_up(workload: &Workload, context: &Context) -> Result<Action, Erro
     let status = workload.status.clone().unwrap_or_default();
     let namespace = workload.namespace().unwrap_or_default();
     let name = workload.name_any();
-    let sites = cached(&context.caches.sites);
+    let sites = cached(context.caches.sites.store());
     for entry in &status.sites {
         if let Some(left) = leave(context, &sites, &entry.site, &namespace, &name).await {
             let note = format!(
