@@ -80,4 +80,5 @@ bench: harness
 	$(CARGO) bench --locked -p soberana-core --bench placement_vs_rego
 	$(CARGO) bench --locked -p soberana-core --bench what_if
 	SOBERANA_HARNESS_BIN="$$($(HARNESS))" $(CARGO) bench --locked -p soberana-operator --bench provisioning -- $(BENCH_TENANTS)
+	SOBERANA_HARNESS_BIN="$$($(HARNESS))" $(CARGO) bench --locked -p soberana-operator --bench workload_memory -- 1000
 	SOBERANA_HARNESS_BIN="$$($(HARNESS))" $(CARGO) bench --locked -p soberana-api --bench evaluate_vs_echo

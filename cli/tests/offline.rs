@@ -222,6 +222,23 @@ fn an_unknown_kind_is_refused() {
 }
 
 #[test]
+fn a_template_over_the_size_limit_is_refused_as_the_operator_refuses_it() {
+    let padding = "x".repeat(70 * 1024);
+    let error = rejected_input(&workload(
+        "a",
+        "public",
+        &format!(
+            "  template:\n    deployment:\n      template:\n        spec:\n          containers: [{{name: app, image: i, env: [{{name: PADDING, value: {padding}}}]}}]\n"
+        ),
+    ));
+    assert!(
+        error.contains("bad.yaml, document 1: Workload a: spec.template is")
+            && error.contains("at most 65536 bytes"),
+        "{error}"
+    );
+}
+
+#[test]
 fn an_unknown_field_is_refused_with_its_path() {
     let error = rejected_input(&workload("a", "public", "  tolerashuns: [maintenance]\n"));
     assert!(

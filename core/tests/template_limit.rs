@@ -1,6 +1,8 @@
 //! The bound on a Workload's template: measured as compact JSON, and what a cache keeps of a
 //! Workload over it.
 
+#![allow(clippy::unwrap_used, reason = "a panic is the failure report in tests")]
+
 use serde_json::json;
 use soberana_core::resources::workload::{MAX_TEMPLATE_BYTES, TemplateTooLarge, Workload};
 

@@ -293,9 +293,13 @@ fn store(
                     "{label}: metadata.namespace: missing (a Workload lives in its tenant's namespace)"
                 ));
             }
-            manifests
-                .workloads
-                .push((typed(created, label)?, origin.clone()));
+            let workload: Workload = typed(created, label)?;
+            // The operator refuses such a Workload; a check in CI says so first.
+            workload
+                .spec
+                .template_within_limit()
+                .map_err(|too_large| format!("{label}: {too_large}"))?;
+            manifests.workloads.push((workload, origin.clone()));
         }
     }
     Ok(())
