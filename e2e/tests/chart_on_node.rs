@@ -85,7 +85,13 @@ fn main() -> ExitCode {
     let shared: Shared = Arc::new(Mutex::new(None));
     let (first, second, third) = (shared.clone(), shared.clone(), shared.clone());
     let code = Suite::new(&[MANAGEMENT, MEMBER])
-        .with_real_node(MANAGEMENT, RealNodeOptions { images })
+        .with_real_node(
+            MANAGEMENT,
+            RealNodeOptions {
+                images,
+                ..RealNodeOptions::default()
+            },
+        )
         .test(
             "chart_runs_on_the_real_node_provisions_a_member_and_serves_the_cli",
             move |plane| chart_runs_provisions_and_serves(plane, first),

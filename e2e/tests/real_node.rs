@@ -55,6 +55,7 @@ fn main() -> ExitCode {
             CLUSTER,
             RealNodeOptions {
                 images: images.clone(),
+                ..RealNodeOptions::default()
             },
         )
         .test(
@@ -161,7 +162,10 @@ async fn stopped_node_turns_not_ready_and_leaves_nothing_behind(
         "site-real-node-2",
         allocate_link_address()?,
         &binaries,
-        &RealNodeOptions { images },
+        &RealNodeOptions {
+            images,
+            ..RealNodeOptions::default()
+        },
     )
     .await?;
     let footprint = node.footprint().clone();
@@ -288,7 +292,13 @@ fn abandoning_child(images: Vec<PathBuf>) -> Result<()> {
     runtime.block_on(async {
         let plane = ControlPlane::start_with_real_nodes(
             &["abandoned"],
-            &[("abandoned", RealNodeOptions { images })],
+            &[(
+                "abandoned",
+                RealNodeOptions {
+                    images,
+                    ..RealNodeOptions::default()
+                },
+            )],
         )
         .await?;
         let node = plane.real_node("abandoned")?;

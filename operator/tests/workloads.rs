@@ -2,7 +2,9 @@
 //! with their classification, watched until Running, failed over when a site stays down longer
 //! than the grace period, never moved to a site their classification forbids, moved when a
 //! policy change makes their site ineligible, and explained when unplaceable. Replicas become
-//! available on each site's (simulated) node through its own scheduler and controllers.
+//! available on each site's (simulated) node through its own scheduler and controllers. A
+//! migration planned and submitted through the API (`soberana-api` beside the operator) is
+//! watched with the CLI until its Pods run, and the API's answers name the sites the operator chose.
 
 #![allow(
     clippy::too_many_lines,
@@ -18,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, Service};
+use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client, ResourceExt};
 use serde_json::{Value, json};
@@ -28,16 +30,18 @@ use soberana_core::resources::site::Site;
 use soberana_core::resources::workload::{
     MAX_TEMPLATE_BYTES, Workload, WorkloadPhase, WorkloadSiteState,
 };
+use soberana_e2e::agency_access::{agency_token, policy_author_token};
 use soberana_e2e::etcd_server::EtcdServer;
 use soberana_e2e::operator_process::{OperatorProcess, OperatorSettings};
 use soberana_e2e::simulated_nodes::NodeShape;
-use soberana_e2e::state_data_centre::apply;
+use soberana_e2e::soberana_manifests::{examples_directory, yaml_documents};
+use soberana_e2e::state_data_centre::{MEMBER_SITES, apply, install};
 use soberana_e2e::{ControlPlane, Suite, wait_until};
 use soberana_store::Store;
 use soberana_store::etcd::EtcdStore;
 use soberana_store::etcd_security::EtcdSecurity;
 
-use common::{member, start, start_with, tenant, wait_ready, writes};
+use common::{ApiProcess, member, start, start_with, tenant, wait_ready, writes};
 
 const CONVERGE: Duration = Duration::from_secs(90);
 /// The grace period the tests give workloads before failing over.
@@ -46,6 +50,10 @@ const SITES: [&str; 3] = ["state-dc", "national-cloud", "public-cloud"];
 
 fn main() -> ExitCode {
     Suite::new(&["mgmt", "state-dc", "national-cloud", "public-cloud"])
+        .test(
+            "a_migration_submitted_through_the_api_is_watched_until_its_pods_run_on_the_chosen_site",
+            migration_through_the_api,
+        )
         .test(
             "a_confidential_workload_runs_only_on_eligible_sites_with_its_decision",
             confidential_workload,
@@ -888,5 +896,189 @@ async fn oversized_template(plane: Arc<ControlPlane>) -> Result<()> {
     )
     .await?;
     ensure!(deployed_on(&plane, &namespace, "scans").await? == ["state-dc"]);
+    Ok(())
+}
+
+/// A migration as an agency makes it, with the operator doing the rest: planned and submitted
+/// through the API with the `soberana` CLI, its watches opened before the operator runs (so they
+/// see Pending), then placed and deployed by the operator. The CLI's watch follows the Workload
+/// its team gave a template to Running, with its replica available on the chosen site, where its
+/// Pod runs on the site's node; the watch of a migration with nothing to deploy ends by itself
+/// once the operator has placed it; and the API's answers name the sites the operator chose.
+async fn migration_through_the_api(plane: Arc<ControlPlane>) -> Result<()> {
+    // The data centre, an agency and the API, but no operator yet.
+    let installation = install(&plane, "mgmt", &MEMBER_SITES).await?;
+    let client = installation.management.clone();
+    let mut agency = tenant("civil-registry", "civr", &[], &["prod"]);
+    agency["spec"]["highestClassification"] = json!("restricted");
+    apply(&client, &agency).await?;
+    let namespace = "civr-prod";
+    let token = agency_token(&client, namespace, "migrator").await?;
+    let api = ApiProcess::start(&plane).await?;
+
+    let directory = plane.cluster("mgmt")?.directory().join("migration");
+    std::fs::create_dir_all(&directory)?;
+    let file = directory.join("workload.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "apiVersion: soberana.io/v1alpha1\nkind: Workload\nmetadata:\n  name: expedientes\n  namespace: {namespace}\nspec:\n  tenant: civil-registry\n  classification: restricted\n  resources:\n    cpuMillicores: 200\n    memoryMebibytes: 256\n  replicas: 1\n"
+        ),
+    )?;
+    let file = file.to_str().context("a non-UTF-8 path")?;
+    let (code, table, stderr) = api.cli(&token, &["plan", "-f", file]).await?;
+    ensure!(code == 0, "plan: {stderr}");
+    ensure!(
+        table.contains("Chosen: state-dc")
+            && table.contains("rejected public-cloud")
+            && table.contains("Reserved on state-dc"),
+        "{table}"
+    );
+    // Two migrations: one its team will give a template, one with nothing to deploy.
+    for name in ["expedientes", "registro"] {
+        let (code, plan, stderr) = api.cli(&token, &["plan", "-f", file, "-o", "json"]).await?;
+        ensure!(code == 0, "plan -o json: {stderr}");
+        let plan: Value = serde_json::from_str(&plan)?;
+        let plan_id = plan["planId"].as_str().context("no planId")?;
+        let (code, _, stderr) = api
+            .cli(&token, &["submit", plan_id, "--name", name])
+            .await?;
+        ensure!(code == 0, "submit {name}: {stderr}");
+    }
+    let watch = |name: &str| -> Result<_> {
+        let mut command = api.cli_command(&token, &["watch", &format!("{namespace}/{name}")])?;
+        Ok(async move { command.output().await })
+    };
+    let running = tokio::spawn(watch("expedientes")?);
+    let placed = tokio::spawn(watch("registro")?);
+    wait_until("both watches to be open", CONVERGE, || async {
+        Ok(api.open_watches().await? == 2.0)
+    })
+    .await?;
+    // The institution's team says what to run (the API's migrations carry no template).
+    Api::<Workload>::namespaced(client.clone(), namespace)
+        .patch(
+            "expedientes",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"spec": {"template": {"deployment": {"template": {"spec": {
+                    "containers": [{"name": "app", "image": "registry.invalid/expedientes:1"}]
+                }}}}}}),
+            ),
+        )
+        .await?;
+
+    let (_, _operator) = start(&plane, "workloads-api").await?;
+    let watched = tokio::time::timeout(CONVERGE, placed).await???;
+    let text = String::from_utf8_lossy(&watched.stdout);
+    ensure!(
+        text.lines()
+            .next()
+            .is_some_and(|line| line.contains("PENDING"))
+            && text
+                .lines()
+                .last()
+                .is_some_and(|line| line.contains("PLACED")),
+        "the watch of a migration with nothing to deploy, until it ended: {text}"
+    );
+    let watched = tokio::time::timeout(CONVERGE, running).await???;
+    let text = String::from_utf8_lossy(&watched.stdout);
+    ensure!(
+        watched.status.success(),
+        "watch: {text} {}",
+        String::from_utf8_lossy(&watched.stderr)
+    );
+    ensure!(
+        text.lines()
+            .next()
+            .is_some_and(|line| line.contains("PENDING"))
+            && text.lines().last().is_some_and(|line| {
+                line.contains("RUNNING") && line.contains("state-dc") && line.contains("1/1")
+            }),
+        "{text}"
+    );
+    ensure!(api.open_watches().await? == 0.0, "no stream left open");
+
+    // Its Pod runs on the chosen site's node.
+    let pods = Api::<Pod>::namespaced(member(&plane, "state-dc").await?, namespace)
+        .list(&kube::api::ListParams::default())
+        .await?;
+    ensure!(
+        pods.items.iter().any(|pod| {
+            pod.status
+                .as_ref()
+                .and_then(|status| status.phase.as_deref())
+                == Some("Running")
+                && pod
+                    .spec
+                    .as_ref()
+                    .and_then(|spec| spec.node_name.as_ref())
+                    .is_some()
+        }),
+        "no Running Pod of expedientes on state-dc: {:?}",
+        pods.items
+            .iter()
+            .map(ResourceExt::name_any)
+            .collect::<Vec<_>>()
+    );
+
+    // The API's answers carry the sites the operator chose.
+    let (code, got, stderr) = api
+        .cli(
+            &token,
+            &["get", &format!("{namespace}/expedientes"), "-o", "json"],
+        )
+        .await?;
+    ensure!(code == 0, "get: {stderr}");
+    let got: Value = serde_json::from_str(&got)?;
+    ensure!(got["chosenSites"] == json!(["state-dc"]), "{got}");
+    // A security team asks what requiring SOC2 (which no site holds) of `restricted` would do:
+    // the workload the operator placed on state-dc would be stranded there.
+    let (_, mut restricted) = yaml_documents(&examples_directory().join("classifications.yaml"))?
+        .into_iter()
+        .find(|(_, object)| object["metadata"]["name"] == "restricted")
+        .context("examples/ define restricted")?;
+    let required = restricted["spec"]["requiredCertifications"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    restricted["spec"]["requiredCertifications"] =
+        Value::Array(required.into_iter().chain([json!("SOC2")]).collect());
+    let proposed = directory.join("restricted.yaml");
+    std::fs::write(&proposed, serde_norway::to_string(&restricted)?)?;
+    let security = policy_author_token(
+        &client,
+        "default",
+        "security-team",
+        &["dataclassifications"],
+    )
+    .await?;
+    let (code, impact, stderr) = api
+        .cli(
+            &security,
+            &[
+                "what-if",
+                "--proposed",
+                proposed.to_str().context("a non-UTF-8 path")?,
+                "-o",
+                "json",
+            ],
+        )
+        .await?;
+    ensure!(code == 1, "what-if (something would change): {stderr}");
+    let impact: Value = serde_json::from_str(&impact)?;
+    let expedientes = impact["workloads"]
+        .as_array()
+        .context("no workloads in the impact")?
+        .iter()
+        .find(|item| item["workload"] == format!("{namespace}/expedientes"))
+        .with_context(|| format!("expedientes is not in the impact: {impact}"))?;
+    ensure!(
+        expedientes["change"] == "Stranded"
+            && expedientes["from"] == json!(["state-dc"])
+            && expedientes["to"] == json!(["state-dc"]),
+        "{expedientes}"
+    );
+    std::fs::remove_dir_all(&directory)?;
     Ok(())
 }

@@ -93,8 +93,18 @@ impl NodeBinaries {
 #[derive(Debug, Clone, Default)]
 pub struct RealNodeOptions {
     /// OCI image archives imported into the node before its kubelet starts; one of them must
-    /// be [`SANDBOX_IMAGE`].
+    /// be the sandbox image.
     pub images: Vec<PathBuf>,
+    /// The image every Pod's sandbox starts from (containerd's `sandbox_image`), e.g. `make
+    /// images`' `docker.io/soberana/pause:<version>`; `None`: the harness's own [`SANDBOX_IMAGE`].
+    pub sandbox_image: Option<String>,
+}
+
+impl RealNodeOptions {
+    /// The sandbox image the node's containerd is configured with.
+    pub fn sandbox_image(&self) -> &str {
+        self.sandbox_image.as_deref().unwrap_or(SANDBOX_IMAGE)
+    }
 }
 
 /// A running real node. Everything it started stops when it is dropped, and nothing of it
@@ -184,7 +194,14 @@ impl RealNode {
         };
         link(&interface, pid, host_address, node_address)?;
         create_cgroup_root(&cgroup_root)?;
-        write_node_files(&directory, cluster, name, host_address, api_port)?;
+        write_node_files(
+            &directory,
+            cluster,
+            name,
+            host_address,
+            api_port,
+            options.sandbox_image(),
+        )?;
         node.forwarder = Some(forward(host_address, api_port, api_port).await?);
         progress(&format!(
             "namespace, link {host_address} ↔ {node_address} and cgroup /{cgroup_root} ready"
@@ -669,6 +686,7 @@ fn write_node_files(
     name: &str,
     host_address: Ipv4Addr,
     api_port: u16,
+    sandbox_image: &str,
 ) -> Result<()> {
     let pki = cluster.pki();
     // The administrator's credentials (a harness cluster has no Node authorizer); the serving
@@ -702,7 +720,7 @@ current-context: {cluster}
     write(&directory.join("kubeconfig"), &kubeconfig)?;
     write(
         &directory.join("containerd.toml"),
-        &containerd_config(directory),
+        &containerd_config(directory, sandbox_image),
     )?;
     std::fs::create_dir_all(directory.join("cni"))?;
     write(
@@ -717,7 +735,7 @@ current-context: {cluster}
 
 /// containerd's own root, state and socket under the node's directory; the CRI plugin with runc,
 /// cgroupfs and the node's CNI configuration.
-fn containerd_config(directory: &Path) -> String {
+fn containerd_config(directory: &Path, sandbox_image: &str) -> String {
     let path = |relative: &str| directory.join(relative).display().to_string();
     format!(
         r#"version = 2
@@ -732,7 +750,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
   path = "{opt}"
 
 [plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "{SANDBOX_IMAGE}"
+  sandbox_image = "{sandbox_image}"
   # This machine may lack CAP_SYS_RESOURCE: without it runc cannot set oom_score_adj=-998.
   restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
