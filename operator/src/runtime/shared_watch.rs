@@ -286,6 +286,11 @@ where
     }
 }
 
+/// Objects per page of a watch's (re)list. Each page is in memory whole, as text and as
+/// objects, before `prepare` trims them: kube's default of 500 pages of Workloads near the
+/// API server's object size limit would hold hundreds of MiB at once.
+const LIST_PAGE: u32 = 50;
+
 /// Keeps `feed`'s store in line with `api` in a task of its own until `until` resolves.
 pub fn follow<K>(
     api: Api<K>,
@@ -302,7 +307,7 @@ where
         + 'static,
 {
     tokio::spawn(
-        watcher(api, watcher::Config::default())
+        watcher(api, watcher::Config::default().page_size(LIST_PAGE))
             .default_backoff()
             .take_until(until)
             .for_each(move |event| {
