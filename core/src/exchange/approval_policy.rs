@@ -71,7 +71,7 @@ pub fn approval_policy() -> ValidatingAdmissionPolicy {
                  variables.{side}.value().?groups.orValue([]).all(group, group in request.userInfo.groups))"
             ),
             message_expression: Some(format!(
-                "'spec.approvals.{side} must be given by the identity it names: approvedBy must be your user name (' + request.userInfo.username + ') and groups only groups you hold; an approval given before the agreement\\'s terms changed must be given again'"
+                "'spec.approvals.{side} must be given by the identity it names: approvedBy must be your user name (' + request.userInfo.username + ') and groups only groups you hold; approvals given before the terms changed must be given again'"
             )),
             reason: Some("Forbidden".to_owned()),
             ..Validation::default()
