@@ -398,7 +398,9 @@ fn an_approval_is_honoured_only_from_an_owner_of_its_side() {
     assert_eq!(by_a_stranger.hold, Some(APPROVAL_NOT_HONOURED));
     assert_eq!(
         by_a_stranger.reasons,
-        ["spec.approvals.consumer: user \"mallory\" (groups civil-registry-admins) is not an owner of Tenant health (owners: group health-admins, user health-director), so the consumer's approval is not honoured; one of its owners must approve"]
+        [
+            "spec.approvals.consumer: user \"mallory\" (groups civil-registry-admins) is not an owner of Tenant health (owners: group health-admins, user health-director), so the consumer's approval is not honoured; one of its owners must approve"
+        ]
     );
 
     // The provider's owner cannot approve for the consumer, nor the consumer's for itself twice.

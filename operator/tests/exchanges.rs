@@ -1021,10 +1021,7 @@ async fn approvals_prove_who_gave_them(plane: Arc<ControlPlane>) -> Result<()> {
     let name = "deeds-to-court";
     let in_an_hour = Timestamp::now() + SignedDuration::from_hours(1);
     let mut object = agreement_between(name, ("notary", "deeds"), "court", in_an_hour);
-    object["spec"]
-        .as_object_mut()
-        .unwrap()
-        .remove("approvals");
+    object["spec"].as_object_mut().unwrap().remove("approvals");
     apply(client, &object).await?;
     wait_state(client, name, ExchangeState::Pending, |_| true).await?;
     let owner = owners_approval("notary");
@@ -1073,11 +1070,9 @@ async fn approvals_prove_who_gave_them(plane: Arc<ControlPlane>) -> Result<()> {
     );
     let events = events_of(client, name).await?;
     ensure!(
-        events
-            .iter()
-            .any(|(type_, reason, note)| type_ == "Warning"
-                && reason == "ApprovalNotHonoured"
-                && note.contains("\"nobody\"")),
+        events.iter().any(|(type_, reason, note)| type_ == "Warning"
+            && reason == "ApprovalNotHonoured"
+            && note.contains("\"nobody\"")),
         "no Warning names the approval not honoured: {events:?}"
     );
     ensure!(

@@ -17,8 +17,6 @@ use k8s_openapi::api::admissionregistration::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
-use crate::tenancy::labels;
-
 /// The policy's name, and its binding's.
 pub const APPROVAL_POLICY: &str = "soberana-exchange-approvals";
 
@@ -111,13 +109,10 @@ pub fn approval_policy_binding() -> ValidatingAdmissionPolicyBinding {
     }
 }
 
+/// Only the name: whoever installs it (the chart, with Helm's labels) labels it.
 fn metadata() -> ObjectMeta {
     ObjectMeta {
         name: Some(APPROVAL_POLICY.to_owned()),
-        labels: Some(BTreeMap::from([(
-            labels::MANAGED_BY.to_owned(),
-            labels::MANAGER.to_owned(),
-        )])),
         ..ObjectMeta::default()
     }
 }
@@ -144,8 +139,7 @@ pub fn approval_policy_state(
             "the ValidatingAdmissionPolicy {APPROVAL_POLICY} does not exist"
         )),
         Some(live) => {
-            if live.validations != expected.validations || live.variables != expected.variables
-            {
+            if live.validations != expected.validations || live.variables != expected.variables {
                 problems.push(format!(
                     "the ValidatingAdmissionPolicy {APPROVAL_POLICY} does not hold the expressions Soberana ships"
                 ));
@@ -174,7 +168,10 @@ pub fn approval_policy_state(
         Some(binding) => {
             let spec = &binding.spec;
             if spec.policy_name != APPROVAL_POLICY
-                || !spec.validation_actions.iter().any(|action| action == "Deny")
+                || !spec
+                    .validation_actions
+                    .iter()
+                    .any(|action| action == "Deny")
                 || spec.param_ref.is_some()
                 || !narrows_nothing(spec.match_resources.as_ref())
             {
@@ -236,8 +233,14 @@ fn narrows_nothing(resources: Option<&MatchResources>) -> bool {
 
 fn selects_everything(selector: Option<&LabelSelector>) -> bool {
     selector.is_none_or(|selector| {
-        selector.match_labels.as_ref().is_none_or(BTreeMap::is_empty)
-            && selector.match_expressions.as_ref().is_none_or(Vec::is_empty)
+        selector
+            .match_labels
+            .as_ref()
+            .is_none_or(BTreeMap::is_empty)
+            && selector
+                .match_expressions
+                .as_ref()
+                .is_none_or(Vec::is_empty)
     })
 }
 
@@ -272,12 +275,15 @@ mod tests {
         let (policy, binding) = in_force();
         let state = approval_policy_state(None, Some(&binding));
         assert!(
-            unproven(&state).contains("ValidatingAdmissionPolicy soberana-exchange-approvals does not exist"),
+            unproven(&state)
+                .contains("ValidatingAdmissionPolicy soberana-exchange-approvals does not exist"),
             "{state:?}"
         );
         let state = approval_policy_state(Some(&policy), None);
         assert!(
-            unproven(&state).contains("ValidatingAdmissionPolicyBinding soberana-exchange-approvals does not exist"),
+            unproven(&state).contains(
+                "ValidatingAdmissionPolicyBinding soberana-exchange-approvals does not exist"
+            ),
             "{state:?}"
         );
     }
@@ -286,28 +292,42 @@ mod tests {
     fn an_altered_policy_or_binding_proves_nothing() {
         let (policy, binding) = in_force();
         let mut weakened = policy.clone();
-        weakened.spec.as_mut().unwrap().validations.as_mut().unwrap()[0].expression =
-            "true".to_owned();
-        assert!(unproven(&approval_policy_state(Some(&weakened), Some(&binding)))
-            .contains("does not hold the expressions"));
+        weakened
+            .spec
+            .as_mut()
+            .unwrap()
+            .validations
+            .as_mut()
+            .unwrap()[0]
+            .expression = "true".to_owned();
+        assert!(
+            unproven(&approval_policy_state(Some(&weakened), Some(&binding)))
+                .contains("does not hold the expressions")
+        );
 
         let mut ignoring = policy.clone();
         ignoring.spec.as_mut().unwrap().failure_policy = Some("Ignore".to_owned());
-        assert!(unproven(&approval_policy_state(Some(&ignoring), Some(&binding)))
-            .contains("does not fail closed"));
+        assert!(
+            unproven(&approval_policy_state(Some(&ignoring), Some(&binding)))
+                .contains("does not fail closed")
+        );
 
         let mut exempting = policy.clone();
         exempting.spec.as_mut().unwrap().match_conditions = Some(vec![MatchCondition {
             name: "not-mine".to_owned(),
             expression: "request.userInfo.username != 'mallory'".to_owned(),
         }]);
-        assert!(unproven(&approval_policy_state(Some(&exempting), Some(&binding)))
-            .contains("does not match every create and update"));
+        assert!(
+            unproven(&approval_policy_state(Some(&exempting), Some(&binding)))
+                .contains("does not match every create and update")
+        );
 
         let mut warning_only = binding.clone();
         warning_only.spec.validation_actions = vec!["Warn".to_owned()];
-        assert!(unproven(&approval_policy_state(Some(&policy), Some(&warning_only)))
-            .contains("does not bind the policy with Deny"));
+        assert!(
+            unproven(&approval_policy_state(Some(&policy), Some(&warning_only)))
+                .contains("does not bind the policy with Deny")
+        );
 
         let mut narrowed = binding;
         narrowed.spec.match_resources = Some(MatchResources {
@@ -317,8 +337,10 @@ mod tests {
             }),
             ..MatchResources::default()
         });
-        assert!(unproven(&approval_policy_state(Some(&policy), Some(&narrowed)))
-            .contains("does not bind the policy with Deny"));
+        assert!(
+            unproven(&approval_policy_state(Some(&policy), Some(&narrowed)))
+                .contains("does not bind the policy with Deny")
+        );
     }
 
     #[test]

@@ -289,12 +289,12 @@ fn awaiting(
             ));
             continue;
         };
-        let owners = objects.snapshot.tenants.get(tenant);
-        if !owners.is_some_and(|owners| approved_by_an_owner(approval, owners)) {
+        let side_tenant = objects.snapshot.tenants.get(tenant);
+        if !side_tenant.is_some_and(|side_tenant| approved_by_an_owner(approval, side_tenant)) {
             waiting.push(format!(
                 "spec.approvals.{side}: {} is not an owner of Tenant {tenant} ({}), so the {side}'s approval is not honoured; one of its owners must approve",
                 approver(approval),
-                owners.map_or_else(|| "it does not exist".to_owned(), owner_list)
+                side_tenant.map_or_else(|| "it does not exist".to_owned(), owner_list)
             ));
             hold = hold.or(Some(APPROVAL_NOT_HONOURED));
         }

@@ -12,9 +12,7 @@ pub use approval_policy::{
     APPROVAL_POLICY, ApprovalPolicyState, approval_policy, approval_policy_binding,
     approval_policy_state,
 };
-pub use decision::{
-    APPROVAL_NOT_HONOURED, APPROVALS_UNPROVEN, ExchangeDecision, SitePath, decide,
-};
+pub use decision::{APPROVAL_NOT_HONOURED, APPROVALS_UNPROVEN, ExchangeDecision, SitePath, decide};
 pub use ends::ExchangeObjects;
 pub use network_policy::{
     EXCHANGE_LABEL, EXCHANGE_UID, ExchangeIdentity, exchange_label_value, network_policies,

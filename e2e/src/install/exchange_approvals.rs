@@ -34,11 +34,19 @@ pub async fn install_approval_policy(client: &Client) -> Result<()> {
     });
     let apply = PatchParams::apply(FIELD_MANAGER).force();
     Api::<k8s_openapi::api::rbac::v1::ClusterRole>::all(client.clone())
-        .patch("soberana-e2e-exchange-approver", &apply, &Patch::Apply(&role))
+        .patch(
+            "soberana-e2e-exchange-approver",
+            &apply,
+            &Patch::Apply(&role),
+        )
         .await
         .context("applying the harness's approver ClusterRole")?;
     Api::<k8s_openapi::api::rbac::v1::ClusterRoleBinding>::all(client.clone())
-        .patch("soberana-e2e-exchange-approver", &apply, &Patch::Apply(&binding))
+        .patch(
+            "soberana-e2e-exchange-approver",
+            &apply,
+            &Patch::Apply(&binding),
+        )
         .await
         .context("applying the harness's approver ClusterRoleBinding")?;
     Ok(())

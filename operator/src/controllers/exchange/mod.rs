@@ -11,15 +11,15 @@ mod report;
 use std::sync::Arc;
 
 use futures::FutureExt;
+use k8s_openapi::api::admissionregistration::v1::{
+    ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
+};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::ListParams;
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::Event as FinalizerEvent;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, ResourceExt};
-use k8s_openapi::api::admissionregistration::v1::{
-    ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
-};
 use soberana_core::exchange::{
     APPROVAL_POLICY, ApprovalPolicyState, ExchangeDecision, ExchangeIdentity, ExchangeObjects,
     approval_policy_state, decide,
