@@ -493,6 +493,9 @@ async fn agreements(plane: Arc<ControlPlane>) -> Result<()> {
                     .unwrap()
                     .to_owned()
             })
+            // The agreement exists before its approvers write their approvals: it may wait
+            // first.
+            .skip_while(|transition| transition == "Pending")
             .collect()
     };
     ensure!(
@@ -759,6 +762,8 @@ async fn planted_label(plane: Arc<ControlPlane>) -> Result<()> {
         .await?
         .into_iter()
         .map(|record| record["transition"].clone())
+        // The agreement exists before its approvers write their approvals: it may wait first.
+        .skip_while(|transition| transition == "Pending")
         .collect();
     ensure!(
         transitions.first() == Some(&json!("Activated"))

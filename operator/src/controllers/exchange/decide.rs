@@ -671,21 +671,21 @@ mod tests {
             "spec.approvals.provider: user \"nobody\" is not an owner of Tenant notary".to_owned(),
         ];
         held.hold = Some(APPROVAL_NOT_HONOURED);
-        let status = status(&held, &applied(vec![closed("a")]), &pending, Some(2));
-        let ready = &status.conditions[0];
+        let waiting = status(&held, &applied(vec![closed("a")]), &pending, Some(2));
+        let ready = &waiting.conditions[0];
         assert_eq!(
             (ready.status.as_str(), ready.reason.as_str()),
             ("False", APPROVAL_NOT_HONOURED)
         );
         assert!(ready.message.contains("\"nobody\""));
         // Already pending (awaiting the approval), the approval not honoured is still announced.
-        let event = transition(&pending, &status).unwrap();
+        let event = transition(&pending, &waiting).unwrap();
         assert_eq!(
             (event.event_type, event.reason),
             (EventType::Warning, APPROVAL_NOT_HONOURED)
         );
         assert!(event.note.contains("\"nobody\""));
-        assert_eq!(transition(&status, &status), None, "announced once");
+        assert_eq!(transition(&waiting, &waiting), None, "announced once");
 
         let active = judged(
             ExchangeState::Active,
