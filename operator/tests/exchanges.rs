@@ -1095,7 +1095,7 @@ async fn approvals_prove_who_gave_them(plane: Arc<ControlPlane>) -> Result<()> {
             .is_some_and(|status| status.open_on == [site.clone()])
     })
     .await?;
-    ensure!(open_sites(&plane, name).await? == [site.clone()]);
+    ensure!(open_sites(&plane, name).await? == std::slice::from_ref(&site));
 
     // An approval covers the terms it was given on: changing them without approving again is
     // refused, even to the admin.

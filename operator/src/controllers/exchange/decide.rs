@@ -207,44 +207,7 @@ pub(super) fn transition(
         EventType::Warning
     };
     if previous_state == Some(state) {
-        if state == ExchangeState::Active {
-            return (previous.open_on != status.open_on
-                || previous.still_open_on != status.still_open_on)
-                .then(|| Transition {
-                    event_type: closing_type,
-                    reason: "PathsMoved",
-                    note: moved_note(status),
-                });
-        }
-        if state == ExchangeState::Pending {
-            let held = hold_of(status);
-            if held.is_some() && held != hold_of(previous) {
-                return Some(Transition {
-                    event_type: EventType::Warning,
-                    reason: held.unwrap_or("Pending"),
-                    note: reasons,
-                });
-            }
-        }
-        if previous.still_open_on == status.still_open_on {
-            return None;
-        }
-        return Some(if closed {
-            Transition {
-                event_type: EventType::Normal,
-                reason: "PathsClosed",
-                note: format!(
-                    "every site confirmed the path closed ({} was still open)",
-                    previous.still_open_on.join(", ")
-                ),
-            }
-        } else {
-            Transition {
-                event_type: EventType::Warning,
-                reason: "PathsStillOpen",
-                note: closure(status),
-            }
-        });
+        return same_state(previous, status, state, reasons, closing_type);
     }
     let (event_type, reason, note) = match state {
         ExchangeState::Active => (closing_type, "Activated", moved_note(status)),
@@ -282,6 +245,56 @@ pub(super) fn transition(
         event_type,
         reason,
         note,
+    })
+}
+
+/// What changed while the state stayed: an active agreement's open sites, a waiting one's
+/// approval reason, or a closing one's sites still open.
+fn same_state(
+    previous: &DataExchangeStatus,
+    status: &DataExchangeStatus,
+    state: ExchangeState,
+    reasons: String,
+    closing_type: EventType,
+) -> Option<Transition> {
+    let closed = status.still_open_on.is_empty();
+    if state == ExchangeState::Active {
+        return (previous.open_on != status.open_on
+            || previous.still_open_on != status.still_open_on)
+            .then(|| Transition {
+                event_type: closing_type,
+                reason: "PathsMoved",
+                note: moved_note(status),
+            });
+    }
+    if state == ExchangeState::Pending {
+        let held = hold_of(status);
+        if held.is_some() && held != hold_of(previous) {
+            return Some(Transition {
+                event_type: EventType::Warning,
+                reason: held.unwrap_or("Pending"),
+                note: reasons,
+            });
+        }
+    }
+    if previous.still_open_on == status.still_open_on {
+        return None;
+    }
+    Some(if closed {
+        Transition {
+            event_type: EventType::Normal,
+            reason: "PathsClosed",
+            note: format!(
+                "every site confirmed the path closed ({} was still open)",
+                previous.still_open_on.join(", ")
+            ),
+        }
+    } else {
+        Transition {
+            event_type: EventType::Warning,
+            reason: "PathsStillOpen",
+            note: closure(status),
+        }
     })
 }
 
