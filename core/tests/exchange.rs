@@ -7,7 +7,8 @@
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{Value, json};
 use soberana_core::exchange::{
-    ExchangeIdentity, ExchangeObjects, decide, network_policies, policy_name,
+    APPROVAL_NOT_HONOURED, APPROVALS_UNPROVEN, ApprovalPolicyState, ExchangeIdentity,
+    ExchangeObjects, decide, network_policies, policy_name,
 };
 use soberana_core::placement::{Objects, Snapshot};
 use soberana_core::resources::data_classification::DataClassification;
@@ -45,6 +46,8 @@ fn tenant(name: &str, code: &str, ceiling: &str, allowed: &[&str], egress: bool)
         "environments": [{"name": "prod"}, {"name": "staging"}],
         "quota": {"cpuMillicores": 1000, "memoryMebibytes": 1024, "storageGibibytes": 10},
         "allowedSites": allowed,
+        "owners": [{"kind": "Group", "name": format!("{name}-admins")},
+                   {"kind": "User", "name": format!("{name}-director")}],
     });
     if egress {
         spec["egress"] = json!([{"name": "lab", "cidr": "10.0.0.0/8", "ports": [443]}]);
@@ -74,6 +77,7 @@ fn workload(
 struct Estate {
     snapshot: Snapshot,
     workloads: Vec<Workload>,
+    approval_policy: ApprovalPolicyState,
 }
 
 impl Estate {
@@ -157,6 +161,7 @@ impl Estate {
         Self {
             snapshot,
             workloads,
+            approval_policy: ApprovalPolicyState::InForce,
         }
     }
 
@@ -168,6 +173,7 @@ impl Estate {
         let objects = ExchangeObjects {
             snapshot: &self.snapshot,
             workloads: &self.workloads,
+            approval_policy: &self.approval_policy,
         };
         decide(spec, &objects, now.parse::<Timestamp>().unwrap())
     }
@@ -182,8 +188,8 @@ fn agreement(consumer: &str, changes: Value) -> DataExchangeSpec {
         "purpose": "verify a citizen's identity at registration",
         "legalBasis": "Ley 9999 art. 4",
         "validity": {"notBefore": "2026-01-01T00:00:00Z", "notAfter": "2027-01-01T00:00:00Z"},
-        "approvals": {"provider": {"approvedBy": "Registrar General"},
-                      "consumer": {"approvedBy": "Minister of Health"}},
+        "approvals": {"provider": {"approvedBy": "ana", "groups": ["civil-registry-admins"]},
+                      "consumer": {"approvedBy": "luis", "groups": [format!("{consumer}-admins")]}},
     });
     merge(&mut spec, changes);
     typed(spec)
@@ -364,6 +370,69 @@ fn approvals_validity_and_placement_keep_an_agreement_pending() {
     let waiting = unplaced.decide(&agreement("health", json!({})), IN_FORCE);
     assert_eq!(waiting.state, ExchangeState::Pending);
     assert!(waiting.reasons[0].contains("not placed on any site yet"));
+}
+
+#[test]
+fn an_approval_is_honoured_only_from_an_owner_of_its_side() {
+    let estate = Estate::new();
+    // A `User` owner by name, with no group.
+    let by_the_director = estate.decide(
+        &agreement(
+            "health",
+            json!({"approvals": {"consumer": {"approvedBy": "health-director", "groups": null}}}),
+        ),
+        IN_FORCE,
+    );
+    assert_eq!(by_the_director.state, ExchangeState::Active);
+
+    // Someone authenticated (the admission policy proved the name) but no owner of health.
+    let by_a_stranger = estate.decide(
+        &agreement(
+            "health",
+            json!({"approvals": {"consumer": {"approvedBy": "mallory", "groups": ["civil-registry-admins"]}}}),
+        ),
+        IN_FORCE,
+    );
+    assert_eq!(by_a_stranger.state, ExchangeState::Pending);
+    assert!(by_a_stranger.paths.is_empty());
+    assert_eq!(by_a_stranger.hold, Some(APPROVAL_NOT_HONOURED));
+    assert_eq!(
+        by_a_stranger.reasons,
+        [
+            "spec.approvals.consumer: user \"mallory\" (groups civil-registry-admins) is not an owner of Tenant health (owners: group health-admins, user health-director), so the consumer's approval is not honoured; one of its owners must approve"
+        ]
+    );
+
+    // The provider's owner cannot approve for the consumer, nor the consumer's for itself twice.
+    let provider_for_both = estate.decide(
+        &agreement(
+            "health",
+            json!({"approvals": {"provider": {"approvedBy": "luis", "groups": ["health-admins"]}}}),
+        ),
+        IN_FORCE,
+    );
+    assert_eq!(provider_for_both.state, ExchangeState::Pending);
+    assert!(provider_for_both.reasons[0].starts_with("spec.approvals.provider: user \"luis\""));
+}
+
+#[test]
+fn without_the_approval_policy_no_approval_is_honoured() {
+    let mut estate = Estate::new();
+    estate.approval_policy = ApprovalPolicyState::Unproven(
+        "the ValidatingAdmissionPolicy soberana-exchange-approvals does not exist".to_owned(),
+    );
+    let unproven = estate.decide(&agreement("health", json!({})), IN_FORCE);
+    assert_eq!(unproven.state, ExchangeState::Pending);
+    assert!(unproven.paths.is_empty());
+    assert_eq!(unproven.hold, Some(APPROVALS_UNPROVEN));
+    assert!(
+        unproven.reasons[0].starts_with("no approval is honoured: the management cluster does not prove who wrote them (the ValidatingAdmissionPolicy soberana-exchange-approvals does not exist)"),
+        "{:?}",
+        unproven.reasons
+    );
+    // Refusal and the end of an agreement still come first: nothing waits that is refused.
+    let refused = estate.decide(&agreement("social-security", json!({})), IN_FORCE);
+    assert_eq!(refused.state, ExchangeState::Refused);
 }
 
 #[test]

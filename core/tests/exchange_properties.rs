@@ -1,7 +1,8 @@
 //! Properties of agreement decisions over generated estates: whatever the sites, tenancies,
 //! placements, approvals and time, no agreement is active while a site where its consumer runs
 //! or may run is in a jurisdiction its classification forbids, and no path ever opens outside
-//! an active agreement or on a site where one end does not run.
+//! an active agreement or on a site where one end does not run, nor while the management
+//! cluster does not prove who gave the approvals.
 
 #![allow(clippy::unwrap_used, reason = "a test panics to report a failure")]
 
@@ -11,7 +12,7 @@ use k8s_openapi::jiff::Timestamp;
 use proptest::prelude::*;
 use proptest::sample::subsequence;
 use serde_json::{Value, json};
-use soberana_core::exchange::{ExchangeObjects, decide};
+use soberana_core::exchange::{ApprovalPolicyState, ExchangeObjects, decide};
 use soberana_core::placement::{Objects, Snapshot};
 use soberana_core::resources::data_exchange::{DataExchangeSpec, ExchangeState};
 use soberana_core::resources::workload::Workload;
@@ -36,6 +37,8 @@ struct Estate {
     consumer_sites: Vec<Vec<usize>>,
     approved: (bool, bool),
     hours: i64,
+    /// Whether the approval policy is in force on the management cluster.
+    proven: bool,
 }
 
 fn estate() -> impl Strategy<Value = Estate> {
@@ -48,6 +51,7 @@ fn estate() -> impl Strategy<Value = Estate> {
         proptest::collection::vec(subsequence(indices, 0..=SITES), 0..3),
         (any::<bool>(), any::<bool>()),
         -48i64..48,
+        any::<bool>(),
     )
         .prop_map(
             |(
@@ -58,6 +62,7 @@ fn estate() -> impl Strategy<Value = Estate> {
                 consumer_sites,
                 approved,
                 hours,
+                proven,
             )| Estate {
                 jurisdictions,
                 allowed,
@@ -66,6 +71,7 @@ fn estate() -> impl Strategy<Value = Estate> {
                 consumer_sites,
                 approved,
                 hours,
+                proven,
             },
         )
 }
@@ -81,11 +87,12 @@ fn workload(namespace: &str, name: &str, tenant: &str, sites: &[usize]) -> Workl
     }))
 }
 
-fn tenant(name: &str, code: &str, allowed: &[usize]) -> Value {
+fn tenant(name: &str, code: &str, allowed: &[usize], owner: &str) -> Value {
     let allowed: Vec<String> = allowed.iter().map(|index| site_name(*index)).collect();
     json!({"apiVersion": "soberana.io/v1alpha1", "kind": "Tenant", "metadata": {"name": name},
            "spec": {"displayName": name, "shortCode": code, "highestClassification": "sensitive",
                     "environments": [{"name": "prod"}], "allowedSites": allowed,
+                    "owners": [{"kind": "User", "name": owner}],
                     "quota": {"cpuMillicores": 1, "memoryMebibytes": 1, "storageGibibytes": 1}}})
 }
 
@@ -107,8 +114,8 @@ proptest! {
                          "spec": {"rank": 20, "legalBasis": "law", "allowedJurisdictions": estate.allowed}})),
         ];
         let tenants = [
-            typed(tenant("provider", "prov", &[])),
-            typed(tenant("consumer", "cons", &estate.consumer_allowed)),
+            typed(tenant("provider", "prov", &[], "a")),
+            typed(tenant("consumer", "cons", &estate.consumer_allowed, "b")),
         ];
         let snapshot = Snapshot::new(Objects { sites: &sites, classifications: &classifications, tenants: &tenants, ..Objects::default() }).unwrap();
         let mut workloads = vec![workload("prov-prod", "service", "provider", &estate.provider_sites)];
@@ -127,7 +134,12 @@ proptest! {
         }));
         let now = "2026-06-01T00:00:00Z".parse::<Timestamp>().unwrap()
             + k8s_openapi::jiff::SignedDuration::from_hours(estate.hours);
-        let decision = decide(&spec, &ExchangeObjects { snapshot: &snapshot, workloads: &workloads }, now);
+        let approval_policy = if estate.proven {
+            ApprovalPolicyState::InForce
+        } else {
+            ApprovalPolicyState::Unproven("missing".to_owned())
+        };
+        let decision = decide(&spec, &ExchangeObjects { snapshot: &snapshot, workloads: &workloads, approval_policy: &approval_policy }, now);
 
         let forbidden = |index: usize| !estate.allowed.contains(&JURISDICTIONS[estate.jurisdictions[index]]);
         let consumer_running: BTreeSet<usize> = estate.consumer_sites.iter().flatten().copied().collect();
@@ -139,7 +151,7 @@ proptest! {
             for index in consumer_sites.iter().chain(&estate.provider_sites) {
                 prop_assert!(!forbidden(*index), "active with {} in {} forbidden: {decision:?}", site_name(*index), JURISDICTIONS[estate.jurisdictions[*index]]);
             }
-            prop_assert!(estate.approved.0 && estate.approved.1 && (0..24).contains(&estate.hours));
+            prop_assert!(estate.proven && estate.approved.0 && estate.approved.1 && (0..24).contains(&estate.hours));
         } else {
             prop_assert!(decision.paths.is_empty());
         }
@@ -149,7 +161,7 @@ proptest! {
         }
         // And the converse: a compliant, approved agreement in force with a placed provider is active.
         let compliant = !consumer_sites.iter().chain(&estate.provider_sites).any(|index| forbidden(*index));
-        if compliant && estate.approved.0 && estate.approved.1 && (0..24).contains(&estate.hours) && !estate.provider_sites.is_empty() {
+        if compliant && estate.proven && estate.approved.0 && estate.approved.1 && (0..24).contains(&estate.hours) && !estate.provider_sites.is_empty() {
             prop_assert_eq!(decision.state, ExchangeState::Active, "{:?}", decision.reasons);
         }
     }

@@ -30,6 +30,6 @@ pub use demo::{
 };
 pub use harness::{etcd_server, simulated_nodes};
 pub use install::{
-    agency_access, operator_process, soberana_install, soberana_manifests, state_data_centre,
-    workspace_binaries,
+    agency_access, exchange_approvals, operator_process, soberana_install, soberana_manifests,
+    state_data_centre, workspace_binaries,
 };

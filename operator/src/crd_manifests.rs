@@ -87,3 +87,29 @@ pub fn chart_crds_directory() -> PathBuf {
         .join("templates")
         .join("crds")
 }
+
+/// The management cluster's approval policy and its binding (`make crds` writes them with the
+/// CRDs): the chart installs this file (`templates/exchange-approvals.yaml`), and so does the
+/// e2e harness, so both enforce exactly what the operator checks is in force.
+pub fn approval_policy_file() -> PathBuf {
+    repository_root()
+        .join("charts")
+        .join("soberana")
+        .join("files")
+        .join("exchange-approvals.yaml")
+}
+
+/// The approval policy and binding as one YAML file, with a header saying where they come from.
+pub fn render_approval_policy() -> Result<String, serde_norway::Error> {
+    // k8s-openapi writes each object's `apiVersion` and `kind`.
+    let policy = soberana_core::exchange::approval_policy();
+    let binding = soberana_core::exchange::approval_policy_binding();
+    Ok(format!(
+        "# Generated from core/src/exchange/approval_policy.rs by `make crds`; do not edit.\n\
+         # An agreement's approval may be set or changed only by the identity it names; the\n\
+         # operator honours no approval while this policy and binding are missing or altered.\n\
+         {}---\n{}",
+        serde_norway::to_string(&policy)?,
+        serde_norway::to_string(&binding)?
+    ))
+}

@@ -2,8 +2,22 @@
 //! generate.
 
 use soberana_operator::crd_manifests::{
-    chart_crds_directory, crds_directory, render_chart_crd_templates, render_crd_manifests,
+    approval_policy_file, chart_crds_directory, crds_directory, render_approval_policy,
+    render_chart_crd_templates, render_crd_manifests,
 };
+
+/// The chart's approval policy is the one the operator checks is in force.
+#[test]
+fn the_charts_approval_policy_is_the_one_the_operator_checks() {
+    let path = approval_policy_file();
+    let checked_in = std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("{}: {error}; run `make crds`", path.display()));
+    assert!(
+        checked_in == render_approval_policy().unwrap(),
+        "{} differs from what core/src/exchange/approval_policy.rs compiles; run `make crds`",
+        path.display()
+    );
+}
 
 #[test]
 fn checked_in_crds_match_the_rust_types() {

@@ -3,7 +3,10 @@
 //! reaches a foreign region is refused with the sites' reasons and nothing opens; an agreement
 //! closes at `notAfter`; the path follows the provider Workload when it fails over; a policy
 //! change that makes an agreement non-compliant closes it; revocation closes it; every
-//! transition is in the decision ledger, whose chain verifies.
+//! transition is in the decision ledger, whose chain verifies; an approval is written only by
+//! the identity it names (the management API server refuses any other writer, even an admin),
+//! honoured only from an owner of its side, recorded with the approver, and none is honoured
+//! while the approval policy is missing.
 
 #![allow(
     clippy::too_many_lines,
@@ -61,6 +64,10 @@ fn main() -> ExitCode {
         .test(
             "a_path_admits_only_the_consumer_tenants_namespace_and_an_unresolvable_ceiling_refuses",
             consumer_by_tenant_and_ceiling,
+        )
+        .test(
+            "an_approval_is_written_only_by_whom_it_names_honoured_only_from_an_owner_and_recorded_with_the_approver",
+            approvals_prove_who_gave_them,
         )
         // Last: it deletes a Site and puts it back.
         .test(
@@ -121,9 +128,30 @@ fn agreement(name: &str, consumer: &str, not_after: Timestamp) -> Value {
             "purpose": "verify a citizen's identity at registration",
             "legalBasis": "Ley 9999 art. 4",
             "validity": {"notAfter": not_after.to_string()},
-            "approvals": {"provider": {"approvedBy": "Registrar General"}, "consumer": {"approvedBy": "Director"}},
+            "approvals": {"provider": owners_approval("registry"), "consumer": owners_approval(consumer)},
         }
     })
+}
+
+/// An approval by an owner of `tenant` (the tests' tenants are owned by the group
+/// `<shortCode>-admins`): its officer, approving as a member of that group.
+fn owners_approval(tenant: &str) -> Value {
+    let code = match tenant {
+        "registry" => "reg",
+        "clinic" => "cli",
+        "abroad" => "abr",
+        "land-registry" => "lnd",
+        "tax-office" => "tax",
+        "customs" => "cus",
+        "port" => "prt",
+        "laboratory" => "lab",
+        "post-office" => "pst",
+        "bank" => "bnk",
+        "notary" => "ntr",
+        "court" => "crt",
+        other => panic!("no short code known for tenant {other}"),
+    };
+    json!({"approvedBy": format!("{code}-officer"), "groups": [format!("{code}-admins")]})
 }
 
 async fn wait_state(
@@ -465,6 +493,9 @@ async fn agreements(plane: Arc<ControlPlane>) -> Result<()> {
                     .unwrap()
                     .to_owned()
             })
+            // The agreement exists before its approvers write their approvals: it may wait
+            // first.
+            .skip_while(|transition| transition == "Pending")
             .collect()
     };
     ensure!(
@@ -498,6 +529,7 @@ fn agreement_between(
     let mut object = agreement(name, consumer, not_after);
     object["spec"]["provider"]["tenant"] = json!(provider);
     object["spec"]["provider"]["workload"] = json!(workload);
+    object["spec"]["approvals"]["provider"] = owners_approval(provider);
     object
 }
 
@@ -730,6 +762,8 @@ async fn planted_label(plane: Arc<ControlPlane>) -> Result<()> {
         .await?
         .into_iter()
         .map(|record| record["transition"].clone())
+        // The agreement exists before its approvers write their approvals: it may wait first.
+        .skip_while(|transition| transition == "Pending")
         .collect();
     ensure!(
         transitions.first() == Some(&json!("Activated"))
@@ -947,5 +981,187 @@ async fn site_deleted_or_disconnected(plane: Arc<ControlPlane>) -> Result<()> {
         }))
     })
     .await?;
+    Ok(())
+}
+
+/// A write as `client` setting `spec.approvals.<side>` of the agreement `name`.
+async fn write_approval(
+    client: &Client,
+    name: &str,
+    side: &str,
+    approval: &Value,
+) -> kube::Result<DataExchange> {
+    Api::<DataExchange>::all(client.clone())
+        .patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"approvals": {side: approval}}})),
+        )
+        .await
+}
+
+/// The management API server's refusal of a write, by the approval policy.
+fn refused_by_the_approval_policy<T: std::fmt::Debug>(result: &kube::Result<T>) -> bool {
+    matches!(result, Err(kube::Error::Api(status))
+        if status.code == 403
+            && status.message.contains("soberana-exchange-approvals")
+            && status.message.contains("must be given by the identity it names"))
+}
+
+/// Finding: both sides' approvals were free text anyone who may update the agreement could fill
+/// in. Now the management API server refuses an approval written by anyone but the identity it
+/// names (an admin too), the operator honours one only from an owner of its side (and says who
+/// and why otherwise), records the approvers with the path it opens, and honours none while the
+/// approval policy is missing.
+async fn approvals_prove_who_gave_them(plane: Arc<ControlPlane>) -> Result<()> {
+    let (ledger, installation, _operator) =
+        start_with_ledger(&plane, "exchanges-approvals").await?;
+    let client = &installation.management;
+    let management = plane.cluster(MANAGEMENT)?;
+    let sovereign = ["state-dc", "national-cloud"];
+    let provider_namespace = institution(client, "notary", "ntr", &sovereign).await?;
+    let consumer_namespace = institution(client, "court", "crt", &sovereign).await?;
+    let site = place(client, &provider_namespace, "deeds", "notary", 1).await?[0].clone();
+    place(client, &consumer_namespace, "filings", "court", 2).await?;
+    let name = "deeds-to-court";
+    let in_an_hour = Timestamp::now() + SignedDuration::from_hours(1);
+    let mut object = agreement_between(name, ("notary", "deeds"), "court", in_an_hour);
+    object["spec"].as_object_mut().unwrap().remove("approvals");
+    apply(client, &object).await?;
+    wait_state(client, name, ExchangeState::Pending, |_| true).await?;
+    let owner = owners_approval("notary");
+
+    // Nobody writes an approval in someone else's name: not the cluster admin
+    // (`system:masters`), not an authenticated user who is a member of nothing, and no one
+    // claims a group they do not hold.
+    let forged = write_approval(client, name, "provider", &owner).await;
+    ensure!(
+        refused_by_the_approval_policy(&forged),
+        "the admin wrote an approval in ntr-officer's name: {forged:?}"
+    );
+    let nobody = management.client_as("nobody", &[]).await?;
+    let forged = write_approval(&nobody, name, "provider", &owner).await;
+    ensure!(
+        refused_by_the_approval_policy(&forged),
+        "a member of nothing wrote an approval in ntr-officer's name: {forged:?}"
+    );
+    let claimed = json!({"approvedBy": "nobody", "groups": ["ntr-admins"]});
+    let forged = write_approval(&nobody, name, "provider", &claimed).await;
+    ensure!(
+        refused_by_the_approval_policy(&forged),
+        "a member of nothing claimed the group ntr-admins: {forged:?}"
+    );
+
+    // In their own name they may write it, but a non-owner's approval is not honoured.
+    let own = json!({"approvedBy": "nobody"});
+    write_approval(&nobody, name, "provider", &own).await?;
+    let consumer_owner = management.client_as("crt-officer", &["crt-admins"]).await?;
+    write_approval(&consumer_owner, name, "consumer", &owners_approval("court")).await?;
+    let waiting = wait_state(client, name, ExchangeState::Pending, |exchange| {
+        exchange.status.as_ref().is_some_and(|status| {
+            status
+                .conditions
+                .iter()
+                .any(|condition| condition.reason == "ApprovalNotHonoured")
+        })
+    })
+    .await?;
+    let reasons = waiting.status.unwrap().reasons;
+    ensure!(
+        reasons.iter().any(|reason| reason.contains(
+            "spec.approvals.provider: user \"nobody\" is not an owner of Tenant notary (owners: group ntr-admins)"
+        )),
+        "{reasons:?}"
+    );
+    let events = events_of(client, name).await?;
+    ensure!(
+        events.iter().any(|(type_, reason, note)| type_ == "Warning"
+            && reason == "ApprovalNotHonoured"
+            && note.contains("\"nobody\"")),
+        "no Warning names the approval not honoured: {events:?}"
+    );
+    ensure!(
+        open_sites(&plane, name).await?.is_empty(),
+        "a path opened on a non-owner's approval"
+    );
+
+    // The notary's owner approves, as itself: the path opens.
+    let provider_owner = management.client_as("ntr-officer", &["ntr-admins"]).await?;
+    write_approval(&provider_owner, name, "provider", &owner).await?;
+    wait_state(client, name, ExchangeState::Active, |exchange| {
+        exchange
+            .status
+            .as_ref()
+            .is_some_and(|status| status.open_on == [site.clone()])
+    })
+    .await?;
+    ensure!(open_sites(&plane, name).await? == std::slice::from_ref(&site));
+
+    // An approval covers the terms it was given on: changing them without approving again is
+    // refused, even to the admin.
+    let widened = Api::<DataExchange>::all(client.clone())
+        .patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"purpose": "any purpose at all"}})),
+        )
+        .await;
+    ensure!(
+        refused_by_the_approval_policy(&widened),
+        "the terms changed under both approvals: {widened:?}"
+    );
+
+    // The ledger records who approved, with the path it opened.
+    let records = ledger_payloads(&ledger, name).await?;
+    let activated = records
+        .iter()
+        .find(|record| record["transition"] == "Activated")
+        .context("no Activated record")?;
+    ensure!(
+        activated["approvals"]["provider"] == owner
+            && activated["approvals"]["consumer"] == owners_approval("court")
+            && strings(&activated["openOn"]) == [site.clone()],
+        "the Activated record does not name the approvers: {activated}"
+    );
+
+    // Without the policy no approval proves anything: the agreement stops (fail closed) and
+    // says why, and starts again once the policy is back.
+    let bindings: Api<DynamicObject> = Api::all_with(
+        client.clone(),
+        &ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(
+            "admissionregistration.k8s.io",
+            "v1",
+            "ValidatingAdmissionPolicyBinding",
+        )),
+    );
+    bindings
+        .delete("soberana-exchange-approvals", &DeleteParams::default())
+        .await?;
+    let unproven = async {
+        let stopped = wait_state(client, name, ExchangeState::Pending, |exchange| {
+            exchange.status.as_ref().is_some_and(|status| {
+                status
+                    .conditions
+                    .iter()
+                    .any(|condition| condition.reason == "ApprovalsUnproven")
+            })
+        })
+        .await?;
+        let reasons = stopped.status.unwrap().reasons;
+        ensure!(
+            reasons[0].contains(
+                "the ValidatingAdmissionPolicyBinding soberana-exchange-approvals does not exist"
+            ),
+            "{reasons:?}"
+        );
+        wait_until("the unproven path to close", CONVERGE, || async {
+            Ok(open_sites(&plane, name).await?.is_empty())
+        })
+        .await
+    }
+    .await;
+    soberana_e2e::exchange_approvals::install_approval_policy(client).await?;
+    unproven?;
+    wait_state(client, name, ExchangeState::Active, |_| true).await?;
     Ok(())
 }

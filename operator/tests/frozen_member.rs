@@ -290,7 +290,9 @@ fn agreement(not_after: Timestamp) -> Value {
             "purpose": "check a patient's land title for a subsidy",
             "legalBasis": "Ley 9999 art. 4",
             "validity": {"notAfter": not_after.to_string()},
-            "approvals": {"provider": {"approvedBy": "Registrar General"}, "consumer": {"approvedBy": "Director"}},
+            // Each side approves as an owner (the group `<shortCode>-admins`), as itself.
+            "approvals": {"provider": {"approvedBy": "lrg-officer", "groups": ["lrg-admins"]},
+                          "consumer": {"approvedBy": "rcl-officer", "groups": ["rcl-admins"]}},
         }
     })
 }

@@ -4,7 +4,7 @@
 
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
-use soberana_core::exchange::{ExchangeObjects, decide};
+use soberana_core::exchange::{ApprovalPolicyState, ExchangeObjects, decide};
 use soberana_core::placement::{Snapshot, evaluate};
 use soberana_core::resources::data_exchange::{DataExchange, ExchangePort, cross_site_label};
 use soberana_core::resources::workload::{Workload, WorkloadStatus};
@@ -21,9 +21,13 @@ pub fn judge_all(
 ) -> Result<Vec<AgreementRow>, Vec<InputError>> {
     let snapshot = manifests.snapshot()?;
     let placed = placed_workloads(manifests, &snapshot)?;
+    // Manifests prove nothing about who wrote an approval: they are judged as the operator
+    // judges them on a management cluster where the approval policy is in force (only the
+    // named identity could have written each one), so an approval by a non-owner still waits.
     let objects = ExchangeObjects {
         snapshot: &snapshot,
         workloads: &placed,
+        approval_policy: &ApprovalPolicyState::InForce,
     };
     let mut exchanges: Vec<&DataExchange> = manifests
         .exchanges

@@ -6,11 +6,20 @@ use std::collections::BTreeSet;
 
 use k8s_openapi::jiff::Timestamp;
 
+use super::approval_policy::{APPROVAL_POLICY, ApprovalPolicyState};
 use super::ends::{ConsumerEnd, ExchangeObjects, ProviderEnd, consumer_end, provider_end};
 use crate::placement::filters::classification_requirements;
 use crate::placement::resolve::ceiling_violation;
 use crate::placement::snapshot::PreparedClassification;
-use crate::resources::data_exchange::{CrossSitePath, DataExchangeSpec, ExchangeState};
+use crate::resources::data_exchange::{Approval, CrossSitePath, DataExchangeSpec, ExchangeState};
+use crate::resources::tenant::{OwnerKind, TenantSpec};
+
+/// Why an agreement waits (the `Ready` condition's reason): the management cluster does not
+/// prove who wrote its approvals, so none is honoured.
+pub const APPROVALS_UNPROVEN: &str = "ApprovalsUnproven";
+/// Why an agreement waits: an approval was given by someone who is not an owner of that side's
+/// Tenant.
+pub const APPROVAL_NOT_HONOURED: &str = "ApprovalNotHonoured";
 
 /// The verdict on one agreement at one moment.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,6 +33,9 @@ pub struct ExchangeDecision {
     pub cross_site: Vec<CrossSitePath>,
     /// When the verdict changes by itself (`notBefore` or `notAfter`), to look again then.
     pub next_change: Option<Timestamp>,
+    /// While `Pending` because of an approval: [`APPROVALS_UNPROVEN`] or
+    /// [`APPROVAL_NOT_HONOURED`], the reason the status and Event give instead of `Pending`.
+    pub hold: Option<&'static str>,
 }
 
 /// The path opened on one site: into the provider Workload's pods in `provider_namespace`,
@@ -44,6 +56,7 @@ impl ExchangeDecision {
             paths: Vec::new(),
             cross_site: Vec::new(),
             next_change,
+            hold: None,
         }
     }
 
@@ -84,7 +97,7 @@ pub fn decide(
     let Some((provider, consumer)) = ends.filter(|_| reasons.is_empty()) else {
         return ExchangeDecision::closed(ExchangeState::Refused, reasons, Some(not_after));
     };
-    let waiting = awaiting(spec, &provider, now);
+    let (waiting, hold) = awaiting(spec, objects, &provider, now);
     if !waiting.is_empty() {
         let next = spec
             .validity
@@ -93,7 +106,10 @@ pub fn decide(
             .map(|time| time.0)
             .filter(|not_before| *not_before > now)
             .unwrap_or(not_after);
-        return ExchangeDecision::closed(ExchangeState::Pending, waiting, Some(next));
+        return ExchangeDecision {
+            hold,
+            ..ExchangeDecision::closed(ExchangeState::Pending, waiting, Some(next))
+        };
     }
     ExchangeDecision {
         state: ExchangeState::Active,
@@ -101,6 +117,7 @@ pub fn decide(
         paths: paths(spec, &provider, &consumer),
         cross_site: cross_site(&provider, &consumer),
         next_change: Some(not_after),
+        hold: None,
     }
 }
 
@@ -244,18 +261,42 @@ fn legal_basis_once(classification: &PreparedClassification, reasons: &mut Vec<S
     }
 }
 
-/// What the agreement still waits for before it is in force.
-fn awaiting(spec: &DataExchangeSpec, provider: &ProviderEnd<'_>, now: Timestamp) -> Vec<String> {
+/// What the agreement still waits for before it is in force, and the approval reason when an
+/// approval is why: both sides' approvals, each proven (the approval policy is in force) and
+/// given by an owner of its side's Tenant.
+fn awaiting(
+    spec: &DataExchangeSpec,
+    objects: &ExchangeObjects<'_>,
+    provider: &ProviderEnd<'_>,
+    now: Timestamp,
+) -> (Vec<String>, Option<&'static str>) {
     let mut waiting = Vec::new();
+    let mut hold = None;
     let approvals = &spec.approvals;
+    if let ApprovalPolicyState::Unproven(why) = objects.approval_policy {
+        waiting.push(format!(
+            "no approval is honoured: the management cluster does not prove who wrote them ({why}); install the {APPROVAL_POLICY} policy and binding of the soberana chart"
+        ));
+        hold = Some(APPROVALS_UNPROVEN);
+    }
     for (approval, side, tenant) in [
         (&approvals.provider, "provider", &spec.provider.tenant),
         (&approvals.consumer, "consumer", &spec.consumer.tenant),
     ] {
-        if approval.is_none() {
+        let Some(approval) = approval else {
             waiting.push(format!(
                 "awaiting the {side}'s approval (spec.approvals.{side}, for Tenant {tenant})"
             ));
+            continue;
+        };
+        let side_tenant = objects.snapshot.tenants.get(tenant);
+        if !side_tenant.is_some_and(|side_tenant| approved_by_an_owner(approval, side_tenant)) {
+            waiting.push(format!(
+                "spec.approvals.{side}: {} is not an owner of Tenant {tenant} ({}), so the {side}'s approval is not honoured; one of its owners must approve",
+                approver(approval),
+                side_tenant.map_or_else(|| "it does not exist".to_owned(), owner_list)
+            ));
+            hold = hold.or(Some(APPROVAL_NOT_HONOURED));
         }
     }
     if let Some(not_before) = &spec.validity.not_before
@@ -272,7 +313,46 @@ fn awaiting(spec: &DataExchangeSpec, provider: &ProviderEnd<'_>, now: Timestamp)
             provider.namespace, spec.provider.workload
         ));
     }
-    waiting
+    (waiting, hold)
+}
+
+/// Whether the approver is one of the Tenant's owners: a `User` owner by user name, or a
+/// `Group` owner among the groups the approval was given as (which the approval policy checked
+/// the approver held).
+fn approved_by_an_owner(approval: &Approval, tenant: &TenantSpec) -> bool {
+    tenant.owners.iter().any(|owner| match owner.kind {
+        OwnerKind::User => owner.name == approval.approved_by,
+        OwnerKind::Group => approval.groups.contains(&owner.name),
+    })
+}
+
+/// `user "mallory" (groups [x, y])`, as reasons name an approver.
+fn approver(approval: &Approval) -> String {
+    if approval.groups.is_empty() {
+        format!("user {:?}", approval.approved_by)
+    } else {
+        format!(
+            "user {:?} (groups {})",
+            approval.approved_by,
+            approval.groups.join(", ")
+        )
+    }
+}
+
+/// `owners: user a, group b`, as reasons list a Tenant's owners.
+fn owner_list(tenant: &TenantSpec) -> String {
+    if tenant.owners.is_empty() {
+        return "it has no owners".to_owned();
+    }
+    let owners: Vec<String> = tenant
+        .owners
+        .iter()
+        .map(|owner| match owner.kind {
+            OwnerKind::User => format!("user {}", owner.name),
+            OwnerKind::Group => format!("group {}", owner.name),
+        })
+        .collect();
+    format!("owners: {}", owners.join(", "))
 }
 
 /// One path on each site where the provider and a selected consumer Workload both run.

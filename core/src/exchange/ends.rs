@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use kube::ResourceExt;
 
+use super::approval_policy::ApprovalPolicyState;
 use crate::placement::Snapshot;
 use crate::resources::data_exchange::DataExchangeSpec;
 use crate::resources::tenant::TenantSpec;
@@ -13,11 +14,13 @@ use crate::tenancy::objects::namespace_name;
 use crate::tenancy::sites::sites_for_tenant;
 
 /// What an agreement is judged against: the policy (sites, classifications, tenants) as the
-/// placement engine sees it, and the Workloads with their placement status.
+/// placement engine sees it, the Workloads with their placement status, and whether the
+/// management cluster proves who gave the approvals.
 #[derive(Clone, Copy, Debug)]
 pub struct ExchangeObjects<'a> {
     pub snapshot: &'a Snapshot,
     pub workloads: &'a [Workload],
+    pub approval_policy: &'a ApprovalPolicyState,
 }
 
 /// The provider end, resolved.

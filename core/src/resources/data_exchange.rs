@@ -165,25 +165,39 @@ pub struct Validity {
     pub not_after: Time,
 }
 
-/// Each side's approval.
+/// Each side's approval. Each is written by the person approving, as themselves: the
+/// management cluster's `soberana-exchange-approvals` admission policy refuses an approval whose
+/// `approvedBy` is not the writer's own user name (or whose `groups` the writer does not hold),
+/// and Soberana honours it only from an owner of that side's Tenant.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct Approvals {
-    /// Who approved for the provider institution.
+    /// The provider institution's approval, by one of the provider Tenant's owners.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<Approval>,
-    /// Who approved for the consumer institution.
+    /// The consumer institution's approval, by one of the consumer Tenant's owners.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consumer: Option<Approval>,
 }
 
-/// One approval: who, and the reference of the signed document.
+/// One approval: who gave it (as the management cluster authenticated them), and the
+/// reference of the signed document. It covers the agreement's terms as they were when it was
+/// given: a later change to the provider, consumer, classification, purpose, legal basis or
+/// validity is refused unless the approvals are given again in the same write (or removed).
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct Approval {
-    /// The person or office that approved.
+    /// The user name of the approver, exactly as the management cluster authenticates them;
+    /// only that user may write it (setting or changing it as anyone else is refused at
+    /// admission). Honoured when it is a `User` owner of the side's Tenant.
     #[schemars(length(min = 1, max = 256))]
     pub approved_by: String,
+    /// Groups the approver holds and approves as (each one checked at admission against the
+    /// writer's groups); the approval is honoured when one is a `Group` owner of the side's
+    /// Tenant.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    pub groups: Vec<String>,
     /// The reference of the signed approval (file number, resolution).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 256))]

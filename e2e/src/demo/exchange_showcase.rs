@@ -1,6 +1,8 @@
 //! What `make demo` shows of interoperability agreements: each example DataExchange as the
 //! operator judged it — active ones with the sites their path is open on, refused ones with the
-//! sites that make them non-compliant, pending ones with what they wait for.
+//! sites that make them non-compliant, pending ones with what they wait for — and who approved
+//! each side (every approval was written by the owner it names: the demo applies the examples'
+//! approvals as their approvers, and the management cluster refuses any other writer).
 
 use std::time::{Duration, Instant};
 
@@ -67,6 +69,28 @@ fn describe(agreement: &DataExchange) -> Vec<String> {
         agreement.name_any(),
         spec.classification
     )];
+    let approvals = &spec.approvals;
+    let approved: Vec<String> = [
+        ("provider", &approvals.provider),
+        ("consumer", &approvals.consumer),
+    ]
+    .into_iter()
+    .filter_map(|(side, approval)| {
+        let approval = approval.as_ref()?;
+        let groups = if approval.groups.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", approval.groups.join(", "))
+        };
+        Some(format!("{side} by {}{groups}", approval.approved_by))
+    })
+    .collect();
+    if !approved.is_empty() {
+        lines.push(format!(
+            "      approved, each as itself: {}",
+            approved.join("; ")
+        ));
+    }
     for reason in status.reasons.iter().take(REASONS_SHOWN) {
         lines.push(format!("      {reason}"));
     }

@@ -3,6 +3,7 @@
 //! processes (the operator), and the accounts an agency or a security team would use.
 
 pub mod agency_access;
+pub mod exchange_approvals;
 pub mod operator_process;
 pub mod soberana_install;
 pub mod soberana_manifests;

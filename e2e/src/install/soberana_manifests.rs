@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::harness::wait::wait_until;
+use crate::install::exchange_approvals::{apply_agreement, install_approval_policy};
 
 /// The field manager of everything the harness applies.
 pub const FIELD_MANAGER: &str = "soberana-e2e";
@@ -33,7 +34,8 @@ pub fn repository_root() -> PathBuf {
     e2e.parent().unwrap_or(e2e).to_owned()
 }
 
-/// Applies every CRD in `crds/` and waits until each is established; returns their names.
+/// Applies every CRD in `crds/` and waits until each is established, then the chart's approval
+/// policy that ships with them; returns the CRDs' names.
 pub async fn install_crds(client: &Client) -> Result<Vec<String>> {
     let definitions: Api<CustomResourceDefinition> = Api::all(client.clone());
     let apply = PatchParams::apply(FIELD_MANAGER).force();
@@ -55,6 +57,7 @@ pub async fn install_crds(client: &Client) -> Result<Vec<String>> {
     for name in &names {
         wait_established(&definitions, name).await?;
     }
+    install_approval_policy(client).await?;
     Ok(names)
 }
 
@@ -82,7 +85,8 @@ pub async fn wait_established(
 }
 
 /// Applies every Soberana object in the YAML files of `directory`, creating the namespaces the
-/// namespaced ones live in; returns how many objects were applied.
+/// namespaced ones live in, each agreement's approvals as their approvers; returns how many
+/// objects were applied.
 pub async fn apply_directory(client: &Client, directory: &Path) -> Result<usize> {
     let objects = yaml_documents(directory)?;
     let namespaces: Api<Namespace> = Api::all(client.clone());
@@ -94,6 +98,12 @@ pub async fn apply_directory(client: &Client, directory: &Path) -> Result<usize>
             namespaces
                 .patch(namespace, &apply, &Patch::Apply(&manifest))
                 .await?;
+        }
+        if object["kind"] == "DataExchange" {
+            apply_agreement(client, object)
+                .await
+                .with_context(|| format!("{}", path.display()))?;
+            continue;
         }
         let name = object["metadata"]["name"]
             .as_str()

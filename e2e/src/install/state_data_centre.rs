@@ -11,6 +11,7 @@ use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
 
 use crate::harness::control_plane::ControlPlane;
+use crate::install::exchange_approvals::apply_agreement;
 use crate::install::soberana_install::{
     MANAGEMENT_RBAC, operator_kubeconfig, register_site_credentials,
 };
@@ -129,8 +130,12 @@ pub fn site(member: &MemberSite, secret: &str) -> Value {
     })
 }
 
-/// Server-side applies one Soberana object as the harness.
+/// Server-side applies one Soberana object as the harness (a DataExchange's approvals as their
+/// approvers: see [`apply_agreement`]).
 pub async fn apply(client: &Client, object: &Value) -> Result<()> {
+    if object["kind"] == "DataExchange" {
+        return apply_agreement(client, object).await;
+    }
     let name = object["metadata"]["name"]
         .as_str()
         .context("an object without metadata.name")?;

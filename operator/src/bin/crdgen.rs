@@ -1,5 +1,6 @@
 //! Writes the CRD manifests into `crds/` and the chart's CRD templates into
-//! `charts/soberana/templates/crds/` (`make crds`), or with `--check` fails when the files differ
+//! `charts/soberana/templates/crds/`, and the agreements' approval policy into
+//! `charts/soberana/files/exchange-approvals.yaml` (`make crds`), or with `--check` fails when the files differ
 //! from what the Rust types generate.
 
 use std::process::ExitCode;
@@ -8,8 +9,8 @@ use anyhow::{Context, Result};
 use std::path::Path;
 
 use soberana_operator::crd_manifests::{
-    CrdManifest, chart_crds_directory, crds_directory, render_chart_crd_templates,
-    render_crd_manifests,
+    CrdManifest, approval_policy_file, chart_crds_directory, crds_directory,
+    render_approval_policy, render_chart_crd_templates, render_crd_manifests,
 };
 
 fn main() -> ExitCode {
@@ -29,7 +30,16 @@ fn run(check_only: bool) -> Result<bool> {
     let templates = render_chart_crd_templates().context("rendering the chart's CRDs")?;
     let crds = write(&crds_directory(), &manifests, check_only)?;
     let chart = write(&chart_crds_directory(), &templates, check_only)?;
-    Ok(crds && chart)
+    let policy_path = approval_policy_file();
+    let policy = write(
+        policy_path.parent().unwrap_or(&policy_path),
+        &[CrdManifest {
+            file_name: "exchange-approvals.yaml".to_owned(),
+            yaml: render_approval_policy().context("rendering the approval policy")?,
+        }],
+        check_only,
+    )?;
+    Ok(crds && chart && policy)
 }
 
 /// Writes (or checks) `manifests` in `directory`; returns whether they were up to date.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::events::EventType;
-use soberana_core::exchange::ExchangeDecision;
+use soberana_core::exchange::{APPROVAL_NOT_HONOURED, APPROVALS_UNPROVEN, ExchangeDecision};
 use soberana_core::resources::data_exchange::{DataExchangeStatus, ExchangeState};
 
 use super::apply::{Applied, SiteResult};
@@ -26,6 +26,7 @@ pub(super) const FOREIGN_OBJECTS: &str = "ForeignObjectsLeftAlone";
 pub(super) struct Transition {
     pub event_type: EventType,
     /// `Activated`, `Refused`, `Expired`, `Revoked`, `Suspended` (back to Pending),
+    /// `ApprovalsUnproven` or `ApprovalNotHonoured` (waiting because of an approval),
     /// `PathsMoved`, `PathsClosed` (the sites confirmed what was still open is closed) or
     /// `PathsStillOpen` (which sites have not confirmed it changed).
     pub reason: &'static str,
@@ -115,7 +116,10 @@ pub(super) fn status(
     } else if ready {
         ("InForce", in_force_message(&found.open_on, decision))
     } else {
-        (decision.state.as_str(), decision.reasons.join("; "))
+        (
+            decision.hold.unwrap_or(decision.state.as_str()),
+            decision.reasons.join("; "),
+        )
     };
     let (degraded_reason, degraded_message) = if found.foreign.is_empty() {
         (
@@ -203,34 +207,7 @@ pub(super) fn transition(
         EventType::Warning
     };
     if previous_state == Some(state) {
-        if state == ExchangeState::Active {
-            return (previous.open_on != status.open_on
-                || previous.still_open_on != status.still_open_on)
-                .then(|| Transition {
-                    event_type: closing_type,
-                    reason: "PathsMoved",
-                    note: moved_note(status),
-                });
-        }
-        if previous.still_open_on == status.still_open_on {
-            return None;
-        }
-        return Some(if closed {
-            Transition {
-                event_type: EventType::Normal,
-                reason: "PathsClosed",
-                note: format!(
-                    "every site confirmed the path closed ({} was still open)",
-                    previous.still_open_on.join(", ")
-                ),
-            }
-        } else {
-            Transition {
-                event_type: EventType::Warning,
-                reason: "PathsStillOpen",
-                note: closure(status),
-            }
-        });
+        return same_state(previous, status, state, reasons, closing_type);
     }
     let (event_type, reason, note) = match state {
         ExchangeState::Active => (closing_type, "Activated", moved_note(status)),
@@ -259,13 +236,78 @@ pub(super) fn transition(
             "Suspended",
             format!("no longer in force, {}: {reasons}", closure(status)),
         ),
-        ExchangeState::Pending => (EventType::Normal, "Pending", reasons),
+        ExchangeState::Pending => match hold_of(status) {
+            Some(held) => (EventType::Warning, held, reasons),
+            None => (EventType::Normal, "Pending", reasons),
+        },
     };
     Some(Transition {
         event_type,
         reason,
         note,
     })
+}
+
+/// What changed while the state stayed: an active agreement's open sites, a waiting one's
+/// approval reason, or a closing one's sites still open.
+fn same_state(
+    previous: &DataExchangeStatus,
+    status: &DataExchangeStatus,
+    state: ExchangeState,
+    reasons: String,
+    closing_type: EventType,
+) -> Option<Transition> {
+    let closed = status.still_open_on.is_empty();
+    if state == ExchangeState::Active {
+        return (previous.open_on != status.open_on
+            || previous.still_open_on != status.still_open_on)
+            .then(|| Transition {
+                event_type: closing_type,
+                reason: "PathsMoved",
+                note: moved_note(status),
+            });
+    }
+    if state == ExchangeState::Pending {
+        let held = hold_of(status);
+        if held.is_some() && held != hold_of(previous) {
+            return Some(Transition {
+                event_type: EventType::Warning,
+                reason: held.unwrap_or("Pending"),
+                note: reasons,
+            });
+        }
+    }
+    if previous.still_open_on == status.still_open_on {
+        return None;
+    }
+    Some(if closed {
+        Transition {
+            event_type: EventType::Normal,
+            reason: "PathsClosed",
+            note: format!(
+                "every site confirmed the path closed ({} was still open)",
+                previous.still_open_on.join(", ")
+            ),
+        }
+    } else {
+        Transition {
+            event_type: EventType::Warning,
+            reason: "PathsStillOpen",
+            note: closure(status),
+        }
+    })
+}
+
+/// The approval reason a `Pending` status gives (its `Ready` condition's), if that is why it
+/// waits.
+fn hold_of(status: &DataExchangeStatus) -> Option<&'static str> {
+    let ready = status
+        .conditions
+        .iter()
+        .find(|condition| ConditionType::Ready.is(condition))?;
+    [APPROVALS_UNPROVEN, APPROVAL_NOT_HONOURED]
+        .into_iter()
+        .find(|reason| ready.reason == *reason)
 }
 
 fn moved_note(status: &DataExchangeStatus) -> String {
@@ -375,6 +417,7 @@ mod tests {
                 .collect(),
             cross_site: Vec::new(),
             next_change: Some("2027-01-01T00:00:00Z".parse().unwrap()),
+            hold: None,
         }
     }
 
@@ -628,6 +671,47 @@ mod tests {
                 .reason,
             "Pending"
         );
+    }
+
+    #[test]
+    fn an_approval_that_holds_the_agreement_is_the_reason_and_a_warning_naming_it() {
+        let pending = DataExchangeStatus {
+            state: Some(ExchangeState::Pending),
+            ..DataExchangeStatus::default()
+        };
+        let mut held = decision(ExchangeState::Pending, &[]);
+        held.reasons = vec![
+            "spec.approvals.provider: user \"nobody\" is not an owner of Tenant notary".to_owned(),
+        ];
+        held.hold = Some(APPROVAL_NOT_HONOURED);
+        let waiting = status(&held, &applied(vec![closed("a")]), &pending, Some(2));
+        let ready = &waiting.conditions[0];
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("False", APPROVAL_NOT_HONOURED)
+        );
+        assert!(ready.message.contains("\"nobody\""));
+        // Already pending (awaiting the approval), the approval not honoured is still announced.
+        let event = transition(&pending, &waiting).unwrap();
+        assert_eq!(
+            (event.event_type, event.reason),
+            (EventType::Warning, APPROVAL_NOT_HONOURED)
+        );
+        assert!(event.note.contains("\"nobody\""));
+        assert_eq!(transition(&waiting, &waiting), None, "announced once");
+
+        let active = judged(
+            ExchangeState::Active,
+            &["a"],
+            vec![opened("a")],
+            &DataExchangeStatus::default(),
+        );
+        let mut unproven = decision(ExchangeState::Pending, &[]);
+        unproven.hold = Some(APPROVALS_UNPROVEN);
+        let stopped = status(&unproven, &applied(vec![closed("a")]), &active, Some(2));
+        assert_eq!(stopped.conditions[0].reason, APPROVALS_UNPROVEN);
+        assert!(stopped.open_on.is_empty());
+        assert_eq!(transition(&active, &stopped).unwrap().reason, "Suspended");
     }
 
     #[test]

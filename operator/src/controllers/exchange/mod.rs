@@ -10,13 +10,19 @@ mod report;
 
 use std::sync::Arc;
 
+use k8s_openapi::api::admissionregistration::v1::{
+    ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
+};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::ListParams;
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::Event as FinalizerEvent;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, ResourceExt};
-use soberana_core::exchange::{ExchangeDecision, ExchangeIdentity, ExchangeObjects, decide};
+use soberana_core::exchange::{
+    APPROVAL_POLICY, ApprovalPolicyState, ExchangeDecision, ExchangeIdentity, ExchangeObjects,
+    approval_policy_state, decide,
+};
 use soberana_core::placement::{Objects, Snapshot};
 use soberana_core::resources::data_exchange::{DataExchange, ExchangeState};
 use soberana_core::resources::site::Site;
@@ -65,7 +71,8 @@ pub fn involving(store: &Store<DataExchange>, tenant: &str) -> Vec<ObjectRef<Dat
 
 async fn judge(exchange: &DataExchange, context: &Context) -> Result<Action, Error> {
     let now = Timestamp::now();
-    let decided = observe_and_decide(exchange, context, now);
+    let approval_policy = observe_approval_policy(context).await;
+    let decided = observe_and_decide(exchange, context, &approval_policy, now);
     // No path opens on a Site being deleted: its finalizer waits for them to close there.
     let leaving: Vec<String> = cached(context.caches.sites.store())
         .iter()
@@ -144,6 +151,7 @@ fn parties(exchange: &DataExchange, tenants: &[Tenant]) -> Vec<TenantIdentity> {
 fn observe_and_decide(
     exchange: &DataExchange,
     context: &Context,
+    approval_policy: &ApprovalPolicyState,
     now: Timestamp,
 ) -> ExchangeDecision {
     let caches = &context.caches;
@@ -166,6 +174,7 @@ fn observe_and_decide(
             let objects = ExchangeObjects {
                 snapshot: &snapshot,
                 workloads: &workloads,
+                approval_policy,
             };
             decide(&exchange.spec, &objects, now)
         }
@@ -175,6 +184,7 @@ fn observe_and_decide(
             paths: Vec::new(),
             cross_site: Vec::new(),
             next_change: None,
+            hold: None,
         },
     }
 }
@@ -194,6 +204,24 @@ fn parties_workloads(exchange: &DataExchange, store: &Store<Workload>) -> Vec<Wo
         .collect()
 }
 
+/// Observe whether the management cluster proves who wrote the approvals: its approval policy
+/// and binding, read on every look (two GETs), judged by core. One that cannot be read proves
+/// nothing (fail closed), and the reason says why.
+async fn observe_approval_policy(context: &Context) -> ApprovalPolicyState {
+    let policies: Api<ValidatingAdmissionPolicy> = Api::all(context.client.clone());
+    let bindings: Api<ValidatingAdmissionPolicyBinding> = Api::all(context.client.clone());
+    let (policy, binding) = futures::join!(
+        policies.get_opt(APPROVAL_POLICY),
+        bindings.get_opt(APPROVAL_POLICY)
+    );
+    match (policy, binding) {
+        (Ok(policy), Ok(binding)) => approval_policy_state(policy.as_ref(), binding.as_ref()),
+        (Err(error), _) | (_, Err(error)) => ApprovalPolicyState::Unproven(format!(
+            "the approval policy {APPROVAL_POLICY} cannot be read: {error}"
+        )),
+    }
+}
+
 /// Deletion: the paths close on every site (retried until every site confirmed it), and only
 /// then is the end recorded.
 async fn close(exchange: &DataExchange, context: &Context) -> Result<Action, Error> {
@@ -203,6 +231,7 @@ async fn close(exchange: &DataExchange, context: &Context) -> Result<Action, Err
         paths: Vec::new(),
         cross_site: Vec::new(),
         next_change: None,
+        hold: None,
     };
     let uid = exchange.uid().unwrap_or_default();
     let name = exchange.name_any();

@@ -76,7 +76,8 @@ pub(super) async fn deleted(context: &Context, exchange: &DataExchange) {
 }
 
 /// Appends the transition to the decision ledger, when the operator has one: the agreement's
-/// parties, data, purpose and legal basis beside what happened, so the record stands alone. A
+/// parties, data, purpose, legal basis and approvers beside what happened, so the record stands
+/// alone. A
 /// ledger that does not answer is logged, not fatal: the Event and status hold it too.
 async fn record(
     context: &Context,
@@ -101,6 +102,9 @@ async fn record(
         "purpose": spec.purpose,
         "legalBasis": spec.legal_basis,
         "notAfter": spec.validity.not_after.0.to_string(),
+        // Who approved, as the management cluster authenticated them (its approval policy let
+        // only the named identity write each one) and owners of their side's Tenant.
+        "approvals": spec.approvals,
     });
     let record = NewRecord {
         kind: RecordKind::Exchange,
