@@ -36,6 +36,22 @@ impl<K> Clone for Change<K> {
     }
 }
 
+/// What the feed carries: which object changed (read from the store when heard, so the feed
+/// keeps no old versions of large objects alive), or a deleted object as it was.
+enum Published<K: Resource<DynamicType = ()> + Clone + 'static> {
+    Applied(ObjectRef<K>),
+    Deleted(Arc<K>),
+}
+
+impl<K: Resource<DynamicType = ()> + Clone + 'static> Clone for Published<K> {
+    fn clone(&self) -> Self {
+        match self {
+            Self::Applied(key) => Self::Applied(key.clone()),
+            Self::Deleted(object) => Self::Deleted(object.clone()),
+        }
+    }
+}
+
 impl<K> Change<K> {
     pub fn object(&self) -> &Arc<K> {
         match self {
@@ -47,7 +63,7 @@ impl<K> Change<K> {
 /// The read side: the one store of the kind, and its change feed.
 pub struct Shared<K: Resource<DynamicType = ()> + Clone + 'static> {
     store: Store<K>,
-    changes: broadcast::Sender<Change<K>>,
+    changes: broadcast::Sender<Published<K>>,
 }
 
 impl<K: Resource<DynamicType = ()> + Clone + 'static> Clone for Shared<K> {
@@ -72,7 +88,7 @@ impl<K: Resource<DynamicType = ()> + Clone + 'static> std::fmt::Debug for Shared
 /// The write side, driven by the kind's one watch.
 pub struct Feed<K: Resource<DynamicType = ()> + Clone + 'static> {
     writer: Writer<K>,
-    changes: broadcast::Sender<Change<K>>,
+    changes: broadcast::Sender<Published<K>>,
     /// What the list in progress has returned so far: what is missing from it at its end was
     /// deleted while the watch was away.
     listed: HashSet<ObjectRef<K>>,
@@ -138,7 +154,15 @@ where
                         return Some((change, (receiver, store, pending)));
                     }
                     match receiver.recv().await {
-                        Ok(change) => return Some((change, (receiver, store, pending))),
+                        Ok(Published::Applied(key)) => {
+                            // Gone since: its deletion follows.
+                            if let Some(object) = store.get(&key) {
+                                return Some((Change::Applied(object), (receiver, store, pending)));
+                            }
+                        }
+                        Ok(Published::Deleted(object)) => {
+                            return Some((Change::Deleted(object), (receiver, store, pending)));
+                        }
                         Err(broadcast::error::RecvError::Lagged(missed)) => {
                             tracing::debug!(
                                 kind = %K::kind(&()),
@@ -280,8 +304,12 @@ where
     /// Applies `event` and tells every subscriber what changed.
     fn apply_and_publish(&mut self, event: watcher::Event<K>) {
         for change in self.apply(event) {
+            let published = match change {
+                Change::Applied(object) => Published::Applied(ObjectRef::from_obj(&*object)),
+                Change::Deleted(object) => Published::Deleted(object),
+            };
             // No subscriber yet is fine: a new one starts from the store.
-            let _ = self.changes.send(change);
+            let _ = self.changes.send(published);
         }
     }
 }
@@ -412,7 +440,7 @@ mod tests {
         feed.apply_and_publish(watcher::Event::Apply(config_map("b", 2)));
         feed.apply_and_publish(watcher::Event::Delete(config_map("a", 1)));
         let mut heard = Vec::new();
-        for _ in 0..4 {
+        for _ in 0..3 {
             let object = triggers.next().await.unwrap();
             heard.push(format!(
                 "{} {}",
@@ -420,8 +448,10 @@ mod tests {
                 object.metadata.generation.unwrap()
             ));
         }
-        // The unchanged generation of `a` is filtered out; its deletion is not.
-        assert_eq!(heard, ["a 1", "b 1", "b 2", "a 1"]);
+        // A change is read from the store when heard: `b` is heard at its latest generation
+        // (once: the same generation again is filtered out), and `a`, deleted by then, only
+        // through its deletion, with its last state.
+        assert_eq!(heard, ["a 1", "b 2", "a 1"]);
     }
 
     #[tokio::test]
