@@ -184,17 +184,7 @@ where
         &self,
         predicate: impl Predicate<K> + Send + 'static,
     ) -> impl futures::Stream<Item = Arc<K>> + Send + 'static {
-        let mut seen = Seen::new(predicate);
-        self.changes().filter_map(move |change| {
-            let passed = match change {
-                Change::Applied(object) => seen.changed(&object).then_some(object),
-                Change::Deleted(object) => {
-                    seen.forget(&object);
-                    None
-                }
-            };
-            futures::future::ready(passed)
-        })
+        self.filtered(predicate, false)
     }
 
     /// Objects whose `predicate` value changed, new ones and deleted ones: a trigger for another
@@ -203,13 +193,21 @@ where
         &self,
         predicate: impl Predicate<K> + Send + 'static,
     ) -> impl futures::Stream<Item = Arc<K>> + Send + 'static {
+        self.filtered(predicate, true)
+    }
+
+    fn filtered(
+        &self,
+        predicate: impl Predicate<K> + Send + 'static,
+        with_deletions: bool,
+    ) -> impl futures::Stream<Item = Arc<K>> + Send + 'static {
         let mut seen = Seen::new(predicate);
         self.changes().filter_map(move |change| {
             let passed = match change {
                 Change::Applied(object) => seen.changed(&object).then_some(object),
                 Change::Deleted(object) => {
                     seen.forget(&object);
-                    Some(object)
+                    with_deletions.then_some(object)
                 }
             };
             futures::future::ready(passed)
